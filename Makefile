@@ -1,0 +1,39 @@
+# aftercare: two commands set everything up on a fresh Debian 12 machine:
+#   make demo   build, start the embedded dev stack and show what customers receive
+#   make test   build with -Werror and run every test (unit and integration)
+# Both install missing packages first (as root) or print the apt-get line.
+
+BUILD      ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all build deps test test-unit test-asan demo clean format
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAC_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -R '^unit_' $(CTEST_ARGS)
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=Asan
+
+demo: build
+	python3 tools/demo.py --bin $(BUILD)/bin
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages aftercare needs to build, test and run the
+# demo. As root it runs apt-get itself; otherwise it prints the exact
+# command to run and fails, so that nothing half-builds.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev
+  libmicrohttpd-dev libssl-dev libcmocka-dev
+  redis-server
+)
+# Python 3 runs the integration tests and the demo; any python3 will do.
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "aftercare needs these Debian packages: ${missing[*]}" >&2
+  echo "Run as root:  $line" >&2
+  exit 1
+fi
+echo "Installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
