@@ -1,0 +1,30 @@
+/* A growable byte buffer, always NUL-terminated. The buffer owns data;
+ * ac_buf_free() releases it and leaves an empty buffer. */
+#ifndef AC_BUF_H
+#define AC_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct ac_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int oom; /* set once an allocation failed; later appends are ignored */
+} ac_buf_t;
+
+#define AC_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
+
+void ac_buf_append(ac_buf_t *b, const char *s, size_t n);
+void ac_buf_puts(ac_buf_t *b, const char *s);
+void ac_buf_printf(ac_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Hands the data over to the caller (free() it); the buffer is reset.
+ * Returns NULL if an allocation failed along the way. */
+char *ac_buf_steal(ac_buf_t *b);
+void ac_buf_free(ac_buf_t *b);
+
+#endif

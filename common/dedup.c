@@ -1,0 +1,202 @@
+#include "dedup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+/* KEYS[1] sent mark, KEYS[2] lease; ARGV[1] token, ARGV[2] lease ms. */
+static ac_redis_script_t claim_script = {"if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end\n"
+                                         "local holder = redis.call('GET', KEYS[2])\n"
+                                         "if holder and holder ~= ARGV[1] then return 2 end\n"
+                                         "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
+                                         "return 0\n",
+                                         {0}};
+
+/* KEYS[1] sent mark, KEYS[2] lease; ARGV[1] token, ARGV[2] ttl ms,
+ * ARGV[3] the mark's value (when it was sent). */
+static ac_redis_script_t sent_script = {
+    "redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])\n"
+    "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end\n"
+    "return 0\n",
+    {0}};
+
+/* KEYS[1] lease; ARGV[1] token. */
+static ac_redis_script_t release_script = {
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n",
+    {0}};
+
+void ac_dedup_register(ac_redis_t *r)
+{
+    ac_redis_register_script(r, &claim_script);
+    ac_redis_register_script(r, &sent_script);
+    ac_redis_register_script(r, &release_script);
+}
+
+void ac_dedup_event_key(const char *store_id, const char *event_id, char *buf, size_t bufsz)
+{
+    snprintf(buf, bufsz, "ac:e:%s:%s", store_id ? store_id : "-", event_id);
+}
+
+static void message_keys(const char *id, char *sent, char *lease, size_t sz)
+{
+    snprintf(sent, sz, "ac:m:{%s}", id);
+    snprintf(lease, sz, "ac:m:{%s}:lease", id);
+}
+
+/* Collects n replies and checks each is not an error reply. */
+static int collect(ac_redis_t *r, size_t n, redisReply ***out, char *err, size_t errsz)
+{
+    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
+    if (!replies) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
+        free(replies);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errsz, "redis: %s", replies[i]->str);
+            for (size_t j = 0; j < n; j++)
+                freeReplyObject(replies[j]);
+            free(replies);
+            return -1;
+        }
+    }
+    *out = replies;
+    return 0;
+}
+
+static void free_replies(redisReply **replies, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+}
+
+int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *seen, char *err,
+                         size_t errsz)
+{
+    redisReply **replies;
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(ac_redis_context(r), "EXISTS %s", keys[i]);
+    if (collect(r, n, &replies, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        seen[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64_t ttl_ms,
+                         char *err, size_t errsz)
+{
+    redisReply **replies;
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(ac_redis_context(r), "SET %s 1 PX %lld", keys[i], (long long)ttl_ms);
+    if (collect(r, n, &replies, err, errsz) < 0)
+        return -1;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
+                   int64_t lease_ms, ac_claim_t *out, char *err, size_t errsz)
+{
+    redisReply **replies;
+    char sent[96], lease[96], ms[24];
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    snprintf(ms, sizeof(ms), "%lld", (long long)lease_ms);
+    for (size_t i = 0; i < n; i++) {
+        message_keys(ids[i], sent, lease, sizeof(sent));
+        const char *argv[] = {sent, lease, tokens[i], ms};
+        if (ac_redis_append_script(r, &claim_script, 2, 4, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    if (collect(r, n, &replies, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = replies[i]->type == REDIS_REPLY_INTEGER ? (ac_claim_t)replies[i]->integer
+                                                         : AC_CLAIM_BUSY;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_dedup_sent(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
+                  int64_t ttl_ms, char *err, size_t errsz)
+{
+    redisReply **replies;
+    char sent[96], lease[96], ms[24], when[AC_TIME_BUFSZ];
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    snprintf(ms, sizeof(ms), "%lld", (long long)ttl_ms);
+    ac_time_format(ac_time_now_ms(), when, sizeof(when));
+    for (size_t i = 0; i < n; i++) {
+        message_keys(ids[i], sent, lease, sizeof(sent));
+        const char *argv[] = {sent, lease, tokens[i], ms, when};
+        if (ac_redis_append_script(r, &sent_script, 2, 5, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    if (collect(r, n, &replies, err, errsz) < 0)
+        return -1;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_dedup_release(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
+                     char *err, size_t errsz)
+{
+    redisReply **replies;
+    char sent[96], lease[96];
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        message_keys(ids[i], sent, lease, sizeof(sent));
+        const char *argv[] = {lease, tokens[i]};
+        if (ac_redis_append_script(r, &release_script, 1, 2, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    if (collect(r, n, &replies, err, errsz) < 0)
+        return -1;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_dedup_forget(ac_redis_t *r, const char *id, char *err, size_t errsz)
+{
+    char sent[96], lease[96];
+    message_keys(id, sent, lease, sizeof(sent));
+    redisReply *reply = ac_redis_command(r, err, errsz, "DEL %s", sent);
+    if (!reply)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* The event contract (docs/events.md): one JSON object per Kafka record.
+ *
+ * ac_event_parse() validates a record and returns a parsed event whose
+ * strings point into the parsed JSON document it owns, so parsing costs one
+ * json-c parse and one small allocation for the items. Optional fields that
+ * are absent, or of the wrong JSON type, read as NULL / 0 / has_* = 0;
+ * unknown fields are ignored. */
+#ifndef AC_EVENT_H
+#define AC_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define AC_EVENT_MAX_BYTES_DEFAULT (1024 * 1024)
+
+typedef enum ac_event_type {
+    AC_EVENT_UNKNOWN = 0,
+    AC_EVENT_ORDER_PLACED,
+    AC_EVENT_ORDER_CANCELLED,
+    AC_EVENT_SHIPMENT_SHIPPED,
+    AC_EVENT_SHIPMENT_IN_TRANSIT,
+    AC_EVENT_SHIPMENT_OUT_FOR_DELIVERY,
+    AC_EVENT_SHIPMENT_DELAYED,
+    AC_EVENT_SHIPMENT_EXCEPTION,
+    AC_EVENT_SHIPMENT_DELIVERED,
+    AC_EVENT_RETURN_REQUESTED,
+    AC_EVENT_RETURN_RECEIVED,
+    AC_EVENT_RETURN_REFUNDED,
+    AC_EVENT__COUNT
+} ac_event_type_t;
+
+/* Why a record was refused; the name is the dead-letter reason header. */
+typedef enum ac_event_err {
+    AC_EVENT_OK = 0,
+    AC_EVENT_ERR_TOO_LARGE,
+    AC_EVENT_ERR_NOT_UTF8,
+    AC_EVENT_ERR_INVALID_JSON,
+    AC_EVENT_ERR_NOT_OBJECT,
+    AC_EVENT_ERR_MISSING_FIELD,
+    AC_EVENT_ERR_INVALID_FIELD,
+} ac_event_err_t;
+
+typedef struct ac_event_error {
+    ac_event_err_t code;
+    char detail[256]; /* human sentence: "missing required field order.id" */
+} ac_event_error_t;
+
+typedef struct ac_event_item {
+    const char *sku;
+    const char *name;
+    const char *category;
+    int64_t quantity;
+    double price;
+    int has_price;
+} ac_event_item_t;
+
+typedef struct ac_event {
+    const char *event_id;
+    ac_event_type_t type;
+    const char *type_name; /* as received, also for unknown types */
+    const char *occurred_at;
+    int64_t occurred_ms;
+
+    struct {
+        const char *id, *name, *locale, *timezone;
+    } store;
+    struct {
+        const char *id, *number, *currency, *promised_delivery_date;
+        double total;
+        int has_total;
+        ac_event_item_t *items;
+        size_t n_items;
+    } order;
+    struct {
+        const char *id, *email, *phone, *first_name, *locale, *timezone;
+        int marketing_consent;
+    } customer;
+    struct {
+        const char *id, *carrier, *tracking_number, *tracking_url, *status, *estimated_delivery;
+    } shipment;
+    struct {
+        const char *id, *reason;
+        double refund_amount;
+        int has_refund_amount;
+    } ret;
+
+    json_object *root; /* owns every string above */
+} ac_event_t;
+
+/* Parses and validates one record of len bytes (not NUL-terminated).
+ * Records over max_bytes (0: AC_EVENT_MAX_BYTES_DEFAULT) are refused
+ * before parsing. Returns the event (free with ac_event_destroy()) or NULL
+ * with err filled. An unknown type is not an error: type is
+ * AC_EVENT_UNKNOWN and type_name says what it was. */
+ac_event_t *ac_event_parse(const char *buf, size_t len, size_t max_bytes, ac_event_error_t *err);
+
+/* The checks every record passes before its content is looked at: size,
+ * UTF-8, and one complete JSON value. Returns the parsed value (release with
+ * json_object_put()) or NULL with err filled. */
+json_object *ac_event_parse_json(const char *buf, size_t len, size_t max_bytes,
+                                 ac_event_error_t *err);
+
+/* Builds an event from an already parsed JSON object, taking a reference
+ * to it. Same validation and result as ac_event_parse(). */
+ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err);
+
+void ac_event_destroy(ac_event_t *ev);
+
+/* "order.placed" for AC_EVENT_ORDER_PLACED; "unknown" otherwise. */
+const char *ac_event_type_name(ac_event_type_t t);
+ac_event_type_t ac_event_type_parse(const char *name);
+
+/* "too_large", "not_utf8", "invalid_json", ...: the dead-letter reason. */
+const char *ac_event_err_name(ac_event_err_t code);
+
+/* The topic an event type belongs on: "orders", "shipments" or "returns". */
+const char *ac_event_type_topic(ac_event_type_t t);
+
+#endif

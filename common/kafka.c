@@ -1,0 +1,287 @@
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                    size_t errsz)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errsz, "kafka property %s: %s", name, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies the RDKAFKA_* / --rdkafka pass-through properties. */
+static int conf_passthrough(rd_kafka_conf_t *conf, const ac_config_t *cfg, char *errstr,
+                            size_t errsz)
+{
+    for (size_t i = 0; i < ac_config_kafka_prop_count(cfg); i++) {
+        const char *name, *value;
+        ac_config_kafka_prop(cfg, i, &name, &value);
+        if (conf_set(conf, name, value, errstr, errsz) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* librdkafka's log lines, routed into our JSON log. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    int l = level <= 3   ? AC_LOG_ERROR
+            : level <= 4 ? AC_LOG_WARN
+            : level <= 6 ? AC_LOG_INFO
+                         : AC_LOG_DEBUG;
+    ac_log(l, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* Errors librdkafka reports outside any call (broker down, all brokers
+ * down). They are transient: the client keeps retrying by itself. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    ac_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? AC_LOG_WARN : AC_LOG_INFO,
+           "kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+static rd_kafka_conf_t *conf_common(const ac_config_t *cfg, const char *client_id, char *errstr,
+                                    size_t errsz)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", ac_config_str(cfg, "KAFKA_BROKERS"), errstr, errsz) <
+            0 ||
+        conf_set(conf, "client.id", client_id, errstr, errsz) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    return conf;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ac_kafka_hooks_t *hooks = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            ret = rd_kafka_assign(rk, parts);
+        if (hooks) {
+            hooks->assigned_count = (cooperative && hooks->assigned_count > 0)
+                                        ? hooks->assigned_count + parts->cnt
+                                        : parts->cnt;
+            if (hooks->rebalance)
+                hooks->rebalance(hooks->opaque, 1, parts);
+        }
+        ac_log(AC_LOG_INFO, "kafka: assigned %d partition(s)", parts->cnt);
+    } else {
+        if (hooks && hooks->rebalance)
+            hooks->rebalance(hooks->opaque, 0, parts);
+        /* Stored offsets of revoked partitions are committed by librdkafka
+         * as part of the unassign, since auto-commit is on. */
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            ret = rd_kafka_assign(rk, NULL);
+        if (hooks)
+            hooks->assigned_count = cooperative ? hooks->assigned_count - parts->cnt : 0;
+        ac_log(AC_LOG_INFO, "kafka: revoked %d partition(s)", parts->cnt);
+    }
+    if (error) {
+        ac_log(AC_LOG_ERROR, "kafka: rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (ret) {
+        ac_log(AC_LOG_ERROR, "kafka: rebalance: %s", rd_kafka_err2str(ret));
+    }
+}
+
+rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id, const char *topic,
+                                  ac_kafka_hooks_t *hooks, char *errstr, size_t errsz)
+{
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *sub = NULL;
+    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
+    if (!conf)
+        return NULL;
+    if (conf_set(conf, "group.id", ac_config_str(cfg, "KAFKA_GROUP"), errstr, errsz) < 0 ||
+        conf_set(conf, "enable.auto.offset.store", "false", errstr, errsz) < 0 ||
+        conf_set(conf, "enable.auto.commit", "true", errstr, errsz) < 0 ||
+        conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errsz) < 0 ||
+        conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
+        conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
+        conf_passthrough(conf, cfg, errstr, errsz) < 0)
+        goto fail;
+    if (hooks) {
+        hooks->assigned_count = -1;
+        rd_kafka_conf_set_opaque(conf, hooks);
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    char why[512];
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, errsz, "kafka consumer: %s", why);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(rk);
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        snprintf(errstr, errsz, "kafka subscribe to %s: %s", topic, rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Closes in the background and serves the close queue until the consumer
+ * is closed or timeout_ms passed: a plain rd_kafka_consumer_close() blocks
+ * for as long as the group coordinator is unreachable, and a worker asked
+ * to stop must stop within its pod's grace period. */
+void ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
+{
+    if (!rk)
+        return;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+    if (error) {
+        ac_log(AC_LOG_WARN, "kafka: consumer close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        int64_t deadline = ac_time_mono_ms() + timeout_ms;
+        while (!rd_kafka_consumer_closed(rk) && ac_time_mono_ms() < deadline)
+            rd_kafka_queue_poll_callback(q, 100);
+        if (!rd_kafka_consumer_closed(rk))
+            ac_log(AC_LOG_WARN, "kafka: consumer not closed within %d ms; leaving anyway",
+                   timeout_ms);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,
+                                  void *opaque, char *errstr, size_t errsz)
+{
+    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
+    if (!conf)
+        return NULL;
+    if (conf_set(conf, "enable.idempotence", "true", errstr, errsz) < 0 ||
+        conf_set(conf, "acks", "all", errstr, errsz) < 0 ||
+        conf_set(conf, "linger.ms", "5", errstr, errsz) < 0 ||
+        conf_set(conf, "message.timeout.ms", "120000", errstr, errsz) < 0 ||
+        conf_passthrough(conf, cfg, errstr, errsz) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, errsz, "kafka producer: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return rk;
+}
+
+void ac_kafka_producer_destroy(rd_kafka_t *rk, int timeout_ms)
+{
+    if (!rk)
+        return;
+    if (rd_kafka_flush(rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ac_log(AC_LOG_WARN, "kafka: %d record(s) not delivered at shutdown", rd_kafka_outq_len(rk));
+    rd_kafka_destroy(rk);
+}
+
+void ac_kafka_tracker_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    ac_kafka_tracker_t *t = msg->_private;
+    if (!t)
+        return;
+    t->pending--;
+    if (msg->err) {
+        t->failed++;
+        t->last_err = msg->err;
+    }
+}
+
+rd_kafka_resp_err_t ac_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
+                                     size_t keylen, const void *value, size_t len,
+                                     rd_kafka_headers_t *headers, void *msg_opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return err;
+        /* Back-pressure: serve delivery reports to make room, then retry. */
+        rd_kafka_poll(rk, 50);
+    }
+}
+
+static void header_add_str(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+    rd_kafka_header_add(h, name, -1, value ? value : "", -1);
+}
+
+rd_kafka_resp_err_t ac_kafka_produce_dlq(rd_kafka_t *rk, const char *dlq_topic,
+                                         const rd_kafka_message_t *src, const char *reason,
+                                         const char *detail, const char *worker, void *msg_opaque)
+{
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *h = NULL;
+    char num[32], ts[AC_TIME_BUFSZ];
+
+    if (rd_kafka_message_headers(src, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(8);
+    header_add_str(h, "ac-dlq-reason", reason);
+    header_add_str(h, "ac-dlq-detail", detail);
+    header_add_str(h, "ac-source-topic", rd_kafka_topic_name(src->rkt));
+    snprintf(num, sizeof(num), "%d", (int)src->partition);
+    header_add_str(h, "ac-source-partition", num);
+    snprintf(num, sizeof(num), "%lld", (long long)src->offset);
+    header_add_str(h, "ac-source-offset", num);
+    header_add_str(h, "ac-dlq-worker", worker);
+    ac_time_format(ac_time_now_ms(), ts, sizeof(ts));
+    header_add_str(h, "ac-dlq-at", ts);
+
+    rd_kafka_resp_err_t err = ac_kafka_produce(rk, dlq_topic, src->key, src->key_len, src->payload,
+                                               src->len, h, msg_opaque);
+    if (err)
+        rd_kafka_headers_destroy(h); /* on success the record owns them */
+    return err;
+}
+
+int ac_kafka_wait(rd_kafka_t *rk, ac_kafka_tracker_t *tracker, int timeout_ms)
+{
+    int64_t deadline = ac_time_mono_ms() + timeout_ms;
+    while (tracker->pending > 0) {
+        int64_t left = deadline - ac_time_mono_ms();
+        if (left <= 0)
+            return -1;
+        rd_kafka_poll(rk, left > 100 ? 100 : (int)left);
+    }
+    return 0;
+}

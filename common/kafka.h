@@ -1,0 +1,83 @@
+/* Kafka clients configured the way aftercare's delivery guarantee needs.
+ *
+ * Consumers store offsets only when the worker says a record's outcome is
+ * durable (enable.auto.offset.store=false) and commit stored offsets in the
+ * background and on close; they start from the earliest record when a group
+ * has no offset, so nothing published before the first deployment is lost.
+ * Producers are idempotent with acks=all, so librdkafka's own retries never
+ * duplicate or reorder a record. Any librdkafka property given through the
+ * configuration (RDKAFKA_*, --rdkafka) is applied last and wins. */
+#ifndef AC_KAFKA_H
+#define AC_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* Called on every rebalance, before revoked partitions are released and
+ * after assigned ones are taken, so the worker can drop or set up
+ * per-partition state. */
+typedef void (*ac_kafka_rebalance_fn)(void *opaque, int assigned,
+                                      const rd_kafka_topic_partition_list_t *parts);
+
+typedef struct ac_kafka_hooks {
+    ac_kafka_rebalance_fn rebalance;
+    void *opaque;
+    int assigned_count; /* partitions currently assigned, -1 before the first assignment */
+} ac_kafka_hooks_t;
+
+/* Creates a consumer in group KAFKA_GROUP on KAFKA_BROKERS, subscribed to
+ * topic. hooks (may be NULL) must outlive the consumer. Returns NULL with
+ * errstr filled. Destroy with ac_kafka_consumer_destroy(). */
+rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id, const char *topic,
+                                  ac_kafka_hooks_t *hooks, char *errstr, size_t errsz);
+
+/* Closes the consumer (committing stored offsets, leaving the group) and
+ * destroys it, giving up on a clean close after timeout_ms. Accepts NULL. */
+void ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
+
+/* Delivery report callback: msg_opaque is what was given to the produce
+ * call. */
+typedef void (*ac_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Creates a producer on KAFKA_BROKERS. dr (may be NULL) receives every
+ * delivery report with opaque. Destroy with ac_kafka_producer_destroy(). */
+rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,
+                                  void *opaque, char *errstr, size_t errsz);
+
+/* Flushes for at most timeout_ms, then destroys. Accepts NULL. */
+void ac_kafka_producer_destroy(rd_kafka_t *rk, int timeout_ms);
+
+/* Counts outstanding deliveries for a batch of produced records. Pass it as
+ * msg_opaque and have the producer's dr call ac_kafka_tracker_dr(). */
+typedef struct ac_kafka_tracker {
+    int pending;
+    int failed;
+    rd_kafka_resp_err_t last_err;
+} ac_kafka_tracker_t;
+
+void ac_kafka_tracker_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Produces value (copied) with key to topic; msg_opaque is handed to the
+ * delivery report. Retries while the local queue is full, serving delivery
+ * reports meanwhile. Returns 0 or a librdkafka error code. */
+rd_kafka_resp_err_t ac_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key,
+                                     size_t keylen, const void *value, size_t len,
+                                     rd_kafka_headers_t *headers, void *msg_opaque);
+
+/* Produces src to dlq_topic unchanged (key, value and headers) with
+ * headers saying why and where it came from: ac-dlq-reason, ac-dlq-detail,
+ * ac-source-topic, ac-source-partition, ac-source-offset, ac-dlq-worker,
+ * ac-dlq-at. */
+rd_kafka_resp_err_t ac_kafka_produce_dlq(rd_kafka_t *rk, const char *dlq_topic,
+                                         const rd_kafka_message_t *src, const char *reason,
+                                         const char *detail, const char *worker, void *msg_opaque);
+
+/* Serves delivery reports until tracker->pending is 0 or timeout_ms
+ * passes. Returns 0 when all were reported, -1 on timeout. */
+int ac_kafka_wait(rd_kafka_t *rk, ac_kafka_tracker_t *tracker, int timeout_ms);
+
+#endif

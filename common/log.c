@@ -1,0 +1,137 @@
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+static char log_worker[64] = "aftercare";
+static int log_level = AC_LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+void ac_log_init(const char *worker, int level)
+{
+    snprintf(log_worker, sizeof(log_worker), "%s", worker ? worker : "aftercare");
+    log_level = level;
+}
+
+int ac_log_level_parse(const char *s)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    if (s && strcmp(s, "warning") == 0)
+        return AC_LOG_WARN;
+    return -1;
+}
+
+/* Writes s as a JSON string body; control characters are escaped so that a
+ * hostile event id cannot break the one-object-per-line framing. */
+static void put_escaped(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+}
+
+static void vlog(int level, const ac_log_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    if (level < log_level)
+        return;
+    char msg[2048];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char ts[AC_TIME_BUFSZ];
+    ac_time_format(ac_time_now_ms(), ts, sizeof(ts));
+
+    pthread_mutex_lock(&log_lock);
+    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"worker\":\"", ts, level_names[level]);
+    put_escaped(stderr, log_worker);
+    fputs("\",\"msg\":\"", stderr);
+    put_escaped(stderr, msg);
+    fputc('"', stderr);
+    if (ctx) {
+        if (ctx->topic) {
+            fputs(",\"topic\":\"", stderr);
+            put_escaped(stderr, ctx->topic);
+            fputc('"', stderr);
+        }
+        if (ctx->partition >= 0)
+            fprintf(stderr, ",\"partition\":%d", (int)ctx->partition);
+        if (ctx->offset >= 0)
+            fprintf(stderr, ",\"offset\":%lld", (long long)ctx->offset);
+        if (ctx->event_id) {
+            fputs(",\"event_id\":\"", stderr);
+            put_escaped(stderr, ctx->event_id);
+            fputc('"', stderr);
+        }
+        if (ctx->message_id) {
+            fputs(",\"message_id\":\"", stderr);
+            put_escaped(stderr, ctx->message_id);
+            fputc('"', stderr);
+        }
+    }
+    fputs("}\n", stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void ac_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void ac_log_at(int level, const ac_log_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, ctx, fmt, ap);
+    va_end(ap);
+}
+
+const char *ac_log_mask(const char *addr, char *buf, size_t bufsz)
+{
+    if (bufsz == 0)
+        return buf;
+    if (!addr || !*addr) {
+        snprintf(buf, bufsz, "-");
+        return buf;
+    }
+    size_t len = strlen(addr);
+    const char *at = strchr(addr, '@');
+    if (at && at != addr) {
+        snprintf(buf, bufsz, "%c***%s", addr[0], at);
+    } else if ((addr[0] == '+' || (addr[0] >= '0' && addr[0] <= '9')) && len > 6) {
+        size_t keep_head = addr[0] == '+' ? 3 : 2;
+        size_t j = 0;
+        for (size_t i = 0; i < len && j + 1 < bufsz; i++)
+            buf[j++] = (i < keep_head || i >= len - 2) ? addr[i] : '*';
+        buf[j] = '\0';
+    } else {
+        snprintf(buf, bufsz, "***");
+    }
+    return buf;
+}

@@ -1,0 +1,160 @@
+#include "message.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "buf.h"
+#include "timeutil.h"
+
+static const char *kind_names[AC_KIND__COUNT] = {
+    [AC_KIND_ORDER_CONFIRMATION] = "order_confirmation",
+    [AC_KIND_ORDER_CANCELLED] = "order_cancelled",
+    [AC_KIND_SHIPPING_UPDATE] = "shipping_update",
+    [AC_KIND_DELAY_NOTICE] = "delay_notice",
+    [AC_KIND_REVIEW_REQUEST] = "review_request",
+    [AC_KIND_REFERRAL_INVITE] = "referral_invite",
+    [AC_KIND_RETURN_CONFIRMATION] = "return_confirmation",
+    [AC_KIND_REFUND_NOTICE] = "refund_notice",
+};
+
+const char *ac_kind_name(ac_kind_t kind)
+{
+    return (kind >= 0 && kind < AC_KIND__COUNT) ? kind_names[kind] : "unknown";
+}
+
+int ac_kind_parse(const char *name, ac_kind_t *kind)
+{
+    for (int k = 0; name && k < AC_KIND__COUNT; k++) {
+        if (strcmp(name, kind_names[k]) == 0) {
+            *kind = (ac_kind_t)k;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Fields are joined with a separator that cannot occur in them unescaped
+ * (the length of each is part of the hashed text), so ("a|b", "c") and
+ * ("a", "b|c") never collide. */
+void ac_message_id(ac_kind_t kind, const char *store_id, const char *order_id,
+                   const char *discriminator, char id[AC_MESSAGE_ID_LEN])
+{
+    const char *parts[] = {"v1", ac_kind_name(kind), store_id ? store_id : "",
+                           order_id ? order_id : "", discriminator ? discriminator : ""};
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char text[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && n < sizeof(text); i++) {
+        int w = snprintf(text + n, sizeof(text) - n, "%zu:%s", strlen(parts[i]), parts[i]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (n >= sizeof(text)) {
+        /* Ids longer than the buffer: hash the full text instead. */
+        ac_buf_t b = AC_BUF_INIT;
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+            ac_buf_printf(&b, "%zu:%s", strlen(parts[i]), parts[i]);
+        SHA256((const unsigned char *)(b.data ? b.data : ""), b.len, md);
+        ac_buf_free(&b);
+    } else {
+        SHA256((const unsigned char *)text, n, md);
+    }
+    static const char hex[] = "0123456789abcdef";
+    memcpy(id, "msg_", 4);
+    for (int i = 0; i < 16; i++) {
+        id[4 + 2 * i] = hex[md[i] >> 4];
+        id[5 + 2 * i] = hex[md[i] & 15];
+    }
+    id[AC_MESSAGE_ID_LEN - 1] = '\0';
+}
+
+char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
+                        const ac_event_t *ev, size_t *len)
+{
+    char ts[AC_TIME_BUFSZ];
+    char *out = NULL;
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "v", json_object_new_int(1));
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "kind", json_object_new_string(ac_kind_name(kind)));
+    ac_time_format(created_ms, ts, sizeof(ts));
+    json_object_object_add(o, "created_at", json_object_new_string(ts));
+    if (due_ms > 0) {
+        ac_time_format(due_ms, ts, sizeof(ts));
+        json_object_object_add(o, "due_at", json_object_new_string(ts));
+    }
+    json_object_object_add(o, "event", json_object_get(ev->root));
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (s && (out = malloc(n + 1))) {
+        memcpy(out, s, n + 1);
+        if (len)
+            *len = n;
+    }
+    json_object_put(o);
+    return out;
+}
+
+ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
+                                ac_event_error_t *err)
+{
+    ac_message_t *m = NULL;
+    json_object *v;
+    json_object *root = ac_event_parse_json(buf, len, max_bytes, err);
+    if (!root)
+        return NULL;
+    if (!json_object_is_type(root, json_type_object)) {
+        if (err) {
+            err->code = AC_EVENT_ERR_INVALID_JSON;
+            snprintf(err->detail, sizeof(err->detail), "notification is not a JSON object");
+        }
+        goto fail;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        goto fail;
+    const char *id = json_object_object_get_ex(root, "id", &v) ? json_object_get_string(v) : NULL;
+    if (!id || strlen(id) != AC_MESSAGE_ID_LEN - 1 || strncmp(id, "msg_", 4) != 0) {
+        if (err) {
+            err->code = AC_EVENT_ERR_INVALID_FIELD;
+            snprintf(err->detail, sizeof(err->detail), "notification has no valid id");
+        }
+        goto fail;
+    }
+    memcpy(m->id, id, AC_MESSAGE_ID_LEN);
+    const char *kind =
+        json_object_object_get_ex(root, "kind", &v) ? json_object_get_string(v) : NULL;
+    if (ac_kind_parse(kind, &m->kind) < 0) {
+        if (err) {
+            err->code = AC_EVENT_ERR_INVALID_FIELD;
+            snprintf(err->detail, sizeof(err->detail), "notification has an unknown kind");
+        }
+        goto fail;
+    }
+    const char *ts;
+    if (json_object_object_get_ex(root, "created_at", &v) && (ts = json_object_get_string(v)))
+        ac_time_parse(ts, &m->created_ms);
+    if (json_object_object_get_ex(root, "due_at", &v) && (ts = json_object_get_string(v)))
+        ac_time_parse(ts, &m->due_ms);
+    if (!json_object_object_get_ex(root, "event", &v) || !(m->event = ac_event_from_json(v, err)))
+        goto fail;
+    json_object_put(root);
+    return m;
+fail:
+    json_object_put(root);
+    ac_message_destroy(m);
+    return NULL;
+}
+
+void ac_message_destroy(ac_message_t *m)
+{
+    if (!m)
+        return;
+    ac_event_destroy(m->event);
+    free(m);
+}

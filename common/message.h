@@ -1,0 +1,64 @@
+/* A customer message decided by an event worker, on its way to
+ * notify-worker through the notifications topic.
+ *
+ * The record carries the event that caused it whole, so that notify-worker
+ * can choose the channel and render the text with everything the store
+ * sent us. Its id is derived from what the message is (kind, store, order
+ * and a discriminator such as the delivery estimate), never from which
+ * event or delivery attempt produced it: two events asking for the same
+ * message yield the same id, and the id is the key every deduplication and
+ * the providers' Idempotency-Key rest on. */
+#ifndef AC_MESSAGE_H
+#define AC_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+typedef enum ac_kind {
+    AC_KIND_ORDER_CONFIRMATION = 0,
+    AC_KIND_ORDER_CANCELLED,
+    AC_KIND_SHIPPING_UPDATE,
+    AC_KIND_DELAY_NOTICE,
+    AC_KIND_REVIEW_REQUEST,
+    AC_KIND_REFERRAL_INVITE,
+    AC_KIND_RETURN_CONFIRMATION,
+    AC_KIND_REFUND_NOTICE,
+    AC_KIND__COUNT
+} ac_kind_t;
+
+/* "msg_" and 32 hex digits of SHA-256, plus the NUL. */
+#define AC_MESSAGE_ID_LEN 37
+
+const char *ac_kind_name(ac_kind_t kind);
+/* Returns 0 and sets *kind, or -1 when name is not a kind. */
+int ac_kind_parse(const char *name, ac_kind_t *kind);
+
+/* Fills id with the message id for (kind, store, order, discriminator).
+ * NULL store_id and discriminator read as "". */
+void ac_message_id(ac_kind_t kind, const char *store_id, const char *order_id,
+                   const char *discriminator, char id[AC_MESSAGE_ID_LEN]);
+
+typedef struct ac_message {
+    char id[AC_MESSAGE_ID_LEN];
+    ac_kind_t kind;
+    int64_t created_ms; /* when the message was decided */
+    int64_t due_ms;     /* when it should go out; 0 = at once */
+    ac_event_t *event;  /* owned */
+} ac_message_t;
+
+/* Serialises a notification record as JSON. Returns a malloc'd,
+ * NUL-terminated string (the caller frees it) and its length in *len, or
+ * NULL when out of memory. */
+char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
+                        const ac_event_t *ev, size_t *len);
+
+/* Parses a notification record. Returns the message (free with
+ * ac_message_destroy()) or NULL with err filled. */
+ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
+                                ac_event_error_t *err);
+
+void ac_message_destroy(ac_message_t *m);
+
+#endif

@@ -1,0 +1,576 @@
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup.h"
+#include "delivery.h"
+#include "log.h"
+#include "message.h"
+#include "offsets.h"
+#include "render.h"
+#include "timeutil.h"
+#include "webhook.h"
+
+#define NOTIFY_MAX_RECORD_BYTES (4 * 1024 * 1024)
+#define NOTIFY_BUSY_RETRY_MS    1000
+
+const ac_option_t ac_notify_options[] = {
+    {"WEBHOOK_URL", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, ac_config_validate_http_url,
+     "every customer message is POSTed here as JSON"},
+    {"WEBHOOK_SECRET", AC_OPT_STR, "", AC_OPT_SECRET, 0, 0, ac_webhook_validate_secret,
+     "Standard Webhooks signing secret whsec_...; several, space-separated, while rotating"},
+    {"HTTP_TIMEOUT", AC_OPT_DURATION, "10s", 0, 100, 300000, NULL,
+     "total time allowed for one delivery request"},
+    {"HTTP_CONNECT_TIMEOUT", AC_OPT_DURATION, "3s", 0, 100, 60000, NULL,
+     "time allowed to connect to the provider"},
+    {"MAX_IN_FLIGHT", AC_OPT_INT, "256", 0, 1, 10000, NULL, "delivery requests in flight at once"},
+    {"MAX_ATTEMPTS", AC_OPT_INT, "8", 0, 1, 100, NULL,
+     "delivery attempts before a message is dead-lettered"},
+    {"RETRY_BASE", AC_OPT_DURATION, "1s", 0, 10, 3600000, NULL,
+     "first retry delay; doubles on every attempt, with jitter"},
+    {"RETRY_MAX", AC_OPT_DURATION, "5m", 0, 10, 86400000, NULL, "longest delay between retries"},
+    {"CLAIM_TTL", AC_OPT_DURATION, "30s", 0, 1000, 3600000, NULL,
+     "lease on a message being delivered; must exceed HTTP_TIMEOUT"},
+    {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 0, 600000, NULL,
+     "time allowed on SIGTERM to finish requests in flight"},
+};
+const size_t ac_notify_n_options = sizeof(ac_notify_options) / sizeof(ac_notify_options[0]);
+
+typedef enum job_state {
+    J_CLAIM,    /* to claim in Redis (first time or after a wait) */
+    J_WAIT,     /* waiting until due_ms, then J_CLAIM */
+    J_SENDING,  /* request in flight */
+    J_MARK,     /* delivered; to record as sent */
+    J_DLQ,      /* to produce to the dead-letter topic */
+    J_DLQ_WAIT, /* dead letter produced, awaiting its delivery report */
+    J_RELEASE,  /* to release our lease, then done */
+    J_DONE,     /* finished: its offset may be committed */
+} job_state_t;
+
+typedef struct job {
+    rd_kafka_message_t *msg;
+    ac_message_t *m;
+    unsigned gen; /* partition generation when consumed */
+    job_state_t state;
+    int attempts;
+    int leased;
+    int64_t due_ms; /* monotonic, for J_WAIT */
+    char token[96];
+    char *body;
+    size_t body_len;
+    ac_channel_t channel;
+    const char *dlq_reason;
+    char dlq_detail[256];
+} job_t;
+
+typedef struct notify {
+    ac_worker_t *w;
+    ac_delivery_t *delivery;
+    ac_offsets_t *offsets;
+    job_t **jobs;
+    size_t n_jobs, cap_jobs;
+    unsigned *gens;
+    size_t n_gens;
+    unsigned long long seq;
+    uint32_t rng;
+    int paused;
+    int64_t redis_retry_at; /* monotonic: no Redis call before this after a failure */
+    int redis_failures;
+    /* settings */
+    const char *url;
+    const char *secret;
+    int max_in_flight, max_attempts;
+    int64_t retry_base, retry_max, claim_ttl, sent_ttl;
+} notify_t;
+
+static uint32_t next_rand(notify_t *n)
+{
+    /* xorshift32: jitter only, no security need. */
+    uint32_t x = n->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return n->rng = x ? x : 0x9e3779b9u;
+}
+
+static unsigned *gen_slot(notify_t *n, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    if ((size_t)partition >= n->n_gens) {
+        size_t cap = (size_t)partition + 1;
+        unsigned *g = realloc(n->gens, cap * sizeof(*g));
+        if (!g)
+            return NULL;
+        memset(g + n->n_gens, 0, (cap - n->n_gens) * sizeof(*g));
+        n->gens = g;
+        n->n_gens = cap;
+    }
+    return &n->gens[partition];
+}
+
+static void job_free(job_t *j)
+{
+    if (!j)
+        return;
+    rd_kafka_message_destroy(j->msg);
+    ac_message_destroy(j->m);
+    free(j->body);
+    free(j);
+}
+
+static void to_dlq(job_t *j, const char *reason, const char *detail)
+{
+    j->state = J_DLQ;
+    j->dlq_reason = reason;
+    snprintf(j->dlq_detail, sizeof(j->dlq_detail), "%s", detail);
+}
+
+static void log_job(int level, notify_t *n, const job_t *j, const char *fmt, const char *arg)
+{
+    ac_log_ctx_t ctx = {n->w->topic, j->msg->partition, j->msg->offset,
+                        j->m ? j->m->event->event_id : NULL, j->m ? j->m->id : NULL};
+    ac_log_at(level, &ctx, fmt, arg);
+}
+
+/* A partition was revoked: its offsets can no longer be committed by us,
+ * and work not yet started on it is left to the new owner. */
+static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partition_list_t *parts)
+{
+    notify_t *n = opaque;
+    if (assigned)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        unsigned *g = gen_slot(n, parts->elems[i].partition);
+        if (g)
+            (*g)++;
+        ac_offsets_reset(n->offsets, parts->elems[i].partition);
+    }
+    for (size_t i = 0; i < n->n_jobs; i++) {
+        job_t *j = n->jobs[i];
+        unsigned *g = gen_slot(n, j->msg->partition);
+        if (g && j->gen != *g && (j->state == J_CLAIM || j->state == J_WAIT))
+            j->state = j->leased ? J_RELEASE : J_DONE;
+    }
+}
+
+void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    job_t *j = msg->_private;
+    if (!j)
+        return;
+    if (msg->err) {
+        ac_log(AC_LOG_WARN, "dead letter not produced, retrying: %s", rd_kafka_err2str(msg->err));
+        j->state = J_DLQ;
+        return;
+    }
+    j->state = j->leased ? J_RELEASE : J_DONE;
+}
+
+/* Takes new records from Kafka while there is room, pausing consumption
+ * when the worker is full so that it keeps polling (and stays in its group)
+ * without taking on more than it can hold. */
+static void take_records(notify_t *n, int timeout_ms)
+{
+    size_t room = (size_t)n->max_in_flight * 4;
+    int full = n->n_jobs >= room;
+    if (full != n->paused) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(n->w->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+            if (full)
+                rd_kafka_pause_partitions(n->w->consumer, parts);
+            else
+                rd_kafka_resume_partitions(n->w->consumer, parts);
+            rd_kafka_topic_partition_list_destroy(parts);
+        }
+        n->paused = full;
+    }
+    for (int polled = 0; polled < 1000; polled++) {
+        rd_kafka_message_t *msg =
+            rd_kafka_consumer_poll(n->w->consumer, polled == 0 ? timeout_ms : 0);
+        if (!msg)
+            break;
+        if (msg->err) {
+            ac_log(AC_LOG_WARN, "kafka consume: %s", rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        if (n->n_jobs == n->cap_jobs) {
+            size_t cap = n->cap_jobs ? n->cap_jobs * 2 : 1024;
+            job_t **jobs = realloc(n->jobs, cap * sizeof(*jobs));
+            if (!jobs) {
+                rd_kafka_message_destroy(msg);
+                break; /* not stored: consumed again after a restart */
+            }
+            n->jobs = jobs;
+            n->cap_jobs = cap;
+        }
+        job_t *j = calloc(1, sizeof(*j));
+        unsigned *g = gen_slot(n, msg->partition);
+        if (!j || !g || ac_offsets_begin(n->offsets, msg->partition, msg->offset) < 0) {
+            free(j);
+            rd_kafka_message_destroy(msg);
+            break;
+        }
+        j->msg = msg;
+        j->gen = *g;
+        snprintf(j->token, sizeof(j->token), "%s:%llu", n->w->token, ++n->seq);
+        ac_event_error_t err;
+        j->m = ac_message_decode(msg->payload, msg->len, NOTIFY_MAX_RECORD_BYTES, &err);
+        if (!j->m) {
+            log_job(AC_LOG_WARN, n, j, "invalid notification: %s", err.detail);
+            to_dlq(j, "invalid_notification", err.detail);
+        } else {
+            j->state = J_CLAIM;
+        }
+        n->jobs[n->n_jobs++] = j;
+    }
+}
+
+static int redis_allowed(notify_t *n)
+{
+    return ac_time_mono_ms() >= n->redis_retry_at;
+}
+
+static void redis_result(notify_t *n, int ok, const char *err)
+{
+    ac_worker_redis_status(n->w, ok, err);
+    if (ok) {
+        n->redis_failures = 0;
+        return;
+    }
+    n->redis_failures++;
+    int backoff = n->redis_failures < 6 ? 100 << n->redis_failures : 3000;
+    n->redis_retry_at = ac_time_mono_ms() + backoff;
+}
+
+/* Renders the message once; the same body is sent on every attempt. */
+static int prepare(notify_t *n, job_t *j)
+{
+    const char *to;
+    char err[256];
+    ac_rendered_t r;
+    if (j->body)
+        return 0;
+    if (ac_render_channel(j->m->event, &j->channel, &to) < 0) {
+        to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
+        return -1;
+    }
+    if (ac_render_message(j->m, j->channel, &r, err, sizeof(err)) < 0) {
+        to_dlq(j, "render_failed", err);
+        return -1;
+    }
+    j->body = ac_webhook_body(j->m, j->channel, to, &r, &j->body_len);
+    ac_rendered_free(&r);
+    if (!j->body) {
+        to_dlq(j, "render_failed", "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void send_job(notify_t *n, job_t *j)
+{
+    char line[1200], err[256];
+    struct curl_slist *h = NULL;
+    if (prepare(n, j) < 0)
+        return;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    snprintf(line, sizeof(line), "Idempotency-Key: %s", j->m->id);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "webhook-id: %s", j->m->id);
+    h = curl_slist_append(h, line);
+    int64_t ts = ac_time_now_ms() / 1000;
+    snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
+    h = curl_slist_append(h, line);
+    if (n->secret) {
+        char sig[1024];
+        if (ac_webhook_sign(n->secret, j->m->id, ts, j->body, j->body_len, sig, sizeof(sig), err,
+                            sizeof(err)) == 0) {
+            snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+            h = curl_slist_append(h, line);
+        }
+    }
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    if (!h || ac_delivery_post(n->delivery, n->url, h, j->body, j->body_len, j) < 0) {
+        j->state = J_WAIT; /* engine full or out of memory: try again shortly */
+        j->due_ms = ac_time_mono_ms() + 10;
+        return;
+    }
+    j->attempts++;
+    j->state = J_SENDING;
+}
+
+/* Claims every job that is ready, in one round trip, and starts the
+ * deliveries it won. */
+static void claim_ready(notify_t *n)
+{
+    const char *ids[512], *tokens[512];
+    job_t *which[512];
+    ac_claim_t res[512];
+    size_t k = 0;
+    char err[256];
+    int room = n->max_in_flight - ac_delivery_in_flight(n->delivery);
+    if (!redis_allowed(n))
+        return;
+    for (size_t i = 0; i < n->n_jobs && k < 512 && (int)k < room; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state != J_CLAIM)
+            continue;
+        ids[k] = j->m->id;
+        tokens[k] = j->token;
+        which[k++] = j;
+    }
+    if (k == 0)
+        return;
+    if (ac_dedup_claim(n->w->redis, ids, tokens, k, n->claim_ttl, res, err, sizeof(err)) < 0) {
+        redis_result(n, 0, err);
+        return;
+    }
+    redis_result(n, 1, NULL);
+    for (size_t i = 0; i < k; i++) {
+        job_t *j = which[i];
+        char labels[96];
+        switch (res[i]) {
+        case AC_CLAIM_SENT:
+            snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(j->m->kind));
+            ac_metrics_add(n->w->metrics, "aftercare_messages_duplicate_total", labels, 1);
+            log_job(AC_LOG_DEBUG, n, j, "already sent: %s", "dropped");
+            j->state = J_DONE;
+            break;
+        case AC_CLAIM_BUSY:
+            j->state = J_WAIT;
+            j->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+            break;
+        case AC_CLAIM_OK:
+            j->leased = 1;
+            send_job(n, j);
+            break;
+        }
+    }
+}
+
+/* True when the job's partition was revoked since it was consumed. */
+static int stale(notify_t *n, const job_t *j)
+{
+    unsigned *g = gen_slot(n, j->msg->partition);
+    return !g || *g != j->gen;
+}
+
+static void handle_result(notify_t *n, const ac_delivery_result_t *r)
+{
+    job_t *j = r->opaque;
+    char labels[128];
+    ac_outcome_t outcome = ac_delivery_outcome(r->status, r->curl_code);
+    if (outcome != AC_OUTCOME_DELIVERED && stale(n, j)) {
+        /* The partition has a new owner, who will deliver it. */
+        j->state = J_RELEASE;
+        return;
+    }
+    switch (outcome) {
+    case AC_OUTCOME_DELIVERED:
+        j->state = J_MARK;
+        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", ac_kind_name(j->m->kind),
+                 ac_channel_name(j->channel));
+        ac_metrics_add(n->w->metrics, "aftercare_messages_sent_total", labels, 1);
+        break;
+    case AC_OUTCOME_RETRY:
+        if (j->attempts >= n->max_attempts) {
+            log_job(AC_LOG_WARN, n, j, "giving up: %s", r->error);
+            to_dlq(j, "retries_exhausted", r->error);
+            break;
+        }
+        j->state = J_WAIT;
+        j->due_ms =
+            ac_time_mono_ms() + ac_delivery_backoff_ms(j->attempts, n->retry_base, n->retry_max,
+                                                       r->retry_after_ms, next_rand(n));
+        ac_metrics_add(n->w->metrics, "aftercare_messages_retried_total", "", 1);
+        log_job(AC_LOG_INFO, n, j, "will retry: %s", r->error);
+        break;
+    case AC_OUTCOME_PERMANENT:
+        log_job(AC_LOG_WARN, n, j, "rejected: %s", r->error);
+        to_dlq(j, "rejected", r->error);
+        break;
+    }
+}
+
+/* Records delivered messages as sent, and releases leases of messages that
+ * were dead-lettered or abandoned, one round trip each. */
+static void record_outcomes(notify_t *n)
+{
+    const char *ids[512], *tokens[512];
+    job_t *which[512];
+    char err[256];
+    for (int pass = 0; pass < 2 && redis_allowed(n); pass++) {
+        job_state_t want = pass == 0 ? J_MARK : J_RELEASE;
+        size_t k = 0;
+        for (size_t i = 0; i < n->n_jobs && k < 512; i++) {
+            job_t *j = n->jobs[i];
+            if (j->state != want)
+                continue;
+            ids[k] = j->m->id;
+            tokens[k] = j->token;
+            which[k++] = j;
+        }
+        if (k == 0)
+            continue;
+        int rc = pass == 0
+                     ? ac_dedup_sent(n->w->redis, ids, tokens, k, n->sent_ttl, err, sizeof(err))
+                     : ac_dedup_release(n->w->redis, ids, tokens, k, err, sizeof(err));
+        redis_result(n, rc == 0, err);
+        if (rc < 0)
+            return;
+        for (size_t i = 0; i < k; i++)
+            which[i]->state = J_DONE;
+    }
+}
+
+static void produce_dead_letters(notify_t *n)
+{
+    for (size_t i = 0; i < n->n_jobs; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state != J_DLQ)
+            continue;
+        rd_kafka_resp_err_t err =
+            ac_kafka_produce_dlq(n->w->producer, n->w->dlq_topic, j->msg, j->dlq_reason,
+                                 j->dlq_detail, n->w->spec->name, j);
+        if (err) {
+            ac_log(AC_LOG_WARN, "dead letter not queued: %s", rd_kafka_err2str(err));
+            return;
+        }
+        j->state = J_DLQ_WAIT;
+        char labels[128];
+        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
+                 j->m ? ac_kind_name(j->m->kind) : "unknown", j->dlq_reason);
+        ac_metrics_add(n->w->metrics, "aftercare_messages_dead_lettered_total", labels, 1);
+    }
+}
+
+static void wake_due(notify_t *n, int64_t now)
+{
+    for (size_t i = 0; i < n->n_jobs; i++)
+        if (n->jobs[i]->state == J_WAIT && n->jobs[i]->due_ms <= now)
+            n->jobs[i]->state = J_CLAIM;
+}
+
+/* Frees finished jobs and stores the offsets their partitions may now
+ * commit. Jobs of revoked partitions finish without storing anything. */
+static void reap(notify_t *n)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < n->n_jobs; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state != J_DONE) {
+            n->jobs[keep++] = j;
+            continue;
+        }
+        if (!stale(n, j)) {
+            int64_t commit = ac_offsets_done(n->offsets, j->msg->partition, j->msg->offset);
+            if (commit >= 0) {
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(j->msg->rkt),
+                                                  j->msg->partition)
+                    ->offset = commit;
+                rd_kafka_offsets_store(n->w->consumer, l);
+                rd_kafka_topic_partition_list_destroy(l);
+            }
+        }
+        job_free(j);
+    }
+    n->n_jobs = keep;
+}
+
+/* How long the loop may block: not past the next due retry, and not at
+ * all when some job can move on now. */
+static int idle_timeout(notify_t *n, int64_t now)
+{
+    int64_t t = 100;
+    for (size_t i = 0; i < n->n_jobs; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state == J_WAIT && j->due_ms - now < t)
+            t = j->due_ms - now;
+        else if (j->state != J_WAIT && j->state != J_SENDING && j->state != J_DLQ_WAIT)
+            t = redis_allowed(n) ? 0 : 20;
+    }
+    return t < 0 ? 0 : (int)t;
+}
+
+int ac_notify_run(ac_worker_t *w)
+{
+    int rc = AC_EXIT_OK;
+    char err[256];
+    notify_t n;
+    memset(&n, 0, sizeof(n));
+    n.w = w;
+    n.url = ac_config_str(w->cfg, "WEBHOOK_URL");
+    n.secret = ac_config_str(w->cfg, "WEBHOOK_SECRET");
+    n.max_in_flight = (int)ac_config_int(w->cfg, "MAX_IN_FLIGHT");
+    n.max_attempts = (int)ac_config_int(w->cfg, "MAX_ATTEMPTS");
+    n.retry_base = ac_config_int(w->cfg, "RETRY_BASE");
+    n.retry_max = ac_config_int(w->cfg, "RETRY_MAX");
+    n.claim_ttl = ac_config_int(w->cfg, "CLAIM_TTL");
+    n.sent_ttl = ac_config_int(w->cfg, AC_DEDUP_TTL);
+    n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
+    int64_t shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
+    n.offsets = ac_offsets_new();
+    n.delivery =
+        ac_delivery_new(n.max_in_flight, (long)ac_config_int(w->cfg, "HTTP_CONNECT_TIMEOUT"),
+                        (long)ac_config_int(w->cfg, "HTTP_TIMEOUT"), err, sizeof(err));
+    if (!n.offsets || !n.delivery) {
+        ac_log(AC_LOG_ERROR, "cannot start delivery: %s", n.delivery ? "out of memory" : err);
+        rc = AC_EXIT_RUNTIME;
+        goto out;
+    }
+    w->hooks.rebalance = on_rebalance;
+    w->hooks.opaque = &n;
+    ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
+
+    ac_delivery_result_t results[256];
+    int64_t deadline = 0;
+    for (;;) {
+        int64_t now = ac_time_mono_ms();
+        if (ac_worker_stopping() && !deadline) {
+            /* Stop taking work; finish what is in flight, give back the rest. */
+            deadline = now + shutdown_ms;
+            ac_log(AC_LOG_INFO, "stopping: finishing %zu message(s) in hand", n.n_jobs);
+            for (size_t i = 0; i < n.n_jobs; i++) {
+                job_t *j = n.jobs[i];
+                if (j->state == J_CLAIM || j->state == J_WAIT) {
+                    j->state = j->leased ? J_RELEASE : J_DONE;
+                    j->gen = ~0u; /* not finished: its offset must not be stored */
+                }
+            }
+        }
+        if (deadline && (n.n_jobs == 0 || now >= deadline))
+            break;
+        ac_http_beat(w->http);
+        if (!deadline)
+            take_records(&n, n.n_jobs == 0 ? 100 : 0);
+        wake_due(&n, now);
+        claim_ready(&n);
+        produce_dead_letters(&n);
+        rd_kafka_poll(w->producer, 0);
+        int got = ac_delivery_poll(n.delivery, idle_timeout(&n, ac_time_mono_ms()), results, 256);
+        for (int i = 0; i < got; i++)
+            handle_result(&n, &results[i]);
+        record_outcomes(&n);
+        reap(&n);
+        ac_metrics_set(w->metrics, "aftercare_in_flight", "", (double)n.n_jobs);
+    }
+    if (n.n_jobs)
+        ac_log(AC_LOG_WARN, "shutdown timeout: %zu message(s) left to the next owner", n.n_jobs);
+out:
+    /* Requests still in flight are aborted; their leases expire and their
+     * records were not committed, so the next owner delivers them. */
+    ac_delivery_destroy(n.delivery);
+    rd_kafka_flush(w->producer, 5000);
+    for (size_t i = 0; i < n.n_jobs; i++)
+        job_free(n.jobs[i]);
+    free(n.jobs);
+    free(n.gens);
+    ac_offsets_destroy(n.offsets);
+    w->hooks.rebalance = NULL;
+    return rc;
+}

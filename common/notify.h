@@ -1,0 +1,21 @@
+/* notify-worker's loop: consumes decided messages, claims each in Redis,
+ * renders and POSTs it with many requests in flight, records it sent, and
+ * stores offsets in order as records finish (docs/delivery.md). Transient
+ * failures are retried with backoff while consumption goes on; permanent
+ * ones and exhausted retries go to the dead-letter topic with the reason. */
+#ifndef AC_NOTIFY_H
+#define AC_NOTIFY_H
+
+#include "worker.h"
+
+extern const ac_option_t ac_notify_options[];
+extern const size_t ac_notify_n_options;
+
+/* The producer delivery report notify-worker needs; put it in its spec. */
+void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Runs until the worker is asked to stop and in-flight work is finished or
+ * SHUTDOWN_TIMEOUT passed. Returns an AC_EXIT_* status. */
+int ac_notify_run(ac_worker_t *w);
+
+#endif

@@ -1,0 +1,19 @@
+/* The event workers' loop: consume a batch, validate, drop duplicates,
+ * decide messages, produce them, and only then mark events done and store
+ * offsets (docs/delivery.md). order-worker, shipment-worker and
+ * return-worker differ only in their rules. */
+#ifndef AC_PIPELINE_H
+#define AC_PIPELINE_H
+
+#include "rules.h"
+#include "worker.h"
+
+/* Settings of the event workers, to add to their option tables. */
+extern const ac_option_t ac_pipeline_options[];
+extern const size_t ac_pipeline_n_options;
+
+/* Runs until the worker is asked to stop. Returns AC_EXIT_OK, or
+ * AC_EXIT_RUNTIME after an unrecoverable error. */
+int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules);
+
+#endif

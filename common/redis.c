@@ -1,0 +1,247 @@
+#include "redis.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define AC_REDIS_MAX_SCRIPTS 16
+
+struct ac_redis {
+    ac_redis_url_t url;
+    int timeout_ms;
+    redisContext *ctx;
+    ac_redis_script_t *scripts[AC_REDIS_MAX_SCRIPTS];
+    size_t n_scripts;
+};
+
+int ac_redis_url_parse(const char *url, ac_redis_url_t *u, char *why, size_t whysz)
+{
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (!url || strncmp(url, "redis://", 8) != 0) {
+        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]");
+        return -1;
+    }
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof(u->password)) {
+            snprintf(why, whysz, "password too long");
+            return -1;
+        }
+        memcpy(u->password, pw, n);
+        u->password[n] = '\0';
+        p = at + 1;
+    }
+    size_t hostlen = strcspn(p, ":/");
+    if (hostlen == 0 || hostlen >= sizeof(u->host)) {
+        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]: no host");
+        return -1;
+    }
+    memcpy(u->host, p, hostlen);
+    u->host[hostlen] = '\0';
+    p += hostlen;
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/')) {
+            snprintf(why, whysz, "port must be a number from 1 to 65535");
+            return -1;
+        }
+        u->port = (int)port;
+        p = end;
+    }
+    if (*p == '/') {
+        p++;
+        if (*p) {
+            char *end;
+            long db = strtol(p, &end, 10);
+            if (end == p || *end || db < 0 || db > 1000000) {
+                snprintf(why, whysz, "database must be a number");
+                return -1;
+            }
+            u->db = (int)db;
+        }
+    } else if (*p) {
+        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]");
+        return -1;
+    }
+    return 0;
+}
+
+ac_redis_t *ac_redis_new(const char *url, int timeout_ms, char *err, size_t errsz)
+{
+    ac_redis_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (ac_redis_url_parse(url, &r->url, err, errsz) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    return r;
+}
+
+void ac_redis_destroy(ac_redis_t *r)
+{
+    if (!r)
+        return;
+    if (r->ctx)
+        redisFree(r->ctx);
+    free(r);
+}
+
+void ac_redis_register_script(ac_redis_t *r, ac_redis_script_t *script)
+{
+    for (size_t i = 0; i < r->n_scripts; i++)
+        if (r->scripts[i] == script)
+            return;
+    if (r->n_scripts < AC_REDIS_MAX_SCRIPTS)
+        r->scripts[r->n_scripts++] = script;
+    if (r->ctx)
+        ac_redis_disconnect(r); /* the next connect loads it */
+}
+
+void ac_redis_disconnect(ac_redis_t *r)
+{
+    if (r->ctx) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
+/* Runs one setup command on a fresh connection, expecting no error. */
+static int setup_command(ac_redis_t *r, char *err, size_t errsz, redisReply **keep, const char *fmt,
+                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    if (!reply) {
+        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, reply->str);
+        freeReplyObject(reply);
+        return -1;
+    }
+    if (keep)
+        *keep = reply;
+    else
+        freeReplyObject(reply);
+    return 0;
+}
+
+int ac_redis_connect(ac_redis_t *r, char *err, size_t errsz)
+{
+    if (r->ctx)
+        return 0;
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    r->ctx = redisConnectWithTimeout(r->url.host, r->url.port, tv);
+    if (!r->ctx || r->ctx->err) {
+        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port,
+                 r->ctx ? r->ctx->errstr : "cannot allocate context");
+        goto fail;
+    }
+    redisSetTimeout(r->ctx, tv);
+    redisEnableKeepAlive(r->ctx);
+    if (r->url.password[0] && setup_command(r, err, errsz, NULL, "AUTH %s", r->url.password) < 0)
+        goto fail;
+    if (r->url.db && setup_command(r, err, errsz, NULL, "SELECT %d", r->url.db) < 0)
+        goto fail;
+    for (size_t i = 0; i < r->n_scripts; i++) {
+        redisReply *reply = NULL;
+        if (setup_command(r, err, errsz, &reply, "SCRIPT LOAD %s", r->scripts[i]->source) < 0)
+            goto fail;
+        if (reply->type == REDIS_REPLY_STRING && reply->len == 40)
+            memcpy(r->scripts[i]->sha, reply->str, 41);
+        freeReplyObject(reply);
+    }
+    return 0;
+fail:
+    ac_redis_disconnect(r);
+    return -1;
+}
+
+redisContext *ac_redis_context(ac_redis_t *r)
+{
+    return r->ctx;
+}
+
+int ac_redis_append_script(ac_redis_t *r, const ac_redis_script_t *script, int nkeys, int argc,
+                           const char **argv, const size_t *argvlen)
+{
+    const char *av[32];
+    size_t al[32];
+    char nk[16];
+    if (!r->ctx || argc + 3 > 32)
+        return -1;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = script->sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    return redisAppendCommandArgv(r->ctx, argc + 3, av, al) == REDIS_OK ? 0 : -1;
+}
+
+int ac_redis_replies(ac_redis_t *r, size_t n, redisReply **replies, char *err, size_t errsz)
+{
+    size_t got = 0;
+    if (!r->ctx) {
+        snprintf(err, errsz, "redis %s:%d: not connected", r->url.host, r->url.port);
+        return -1;
+    }
+    for (; got < n; got++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
+            snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port,
+                     r->ctx->errstr[0] ? r->ctx->errstr : "connection lost");
+            goto fail;
+        }
+        replies[got] = reply;
+        /* A script missing after a server restart or SCRIPT FLUSH: reconnect
+         * reloads it, so the whole batch is retried. */
+        if (replies[got]->type == REDIS_REPLY_ERROR &&
+            strncmp(replies[got]->str, "NOSCRIPT", 8) == 0) {
+            snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, replies[got]->str);
+            got++;
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    for (size_t i = 0; i < got; i++)
+        freeReplyObject(replies[i]);
+    ac_redis_disconnect(r);
+    return -1;
+}
+
+redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...)
+{
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    if (!reply) {
+        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
+        ac_redis_disconnect(r);
+    }
+    return reply;
+}

@@ -1,0 +1,33 @@
+/* A logic-less template language, a small subset of Mustache:
+ *   {{name}}                 the variable's value, escaped for the output
+ *   {{{name}}}               the value, unescaped
+ *   {{#name}}...{{/name}}    the block only when name has a non-empty value
+ *   {{^name}}...{{/name}}    the block only when name is missing or empty
+ * Sections are how templates give every variable a fallback, so a customer
+ * never reads "Hi ," or a raw placeholder. Sections may nest; there are no
+ * loops: lists are pre-rendered into a variable by the caller. */
+#ifndef AC_TEMPLATE_H
+#define AC_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Returns the value of a variable, or NULL when it has none. */
+typedef const char *(*ac_template_lookup_fn)(void *ctx, const char *name, size_t namelen);
+
+typedef enum ac_template_escape {
+    AC_TEMPLATE_ESCAPE_NONE, /* plain text (SMS, text email) */
+    AC_TEMPLATE_ESCAPE_HTML, /* &, <, >, ", ' escaped */
+} ac_template_escape_t;
+
+/* Renders tpl into out. Returns 0, or -1 with err filled when the template
+ * is malformed (an unclosed tag or section): templates are checked when
+ * loaded, so rendering a loaded template does not fail. */
+int ac_template_render(const char *tpl, ac_template_lookup_fn lookup, void *ctx,
+                       ac_template_escape_t esc, ac_buf_t *out, char *err, size_t errsz);
+
+/* Checks that tpl is well formed, without rendering. */
+int ac_template_check(const char *tpl, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,233 @@
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "timeutil.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+int ac_worker_stopping(void)
+{
+    return stop_requested != 0;
+}
+
+void ac_worker_sleep(int ms)
+{
+    int64_t until = ac_time_mono_ms() + ms;
+    while (!stop_requested) {
+        int64_t left = until - ac_time_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts = {0, (left > 50 ? 50 : left) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The settings every worker has. KAFKA_GROUP and KAFKA_TOPIC get their
+ * defaults from the worker's spec at run time. */
+static const ac_option_t common_options[] = {
+    {"KAFKA_BROKERS", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, NULL,
+     "Kafka bootstrap servers, host:port[,host:port...]"},
+    {"KAFKA_GROUP", AC_OPT_STR, NULL, 0, 0, 0, NULL, "Kafka consumer group"},
+    {"KAFKA_TOPIC", AC_OPT_STR, NULL, 0, 0, 0, ac_config_validate_topic, "input topic"},
+    {"DLQ_TOPIC", AC_OPT_STR, "", 0, 0, 0, ac_config_validate_topic,
+     "dead-letter topic for invalid records (default: <KAFKA_TOPIC>.dlq)"},
+    {"REDIS_URL", AC_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, ac_config_validate_redis_url,
+     "Redis for deduplication and state, redis://[:password@]host:port[/db]"},
+    {"HTTP_PORT", AC_OPT_INT, "8080", 0, 0, 65535, NULL,
+     "port for /healthz, /readyz and /metrics; 0 turns it off"},
+    {"LOG_LEVEL", AC_OPT_STR, "info", 0, 0, 0, ac_config_validate_log_level,
+     "debug, info, warn or error"},
+    {"DEDUP_TTL", AC_OPT_DURATION, "7d", 0, 60000, 365LL * 86400000, NULL,
+     "how long processed event ids and sent message ids are remembered"},
+};
+
+#define N_COMMON (sizeof(common_options) / sizeof(common_options[0]))
+
+static int ready(void *ctx, char *why, size_t whysz)
+{
+    ac_worker_t *w = ctx;
+    if (!atomic_load(&w->redis_ok)) {
+        snprintf(why, whysz, "redis is not reachable");
+        return 0;
+    }
+    if (w->hooks.assigned_count < 0) {
+        snprintf(why, whysz, "not yet part of the Kafka consumer group");
+        return 0;
+    }
+    return 1;
+}
+
+void ac_worker_redis_status(ac_worker_t *w, int ok, const char *err)
+{
+    int was = atomic_exchange(&w->redis_ok, ok);
+    if (!ok) {
+        ac_metrics_add(w->metrics, "aftercare_redis_errors_total", "", 1);
+        if (was)
+            ac_log(AC_LOG_WARN, "redis unavailable, retrying: %s", err ? err : "");
+    } else if (!was) {
+        ac_log(AC_LOG_INFO, "redis available");
+    }
+}
+
+static void describe_metrics(ac_metrics_t *m)
+{
+    ac_metrics_describe(m, "aftercare_events_consumed_total", AC_METRIC_COUNTER,
+                        "Records consumed from the input topic, by event type.");
+    ac_metrics_describe(m, "aftercare_events_duplicate_total", AC_METRIC_COUNTER,
+                        "Events dropped because their event_id was already processed.");
+    ac_metrics_describe(m, "aftercare_events_dead_lettered_total", AC_METRIC_COUNTER,
+                        "Invalid records sent to the dead-letter topic, by reason.");
+    ac_metrics_describe(m, "aftercare_events_unknown_type_total", AC_METRIC_COUNTER,
+                        "Valid events of a type this worker does not handle, skipped.");
+    ac_metrics_describe(m, "aftercare_messages_decided_total", AC_METRIC_COUNTER,
+                        "Customer messages decided and handed to notify-worker, by kind.");
+    ac_metrics_describe(m, "aftercare_messages_sent_total", AC_METRIC_COUNTER,
+                        "Customer messages accepted by the provider, by kind and channel.");
+    ac_metrics_describe(m, "aftercare_messages_duplicate_total", AC_METRIC_COUNTER,
+                        "Messages dropped because they were already sent, by kind.");
+    ac_metrics_describe(m, "aftercare_messages_retried_total", AC_METRIC_COUNTER,
+                        "Delivery attempts that failed transiently and were retried.");
+    ac_metrics_describe(m, "aftercare_messages_dead_lettered_total", AC_METRIC_COUNTER,
+                        "Messages that could not be delivered, sent to the dead-letter topic.");
+    ac_metrics_describe(m, "aftercare_batches_rewound_total", AC_METRIC_COUNTER,
+                        "Batches re-read because producing their output failed.");
+    ac_metrics_describe(m, "aftercare_redis_errors_total", AC_METRIC_COUNTER,
+                        "Failed Redis round trips (each is retried).");
+    ac_metrics_describe(m, "aftercare_in_flight", AC_METRIC_GAUGE,
+                        "Records being worked on and not yet committed.");
+}
+
+ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, int *exit_code)
+{
+    char err[512];
+    char group[128];
+    ac_worker_t *w = calloc(1, sizeof(*w));
+    *exit_code = AC_EXIT_RUNTIME;
+    if (!w)
+        return NULL;
+    w->spec = spec;
+    atomic_store(&w->redis_ok, 0);
+    w->hooks.assigned_count = -1;
+
+    /* Common options first, with this worker's defaults filled in. */
+    size_t n = N_COMMON + spec->n_options;
+    w->options = calloc(n, sizeof(ac_option_t));
+    if (!w->options)
+        goto fail;
+    memcpy(w->options, common_options, sizeof(common_options));
+    memcpy(w->options + N_COMMON, spec->options, spec->n_options * sizeof(ac_option_t));
+    snprintf(group, sizeof(group), "aftercare-%s", spec->name);
+    for (size_t i = 0; i < N_COMMON; i++) {
+        if (strcmp(w->options[i].env, "KAFKA_GROUP") == 0)
+            w->options[i].def = strdup(group);
+        if (strcmp(w->options[i].env, "KAFKA_TOPIC") == 0)
+            w->options[i].def = spec->default_topic;
+    }
+    w->cfg = ac_config_new(spec->name, spec->summary, w->options, n);
+    if (!w->cfg)
+        goto fail;
+    int rc = ac_config_parse(w->cfg, argc, argv, environ, err, sizeof(err));
+    if (rc == AC_CONFIG_EXIT) {
+        *exit_code = AC_EXIT_OK;
+        goto fail;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        *exit_code = AC_EXIT_CONFIG;
+        goto fail;
+    }
+
+    ac_log_init(spec->name, ac_log_level_parse(ac_config_str(w->cfg, "LOG_LEVEL")));
+    w->topic = ac_config_str(w->cfg, "KAFKA_TOPIC");
+    const char *dlq = ac_config_str(w->cfg, "DLQ_TOPIC");
+    snprintf(w->dlq_topic, sizeof(w->dlq_topic), dlq ? "%s" : "%s.dlq", dlq ? dlq : w->topic);
+
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w->token, sizeof(w->token), "%.32s:%d:%llx", host, (int)getpid(),
+             (unsigned long long)ac_time_now_ms());
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    w->metrics = ac_metrics_new();
+    if (!w->metrics)
+        goto fail;
+    describe_metrics(w->metrics);
+
+    w->redis = ac_redis_new(ac_config_str(w->cfg, "REDIS_URL"), 5000, err, sizeof(err));
+    if (!w->redis) {
+        fprintf(stderr, "%s: invalid setting REDIS_URL: %s\n", spec->name, err);
+        *exit_code = AC_EXIT_CONFIG;
+        goto fail;
+    }
+    ac_dedup_register(w->redis);
+
+    w->producer = ac_kafka_producer_new(
+        w->cfg, spec->name, spec->dr ? spec->dr : ac_kafka_tracker_dr, w, err, sizeof(err));
+    if (!w->producer) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        *exit_code = AC_EXIT_CONFIG;
+        goto fail;
+    }
+    w->consumer = ac_kafka_consumer_new(w->cfg, spec->name, w->topic, &w->hooks, err, sizeof(err));
+    if (!w->consumer) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        *exit_code = AC_EXIT_CONFIG;
+        goto fail;
+    }
+
+    int port = (int)ac_config_int(w->cfg, "HTTP_PORT");
+    if (port > 0) {
+        w->http = ac_http_start(port, w->metrics, ready, w, err, sizeof(err));
+        if (!w->http) {
+            fprintf(stderr, "%s: invalid setting HTTP_PORT=%d: %s\n", spec->name, port, err);
+            *exit_code = AC_EXIT_CONFIG;
+            goto fail;
+        }
+    }
+    ac_log(AC_LOG_INFO, "%s %s started: topic %s, group %s, dead letters to %s", spec->name,
+           AC_VERSION, w->topic, ac_config_str(w->cfg, "KAFKA_GROUP"), w->dlq_topic);
+    return w;
+fail:
+    ac_worker_destroy(w);
+    return NULL;
+}
+
+void ac_worker_destroy(ac_worker_t *w)
+{
+    if (!w)
+        return;
+    ac_http_stop(w->http);
+    ac_kafka_consumer_destroy(w->consumer, 10000);
+    ac_kafka_producer_destroy(w->producer, 5000);
+    ac_redis_destroy(w->redis);
+    ac_metrics_destroy(w->metrics);
+    ac_config_destroy(w->cfg);
+    if (w->options) {
+        for (size_t i = 0; i < N_COMMON; i++)
+            if (strcmp(w->options[i].env, "KAFKA_GROUP") == 0)
+                free((char *)w->options[i].def);
+        free(w->options);
+    }
+    free(w);
+}
