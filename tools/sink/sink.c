@@ -1,0 +1,1109 @@
+/*
+ * ac-sink: an HTTP endpoint on loopback that stands in for the store's
+ * webhook receiver and for email/SMS providers during the demo and tests.
+ * It records what customers would receive, honours Idempotency-Key the way
+ * real providers do, can verify Standard Webhooks signatures, and can inject
+ * slowness and failures so that retry paths get exercised.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#ifndef AC_VERSION
+#define AC_VERSION "0.0.0"
+#endif
+
+#define PROG               "ac-sink"
+#define MAX_BODY           (4u * 1024u * 1024u)
+#define MAX_STORED_BYTES   ((size_t)1024 * 1024 * 1024)
+#define MAX_SECRET_BYTES   1024
+#define MAX_DELAY_MS       600000
+#define JSON_PLAIN         (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define HDR_IDEMPOTENCY    "Idempotency-Key"
+#define HDR_WEBHOOK_ID     "webhook-id"
+#define HDR_WEBHOOK_TS     "webhook-timestamp"
+#define HDR_WEBHOOK_SIG    "webhook-signature"
+#define CONTENT_TYPE_JSON  "application/json"
+#define CONTENT_TYPE_PLAIN "text/plain; charset=utf-8"
+
+struct options {
+    unsigned int port;
+    const char *port_file;
+    const char *log_path;
+    int print;
+    unsigned int delay_ms;
+    double fail_rate;
+    unsigned int fail_status;
+    unsigned char *secret;
+    size_t secret_len;
+    uint64_t seed;
+    int seed_given;
+};
+
+/* Open-addressing set of idempotency keys that were already delivered. */
+struct key_set {
+    char **slots;
+    size_t cap;
+    size_t count;
+};
+
+/* Everything shared between connection threads; guarded by lock. */
+struct sink_state {
+    pthread_mutex_t lock;
+    const struct options *opts;
+    uint64_t requests;
+    uint64_t delivered;
+    uint64_t replays;
+    uint64_t failed_injected;
+    uint64_t bad_signatures;
+    uint64_t no_key;
+    uint64_t unstored;
+    struct key_set keys;
+    char **messages;
+    size_t message_count;
+    size_t message_cap;
+    size_t stored_bytes;
+    json_object *by_kind;
+    uint64_t rng;
+    FILE *log;
+};
+
+/* Per-request upload buffer, kept in MHD's connection context. */
+struct request_ctx {
+    char *body;
+    size_t len;
+    size_t cap;
+    int too_large;
+};
+
+/* Usage goes to stdout for --help and to stderr for mistakes. */
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: " PROG " [options]\n"
+                "  --port N            listen on 127.0.0.1:N (0 = any free port, default 0)\n"
+                "  --port-file PATH    write the bound port to PATH once listening\n"
+                "  --log PATH          append one JSON line per accepted POST\n"
+                "  --print             show each first-time delivery on stdout\n"
+                "  --delay-ms N        wait N ms before answering every POST\n"
+                "  --fail-rate F       answer --fail-status with probability F (0..1)\n"
+                "  --fail-status N     status for injected failures (default 503)\n"
+                "  --secret whsec_...  verify Standard Webhooks signatures\n"
+                "  --seed N            seed for the injected failures\n"
+                "  --help | --version\n"
+                "Endpoints: POST any path; GET /stats, /messages, /healthz.\n");
+}
+
+/* Numeric options must be whole numbers in range so a typo in a test script
+ * is reported instead of silently becoming zero. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s == '-' || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Secrets arrive base64-encoded; the decoder is strict so that a truncated
+ * secret is a usage error rather than a stream of confusing 401s. */
+static int base64_decode(const char *in, unsigned char *out, size_t out_cap, size_t *out_len)
+{
+    size_t len = strlen(in), i, n = 0;
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = in[i];
+        int v;
+
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else if (c == '=') {
+            pad++;
+            continue;
+        } else
+            return -1;
+        if (pad)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= out_cap)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (pad > 2 || n == 0)
+        return -1;
+    *out_len = n;
+    return 0;
+}
+
+/* The signature header carries base64 MACs, so the computed MAC is encoded
+ * the same way for comparison. */
+static void base64_encode(const unsigned char *in, size_t len, char *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        *out++ = tbl[in[i] >> 2];
+        *out++ = tbl[((in[i] & 0x03) << 4) | (in[i + 1] >> 4)];
+        *out++ = tbl[((in[i + 1] & 0x0F) << 2) | (in[i + 2] >> 6)];
+        *out++ = tbl[in[i + 2] & 0x3F];
+    }
+    if (i < len) {
+        *out++ = tbl[in[i] >> 2];
+        if (i + 1 < len) {
+            *out++ = tbl[((in[i] & 0x03) << 4) | (in[i + 1] >> 4)];
+            *out++ = tbl[(in[i + 1] & 0x0F) << 2];
+        } else {
+            *out++ = tbl[(in[i] & 0x03) << 4];
+            *out++ = '=';
+        }
+        *out++ = '=';
+    }
+    *out = '\0';
+}
+
+/* Bodies that are not JSON are still recorded as strings, and JSON strings
+ * must be valid UTF-8, so invalid sequences become U+FFFD. */
+static char *sanitize_utf8(const unsigned char *s, size_t len, size_t *out_len)
+{
+    char *out = malloc(len * 3 + 1), *p = out;
+    size_t i = 0;
+
+    if (!out)
+        return NULL;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t need = 0, k;
+        uint32_t cp = 0;
+        int ok = 1;
+
+        if (c < 0x80) {
+            *p++ = (char)c;
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            ok = 0;
+        }
+        if (ok && len - i - 1 < need)
+            ok = 0;
+        for (k = 1; ok && k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                ok = 0;
+            else
+                cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (ok && ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+                   (cp >= 0xD800 && cp <= 0xDFFF)))
+            ok = 0;
+        if (ok) {
+            memcpy(p, s + i, need + 1);
+            p += need + 1;
+            i += need + 1;
+        } else {
+            memcpy(p, "\xEF\xBF\xBD", 3);
+            p += 3;
+            i++;
+        }
+    }
+    *p = '\0';
+    *out_len = (size_t)(p - out);
+    return out;
+}
+
+/* FNV-1a is plenty for a test-only set of short keys. */
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Returns the slot holding key, or the empty slot where it would go. */
+static char **key_set_slot(struct key_set *set, const char *key)
+{
+    size_t mask = set->cap - 1, i = (size_t)hash_str(key) & mask;
+
+    while (set->slots[i] && strcmp(set->slots[i], key) != 0)
+        i = (i + 1) & mask;
+    return &set->slots[i];
+}
+
+/* Growing keeps probe chains short as tests push hundreds of thousands of
+ * deliveries through the sink. */
+static int key_set_grow(struct key_set *set)
+{
+    struct key_set bigger;
+    size_t i;
+
+    bigger.cap = set->cap ? set->cap * 2 : 1024;
+    bigger.count = set->count;
+    bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+    if (!bigger.slots)
+        return -1;
+    for (i = 0; i < set->cap; i++) {
+        if (set->slots[i])
+            *key_set_slot(&bigger, set->slots[i]) = set->slots[i];
+    }
+    free(set->slots);
+    *set = bigger;
+    return 0;
+}
+
+/* Idempotency is the property under test, so lookups must be exact. */
+static int key_set_contains(struct key_set *set, const char *key)
+{
+    return set->cap && *key_set_slot(set, key) != NULL;
+}
+
+/* Records a delivered key; the caller has checked it is not present. */
+static int key_set_add(struct key_set *set, const char *key)
+{
+    char **slot, *copy;
+
+    if ((set->count + 1) * 10 > set->cap * 7 && key_set_grow(set) != 0)
+        return -1;
+    copy = strdup(key);
+    if (!copy)
+        return -1;
+    slot = key_set_slot(set, key);
+    *slot = copy;
+    set->count++;
+    return 0;
+}
+
+/* Frees every stored key at shutdown so sanitizer runs stay clean. */
+static void key_set_free(struct key_set *set)
+{
+    size_t i;
+
+    for (i = 0; i < set->cap; i++)
+        free(set->slots[i]);
+    free(set->slots);
+    set->slots = NULL;
+    set->cap = set->count = 0;
+}
+
+/* xorshift64* is deterministic for a given --seed, which makes a failing
+ * injected-failure test reproducible. Call with the state lock held. */
+static double next_random(struct sink_state *st)
+{
+    st->rng ^= st->rng >> 12;
+    st->rng ^= st->rng << 25;
+    st->rng ^= st->rng >> 27;
+    return (double)((st->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* Log lines carry wall-clock time in UTC so they line up with worker logs. */
+static void format_now(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", stamp, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* Parses the body as JSON when it is exactly one JSON document, otherwise
+ * keeps it as a (UTF-8 sanitized) string, so every delivery is viewable. */
+static json_object *parse_body(const char *body, size_t len)
+{
+    json_tokener *tok = NULL;
+    json_object *obj = NULL;
+    char *clean = NULL;
+    size_t end, clean_len;
+
+    tok = json_tokener_new();
+    if (!tok)
+        goto out;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    if (len > 0 && len <= INT_MAX) {
+        obj = json_tokener_parse_ex(tok, body, (int)len);
+        if (obj && json_tokener_get_error(tok) == json_tokener_success) {
+            for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+                if (!strchr(" \t\r\n", body[end]))
+                    break;
+            }
+            if (end == len)
+                goto out;
+        }
+        if (obj)
+            json_object_put(obj);
+        obj = NULL;
+    }
+    clean = sanitize_utf8((const unsigned char *)body, len, &clean_len);
+    if (clean)
+        obj = json_object_new_string_len(clean, (int)clean_len);
+out:
+    free(clean);
+    if (tok)
+        json_tokener_free(tok);
+    return obj;
+}
+
+/* Providers use the Standard Webhooks scheme: HMAC-SHA256 over
+ * "id.timestamp.body", with any of the space-separated "v1,<base64>"
+ * entries in webhook-signature allowed to match (for key rotation). */
+static int signature_valid(const struct options *opts, struct MHD_Connection *conn,
+                           const char *body, size_t body_len)
+{
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HDR_WEBHOOK_ID);
+    const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HDR_WEBHOOK_TS);
+    const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HDR_WEBHOOK_SIG);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    char expected[2 * EVP_MAX_MD_SIZE], *signed_buf = NULL;
+    size_t id_len, ts_len, expected_len, total;
+    const char *p;
+    int valid = 0;
+
+    if (!id || !ts || !sig)
+        goto out;
+    id_len = strlen(id);
+    ts_len = strlen(ts);
+    total = id_len + ts_len + body_len + 2;
+    signed_buf = malloc(total ? total : 1);
+    if (!signed_buf)
+        goto out;
+    memcpy(signed_buf, id, id_len);
+    signed_buf[id_len] = '.';
+    memcpy(signed_buf + id_len + 1, ts, ts_len);
+    signed_buf[id_len + 1 + ts_len] = '.';
+    if (body_len)
+        memcpy(signed_buf + id_len + ts_len + 2, body, body_len);
+    if (!HMAC(EVP_sha256(), opts->secret, (int)opts->secret_len, (unsigned char *)signed_buf, total,
+              mac, &mac_len))
+        goto out;
+    base64_encode(mac, mac_len, expected);
+    expected_len = strlen(expected);
+
+    for (p = sig; *p;) {
+        const char *start, *end;
+
+        while (*p == ' ')
+            p++;
+        start = p;
+        while (*p && *p != ' ')
+            p++;
+        end = p;
+        if ((size_t)(end - start) == expected_len + 3 && strncmp(start, "v1,", 3) == 0 &&
+            CRYPTO_memcmp(start + 3, expected, expected_len) == 0)
+            valid = 1;
+    }
+out:
+    free(signed_buf);
+    return valid;
+}
+
+/* A response must always be queued or the client hangs; this wraps the
+ * create/queue/destroy sequence, optionally with one extra header. */
+static enum MHD_Result send_response(struct MHD_Connection *conn, unsigned int status,
+                                     const char *content_type, char *body, size_t len,
+                                     enum MHD_ResponseMemoryMode mode, const char *extra_name,
+                                     const char *extra_value)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, body, mode);
+    if (!resp) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (extra_name)
+        MHD_add_response_header(resp, extra_name, extra_value);
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Small constant JSON answers share one helper to keep handlers short. */
+static enum MHD_Result send_json_const(struct MHD_Connection *conn, unsigned int status,
+                                       const char *json)
+{
+    return send_response(conn, status, CONTENT_TYPE_JSON, (char *)json, strlen(json),
+                         MHD_RESPMEM_PERSISTENT, NULL, NULL);
+}
+
+/* Serializes a JSON object into a freshly allocated response body. */
+static enum MHD_Result send_json_object(struct MHD_Connection *conn, unsigned int status,
+                                        json_object *obj)
+{
+    size_t len;
+    const char *text = json_object_to_json_string_length(obj, JSON_PLAIN, &len);
+    char *copy = text ? strndup(text, len) : NULL;
+
+    if (!copy)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+    return send_response(conn, status, CONTENT_TYPE_JSON, copy, len, MHD_RESPMEM_MUST_FREE, NULL,
+                         NULL);
+}
+
+/* GET /stats: the counters tests assert on, taken under the lock so they
+ * are mutually consistent. */
+static enum MHD_Result handle_stats(struct sink_state *st, struct MHD_Connection *conn)
+{
+    json_object *obj = json_object_new_object(), *kinds = NULL;
+    enum MHD_Result ret;
+
+    pthread_mutex_lock(&st->lock);
+    json_object_object_add(obj, "requests", json_object_new_int64((int64_t)st->requests));
+    json_object_object_add(obj, "delivered", json_object_new_int64((int64_t)st->delivered));
+    json_object_object_add(obj, "replays", json_object_new_int64((int64_t)st->replays));
+    json_object_object_add(obj, "failed_injected",
+                           json_object_new_int64((int64_t)st->failed_injected));
+    json_object_object_add(obj, "bad_signatures",
+                           json_object_new_int64((int64_t)st->bad_signatures));
+    json_object_object_add(obj, "no_key", json_object_new_int64((int64_t)st->no_key));
+    json_object_deep_copy(st->by_kind, &kinds, NULL);
+    if (st->unstored)
+        json_object_object_add(obj, "unstored", json_object_new_int64((int64_t)st->unstored));
+    pthread_mutex_unlock(&st->lock);
+    json_object_object_add(obj, "by_kind", kinds ? kinds : json_object_new_object());
+    ret = send_json_object(conn, MHD_HTTP_OK, obj);
+    json_object_put(obj);
+    return ret;
+}
+
+/* GET /messages: every stored delivery in arrival order. Messages are kept
+ * pre-serialized, so this is a join rather than a re-encode. */
+static enum MHD_Result handle_messages(struct sink_state *st, struct MHD_Connection *conn)
+{
+    size_t i, total = 2, off = 0;
+    char *buf;
+
+    pthread_mutex_lock(&st->lock);
+    for (i = 0; i < st->message_count; i++)
+        total += strlen(st->messages[i]) + 1;
+    buf = malloc(total + 1);
+    if (buf) {
+        buf[off++] = '[';
+        for (i = 0; i < st->message_count; i++) {
+            size_t len = strlen(st->messages[i]);
+
+            if (i)
+                buf[off++] = ',';
+            memcpy(buf + off, st->messages[i], len);
+            off += len;
+        }
+        buf[off++] = ']';
+        buf[off] = '\0';
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (!buf)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+    return send_response(conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, buf, off, MHD_RESPMEM_MUST_FREE,
+                         NULL, NULL);
+}
+
+/* Looks a display field up at the top level, then inside a nested
+ * "message" object, since provider payloads differ in shape. */
+static const char *display_field(json_object *body, const char *name)
+{
+    json_object *v, *inner;
+
+    if (!json_object_is_type(body, json_type_object))
+        return NULL;
+    if (json_object_object_get_ex(body, name, &v) && !json_object_is_type(v, json_type_null))
+        return json_object_get_string(v);
+    if (json_object_object_get_ex(body, "message", &inner) &&
+        json_object_is_type(inner, json_type_object) &&
+        json_object_object_get_ex(inner, name, &v) && !json_object_is_type(v, json_type_null))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+/* --print is for humans watching the demo: one box per message showing what
+ * the customer would actually see. Called with the state lock held so boxes
+ * from concurrent deliveries never interleave. */
+static void print_delivery(json_object *body)
+{
+    const char *kind = display_field(body, "kind"), *channel = display_field(body, "channel");
+    const char *to = display_field(body, "to"), *subject = display_field(body, "subject");
+    const char *text = display_field(body, "text");
+
+    if (!text)
+        text = display_field(body, "body");
+    if (!text && json_object_is_type(body, json_type_string))
+        text = json_object_get_string(body);
+    printf("\xe2\x94\x80\xe2\x94\x80 %s \xc2\xb7 %s \xe2\x86\x92 %s \xe2\x94\x80\xe2\x94\x80\n",
+           kind ? kind : "?", channel ? channel : "?", to ? to : "?");
+    if (subject)
+        printf("Subject: %s\n", subject);
+    printf("%s\n\n", text ? text : json_object_to_json_string_ext(body, JSON_PLAIN));
+    fflush(stdout);
+}
+
+/* One JSON line per accepted POST lets a test reconstruct exactly what was
+ * sent, including replays and the signature headers. Lock held. */
+static void log_delivery(struct sink_state *st, struct MHD_Connection *conn, const char *url,
+                         const char *key, int replay, json_object *body)
+{
+    static const char *const names[] = {HDR_WEBHOOK_ID, HDR_WEBHOOK_TS, HDR_WEBHOOK_SIG};
+    json_object *line = json_object_new_object(), *hdrs = json_object_new_object();
+    char now[64];
+    size_t i;
+
+    format_now(now, sizeof(now));
+    json_object_object_add(line, "received_at", json_object_new_string(now));
+    json_object_object_add(line, "path", json_object_new_string(url));
+    json_object_object_add(line, "idempotency_key", key ? json_object_new_string(key) : NULL);
+    json_object_object_add(line, "replay", json_object_new_boolean(replay));
+    json_object_object_add(line, "status", json_object_new_int(MHD_HTTP_OK));
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, names[i]);
+
+        if (v)
+            json_object_object_add(hdrs, names[i], json_object_new_string(v));
+    }
+    json_object_object_add(line, "headers", hdrs);
+    json_object_object_add(line, "body", json_object_get(body));
+    fputs(json_object_to_json_string_ext(line, JSON_PLAIN), st->log);
+    fputc('\n', st->log);
+    fflush(st->log);
+    json_object_put(line);
+}
+
+/* Stores a first-time delivery for GET /messages with its idempotency key
+ * attached. Storage is capped so a runaway test cannot exhaust memory; past
+ * the cap deliveries are still counted. Lock held. */
+static void store_delivery(struct sink_state *st, const char *key, json_object *body)
+{
+    json_object *copy = NULL, *wrapper = NULL;
+    const char *text;
+    char *saved;
+    size_t len;
+
+    if (json_object_is_type(body, json_type_object)) {
+        if (json_object_deep_copy(body, &copy, NULL) != 0)
+            goto out;
+        wrapper = copy;
+    } else {
+        wrapper = json_object_new_object();
+        json_object_object_add(wrapper, "body", json_object_get(body));
+    }
+    json_object_object_add(wrapper, "_idempotency_key", key ? json_object_new_string(key) : NULL);
+    text = json_object_to_json_string_length(wrapper, JSON_PLAIN, &len);
+    if (!text || st->stored_bytes + len > MAX_STORED_BYTES) {
+        if (st->unstored++ == 0)
+            fprintf(stderr, PROG ": message store full; further bodies are counted only\n");
+        goto out;
+    }
+    if (st->message_count == st->message_cap) {
+        size_t ncap = st->message_cap ? st->message_cap * 2 : 1024;
+        char **grown = realloc(st->messages, ncap * sizeof(*grown));
+
+        if (!grown)
+            goto out;
+        st->messages = grown;
+        st->message_cap = ncap;
+    }
+    saved = strndup(text, len);
+    if (!saved)
+        goto out;
+    st->messages[st->message_count++] = saved;
+    st->stored_bytes += len;
+out:
+    if (wrapper)
+        json_object_put(wrapper);
+}
+
+/* Counts a delivered message under its "kind" so tests can check the mix of
+ * notifications without fetching every body. Lock held. */
+static void count_kind(struct sink_state *st, json_object *body)
+{
+    json_object *kind, *counter;
+    const char *name;
+
+    if (!json_object_is_type(body, json_type_object) ||
+        !json_object_object_get_ex(body, "kind", &kind) ||
+        !json_object_is_type(kind, json_type_string))
+        return;
+    name = json_object_get_string(kind);
+    if (json_object_object_get_ex(st->by_kind, name, &counter))
+        json_object_int_inc(counter, 1);
+    else
+        json_object_object_add(st->by_kind, name, json_object_new_int64(1));
+}
+
+/* POST any path: the order of checks mirrors a real provider, which
+ * authenticates first, may then fail transiently, and only then applies
+ * idempotency. Injected failures are never recorded as deliveries. */
+static enum MHD_Result handle_post(struct sink_state *st, struct MHD_Connection *conn,
+                                   const char *url, struct request_ctx *ctx)
+{
+    const struct options *opts = st->opts;
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HDR_IDEMPOTENCY);
+    json_object *body = NULL;
+    enum MHD_Result ret;
+    int replay = 0, fail;
+
+    if (key && *key == '\0')
+        key = NULL;
+    if (opts->delay_ms) {
+        struct timespec nap = {opts->delay_ms / 1000, (long)(opts->delay_ms % 1000) * 1000000L};
+
+        while (nanosleep(&nap, &nap) != 0 && errno == EINTR)
+            ;
+    }
+
+    pthread_mutex_lock(&st->lock);
+    st->requests++;
+    pthread_mutex_unlock(&st->lock);
+
+    if (ctx->too_large)
+        return send_json_const(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                               "{\"error\":\"payload too large\"}");
+    if (opts->secret && !signature_valid(opts, conn, ctx->body, ctx->len)) {
+        pthread_mutex_lock(&st->lock);
+        st->bad_signatures++;
+        pthread_mutex_unlock(&st->lock);
+        return send_json_const(conn, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid signature\"}");
+    }
+
+    pthread_mutex_lock(&st->lock);
+    fail = opts->fail_rate > 0 && next_random(st) < opts->fail_rate;
+    if (fail)
+        st->failed_injected++;
+    pthread_mutex_unlock(&st->lock);
+    if (fail)
+        return send_response(conn, opts->fail_status, CONTENT_TYPE_JSON,
+                             (char *)"{\"error\":\"injected failure\"}",
+                             strlen("{\"error\":\"injected failure\"}"), MHD_RESPMEM_PERSISTENT,
+                             opts->fail_status == 429 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, "1");
+
+    body = parse_body(ctx->body ? ctx->body : "", ctx->len);
+    if (!body)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+
+    pthread_mutex_lock(&st->lock);
+    if (key && key_set_contains(&st->keys, key)) {
+        replay = 1;
+        st->replays++;
+    } else {
+        if (key) {
+            if (key_set_add(&st->keys, key) != 0)
+                fprintf(stderr, PROG ": out of memory recording an idempotency key\n");
+        } else {
+            st->no_key++;
+        }
+        st->delivered++;
+        count_kind(st, body);
+        store_delivery(st, key, body);
+        if (opts->print)
+            print_delivery(body);
+    }
+    if (st->log)
+        log_delivery(st, conn, url, key, replay, body);
+    pthread_mutex_unlock(&st->lock);
+
+    ret = send_json_const(conn, MHD_HTTP_OK, "{\"status\":\"accepted\"}");
+    json_object_put(body);
+    return ret;
+}
+
+/* Appends one chunk of the request body, switching to discard mode once the
+ * 4 MiB limit is passed so the client still gets a clean 413. */
+static void append_upload(struct request_ctx *ctx, const char *data, size_t len)
+{
+    char *grown;
+    size_t ncap;
+
+    if (ctx->too_large)
+        return;
+    if (len > MAX_BODY - ctx->len) {
+        ctx->too_large = 1;
+        free(ctx->body);
+        ctx->body = NULL;
+        ctx->len = ctx->cap = 0;
+        return;
+    }
+    if (ctx->len + len > ctx->cap) {
+        ncap = ctx->cap ? ctx->cap : 4096;
+        while (ncap < ctx->len + len)
+            ncap *= 2;
+        if (ncap > MAX_BODY)
+            ncap = MAX_BODY;
+        grown = realloc(ctx->body, ncap);
+        if (!grown) {
+            ctx->too_large = 1;
+            return;
+        }
+        ctx->body = grown;
+        ctx->cap = ncap;
+    }
+    memcpy(ctx->body + ctx->len, data, len);
+    ctx->len += len;
+}
+
+/* MHD's access handler: called once with the headers, then per body chunk,
+ * then once more with no data when the request is complete. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct sink_state *st = cls;
+    struct request_ctx *ctx = *con_cls;
+
+    (void)version;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+        if (!ctx) {
+            const char *clen =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+            ctx = calloc(1, sizeof(*ctx));
+            if (!ctx)
+                return MHD_NO;
+            *con_cls = ctx;
+            if (clen && strtoull(clen, NULL, 10) > MAX_BODY) {
+                ctx->too_large = 1;
+                return handle_post(st, conn, url, ctx);
+            }
+            return MHD_YES;
+        }
+        if (*upload_data_size) {
+            append_upload(ctx, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return handle_post(st, conn, url, ctx);
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
+        if (!ctx) {
+            /* Wait for the (normally empty) body before answering. */
+            ctx = calloc(1, sizeof(*ctx));
+            if (!ctx)
+                return MHD_NO;
+            *con_cls = ctx;
+            return MHD_YES;
+        }
+        if (*upload_data_size) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (strcmp(url, "/stats") == 0)
+            return handle_stats(st, conn);
+        if (strcmp(url, "/messages") == 0)
+            return handle_messages(st, conn);
+        if (strcmp(url, "/healthz") == 0)
+            return send_response(conn, MHD_HTTP_OK, CONTENT_TYPE_PLAIN, (char *)"ok", 2,
+                                 MHD_RESPMEM_PERSISTENT, NULL, NULL);
+        return send_json_const(conn, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
+    }
+    return send_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CONTENT_TYPE_JSON,
+                         (char *)"{\"error\":\"method not allowed\"}",
+                         strlen("{\"error\":\"method not allowed\"}"), MHD_RESPMEM_PERSISTENT,
+                         MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+}
+
+/* Frees the per-request buffer however the request ended. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request_ctx *ctx = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (ctx) {
+        free(ctx->body);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+/* Test harnesses poll for the port file, so it must appear complete: write
+ * a temporary file and rename it into place. */
+static int write_file_atomic(const char *path, const char *content)
+{
+    char tmp[PATH_MAX];
+    FILE *fp = NULL;
+    int rc = -1, created = 0, saved_errno, closed;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        goto out;
+    }
+    fp = fopen(tmp, "w");
+    if (!fp)
+        goto out;
+    created = 1;
+    if (fputs(content, fp) == EOF)
+        goto out;
+    closed = fclose(fp);
+    fp = NULL;
+    if (closed != 0 || rename(tmp, path) != 0)
+        goto out;
+    created = 0;
+    rc = 0;
+out:
+    saved_errno = errno;
+    if (fp)
+        fclose(fp);
+    if (created)
+        unlink(tmp);
+    errno = saved_errno;
+    return rc;
+}
+
+/* Parses the command line; returns 0 to run, 1 if --help/--version already
+ * answered, 2 for a usage error (reported on stderr). */
+static int parse_options(int argc, char **argv, struct options *opts)
+{
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'p'},        {"port-file", required_argument, NULL, 'f'},
+        {"log", required_argument, NULL, 'l'},         {"print", no_argument, NULL, 'P'},
+        {"delay-ms", required_argument, NULL, 'd'},    {"fail-rate", required_argument, NULL, 'r'},
+        {"fail-status", required_argument, NULL, 's'}, {"secret", required_argument, NULL, 'S'},
+        {"seed", required_argument, NULL, 'e'},        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    };
+    unsigned long v;
+    char *end;
+    int c;
+
+    memset(opts, 0, sizeof(*opts));
+    opts->fail_status = 503;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (parse_uint(optarg, 65535, &v) != 0) {
+                fprintf(stderr, PROG ": --port: expected 0..65535, got '%s'\n", optarg);
+                return 2;
+            }
+            opts->port = (unsigned int)v;
+            break;
+        case 'f':
+            opts->port_file = optarg;
+            break;
+        case 'l':
+            opts->log_path = optarg;
+            break;
+        case 'P':
+            opts->print = 1;
+            break;
+        case 'd':
+            if (parse_uint(optarg, MAX_DELAY_MS, &v) != 0) {
+                fprintf(stderr, PROG ": --delay-ms: expected 0..%d, got '%s'\n", MAX_DELAY_MS,
+                        optarg);
+                return 2;
+            }
+            opts->delay_ms = (unsigned int)v;
+            break;
+        case 'r':
+            errno = 0;
+            opts->fail_rate = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(opts->fail_rate >= 0.0) ||
+                opts->fail_rate > 1.0) {
+                fprintf(stderr, PROG ": --fail-rate: expected a number from 0 to 1, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 's':
+            if (parse_uint(optarg, 599, &v) != 0 || v < 400) {
+                fprintf(stderr,
+                        PROG ": --fail-status: expected an HTTP error status 400..599, "
+                             "got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            opts->fail_status = (unsigned int)v;
+            break;
+        case 'S': {
+            const char *b64 = strncmp(optarg, "whsec_", 6) == 0 ? optarg + 6 : optarg;
+
+            free(opts->secret);
+            opts->secret = malloc(MAX_SECRET_BYTES);
+            if (!opts->secret ||
+                base64_decode(b64, opts->secret, MAX_SECRET_BYTES, &opts->secret_len) != 0) {
+                fprintf(stderr, PROG ": --secret: expected whsec_ followed by base64\n");
+                return 2;
+            }
+            break;
+        }
+        case 'e':
+            errno = 0;
+            opts->seed = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || *optarg == '-') {
+                fprintf(stderr, PROG ": --seed: expected a non-negative integer, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            opts->seed_given = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf(PROG " " AC_VERSION "\n");
+            return 1;
+        case ':':
+            fprintf(stderr, PROG ": %s: missing argument\n", argv[optind - 1]);
+            return 2;
+        default:
+            if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
+                fprintf(stderr, PROG ": %s: option takes no argument\n", argv[optind - 1]);
+            else
+                fprintf(stderr, PROG ": %s: unknown option\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": %s: unexpected argument\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* Starts the daemon on loopback with SIGINT/SIGTERM blocked in every thread,
+ * then waits for one of them synchronously; no signal handler is needed. */
+int main(int argc, char **argv)
+{
+    struct options opts;
+    struct sink_state st;
+    struct MHD_Daemon *daemon = NULL;
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_in addr;
+    sigset_t stop_set;
+    char port_line[16];
+    size_t i;
+    int sig, rc = 1, lock_ready = 0;
+
+    memset(&st, 0, sizeof(st));
+    switch (parse_options(argc, argv, &opts)) {
+    case 0:
+        break;
+    case 1:
+        rc = 0;
+        goto out;
+    default:
+        rc = 2;
+        goto out;
+    }
+
+    st.opts = &opts;
+    st.rng = opts.seed_given ? opts.seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+    st.rng = st.rng * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    if (st.rng == 0)
+        st.rng = 0x2545F4914F6CDD1DULL;
+    st.by_kind = json_object_new_object();
+    if (!st.by_kind || pthread_mutex_init(&st.lock, NULL) != 0) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    lock_ready = 1;
+    if (opts.log_path) {
+        st.log = fopen(opts.log_path, "a");
+        if (!st.log) {
+            fprintf(stderr, PROG ": --log: %s: %s\n", opts.log_path, strerror(errno));
+            goto out;
+        }
+    }
+
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)opts.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+        (uint16_t)opts.port, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &st,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+    if (!daemon) {
+        fprintf(stderr, PROG ": could not listen on 127.0.0.1:%u\n", opts.port);
+        goto out;
+    }
+    info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (!info || info->port == 0) {
+        fprintf(stderr, PROG ": could not determine the bound port\n");
+        goto out;
+    }
+    if (opts.port_file) {
+        snprintf(port_line, sizeof(port_line), "%u\n", (unsigned int)info->port);
+        if (write_file_atomic(opts.port_file, port_line) != 0) {
+            fprintf(stderr, PROG ": --port-file: %s: %s\n", opts.port_file, strerror(errno));
+            goto out;
+        }
+    }
+
+    while (sigwait(&stop_set, &sig) != 0)
+        ;
+    rc = 0;
+out:
+    if (daemon)
+        MHD_stop_daemon(daemon);
+    if (st.log)
+        fclose(st.log);
+    for (i = 0; i < st.message_count; i++)
+        free(st.messages[i]);
+    free(st.messages);
+    key_set_free(&st.keys);
+    if (st.by_kind)
+        json_object_put(st.by_kind);
+    if (lock_ready)
+        pthread_mutex_destroy(&st.lock);
+    free(opts.secret);
+    return rc;
+}
