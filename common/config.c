@@ -85,8 +85,11 @@ static int find_flag(const ac_config_t *c, const char *flag, size_t flaglen)
     return -1;
 }
 
+/* An empty value means "not set": the default applies. */
 static int set_value(ac_config_t *c, int i, const char *v)
 {
+    if (!*v)
+        v = c->opts[i].def ? c->opts[i].def : "";
     char *copy = strdup(v);
     if (!copy)
         return -1;
@@ -205,7 +208,7 @@ static int check_value(ac_config_t *c, size_t i, char *err, size_t errsz)
         break;
     }
     case AC_OPT_DURATION: {
-        int64_t ms;
+        int64_t ms = 0;
         char lo[32], hi[32];
         if (ac_duration_parse(v, &ms) < 0) {
             snprintf(why, sizeof(why), "expected a duration such as 500ms, 30s, 15m, 2h or 7d");
@@ -277,7 +280,8 @@ int ac_config_parse(ac_config_t *c, int argc, char **argv, char **envp, char *er
         if (namelen == 7 && strncmp(name, "rdkafka", 7) == 0) {
             const char *peq = strchr(value, '=');
             if (!peq || peq == value) {
-                snprintf(err, errsz, "invalid flag --rdkafka %s: expected property=value", value);
+                /* The value is not echoed: it may hold a password. */
+                snprintf(err, errsz, "invalid flag --rdkafka: expected property=value");
                 return -1;
             }
             if (add_prop(c, value, (size_t)(peq - value), peq + 1, err, errsz) < 0)

@@ -1,5 +1,7 @@
 #include "event.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,29 +142,54 @@ static const char *opt_id(json_object *obj, const char *key)
         return NULL;
     if (json_object_is_type(v, json_type_string))
         return json_object_get_string_len(v) > 0 ? json_object_get_string(v) : NULL;
-    if (json_object_is_type(v, json_type_int))
+    if (json_object_is_type(v, json_type_int)) {
+        /* json-c clamps integers beyond 64 bits; two different huge ids
+         * would then read the same, so such ids are refused. */
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX || i == INT64_MIN)
+            return NULL;
         return json_object_get_string(v);
+    }
     return NULL;
+}
+
+/* A plain decimal: optional minus, digits, optional fraction. strtod()
+ * alone would also take "nan", "inf", hex and exponents. */
+static int plain_decimal(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    while (isdigit((unsigned char)*s))
+        s++;
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return 0;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    return *s == '\0';
 }
 
 static int opt_num(json_object *obj, const char *key, double *out)
 {
     json_object *v = get(obj, key);
+    double d;
     if (v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))) {
-        *out = json_object_get_double(v);
-        return 1;
-    }
-    if (v && json_object_is_type(v, json_type_string)) {
+        d = json_object_get_double(v);
+    } else if (v && json_object_is_type(v, json_type_string) &&
+               plain_decimal(json_object_get_string(v))) {
         /* Money often arrives as a decimal string ("129.00"). */
-        char *end;
-        const char *s = json_object_get_string(v);
-        double d = strtod(s, &end);
-        if (end != s && *end == '\0') {
-            *out = d;
-            return 1;
-        }
+        d = strtod(json_object_get_string(v), NULL);
+    } else {
+        return 0;
     }
-    return 0;
+    if (!isfinite(d) || d > 1e15 || d < -1e15)
+        return 0;
+    *out = d;
+    return 1;
 }
 
 static int parse_items(ac_event_t *ev, json_object *order)
@@ -327,15 +354,28 @@ json_object *ac_event_parse_json(const char *buf, size_t len, size_t max_bytes,
     json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t consumed = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue && !root) {
+        /* A bare number or literal at the very end of the input is only
+         * complete once a delimiter follows. */
+        root = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+        consumed = len;
+    }
     json_tokener_free(tok);
-    if (jerr == json_tokener_success && root) {
+    if (jerr == json_tokener_success) {
         /* Trailing whitespace after the value is harmless; anything else is not. */
         size_t i = consumed;
         while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
             i++;
-        if (i == len)
+        if (i != len) {
+            snprintf(detail, sizeof(detail), "not valid JSON: trailing data after the value");
+        } else if (!root || !json_object_is_type(root, json_type_object)) {
+            json_object_put(root);
+            set_err(err, AC_EVENT_ERR_NOT_OBJECT, "%s", "the record is not a JSON object");
+            return NULL;
+        } else {
             return root;
-        snprintf(detail, sizeof(detail), "not valid JSON: trailing data after the value");
+        }
     } else if (jerr == json_tokener_continue) {
         snprintf(detail, sizeof(detail), "not valid JSON: unexpected end of data");
     } else {

@@ -97,7 +97,7 @@ typedef struct ac_event {
 ac_event_t *ac_event_parse(const char *buf, size_t len, size_t max_bytes, ac_event_error_t *err);
 
 /* The checks every record passes before its content is looked at: size,
- * UTF-8, and one complete JSON value. Returns the parsed value (release with
+ * UTF-8, and exactly one JSON object. Returns the parsed object (release with
  * json_object_put()) or NULL with err filled. */
 json_object *ac_event_parse_json(const char *buf, size_t len, size_t max_bytes,
                                  ac_event_error_t *err);

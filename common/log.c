@@ -123,7 +123,11 @@ const char *ac_log_mask(const char *addr, char *buf, size_t bufsz)
     size_t len = strlen(addr);
     const char *at = strchr(addr, '@');
     if (at && at != addr) {
-        snprintf(buf, bufsz, "%c***%s", addr[0], at);
+        /* Keep the first character whole, however many bytes it takes. */
+        size_t first = 1;
+        while (first < (size_t)(at - addr) && ((unsigned char)addr[first] & 0xC0) == 0x80)
+            first++;
+        snprintf(buf, bufsz, "%.*s***%s", (int)first, addr, at);
     } else if ((addr[0] == '+' || (addr[0] >= '0' && addr[0] <= '9')) && len > 6) {
         size_t keep_head = addr[0] == '+' ? 3 : 2;
         size_t j = 0;

@@ -70,6 +70,16 @@ void ac_message_id(ac_kind_t kind, const char *store_id, const char *order_id,
     id[AC_MESSAGE_ID_LEN - 1] = '\0';
 }
 
+int ac_message_id_valid(const char *id)
+{
+    if (!id || strlen(id) != AC_MESSAGE_ID_LEN - 1 || strncmp(id, "msg_", 4) != 0)
+        return 0;
+    for (const char *p = id + 4; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
 char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
                         const ac_event_t *ev, size_t *len)
 {
@@ -119,7 +129,7 @@ ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
     if (!m)
         goto fail;
     const char *id = json_object_object_get_ex(root, "id", &v) ? json_object_get_string(v) : NULL;
-    if (!id || strlen(id) != AC_MESSAGE_ID_LEN - 1 || strncmp(id, "msg_", 4) != 0) {
+    if (!ac_message_id_valid(id)) {
         if (err) {
             err->code = AC_EVENT_ERR_INVALID_FIELD;
             snprintf(err->detail, sizeof(err->detail), "notification has no valid id");
@@ -141,7 +151,14 @@ ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
         ac_time_parse(ts, &m->created_ms);
     if (json_object_object_get_ex(root, "due_at", &v) && (ts = json_object_get_string(v)))
         ac_time_parse(ts, &m->due_ms);
-    if (!json_object_object_get_ex(root, "event", &v) || !(m->event = ac_event_from_json(v, err)))
+    if (!json_object_object_get_ex(root, "event", &v)) {
+        if (err) {
+            err->code = AC_EVENT_ERR_MISSING_FIELD;
+            snprintf(err->detail, sizeof(err->detail), "notification has no event");
+        }
+        goto fail;
+    }
+    if (!(m->event = ac_event_from_json(v, err)))
         goto fail;
     json_object_put(root);
     return m;

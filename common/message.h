@@ -40,6 +40,9 @@ int ac_kind_parse(const char *name, ac_kind_t *kind);
 void ac_message_id(ac_kind_t kind, const char *store_id, const char *order_id,
                    const char *discriminator, char id[AC_MESSAGE_ID_LEN]);
 
+/* True when id has the form ac_message_id() writes. */
+int ac_message_id_valid(const char *id);
+
 typedef struct ac_message {
     char id[AC_MESSAGE_ID_LEN];
     ac_kind_t kind;

@@ -1,0 +1,253 @@
+/* Unit tests for common/timeutil: RFC 3339 parsing and formatting. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+/* Reference instants, computed independently of the code under test. */
+#define MS_2026_11_25_T10_15Z  1795601700000LL
+#define MS_2026_11_25_MIDNIGHT 1795564800000LL
+#define MS_2024_02_29_MIDNIGHT 1709164800000LL
+#define MS_2000_02_29_MIDNIGHT 951782400000LL
+#define MS_2027_01_01_MIDNIGHT 1798761600000LL
+
+static int64_t parse_ok(const char *s)
+{
+    int64_t ms = -42;
+    if (ac_time_parse(s, &ms) != 0)
+        fail_msg("expected \"%s\" to parse", s);
+    return ms;
+}
+
+static void assert_parse_fails(const char *s)
+{
+    int64_t ms = 0;
+    if (ac_time_parse(s, &ms) != -1)
+        fail_msg("expected \"%s\" to be refused, got %lld", s ? s : "(null)", (long long)ms);
+}
+
+static void test_utc_z(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-25T10:15:00Z"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(parse_ok("1969-12-31T23:59:59Z"), -1000);
+    /* RFC 3339 allows lower-case separators. */
+    assert_int_equal(parse_ok("2026-11-25t10:15:00z"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("2026-11-25 10:15:00Z"), MS_2026_11_25_T10_15Z);
+}
+
+static void test_offsets(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-25T11:15:00+01:00"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("2026-11-25T04:45:00-05:30"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("2026-11-25T15:45:00+05:30"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("2026-11-25T10:15:00+00:00"), MS_2026_11_25_T10_15Z);
+    assert_int_equal(parse_ok("2026-11-25T10:15:00-00:00"), MS_2026_11_25_T10_15Z);
+    /* An offset can move the instant into the previous day or year. */
+    assert_int_equal(parse_ok("2026-11-25T00:30:00+01:00"), MS_2026_11_25_MIDNIGHT - 1800000);
+    assert_int_equal(parse_ok("2026-12-31T19:00:00-05:00"), MS_2027_01_01_MIDNIGHT);
+    assert_int_equal(parse_ok("2027-01-01T00:59:00+01:00"), MS_2027_01_01_MIDNIGHT - 60000);
+}
+
+static void test_fractional_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-25T10:15:00.1Z"), MS_2026_11_25_T10_15Z + 100);
+    assert_int_equal(parse_ok("2026-11-25T10:15:00.12Z"), MS_2026_11_25_T10_15Z + 120);
+    assert_int_equal(parse_ok("2026-11-25T10:15:00.123Z"), MS_2026_11_25_T10_15Z + 123);
+    assert_int_equal(parse_ok("2026-11-25T10:15:00.000Z"), MS_2026_11_25_T10_15Z);
+    /* Digits beyond milliseconds are dropped, not rounded. */
+    assert_int_equal(parse_ok("2026-11-25T10:15:00.123999999Z"), MS_2026_11_25_T10_15Z + 123);
+    assert_int_equal(parse_ok("2026-11-25T11:15:00.250+01:00"), MS_2026_11_25_T10_15Z + 250);
+    assert_int_equal(parse_ok("2026-11-25T04:45:00.5-05:30"), MS_2026_11_25_T10_15Z + 500);
+}
+
+static void test_bare_date(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-25"), MS_2026_11_25_MIDNIGHT);
+    assert_int_equal(parse_ok("1970-01-01"), 0);
+    assert_int_equal(parse_ok("2027-01-01"), MS_2027_01_01_MIDNIGHT);
+}
+
+static void test_leap_years(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2024-02-29"), MS_2024_02_29_MIDNIGHT);
+    assert_int_equal(parse_ok("2024-02-29T00:00:00Z"), MS_2024_02_29_MIDNIGHT);
+    assert_int_equal(parse_ok("2000-02-29"), MS_2000_02_29_MIDNIGHT);
+    assert_int_equal(parse_ok("2024-03-01") - parse_ok("2024-02-28"), 2 * 86400000LL);
+    assert_int_equal(parse_ok("2026-03-01") - parse_ok("2026-02-28"), 86400000LL);
+    assert_parse_fails("2026-02-29");
+    assert_parse_fails("2026-02-29T12:00:00Z");
+    assert_parse_fails("1900-02-29");
+    assert_parse_fails("2100-02-29");
+    assert_parse_fails("2024-02-30");
+}
+
+static void test_calendar_bounds(void **state)
+{
+    (void)state;
+    parse_ok("2026-01-31");
+    parse_ok("2026-12-31");
+    parse_ok("2026-04-30");
+    assert_parse_fails("2026-04-31");
+    assert_parse_fails("2026-06-31");
+    assert_parse_fails("2026-00-10");
+    assert_parse_fails("2026-13-01");
+    assert_parse_fails("2026-01-00");
+    assert_parse_fails("2026-01-32");
+    parse_ok("2026-11-25T23:59:59Z");
+    assert_parse_fails("2026-11-25T24:00:00Z");
+    assert_parse_fails("2026-11-25T23:60:00Z");
+    assert_parse_fails("2026-11-25T23:59:61Z");
+    assert_parse_fails("2026-11-25T10:15:00+24:00");
+    assert_parse_fails("2026-11-25T10:15:00+01:60");
+}
+
+static void test_leap_second(void **state)
+{
+    (void)state;
+    /* A leap second is accepted and lands on the next second boundary. */
+    assert_int_equal(parse_ok("2026-12-31T23:59:60Z"), MS_2027_01_01_MIDNIGHT);
+}
+
+static void test_garbage(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "",
+        "garbage",
+        "2026",
+        "2026-11",
+        "2026-11-2",
+        "2026-1-25",
+        "26-11-25",
+        "2026/11/25",
+        " 2026-11-25",
+        "2026-11-25 ",
+        "2026-11-25T",
+        "2026-11-25Tjunk",
+        "2026-11-25T10:15:00",       /* RFC 3339 requires an offset */
+        "2026-11-25T10:15Z",         /* seconds are required */
+        "2026-11-25T10:15:00.Z",     /* a fraction needs digits */
+        "2026-11-25T10:15:00+0100",  /* the offset needs a colon */
+        "2026-11-25T10:15:00+01",    /* and minutes */
+        "2026-11-25T10:15:00ZZ",     /* nothing may follow */
+        "2026-11-25T10:15:00Z junk", /* nothing may follow */
+        "2026-11-25T1:15:00Z",
+        "2026-11-25T10:15:0Z",
+        "2026-11-25T10:15:00UTC",
+        "2026-11-25X10:15:00Z",
+        "2026-11-25T10:15:00.123",
+        "-2026-11-25",
+        "+2026-11-25",
+        "2026-11-25junk",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_parse_fails(bad[i]);
+    assert_parse_fails(NULL);
+}
+
+static void test_failure_leaves_output_alone(void **state)
+{
+    (void)state;
+    int64_t ms = 12345;
+    assert_int_equal(ac_time_parse("2026-02-29", &ms), -1);
+    assert_int_equal(ms, 12345);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    char buf[AC_TIME_BUFSZ];
+    ac_time_format(0, buf, sizeof(buf));
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    ac_time_format(MS_2026_11_25_T10_15Z + 7, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25T10:15:00.007Z");
+    ac_time_format(MS_2024_02_29_MIDNIGHT + 86399999, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-02-29T23:59:59.999Z");
+    /* Instants before the epoch must not produce negative milliseconds. */
+    ac_time_format(-1, buf, sizeof(buf));
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    ac_time_format(-1000, buf, sizeof(buf));
+    assert_string_equal(buf, "1969-12-31T23:59:59.000Z");
+    ac_time_format(-1001, buf, sizeof(buf));
+    assert_string_equal(buf, "1969-12-31T23:59:58.999Z");
+}
+
+static void test_format_small_buffer(void **state)
+{
+    (void)state;
+    char buf[11];
+    memset(buf, 'x', sizeof(buf));
+    ac_time_format(MS_2026_11_25_T10_15Z, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25");
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    static const int64_t values[] = {
+        0,
+        1,
+        999,
+        -1,
+        -999,
+        -86400000LL,
+        MS_2026_11_25_T10_15Z,
+        MS_2026_11_25_T10_15Z + 123,
+        MS_2024_02_29_MIDNIGHT + 43200500,
+        MS_2000_02_29_MIDNIGHT,
+        253402300799999LL, /* 9999-12-31T23:59:59.999Z */
+    };
+    char buf[AC_TIME_BUFSZ];
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        ac_time_format(values[i], buf, sizeof(buf));
+        assert_int_equal(strlen(buf), 24);
+        assert_int_equal(parse_ok(buf), values[i]);
+    }
+    /* Parsing then formatting normalises any offset to UTC. */
+    ac_time_format(parse_ok("2026-11-25T11:15:00.5+01:00"), buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25T10:15:00.500Z");
+    ac_time_format(parse_ok("2026-11-25"), buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25T00:00:00.000Z");
+}
+
+static void test_clocks(void **state)
+{
+    (void)state;
+    /* The wall clock is after 2024 and the monotonic clock never goes back. */
+    assert_true(ac_time_now_ms() > MS_2024_02_29_MIDNIGHT);
+    int64_t a = ac_time_mono_ms();
+    int64_t b = ac_time_mono_ms();
+    assert_true(b >= a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utc_z),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_fractional_seconds),
+        cmocka_unit_test(test_bare_date),
+        cmocka_unit_test(test_leap_years),
+        cmocka_unit_test(test_calendar_bounds),
+        cmocka_unit_test(test_leap_second),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_failure_leaves_output_alone),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_small_buffer),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_clocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
