@@ -37,7 +37,10 @@ void ac_dedup_register(ac_redis_t *r)
 
 void ac_dedup_event_key(const char *store_id, const char *event_id, char *buf, size_t bufsz)
 {
-    snprintf(buf, bufsz, "ac:e:%s:%s", store_id ? store_id : "-", event_id);
+    /* The store id's length goes first so that no split of "a:b" into
+     * store and event id can produce another pair's key. */
+    const char *store = store_id ? store_id : "";
+    snprintf(buf, bufsz, "ac:e:%zu:%s:%s", strlen(store), store, event_id);
 }
 
 static void message_keys(const char *id, char *sent, char *lease, size_t sz)

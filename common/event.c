@@ -248,6 +248,10 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
         }
     }
     ev->event_id = opt_str(root, "event_id");
+    if (strlen(ev->event_id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field event_id is longer than 200 bytes");
+        goto fail;
+    }
     ev->type_name = opt_str(root, "type");
     ev->type = ac_event_type_parse(ev->type_name);
     ev->occurred_at = opt_str(root, "occurred_at");
@@ -281,7 +285,17 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
         goto fail;
     }
 
+    if (strlen(ev->order.id) > AC_EVENT_MAX_ID_LEN ||
+        strlen(ev->customer.id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "fields order.id and customer.id must be at most 200 bytes");
+        goto fail;
+    }
     ev->store.id = opt_id(store, "id");
+    if (ev->store.id && strlen(ev->store.id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field store.id is longer than 200 bytes");
+        goto fail;
+    }
     ev->store.name = opt_str(store, "name");
     ev->store.locale = opt_str(store, "locale");
     ev->store.timezone = opt_str(store, "timezone");

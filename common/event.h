@@ -15,6 +15,9 @@
 
 #define AC_EVENT_MAX_BYTES_DEFAULT (1024 * 1024)
 
+/* Ids become Redis keys and Kafka keys: longer ones are refused. */
+#define AC_EVENT_MAX_ID_LEN 200
+
 typedef enum ac_event_type {
     AC_EVENT_UNKNOWN = 0,
     AC_EVENT_ORDER_PLACED,

@@ -185,6 +185,8 @@ rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id,
         conf_set(conf, "acks", "all", errstr, errsz) < 0 ||
         conf_set(conf, "linger.ms", "5", errstr, errsz) < 0 ||
         conf_set(conf, "message.timeout.ms", "120000", errstr, errsz) < 0 ||
+        /* Room for a notification that wraps an event of MAX_EVENT_BYTES. */
+        conf_set(conf, "message.max.bytes", "4194304", errstr, errsz) < 0 ||
         conf_passthrough(conf, cfg, errstr, errsz) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;

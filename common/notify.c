@@ -77,6 +77,7 @@ typedef struct notify {
     uint32_t rng;
     int paused;
     int64_t redis_retry_at; /* monotonic: no Redis call before this after a failure */
+    int64_t dlq_retry_at;   /* monotonic: no dead-letter produce before this after a failure */
     int redis_failures;
     /* settings */
     const char *url;
@@ -140,8 +141,12 @@ static void log_job(int level, notify_t *n, const job_t *j, const char *fmt, con
 static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partition_list_t *parts)
 {
     notify_t *n = opaque;
-    if (assigned)
+    if (assigned) {
+        /* Newly assigned partitions start unpaused; take_records() pauses
+         * them again if the worker is still full. */
+        n->paused = 0;
         return;
+    }
     for (int i = 0; i < parts->cnt; i++) {
         unsigned *g = gen_slot(n, parts->elems[i].partition);
         if (g)
@@ -197,19 +202,26 @@ static void take_records(notify_t *n, int timeout_ms)
             rd_kafka_message_destroy(msg);
             continue;
         }
+        job_t **jobs = n->jobs;
         if (n->n_jobs == n->cap_jobs) {
             size_t cap = n->cap_jobs ? n->cap_jobs * 2 : 1024;
-            job_t **jobs = realloc(n->jobs, cap * sizeof(*jobs));
-            if (!jobs) {
-                rd_kafka_message_destroy(msg);
-                break; /* not stored: consumed again after a restart */
+            if ((jobs = realloc(n->jobs, cap * sizeof(*jobs)))) {
+                n->jobs = jobs;
+                n->cap_jobs = cap;
             }
-            n->jobs = jobs;
-            n->cap_jobs = cap;
         }
-        job_t *j = calloc(1, sizeof(*j));
+        job_t *j = jobs ? calloc(1, sizeof(*j)) : NULL;
         unsigned *g = gen_slot(n, msg->partition);
         if (!j || !g || ac_offsets_begin(n->offsets, msg->partition, msg->offset) < 0) {
+            /* Out of memory: consume this record again rather than let a
+             * later offset of its partition be committed past it. */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(msg->rkt), msg->partition)
+                ->offset = msg->offset;
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(n->w->consumer, l, 1000);
+            if (e)
+                rd_kafka_error_destroy(e);
+            rd_kafka_topic_partition_list_destroy(l);
             free(j);
             rd_kafka_message_destroy(msg);
             break;
@@ -305,24 +317,45 @@ static void send_job(notify_t *n, job_t *j)
 
 /* Claims every job that is ready, in one round trip, and starts the
  * deliveries it won. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void claim_ready(notify_t *n)
 {
     const char *ids[512], *tokens[512];
     job_t *which[512];
     ac_claim_t res[512];
-    size_t k = 0;
+    size_t k = 0, n_busy = 0;
     char err[256];
     int room = n->max_in_flight - ac_delivery_in_flight(n->delivery);
-    if (!redis_allowed(n))
+    if (!redis_allowed(n) || room <= 0)
         return;
+    /* Ids this process is sending or recording right now: a copy of one of
+     * them waits, even if a Redis outage let the lease lapse meanwhile. */
+    const char **busy = malloc((n->n_jobs ? n->n_jobs : 1) * sizeof(*busy));
+    if (!busy)
+        return;
+    for (size_t i = 0; i < n->n_jobs; i++)
+        if (n->jobs[i]->state == J_SENDING || n->jobs[i]->state == J_MARK)
+            busy[n_busy++] = n->jobs[i]->m->id;
+    qsort(busy, n_busy, sizeof(*busy), cmp_str);
     for (size_t i = 0; i < n->n_jobs && k < 512 && (int)k < room; i++) {
         job_t *j = n->jobs[i];
         if (j->state != J_CLAIM)
             continue;
+        const char *id = j->m->id;
+        if (n_busy && bsearch(&id, busy, n_busy, sizeof(*busy), cmp_str)) {
+            j->state = J_WAIT;
+            j->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+            continue;
+        }
         ids[k] = j->m->id;
         tokens[k] = j->token;
         which[k++] = j;
     }
+    free(busy);
     if (k == 0)
         return;
     if (ac_dedup_claim(n->w->redis, ids, tokens, k, n->claim_ttl, res, err, sizeof(err)) < 0) {
@@ -429,6 +462,8 @@ static void record_outcomes(notify_t *n)
 
 static void produce_dead_letters(notify_t *n)
 {
+    if (ac_time_mono_ms() < n->dlq_retry_at)
+        return;
     for (size_t i = 0; i < n->n_jobs; i++) {
         job_t *j = n->jobs[i];
         if (j->state != J_DLQ)
@@ -437,7 +472,8 @@ static void produce_dead_letters(notify_t *n)
             ac_kafka_produce_dlq(n->w->producer, n->w->dlq_topic, j->msg, j->dlq_reason,
                                  j->dlq_detail, n->w->spec->name, j);
         if (err) {
-            ac_log(AC_LOG_WARN, "dead letter not queued: %s", rd_kafka_err2str(err));
+            ac_log(AC_LOG_WARN, "dead letter not queued, retrying: %s", rd_kafka_err2str(err));
+            n->dlq_retry_at = ac_time_mono_ms() + 1000;
             return;
         }
         j->state = J_DLQ_WAIT;
@@ -487,12 +523,36 @@ static void reap(notify_t *n)
 static int idle_timeout(notify_t *n, int64_t now)
 {
     int64_t t = 100;
-    for (size_t i = 0; i < n->n_jobs; i++) {
+    int room = ac_delivery_in_flight(n->delivery) < n->max_in_flight;
+    for (size_t i = 0; i < n->n_jobs && t > 0; i++) {
         job_t *j = n->jobs[i];
-        if (j->state == J_WAIT && j->due_ms - now < t)
-            t = j->due_ms - now;
-        else if (j->state != J_WAIT && j->state != J_SENDING && j->state != J_DLQ_WAIT)
-            t = redis_allowed(n) ? 0 : 20;
+        int ready = 0;
+        switch (j->state) {
+        case J_WAIT:
+            if (j->due_ms - now < t)
+                t = j->due_ms - now;
+            break;
+        case J_CLAIM:
+            ready = room && redis_allowed(n);
+            break;
+        case J_MARK:
+        case J_RELEASE:
+            ready = redis_allowed(n);
+            break;
+        case J_DLQ:
+            ready = now >= n->dlq_retry_at;
+            break;
+        case J_DONE:
+            ready = 1;
+            break;
+        case J_SENDING:
+        case J_DLQ_WAIT:
+            break;
+        }
+        if (ready)
+            t = 0;
+        else if (j->state != J_WAIT && j->state != J_SENDING && j->state != J_DLQ_WAIT && t > 20)
+            t = 20;
     }
     return t < 0 ? 0 : (int)t;
 }
@@ -532,9 +592,12 @@ int ac_notify_run(ac_worker_t *w)
     for (;;) {
         int64_t now = ac_time_mono_ms();
         if (ac_worker_stopping() && !deadline) {
-            /* Stop taking work; finish what is in flight, give back the rest. */
             deadline = now + shutdown_ms;
             ac_log(AC_LOG_INFO, "stopping: finishing %zu message(s) in hand", n.n_jobs);
+        }
+        if (deadline) {
+            /* Stop taking work; finish what is in flight, give back the rest,
+             * including requests that fail while the worker drains. */
             for (size_t i = 0; i < n.n_jobs; i++) {
                 job_t *j = n.jobs[i];
                 if (j->state == J_CLAIM || j->state == J_WAIT) {
@@ -549,6 +612,7 @@ int ac_notify_run(ac_worker_t *w)
         if (!deadline)
             take_records(&n, n.n_jobs == 0 ? 100 : 0);
         wake_due(&n, now);
+        record_outcomes(&n);
         claim_ready(&n);
         produce_dead_letters(&n);
         rd_kafka_poll(w->producer, 0);
@@ -566,6 +630,10 @@ out:
      * records were not committed, so the next owner delivers them. */
     ac_delivery_destroy(n.delivery);
     rd_kafka_flush(w->producer, 5000);
+    /* Dead letters still unacknowledged reference their jobs: purge them and
+     * serve their (failed) reports before the jobs are freed. */
+    rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(w->producer, 0);
     for (size_t i = 0; i < n.n_jobs; i++)
         job_free(n.jobs[i]);
     free(n.jobs);

@@ -12,7 +12,7 @@
 const ac_option_t ac_pipeline_options[] = {
     {"NOTIFY_TOPIC", AC_OPT_STR, "notifications", 0, 0, 0, ac_config_validate_topic,
      "topic the decided customer messages are produced to"},
-    {"MAX_EVENT_BYTES", AC_OPT_INT, "1048576", 0, 64, 64 * 1024 * 1024, NULL,
+    {"MAX_EVENT_BYTES", AC_OPT_INT, "1048576", 0, 64, 2 * 1024 * 1024, NULL,
      "records larger than this go to the dead-letter topic"},
     {"BATCH_SIZE", AC_OPT_INT, "500", 0, 1, 100000, NULL,
      "records processed together (one Redis round trip, one produce wait)"},
@@ -202,6 +202,21 @@ static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *no
                     t->decided[d[k].kind]++;
                 }
             }
+            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                /* Retrying cannot help: the event itself goes to the
+                 * dead-letter topic instead of blocking its partition. */
+                ac_log_ctx_t ctx = {w->topic, it->msg->partition, it->msg->offset, it->ev->event_id,
+                                    NULL};
+                ac_log_at(AC_LOG_WARN, &ctx, "dead-lettered: %s", "message too large to produce");
+                err = ac_kafka_produce_dlq(w->producer, w->dlq_topic, it->msg, "too_large",
+                                           "the message for this event is larger than the "
+                                           "producer's message.max.bytes",
+                                           w->spec->name, &tracker);
+                if (!err) {
+                    tracker.pending++;
+                    t->dead[AC_EVENT_ERR_TOO_LARGE]++;
+                }
+            }
         } else if (it->state == ITEM_DUPLICATE) {
             t->duplicates++;
         }
@@ -210,10 +225,13 @@ static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *no
             tracker.failed++;
         }
     }
-    /* message.timeout.ms bounds every delivery, so this wait ends. */
+    /* message.timeout.ms bounds every delivery, so this wait ends; a stop
+     * request ends it sooner, leaving the batch uncommitted. */
     while (tracker.pending > 0) {
         ac_kafka_wait(w->producer, &tracker, 1000);
         ac_http_beat(w->http);
+        if (tracker.pending > 0 && ac_worker_stopping())
+            return -1;
     }
     if (tracker.failed) {
         ac_log(AC_LOG_ERROR, "%d record(s) of the batch were not produced: %s", tracker.failed,
@@ -224,9 +242,12 @@ static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *no
 }
 
 /* Re-reads the batch after a failed produce: seeks each partition back to
- * the batch's first record of it. Nothing of the batch was committed. */
-static void rewind_batch(ac_worker_t *w, batch_t *b)
+ * the batch's first record of it. Nothing of the batch was committed.
+ * Returns -1 when a partition could not be sought back: carrying on would
+ * let a later batch commit past records that were never produced. */
+static int rewind_batch(ac_worker_t *w, batch_t *b)
 {
+    int rc = 0;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)b->n);
     for (size_t i = 0; i < b->n; i++) {
         rd_kafka_message_t *m = b->items[i].msg;
@@ -238,9 +259,20 @@ static void rewind_batch(ac_worker_t *w, batch_t *b)
     if (error) {
         ac_log(AC_LOG_ERROR, "seek back failed: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
+        rc = -1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        /* A partition no longer ours is re-read by its new owner. */
+        rd_kafka_resp_err_t e = parts->elems[i].err;
+        if (e && e != RD_KAFKA_RESP_ERR__STATE && e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+            ac_log(AC_LOG_ERROR, "seek back of partition %d failed: %s",
+                   (int)parts->elems[i].partition, rd_kafka_err2str(e));
+            rc = -1;
+        }
     }
     rd_kafka_topic_partition_list_destroy(parts);
     ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", 1);
+    return rc;
 }
 
 /* Marks the batch's processed events done, then stores the offsets. A
@@ -345,7 +377,17 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         if (check_seen(w, &b) < 0)
             break; /* stopping: nothing stored, the batch is consumed again */
         if (produce(w, &b, rules, notify_topic, &t) < 0) {
-            rewind_batch(w, &b);
+            if (ac_worker_stopping())
+                break; /* nothing of the batch stored: consumed again */
+            if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
+                ac_log(AC_LOG_ERROR, "the producer hit a fatal error; restarting is needed");
+                rc = AC_EXIT_RUNTIME;
+                break;
+            }
+            if (rewind_batch(w, &b) < 0) {
+                rc = AC_EXIT_RUNTIME;
+                break;
+            }
             batch_clear(&b);
             ac_worker_sleep(500);
             continue;
