@@ -23,7 +23,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
 
 test-unit: build
-	cd $(BUILD) && ctest --output-on-failure -R '^unit_' $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan:

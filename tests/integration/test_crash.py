@@ -1,0 +1,185 @@
+"""Crash safety: SIGKILL the workers at random instants while orders flow.
+
+Every order must still get exactly one confirmation: nothing lost, nothing
+delivered twice. Re-sends after a crash are allowed only as replays that the
+webhook's Idempotency-Key absorbs; they are counted and reported.
+
+The kill instants are drawn from a seeded random.Random and printed; rerun
+a given plan with AC_CRASH_SEED=<seed>.
+
+    AC_BIN_DIR=../../build/bin python3 -m unittest -v test_crash
+"""
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+import unittest
+
+import gen_events
+from stack import Stack
+
+SEED = int(os.environ.get("AC_CRASH_SEED", "20241105"))
+N_ORDERS = 2000
+DUP_RATE = 0.1
+PARTITIONS = 8
+CHUNK = 10  # records per produce call
+PACE = 0.05  # seconds between produce calls: roughly 100 records a second
+ORDER_KILLS = 5
+NOTIFY_KILLS = 4
+
+# Each webhook call takes this long, so a kill often lands while calls are in
+# flight: the case the claim lease (CLAIM_TTL) and Idempotency-Key exist for.
+SINK_DELAY_MS = 20
+
+ORDER_GROUP = "crash-order-worker"
+NOTIFY_GROUP = "crash-notify-worker"
+
+# A SIGKILLed consumer's partitions go to its successor once the group
+# coordinator notices it is gone; 6 s is the shortest session the
+# development broker accepts, so each restart takes roughly 10 s.
+KAFKA_TUNING = {"RDKAFKA_SESSION_TIMEOUT_MS": "6000", "RDKAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+
+# What shows that a freshly started worker is doing its job (its counters
+# start at zero with each process).
+WORKING = {
+    "order-worker": "aftercare_events_consumed_total",
+    "notify-worker": "aftercare_messages_sent_total",
+}
+
+
+class Producer(threading.Thread):
+    """Feeds the lines to `orders` in small paced chunks, up to a quota the
+    test raises phase by phase, so records are flowing at every kill."""
+
+    def __init__(self, stack, lines):
+        super().__init__(name="producer", daemon=True)
+        self.stack = stack
+        self.lines = lines
+        self.produced = 0
+        self.quota = 0
+        self.error = None
+        self.cond = threading.Condition()
+
+    def allow(self, n):
+        with self.cond:
+            self.quota = max(self.quota, min(n, len(self.lines)))
+            self.cond.notify()
+
+    def run(self):
+        try:
+            while self.produced < len(self.lines):
+                with self.cond:
+                    while self.quota <= self.produced:
+                        self.cond.wait(1)
+                    n = min(CHUNK, self.quota - self.produced)
+                self.stack.produce("orders", self.lines[self.produced:self.produced + n])
+                self.produced += n
+                time.sleep(PACE)
+        except BaseException as e:  # reported by the test
+            self.error = e
+
+
+class CrashTest(unittest.TestCase):
+    def test_sigkill_workers_while_orders_flow(self):
+        rng = random.Random(SEED)
+        placed = gen_events.orders_placed(N_ORDERS, SEED)
+        lines = gen_events.with_duplicates([gen_events.encode(e) for e in placed], DUP_RATE,
+                                           SEED)
+        expected_ids = sorted(str(e["order"]["id"]) for e in placed)
+
+        # The plan: which worker dies in each phase, and how long after it
+        # was seen working again (the stream is flowing all the while).
+        victims = ["order-worker"] * ORDER_KILLS + ["notify-worker"] * NOTIFY_KILLS
+        rng.shuffle(victims)
+        plan = [(who, round(rng.uniform(0.05, 1.5), 3)) for who in victims]
+        print("\ncrash seed %d (AC_CRASH_SEED): %d orders in %d records; kill plan:"
+              % (SEED, N_ORDERS, len(lines)))
+        print("  " + ", ".join("%s after %.3fs" % p for p in plan))
+
+        kills = []
+        with Stack(partitions=PARTITIONS, sink_args=["--delay-ms", str(SINK_DELAY_MS)]) as st:
+            workers = {
+                "order-worker": st.start_worker("order-worker", {
+                    "KAFKA_GROUP": ORDER_GROUP, **KAFKA_TUNING}),
+                "notify-worker": st.start_worker("notify-worker", {
+                    "KAFKA_GROUP": NOTIFY_GROUP, "CLAIM_TTL": "3s", "HTTP_TIMEOUT": "1s",
+                    **KAFKA_TUNING}),
+            }
+            producer = Producer(st, lines)
+            t0 = time.monotonic()
+            producer.start()
+
+            def delivered():
+                return st.sink_stats()["delivered"]
+
+            def check():
+                st.check_alive()
+                if producer.error:
+                    raise producer.error
+
+            for phase, (who, delay) in enumerate(plan):
+                producer.allow(len(lines) * (phase + 1) // (len(plan) + 1))
+                w = workers[who]
+                done = st.wait_until(lambda: check() or st.metrics(w).value(WORKING[who]), 120,
+                                     "%s to be working before kill %d" % (who, phase + 1),
+                                     interval=0.02)
+                time.sleep(delay)  # a random instant while it works: nothing to poll
+                pid = w.pid
+                st.kill(w, signal.SIGKILL)
+                when = time.monotonic() - t0
+                state = (producer.produced, delivered())
+                kills.append((when, who, pid, state))
+                print("  t=%6.2fs SIGKILL %-13s (pid %d) %.3fs after seeing it work (%s=%d); "
+                      "produced=%d delivered=%d" % (when, who, pid, delay, WORKING[who], done,
+                                                    state[0], state[1]), flush=True)
+                st.restart(w)
+
+            producer.allow(len(lines))
+            producer.join(300)
+            self.assertFalse(producer.is_alive(), "the producer finished")
+            if producer.error:
+                raise producer.error
+            self.assertEqual(producer.produced, len(lines))
+
+            st.wait_until(lambda: delivered() >= N_ORDERS, 300,
+                          "%d deliveries at the sink" % N_ORDERS, interval=0.25)
+            for who, group, topic in (("order-worker", ORDER_GROUP, "orders"),
+                                      ("notify-worker", NOTIFY_GROUP, "notifications")):
+                st.wait_until(lambda: st.offsets(topic, group)["lag"] == 0, 120,
+                              "%s to commit everything on %s" % (who, topic), interval=0.5)
+            for who in ("order-worker", "notify-worker"):
+                self.assertEqual(st.kill(workers[who], signal.SIGTERM, timeout=20), 0,
+                                 "%s exits 0 on SIGTERM" % who)
+            self.assertEqual(st.offsets("orders", ORDER_GROUP)["lag"], 0)
+            self.assertEqual(st.offsets("notifications", NOTIFY_GROUP)["lag"], 0)
+
+            stats = st.sink_stats()
+            messages = st.sink_messages()
+            notifications = st.consume("notifications")
+            dlq = st.consume("orders.dlq")
+
+            print("after %d kills in %.0fs: sink %s" % (len(kills), time.monotonic() - t0,
+                                                       json.dumps(stats)))
+            print("re-sends absorbed by the Idempotency-Key (replays): %d" % stats["replays"])
+
+            self.assertEqual(len(kills), ORDER_KILLS + NOTIFY_KILLS)
+            self.assertEqual(dlq, [], "no good event was dead-lettered")
+            decided = {json.loads(r["value"])["id"] for r in notifications}
+            self.assertEqual(len(decided), N_ORDERS, "one decided message per order")
+            self.assertEqual(stats["delivered"], N_ORDERS,
+                             "exactly one delivery per order (replays: %d)" % stats["replays"])
+            self.assertEqual(stats["no_key"], 0)
+            self.assertEqual(len(messages), N_ORDERS)
+            ids = [m["id"] for m in messages]
+            self.assertEqual(len(set(ids)), N_ORDERS, "no message delivered twice")
+            self.assertEqual(set(ids), decided, "what was delivered is what was decided")
+            self.assertEqual(sorted(str(m["order_id"]) for m in messages), expected_ids,
+                             "every order got its confirmation")
+            self.assertTrue(all(m["kind"] == "order_confirmation" for m in messages))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
