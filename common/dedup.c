@@ -115,26 +115,43 @@ int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64
     return 0;
 }
 
-int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
-                   int64_t lease_ms, ac_claim_t *out, char *err, size_t errsz)
+typedef enum message_op { OP_CLAIM, OP_SENT, OP_RELEASE } message_op_t;
+
+/* Runs one of the message scripts for n ids in one round trip. arg is the
+ * lease or the sent mark's ttl in ms (unused by OP_RELEASE). */
+static int message_batch(ac_redis_t *r, message_op_t op, const char *const *ids,
+                         const char *const *tokens, size_t n, int64_t arg, redisReply ***out,
+                         char *err, size_t errsz)
 {
-    redisReply **replies;
-    char sent[96], lease[96], ms[24];
-    if (n == 0)
-        return 0;
+    char sent[96], lease[96], ms[24], when[AC_TIME_BUFSZ];
     if (ac_redis_connect(r, err, errsz) < 0)
         return -1;
-    snprintf(ms, sizeof(ms), "%lld", (long long)lease_ms);
+    snprintf(ms, sizeof(ms), "%lld", (long long)arg);
+    ac_time_format(ac_time_now_ms(), when, sizeof(when));
     for (size_t i = 0; i < n; i++) {
         message_keys(ids[i], sent, lease, sizeof(sent));
-        const char *argv[] = {sent, lease, tokens[i], ms};
-        if (ac_redis_append_script(r, &claim_script, 2, 4, argv, NULL) < 0) {
+        const char *claim[] = {sent, lease, tokens[i], ms};
+        const char *mark[] = {sent, lease, tokens[i], ms, when};
+        const char *release[] = {lease, tokens[i]};
+        int rc = op == OP_CLAIM  ? ac_redis_append_script(r, &claim_script, 2, 4, claim, NULL)
+                 : op == OP_SENT ? ac_redis_append_script(r, &sent_script, 2, 5, mark, NULL)
+                                 : ac_redis_append_script(r, &release_script, 1, 2, release, NULL);
+        if (rc < 0) {
             snprintf(err, errsz, "redis: cannot queue command");
             ac_redis_disconnect(r);
             return -1;
         }
     }
-    if (collect(r, n, &replies, err, errsz) < 0)
+    return collect(r, n, out, err, errsz);
+}
+
+int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
+                   int64_t lease_ms, ac_claim_t *out, char *err, size_t errsz)
+{
+    redisReply **replies;
+    if (n == 0)
+        return 0;
+    if (message_batch(r, OP_CLAIM, ids, tokens, n, lease_ms, &replies, err, errsz) < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         out[i] = replies[i]->type == REDIS_REPLY_INTEGER ? (ac_claim_t)replies[i]->integer
@@ -147,23 +164,9 @@ int ac_dedup_sent(ac_redis_t *r, const char *const *ids, const char *const *toke
                   int64_t ttl_ms, char *err, size_t errsz)
 {
     redisReply **replies;
-    char sent[96], lease[96], ms[24], when[AC_TIME_BUFSZ];
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return -1;
-    snprintf(ms, sizeof(ms), "%lld", (long long)ttl_ms);
-    ac_time_format(ac_time_now_ms(), when, sizeof(when));
-    for (size_t i = 0; i < n; i++) {
-        message_keys(ids[i], sent, lease, sizeof(sent));
-        const char *argv[] = {sent, lease, tokens[i], ms, when};
-        if (ac_redis_append_script(r, &sent_script, 2, 5, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
-    }
-    if (collect(r, n, &replies, err, errsz) < 0)
+    if (message_batch(r, OP_SENT, ids, tokens, n, ttl_ms, &replies, err, errsz) < 0)
         return -1;
     free_replies(replies, n);
     return 0;
@@ -173,21 +176,9 @@ int ac_dedup_release(ac_redis_t *r, const char *const *ids, const char *const *t
                      char *err, size_t errsz)
 {
     redisReply **replies;
-    char sent[96], lease[96];
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        message_keys(ids[i], sent, lease, sizeof(sent));
-        const char *argv[] = {lease, tokens[i]};
-        if (ac_redis_append_script(r, &release_script, 1, 2, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
-    }
-    if (collect(r, n, &replies, err, errsz) < 0)
+    if (message_batch(r, OP_RELEASE, ids, tokens, n, 0, &replies, err, errsz) < 0)
         return -1;
     free_replies(replies, n);
     return 0;
