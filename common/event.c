@@ -21,6 +21,7 @@ static const char *type_names[AC_EVENT__COUNT] = {
     [AC_EVENT_RETURN_REQUESTED] = "return.requested",
     [AC_EVENT_RETURN_RECEIVED] = "return.received",
     [AC_EVENT_RETURN_REFUNDED] = "return.refunded",
+    [AC_EVENT_FEEDBACK_RECEIVED] = "feedback.received",
 };
 
 const char *ac_event_type_name(ac_event_type_t t)
@@ -38,7 +39,8 @@ ac_event_type_t ac_event_type_parse(const char *name)
 
 const char *ac_event_type_topic(ac_event_type_t t)
 {
-    if (t == AC_EVENT_ORDER_PLACED || t == AC_EVENT_ORDER_CANCELLED)
+    if (t == AC_EVENT_ORDER_PLACED || t == AC_EVENT_ORDER_CANCELLED ||
+        t == AC_EVENT_FEEDBACK_RECEIVED)
         return "orders";
     if (t >= AC_EVENT_SHIPMENT_SHIPPED && t <= AC_EVENT_SHIPMENT_DELIVERED)
         return "shipments";
@@ -315,8 +317,9 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
     ev->customer.locale = opt_str(customer, "locale");
     ev->customer.timezone = opt_str(customer, "timezone");
     json_object *mc = get(customer, "marketing_consent");
+    ev->customer.has_marketing_consent = mc && json_object_is_type(mc, json_type_boolean);
     ev->customer.marketing_consent =
-        mc && json_object_is_type(mc, json_type_boolean) && json_object_get_boolean(mc);
+        ev->customer.has_marketing_consent && json_object_get_boolean(mc);
 
     ev->shipment.id = opt_id(shipment, "id");
     ev->shipment.carrier = opt_str(shipment, "carrier");
@@ -327,7 +330,22 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
 
     ev->ret.id = opt_id(ret, "id");
     ev->ret.reason = opt_str(ret, "reason");
+    ev->ret.label_url = opt_str(ret, "label_url");
+    ev->ret.instructions_url = opt_str(ret, "instructions_url");
     ev->ret.has_refund_amount = opt_num(ret, "refund_amount", &ev->ret.refund_amount);
+
+    json_object *fb = get(root, "feedback");
+    json_object *rating = get(fb, "rating");
+    if (rating && json_object_is_type(rating, json_type_int)) {
+        int64_t r = json_object_get_int64(rating);
+        ev->feedback.rating = (r >= 1 && r <= 5) ? r : 0;
+    }
+    ev->feedback.comment = opt_str(fb, "comment");
+    if (ev->type == AC_EVENT_FEEDBACK_RECEIVED && ev->feedback.rating == 0) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "feedback.received needs feedback.rating, a whole number from 1 to 5");
+        goto fail;
+    }
 
     if (err) {
         err->code = AC_EVENT_OK;

@@ -31,6 +31,7 @@ typedef enum ac_event_type {
     AC_EVENT_RETURN_REQUESTED,
     AC_EVENT_RETURN_RECEIVED,
     AC_EVENT_RETURN_REFUNDED,
+    AC_EVENT_FEEDBACK_RECEIVED,
     AC_EVENT__COUNT
 } ac_event_type_t;
 
@@ -79,15 +80,20 @@ typedef struct ac_event {
     struct {
         const char *id, *email, *phone, *first_name, *locale, *timezone;
         int marketing_consent;
+        int has_marketing_consent; /* the field was given, true or false */
     } customer;
     struct {
         const char *id, *carrier, *tracking_number, *tracking_url, *status, *estimated_delivery;
     } shipment;
     struct {
-        const char *id, *reason;
+        const char *id, *reason, *label_url, *instructions_url;
         double refund_amount;
         int has_refund_amount;
     } ret;
+    struct {
+        int64_t rating; /* 1 (unhappy) to 5 (delighted); 0 when not given */
+        const char *comment;
+    } feedback;
 
     json_object *root; /* owns every string above */
 } ac_event_t;
@@ -118,7 +124,8 @@ ac_event_type_t ac_event_type_parse(const char *name);
 /* "too_large", "not_utf8", "invalid_json", ...: the dead-letter reason. */
 const char *ac_event_err_name(ac_event_err_t code);
 
-/* The topic an event type belongs on: "orders", "shipments" or "returns". */
+/* The topic an event type belongs on: "orders", "shipments" or "returns"
+ * (feedback.received travels with the orders). */
 const char *ac_event_type_topic(ac_event_type_t t);
 
 #endif

@@ -131,3 +131,24 @@ int64_t ac_time_mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int ac_time_date(const char *s, char date[11])
+{
+    static const char shape[] = "dddd-dd-dd";
+    date[0] = '\0';
+    if (!s)
+        return -1;
+    for (int i = 0; i < 10; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
+            return -1;
+    }
+    if (s[10] != '\0' && s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+        return -1;
+    int month = (s[5] - '0') * 10 + (s[6] - '0');
+    int day = (s[8] - '0') * 10 + (s[9] - '0');
+    if (month < 1 || month > 12 || day < 1 || day > 31)
+        return -1;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    return 0;
+}

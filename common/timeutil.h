@@ -22,6 +22,11 @@ void ac_time_format(int64_t ms, char *buf, size_t bufsz);
 /* Wall-clock time in milliseconds since the epoch. */
 int64_t ac_time_now_ms(void);
 
+/* Copies the calendar date of s ("2024-11-07" or "2024-11-07T18:00:00+01:00")
+ * into date as "YYYY-MM-DD". Returns 0, or -1 when s does not start with a
+ * valid date. Dates compare correctly with strcmp(). */
+int ac_time_date(const char *s, char date[11]);
+
 /* Monotonic time in milliseconds, for timeouts and backoff. */
 int64_t ac_time_mono_ms(void);
 
