@@ -5,9 +5,21 @@
 #include <string.h>
 
 #include "dedup.h"
+#include "duration.h"
+#include "journey.h"
 #include "log.h"
 #include "message.h"
+#include "schedule.h"
+#include "stores.h"
 #include "timeutil.h"
+
+#define FIRE_BATCH 500
+
+static int validate_updates(const char *value, char *why, size_t whysz)
+{
+    ac_store_settings_t s;
+    return ac_stores_parse_updates(value, &s, why, whysz);
+}
 
 const ac_option_t ac_pipeline_options[] = {
     {"NOTIFY_TOPIC", AC_OPT_STR, "notifications", 0, 0, 0, ac_config_validate_topic,
@@ -18,6 +30,22 @@ const ac_option_t ac_pipeline_options[] = {
      "records processed together (one Redis round trip, one produce wait)"},
     {"BATCH_WAIT", AC_OPT_DURATION, "20ms", 0, 1, 10000, NULL,
      "how long to wait to fill a batch once its first record arrived"},
+    {"REVIEW_REQUEST_DELAY", AC_OPT_DURATION, "7d", 0, 1, 365LL * 86400000, NULL,
+     "review_request this long after delivery (STORE_SETTINGS may differ per store)"},
+    {"REFERRAL_DELAY", AC_OPT_DURATION, "14d", 0, 1, 365LL * 86400000, NULL,
+     "referral_invite this long after delivery (STORE_SETTINGS may differ per store)"},
+    {"SHIPPING_UPDATES", AC_OPT_STR, "shipped", 0, 0, 0, validate_updates,
+     "shipment events that send a shipping_update: shipped, out_for_delivery, both, or none"},
+    {"STORE_SETTINGS", AC_OPT_STR, "", 0, 0, 0, NULL,
+     "JSON file of per-store settings (docs/journey.md); empty: the defaults for every store"},
+    {"JOURNEY_TTL", AC_OPT_DURATION, "120d", 0, 60000, 3650LL * 86400000, NULL,
+     "how long an order's journey is kept after its last event; must exceed every delay"},
+    {"SCHEDULER", AC_OPT_BOOL, "true", 0, 0, 0, NULL,
+     "fire scheduled messages that are due (any number of workers may)"},
+    {"FIRE_INTERVAL", AC_OPT_DURATION, "200ms", 0, 10, 60000, NULL,
+     "how often due scheduled messages are looked for"},
+    {"FIRE_LEASE", AC_OPT_DURATION, "30s", 0, 1000, 3600000, NULL,
+     "a fired message not confirmed in Kafka within this is fired again"},
 };
 const size_t ac_pipeline_n_options = sizeof(ac_pipeline_options) / sizeof(ac_pipeline_options[0]);
 
@@ -35,6 +63,9 @@ typedef struct item {
     ac_event_error_t err;
     item_state_t state;
     char *key; /* dedup key, for valid events */
+    ac_journey_t journey;
+    ac_decision_t d[AC_RULES_MAX_DECISIONS];
+    size_t nd;
 } item_t;
 
 typedef struct batch {
@@ -42,13 +73,56 @@ typedef struct batch {
     size_t n, cap;
     const char **keys; /* scratch for Redis calls */
     int *seen;
+    const ac_event_t **evs; /* scratch for the journey */
+    ac_journey_t *journeys; /* scratch for the journey */
+    ac_schedule_op_t *ops;  /* AC_RULES_MAX_DECISIONS per item */
+    item_t **op_items;      /* the item of each op */
+    char (*jkeys)[600];     /* journey key per item */
+    char **records;         /* encoded record per op, owned while a batch is scheduled */
 } batch_t;
+
+/* What a worker's pipeline works with besides the batch. */
+typedef struct pipe {
+    ac_worker_t *w;
+    ac_rules_fn rules;
+    ac_stores_t *stores;
+    const char *notify_topic;
+    int64_t journey_ttl, fire_lease, fire_interval, next_fire;
+    int scheduler;
+} pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
 typedef struct tally {
     double consumed[AC_EVENT__COUNT + 1]; /* last slot: invalid records */
     double duplicates, unknown, decided[AC_KIND__COUNT], dead[AC_EVENT_ERR_INVALID_FIELD + 1];
+    double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
+    double suppressed[AC_KIND__COUNT]
+                     [AC_FACT__COUNT + 3]; /* facts, disabled, no_consent, blocked */
 } tally_t;
+
+#define REASON_DISABLED   AC_FACT__COUNT
+#define REASON_NO_CONSENT (AC_FACT__COUNT + 1)
+#define REASON_BLOCKED    (AC_FACT__COUNT + 2)
+
+static int reason_index(const char *reason)
+{
+    for (int f = 0; f < AC_FACT__COUNT; f++)
+        if (strcmp(reason, ac_fact_name((ac_fact_t)f)) == 0)
+            return f;
+    if (strcmp(reason, "disabled") == 0)
+        return REASON_DISABLED;
+    if (strcmp(reason, "no_consent") == 0)
+        return REASON_NO_CONSENT;
+    return REASON_BLOCKED;
+}
+
+static const char *reason_name(int r)
+{
+    return r < AC_FACT__COUNT       ? ac_fact_name((ac_fact_t)r)
+           : r == REASON_DISABLED   ? "disabled"
+           : r == REASON_NO_CONSENT ? "no_consent"
+                                    : "blocked";
+}
 
 static void batch_clear(batch_t *b)
 {
@@ -66,6 +140,12 @@ static void batch_free(batch_t *b)
     free(b->items);
     free(b->keys);
     free(b->seen);
+    free(b->evs);
+    free(b->journeys);
+    free(b->ops);
+    free(b->op_items);
+    free(b->jkeys);
+    free(b->records);
 }
 
 /* Polls until the batch is full, or batch_wait passed since the first
@@ -160,10 +240,204 @@ static int check_seen(ac_worker_t *w, batch_t *b)
     return 0;
 }
 
+/* Records every new event's facts in its order's journey and reads the
+ * journey back for the rules, retrying through an outage. Events of a
+ * type no worker knows leave no facts. Returns -1 only when stopping. */
+static int apply_journeys(pipe_t *p, batch_t *b)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state == ITEM_NEW && it->ev->type == AC_EVENT_UNKNOWN)
+            it->state = ITEM_UNKNOWN;
+        if (it->state == ITEM_NEW)
+            b->evs[n++] = it->ev;
+    }
+    for (int attempt = 0;; attempt++) {
+        if (ac_journey_apply(p->w->redis, b->evs, n, p->journey_ttl, b->journeys, err,
+                             sizeof(err)) == 0)
+            break;
+        ac_worker_redis_status(p->w, 0, err);
+        if (ac_worker_stopping())
+            return -1;
+        ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+        ac_http_beat(p->w->http);
+    }
+    ac_worker_redis_status(p->w, 1, NULL);
+    n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW)
+            b->items[i].journey = b->journeys[n++];
+    return 0;
+}
+
+/* Runs the rules over every new event. */
+static void decide(pipe_t *p, batch_t *b, tally_t *t)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state == ITEM_UNKNOWN)
+            t->unknown++;
+        if (it->state != ITEM_NEW)
+            continue;
+        const ac_store_settings_t *s = ac_stores_get(p->stores, it->ev->store.id);
+        it->nd = p->rules(it->ev, &it->journey, s, it->d, AC_RULES_MAX_DECISIONS);
+        for (size_t k = 0; k < it->nd; k++)
+            if (it->d[k].action == AC_ACTION_SUPPRESS)
+                t->suppressed[it->d[k].kind][reason_index(it->d[k].reason)]++;
+    }
+}
+
+/* Writes the batch's scheduling decisions to Redis once the messages sent
+ * now are safely in Kafka, retrying through an outage: the events are only
+ * marked done after this, so a crash in between replays them, and adding an
+ * item twice is a no-op. Returns -1 only when stopping. */
+static int schedule(pipe_t *p, batch_t *b, tally_t *t)
+{
+    size_t n = 0;
+    int rc = -1;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state != ITEM_NEW)
+            continue;
+        ac_journey_key(it->ev->store.id, it->ev->order.id, b->jkeys[i], sizeof(b->jkeys[i]));
+        for (size_t k = 0; k < it->nd; k++) {
+            ac_decision_t *d = &it->d[k];
+            if (d->action != AC_ACTION_SCHEDULE && d->action != AC_ACTION_CANCEL)
+                continue;
+            ac_schedule_op_t *op = &b->ops[n];
+            memset(op, 0, sizeof(*op));
+            op->id = d->id;
+            op->kind = d->kind;
+            op->due_ms = d->due_ms;
+            b->records[n] = NULL;
+            if (d->action == AC_ACTION_SCHEDULE) {
+                op->type = AC_SCHEDULE_ADD;
+                op->journey_key = b->jkeys[i];
+                b->records[n] = ac_message_encode(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
+                                                  it->ev, &op->record_len);
+                if (!b->records[n]) {
+                    ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
+                    goto out;
+                }
+                op->record = b->records[n];
+            } else {
+                op->type = AC_SCHEDULE_CANCEL;
+            }
+            b->op_items[n++] = it;
+        }
+    }
+    for (int attempt = 0;; attempt++) {
+        if (ac_schedule_apply(p->w->redis, b->ops, n, err, sizeof(err)) == 0)
+            break;
+        ac_worker_redis_status(p->w, 0, err);
+        if (ac_worker_stopping())
+            goto out;
+        ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+        ac_http_beat(p->w->http);
+    }
+    ac_worker_redis_status(p->w, 1, NULL);
+    for (size_t i = 0; i < n; i++) {
+        ac_schedule_op_t *op = &b->ops[i];
+        if (op->result == AC_SCHEDULE_ADDED) {
+            t->scheduled[op->kind]++;
+            ac_log_ctx_t ctx = {p->w->topic, b->op_items[i]->msg->partition,
+                                b->op_items[i]->msg->offset, b->op_items[i]->ev->event_id, op->id};
+            char due[AC_TIME_BUFSZ];
+            ac_time_format(op->due_ms, due, sizeof(due));
+            ac_log_at(AC_LOG_DEBUG, &ctx, "scheduled for %s", due);
+        } else if (op->result == AC_SCHEDULE_BLOCKED) {
+            t->suppressed[op->kind][REASON_BLOCKED]++;
+        } else if (op->result == AC_SCHEDULE_CANCELLED) {
+            t->cancelled[op->kind]++;
+        }
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(b->records[i]);
+        b->records[i] = NULL;
+    }
+    return rc;
+}
+
+/* Produces the scheduled messages that are due. Any number of workers do
+ * this at once: taking an item leases it, so each goes to one of them, and
+ * it is removed only once Kafka has it. A worker that dies in between
+ * leaves the item to be taken again when the lease lapses; the message id
+ * makes that second copy a duplicate notify-worker drops. */
+static void fire_due(pipe_t *p)
+{
+    static ac_schedule_due_t due[FIRE_BATCH];
+    const char *ids[FIRE_BATCH];
+    char err[256], labels[128];
+    size_t n = 0, n_ok = 0;
+    int64_t now = ac_time_now_ms();
+    double lateness = 0;
+    p->next_fire = ac_time_mono_ms() + p->fire_interval;
+    if (!atomic_load(&p->w->redis_ok))
+        return;
+    if (ac_schedule_take(p->w->redis, now, p->fire_lease, FIRE_BATCH, due, &n, err, sizeof(err)) <
+        0) {
+        ac_worker_redis_status(p->w, 0, err);
+        ac_schedule_due_clear(due, n);
+        return;
+    }
+    ac_kafka_tracker_t tracker = {0, 0, 0};
+    int *ok = calloc(n ? n : 1, sizeof(int));
+    for (size_t i = 0; ok && i < n; i++) {
+        if (due[i].blocked_by) {
+            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(due[i].kind),
+                     due[i].blocked_by);
+            ac_metrics_add(p->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
+            continue;
+        }
+        /* Each record's own tracker slot says whether it made it. */
+        rd_kafka_resp_err_t e =
+            ac_kafka_produce(p->w->producer, p->notify_topic, due[i].id, strlen(due[i].id),
+                             due[i].record, due[i].record_len, NULL, &tracker);
+        if (e) {
+            ac_log(AC_LOG_WARN, "scheduled message not produced, retried after the lease: %s",
+                   rd_kafka_err2str(e));
+            continue;
+        }
+        tracker.pending++;
+        ok[i] = 1;
+    }
+    while (tracker.pending > 0 && !ac_worker_stopping()) {
+        ac_kafka_wait(p->w->producer, &tracker, 1000);
+        ac_http_beat(p->w->http);
+    }
+    /* Acknowledge only when every record of the round is in Kafka; a failed
+     * round fires again after the lease, with duplicates dropped by id. */
+    if (ok && tracker.pending == 0 && tracker.failed == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!ok[i])
+                continue;
+            ids[n_ok++] = due[i].id;
+            if (now - due[i].due_ms > lateness * 1000)
+                lateness = (double)(now - due[i].due_ms) / 1000.0;
+            snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(due[i].kind));
+            ac_metrics_add(p->w->metrics, "aftercare_scheduled_fired_total", labels, 1);
+            ac_metrics_add(p->w->metrics, "aftercare_messages_decided_total", labels, 1);
+        }
+        if (ac_schedule_ack(p->w->redis, ids, n_ok, err, sizeof(err)) < 0)
+            ac_worker_redis_status(p->w, 0, err);
+        if (n_ok)
+            ac_metrics_set(p->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
+    }
+    free(ok);
+    ac_schedule_due_clear(due, n);
+    long long pending;
+    if (ac_schedule_pending(p->w->redis, &pending, err, sizeof(err)) == 0)
+        ac_metrics_set(p->w->metrics, "aftercare_scheduled_pending", "", (double)pending);
+}
+
 /* Produces the messages and dead letters of the batch and waits until
  * Kafka has them all. Returns 0, or -1 when any failed. */
-static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *notify_topic,
-                   tally_t *t)
+static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t *t)
 {
     ac_kafka_tracker_t tracker = {0, 0, 0};
     for (size_t i = 0; i < b->n; i++) {
@@ -180,16 +454,13 @@ static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *no
                 t->dead[it->err.code]++;
             }
         } else if (it->state == ITEM_NEW) {
-            ac_decision_t d[AC_RULES_MAX_DECISIONS];
-            size_t nd = rules(it->ev, d, AC_RULES_MAX_DECISIONS);
-            if (nd == 0) {
-                it->state = ITEM_UNKNOWN;
-                t->unknown++;
-            }
-            for (size_t k = 0; k < nd && !err; k++) {
+            for (size_t k = 0; k < it->nd && !err; k++) {
+                const ac_decision_t *d = &it->d[k];
+                if (d->action != AC_ACTION_SEND)
+                    continue;
                 size_t len = 0;
-                char *value = ac_message_encode(d[k].id, d[k].kind, it->ev->occurred_ms,
-                                                d[k].due_ms, it->ev, &len);
+                char *value =
+                    ac_message_encode(d->id, d->kind, it->ev->occurred_ms, 0, it->ev, &len);
                 if (!value) {
                     err = RD_KAFKA_RESP_ERR__FAIL;
                     break;
@@ -199,7 +470,7 @@ static int produce(ac_worker_t *w, batch_t *b, ac_rules_fn rules, const char *no
                 free(value);
                 if (!err) {
                     tracker.pending++;
-                    t->decided[d[k].kind]++;
+                    t->decided[d->kind]++;
                 }
             }
             if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
@@ -335,6 +606,23 @@ static void flush_tally(ac_worker_t *w, const tally_t *t)
         snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name((ac_kind_t)k));
         ac_metrics_add(w->metrics, "aftercare_messages_decided_total", labels, t->decided[k]);
     }
+    for (int k = 0; k < AC_KIND__COUNT; k++) {
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name((ac_kind_t)k));
+        if (t->scheduled[k])
+            ac_metrics_add(w->metrics, "aftercare_messages_scheduled_total", labels,
+                           t->scheduled[k]);
+        if (t->cancelled[k])
+            ac_metrics_add(w->metrics, "aftercare_scheduled_cancelled_total", labels,
+                           t->cancelled[k]);
+        for (int r = 0; r < AC_FACT__COUNT + 3; r++) {
+            if (!t->suppressed[k][r])
+                continue;
+            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
+                     ac_kind_name((ac_kind_t)k), reason_name(r));
+            ac_metrics_add(w->metrics, "aftercare_messages_suppressed_total", labels,
+                           t->suppressed[k][r]);
+        }
+    }
     for (int r = 1; r <= AC_EVENT_ERR_INVALID_FIELD; r++) {
         if (!t->dead[r])
             continue;
@@ -344,6 +632,49 @@ static void flush_tally(ac_worker_t *w, const tally_t *t)
     }
 }
 
+/* Reads the journey settings and the per-store table. Returns 0, or -1
+ * after printing one line naming the setting at fault. */
+static int setup(pipe_t *p)
+{
+    char err[512];
+    ac_worker_t *w = p->w;
+    ac_store_settings_t defaults = {
+        .review_delay_ms = ac_config_int(w->cfg, "REVIEW_REQUEST_DELAY"),
+        .referral_delay_ms = ac_config_int(w->cfg, "REFERRAL_DELAY"),
+        .review_requests = 1,
+        .referral_invites = 1,
+    };
+    ac_stores_parse_updates(ac_config_str(w->cfg, "SHIPPING_UPDATES"), &defaults, err, sizeof(err));
+    p->journey_ttl = ac_config_int(w->cfg, "JOURNEY_TTL");
+    p->fire_lease = ac_config_int(w->cfg, "FIRE_LEASE");
+    p->fire_interval = ac_config_int(w->cfg, "FIRE_INTERVAL");
+    p->scheduler = (int)ac_config_int(w->cfg, "SCHEDULER");
+    p->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
+    const char *path = ac_config_str(w->cfg, "STORE_SETTINGS");
+    if (path && *path) {
+        if (!(p->stores = ac_stores_load(&defaults, path, err, sizeof(err)))) {
+            fprintf(stderr, "%s: invalid setting STORE_SETTINGS: %s\n", w->spec->name, err);
+            return -1;
+        }
+    } else if (!(p->stores = ac_stores_new(&defaults, NULL, 0, err, sizeof(err)))) {
+        fprintf(stderr, "%s: %s\n", w->spec->name, err);
+        return -1;
+    }
+    /* The journey must outlive every scheduled message of the order, or
+     * the check at fire time would not see a return. */
+    int64_t longest = ac_stores_longest_delay(p->stores);
+    if (p->journey_ttl <= longest) {
+        char ttl[32], delay[32];
+        ac_duration_format(p->journey_ttl, ttl, sizeof(ttl));
+        ac_duration_format(longest, delay, sizeof(delay));
+        fprintf(stderr,
+                "%s: invalid setting JOURNEY_TTL=%s: must be longer than the longest delay (%s)\n",
+                w->spec->name, ttl, delay);
+        return -1;
+    }
+    return 0;
+}
+
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
 {
     int rc = AC_EXIT_OK;
@@ -351,32 +682,50 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     int wait_ms = (int)ac_config_int(w->cfg, "BATCH_WAIT");
     size_t max_bytes = (size_t)ac_config_int(w->cfg, "MAX_EVENT_BYTES");
     int64_t ttl_ms = ac_config_int(w->cfg, AC_DEDUP_TTL);
-    const char *notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
+    pipe_t p = {.w = w, .rules = rules};
     batch_t b = {0};
+    if (setup(&p) < 0) {
+        rc = AC_EXIT_CONFIG;
+        goto out;
+    }
     b.items = calloc(max, sizeof(item_t));
     b.keys = calloc(max, sizeof(char *));
     b.seen = calloc(max, sizeof(int));
-    if (!b.items || !b.keys || !b.seen) {
+    b.evs = calloc(max, sizeof(*b.evs));
+    b.journeys = calloc(max, sizeof(*b.journeys));
+    b.ops = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.ops));
+    b.op_items = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.op_items));
+    b.records = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.records));
+    b.jkeys = calloc(max, sizeof(*b.jkeys));
+    if (!b.items || !b.keys || !b.seen || !b.evs || !b.journeys || !b.ops || !b.op_items ||
+        !b.records || !b.jkeys) {
         ac_log(AC_LOG_ERROR, "out of memory for a batch of %zu", max);
         rc = AC_EXIT_RUNTIME;
         goto out;
     }
+    ac_journey_register(w->redis);
+    ac_schedule_register(w->redis);
     /* Connect early so readiness reflects Redis from the start. */
     char err[256];
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
+    ac_log(AC_LOG_INFO, "%zu store(s) with their own settings; %s scheduled messages",
+           ac_stores_count(p.stores), p.scheduler ? "firing" : "not firing");
 
     while (!ac_worker_stopping()) {
         ac_http_beat(w->http);
         rd_kafka_poll(w->producer, 0);
+        if (p.scheduler && ac_time_mono_ms() >= p.next_fire)
+            fire_due(&p);
         collect(w, &b, max, wait_ms);
         if (b.n == 0)
             continue;
         tally_t t;
         memset(&t, 0, sizeof(t));
         classify(&b, max_bytes, &t);
-        if (check_seen(w, &b) < 0)
+        if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0)
             break; /* stopping: nothing stored, the batch is consumed again */
-        if (produce(w, &b, rules, notify_topic, &t) < 0) {
+        decide(&p, &b, &t);
+        if (produce(w, &b, p.notify_topic, &t) < 0) {
             if (ac_worker_stopping())
                 break; /* nothing of the batch stored: consumed again */
             if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
@@ -392,11 +741,14 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
             ac_worker_sleep(500);
             continue;
         }
+        if (schedule(&p, &b, &t) < 0)
+            break; /* stopping: not marked, consumed again; adding twice is a no-op */
         finish(w, &b, ttl_ms);
         flush_tally(w, &t);
         batch_clear(&b);
     }
 out:
     batch_free(&b);
+    ac_stores_destroy(p.stores);
     return rc;
 }

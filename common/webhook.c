@@ -40,6 +40,11 @@ char *ac_webhook_body(const ac_message_t *m, ac_channel_t ch, const char *to,
     add_str(o, "text", r->text);
     ac_time_format(m->created_ms, ts, sizeof(ts));
     add_str(o, "created_at", ts);
+    if (m->due_ms > 0) {
+        /* Scheduled messages say when they were meant to go out. */
+        ac_time_format(m->due_ms, ts, sizeof(ts));
+        add_str(o, "due_at", ts);
+    }
     size_t n = 0;
     const char *s = json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);

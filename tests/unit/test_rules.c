@@ -31,11 +31,14 @@ static ac_event_t *event(const char *event_id, const char *type, const char *sto
     return ev;
 }
 
+static const ac_journey_t no_journey;
+static const ac_store_settings_t defaults = {7 * 86400000LL, 14 * 86400000LL, 1, 0, 1, 1};
+
 /* Runs the orders rules with a sentinel-filled output array. */
 static size_t decide(const ac_event_t *ev, ac_decision_t out[AC_RULES_MAX_DECISIONS])
 {
     memset(out, 0x5a, sizeof(ac_decision_t) * AC_RULES_MAX_DECISIONS);
-    size_t n = ac_rules_orders(ev, out, AC_RULES_MAX_DECISIONS);
+    size_t n = ac_rules_orders(ev, &no_journey, &defaults, out, AC_RULES_MAX_DECISIONS);
     assert_true(n <= AC_RULES_MAX_DECISIONS);
     return n;
 }
@@ -119,9 +122,16 @@ static void test_cancelled(void **state)
     ac_event_t *cancelled = event("evt_2", "order.cancelled", "st", "\"ord_1\"");
     ac_decision_t dp[AC_RULES_MAX_DECISIONS], dc[AC_RULES_MAX_DECISIONS];
     assert_int_equal(decide(placed, dp), 1);
-    assert_int_equal(decide(cancelled, dc), 1);
+    /* The notice, and the cancellation of whatever was scheduled. */
+    assert_int_equal(decide(cancelled, dc), 3);
     assert_int_equal(dc[0].kind, AC_KIND_ORDER_CANCELLED);
+    assert_int_equal(dc[0].action, AC_ACTION_SEND);
     assert_int_equal(dc[0].due_ms, 0);
+    assert_int_equal(dc[1].action, AC_ACTION_CANCEL);
+    assert_int_equal(dc[1].kind, AC_KIND_REVIEW_REQUEST);
+    assert_int_equal(dc[1].due_ms, cancelled->occurred_ms);
+    assert_int_equal(dc[2].action, AC_ACTION_CANCEL);
+    assert_int_equal(dc[2].kind, AC_KIND_REFERRAL_INVITE);
     char id[AC_MESSAGE_ID_LEN];
     ac_message_id(AC_KIND_ORDER_CANCELLED, "st", "ord_1", NULL, id);
     assert_string_equal(dc[0].id, id);
@@ -158,9 +168,14 @@ static void test_no_room(void **state)
     ac_event_t *ev = event("evt_1", "order.placed", "st", "\"ord_1\"");
     ac_decision_t out[1];
     memset(out, 0x5a, sizeof(out));
-    assert_int_equal(ac_rules_orders(ev, out, 0), 0);
+    assert_int_equal(ac_rules_orders(ev, &no_journey, &defaults, out, 0), 0);
     assert_int_equal(((unsigned char *)out)[0], 0x5a);
-    assert_int_equal(ac_rules_orders(ev, out, 1), 1);
+    assert_int_equal(ac_rules_orders(ev, &no_journey, &defaults, out, 1), 1);
+    ac_event_destroy(ev);
+    /* A cancellation with room for one decision keeps the notice. */
+    ev = event("evt_2", "order.cancelled", "st", "\"ord_1\"");
+    assert_int_equal(ac_rules_orders(ev, &no_journey, &defaults, out, 1), 1);
+    assert_int_equal(out[0].kind, AC_KIND_ORDER_CANCELLED);
     ac_event_destroy(ev);
 }
 
@@ -189,7 +204,7 @@ static void test_rules_fn_signature(void **state)
     ac_rules_fn fn = ac_rules_orders;
     ac_event_t *ev = event("evt_1", "order.cancelled", "st", "\"ord_1\"");
     ac_decision_t out[AC_RULES_MAX_DECISIONS];
-    assert_int_equal(fn(ev, out, AC_RULES_MAX_DECISIONS), 1);
+    assert_int_equal(fn(ev, &no_journey, &defaults, out, AC_RULES_MAX_DECISIONS), 3);
     ac_event_destroy(ev);
 }
 

@@ -1,6 +1,7 @@
 /* order-worker: consumes the orders topic and decides the messages orders
  * call for (an order confirmation, a cancellation notice), handing them to
- * notify-worker through the notifications topic. */
+ * notify-worker through the notifications topic; cancellations and
+ * customer feedback also cancel scheduled messages that no longer fit. */
 #include <stdlib.h>
 
 #include "pipeline.h"

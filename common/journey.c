@@ -1,0 +1,246 @@
+#include "journey.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+static const char *fact_names[AC_FACT__COUNT] = {
+    [AC_FACT_PLACED] = "placed",     [AC_FACT_CANCELLED] = "cancelled",
+    [AC_FACT_SHIPPED] = "shipped",   [AC_FACT_DELIVERED] = "delivered",
+    [AC_FACT_RETURNED] = "returned", [AC_FACT_REFUNDED] = "refunded",
+    [AC_FACT_FEEDBACK] = "feedback", [AC_FACT_UNHAPPY] = "unhappy",
+    [AC_FACT_CONSENT] = "consent",
+};
+
+const char *ac_fact_name(ac_fact_t f)
+{
+    return (f >= 0 && f < AC_FACT__COUNT) ? fact_names[f] : "unknown";
+}
+
+size_t ac_journey_facts(const ac_event_t *ev, ac_fact_t out[AC_FACT__COUNT])
+{
+    size_t n = 0;
+    switch (ev->type) {
+    case AC_EVENT_ORDER_PLACED:
+        out[n++] = AC_FACT_PLACED;
+        break;
+    case AC_EVENT_ORDER_CANCELLED:
+        out[n++] = AC_FACT_CANCELLED;
+        break;
+    case AC_EVENT_SHIPMENT_SHIPPED:
+        out[n++] = AC_FACT_SHIPPED;
+        break;
+    case AC_EVENT_SHIPMENT_DELIVERED:
+        out[n++] = AC_FACT_DELIVERED;
+        break;
+    case AC_EVENT_RETURN_REQUESTED:
+    case AC_EVENT_RETURN_RECEIVED:
+        /* A received return was requested, even if that event is lost. */
+        out[n++] = AC_FACT_RETURNED;
+        break;
+    case AC_EVENT_RETURN_REFUNDED:
+        /* A refund may be a goodwill gesture without a return: it blocks
+         * nothing by itself. */
+        out[n++] = AC_FACT_REFUNDED;
+        break;
+    case AC_EVENT_FEEDBACK_RECEIVED:
+        out[n++] = AC_FACT_FEEDBACK;
+        if (ev->feedback.rating > 0 && ev->feedback.rating <= AC_JOURNEY_UNHAPPY_RATING)
+            out[n++] = AC_FACT_UNHAPPY;
+        break;
+    default:
+        break;
+    }
+    if (ev->type != AC_EVENT_UNKNOWN && ev->customer.marketing_consent)
+        out[n++] = AC_FACT_CONSENT;
+    return n;
+}
+
+void ac_journey_merge(ac_journey_t *j, const ac_event_t *ev)
+{
+    ac_fact_t f[AC_FACT__COUNT];
+    size_t n = ac_journey_facts(ev, f);
+    for (size_t i = 0; i < n; i++)
+        if (j->at[f[i]] == 0 || ev->occurred_ms < j->at[f[i]])
+            j->at[f[i]] = ev->occurred_ms;
+    if (!j->promised[0])
+        ac_time_date(ev->order.promised_delivery_date, j->promised);
+}
+
+#define BIT(f) (1u << (f))
+
+unsigned ac_journey_blockers(ac_kind_t kind)
+{
+    switch (kind) {
+    case AC_KIND_SHIPPING_UPDATE:
+    case AC_KIND_DELAY_NOTICE:
+        /* News about the parcel is noise once it arrived or was sent back. */
+        return BIT(AC_FACT_CANCELLED) | BIT(AC_FACT_DELIVERED) | BIT(AC_FACT_RETURNED);
+    case AC_KIND_REVIEW_REQUEST:
+        /* Customers returning the item, or who already told us what they
+         * think, are not asked again. */
+        return BIT(AC_FACT_CANCELLED) | BIT(AC_FACT_RETURNED) | BIT(AC_FACT_FEEDBACK);
+    case AC_KIND_REFERRAL_INVITE:
+        /* Only happy customers are asked to recommend the store. */
+        return BIT(AC_FACT_CANCELLED) | BIT(AC_FACT_RETURNED) | BIT(AC_FACT_UNHAPPY);
+    default:
+        /* Confirmations, cancellation, return and refund notices answer
+         * something the customer or the store just did. */
+        return 0;
+    }
+}
+
+const char *ac_journey_blockers_csv(ac_kind_t kind)
+{
+    switch (kind) {
+    case AC_KIND_SHIPPING_UPDATE:
+    case AC_KIND_DELAY_NOTICE:
+        return "cancelled,delivered,returned";
+    case AC_KIND_REVIEW_REQUEST:
+        return "cancelled,returned,feedback";
+    case AC_KIND_REFERRAL_INVITE:
+        return "cancelled,returned,unhappy";
+    default:
+        return "";
+    }
+}
+
+int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_fact_t *why)
+{
+    unsigned b = ac_journey_blockers(kind);
+    int found = 0;
+    int64_t earliest = 0;
+    for (int f = 0; f < AC_FACT__COUNT; f++) {
+        if (!(b & BIT(f)) || j->at[f] == 0 || j->at[f] > at_ms)
+            continue;
+        if (!found || j->at[f] < earliest) {
+            earliest = j->at[f];
+            if (why)
+                *why = (ac_fact_t)f;
+        }
+        found = 1;
+    }
+    return found;
+}
+
+void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_t bufsz)
+{
+    /* Length-prefixed like the event keys, so no split of "a:b" into store
+     * and order collides with another pair. */
+    const char *store = store_id ? store_id : "";
+    snprintf(buf, bufsz, "ac:j:%zu:%s:%s", strlen(store), store, order_id);
+}
+
+/* KEYS[1] journey; ARGV[1] ttl ms, ARGV[2] promised date or "", then
+ * fact/time pairs. Earliest time wins, so applying events in any order, or
+ * twice, leaves the same hash. */
+static ac_redis_script_t apply_script = {
+    "for i = 3, #ARGV, 2 do\n"
+    "  local cur = redis.call('HGET', KEYS[1], ARGV[i])\n"
+    "  if not cur or tonumber(ARGV[i + 1]) < tonumber(cur) then\n"
+    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[2] ~= '' then redis.call('HSETNX', KEYS[1], 'promised', ARGV[2]) end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+    "return redis.call('HGETALL', KEYS[1])\n",
+    {0}};
+
+void ac_journey_register(ac_redis_t *r)
+{
+    ac_redis_register_script(r, &apply_script);
+}
+
+void ac_journey_parse(const char *const *fields, const char *const *values, size_t n,
+                      ac_journey_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i], "promised") == 0) {
+            ac_time_date(values[i], out->promised);
+            continue;
+        }
+        for (int f = 0; f < AC_FACT__COUNT; f++)
+            if (strcmp(fields[i], fact_names[f]) == 0)
+                out->at[f] = strtoll(values[i], NULL, 10);
+    }
+}
+
+static void parse_reply(const redisReply *rep, ac_journey_t *out)
+{
+    const char *fields[64], *values[64];
+    size_t n = 0;
+    memset(out, 0, sizeof(*out));
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i + 1 < rep->elements && n < 64; i += 2) {
+        if (rep->element[i]->type != REDIS_REPLY_STRING ||
+            rep->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        fields[n] = rep->element[i]->str;
+        values[n++] = rep->element[i + 1]->str;
+    }
+    ac_journey_parse(fields, values, n, out);
+}
+
+int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                     ac_journey_t *out, char *err, size_t errsz)
+{
+    int rc = -1;
+    size_t got = 0;
+    redisReply **replies = NULL;
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    for (size_t i = 0; i < n; i++) {
+        const ac_event_t *ev = evs[i];
+        char key[600], promised[11], times[AC_FACT__COUNT][24];
+        const char *argv[3 + 2 * AC_FACT__COUNT];
+        ac_fact_t facts[AC_FACT__COUNT];
+        size_t nf = ac_journey_facts(ev, facts);
+        ac_journey_key(ev->store.id, ev->order.id, key, sizeof(key));
+        ac_time_date(ev->order.promised_delivery_date, promised);
+        int argc = 0;
+        argv[argc++] = key;
+        argv[argc++] = ttl;
+        argv[argc++] = promised;
+        for (size_t f = 0; f < nf; f++) {
+            snprintf(times[f], sizeof(times[f]), "%lld", (long long)ev->occurred_ms);
+            argv[argc++] = fact_names[facts[f]];
+            argv[argc++] = times[f];
+        }
+        if (ac_redis_append_script(r, &apply_script, 1, argc, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    replies = calloc(n, sizeof(*replies));
+    if (!replies) {
+        /* The replies must still be read, or the connection is out of step. */
+        ac_redis_disconnect(r);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    if (ac_redis_replies(r, n, replies, err, errsz) < 0)
+        goto out;
+    got = n;
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errsz, "redis: %s", replies[i]->str);
+            goto out;
+        }
+        parse_reply(replies[i], &out[i]);
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < got; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* What aftercare knows about one order's journey: when it was placed,
+ * shipped, delivered, returned, cancelled, and what the customer said.
+ *
+ * Events of one order arrive on three topics, consumed by different
+ * workers, in no guaranteed order across topics. Each event records the
+ * facts it establishes in a Redis hash per order, keeping for every fact the
+ * earliest time it happened (occurred_at, never processing time), so that
+ * the hash ends up the same whatever order the events were processed in.
+ * The rules then ask "had this happened by then?": a review request due on
+ * the 14th is pointless if a return was requested on the 12th, whether the
+ * return event was processed before or after the delivery that scheduled it.
+ *
+ * The facts and blockers are pure (unit-tested); ac_journey_apply() is the
+ * one Redis round trip per batch. */
+#ifndef AC_JOURNEY_H
+#define AC_JOURNEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "message.h"
+#include "redis.h"
+
+typedef enum ac_fact {
+    AC_FACT_PLACED = 0,
+    AC_FACT_CANCELLED,
+    AC_FACT_SHIPPED,
+    AC_FACT_DELIVERED,
+    AC_FACT_RETURNED, /* a return was requested (or received) */
+    AC_FACT_REFUNDED,
+    AC_FACT_FEEDBACK, /* the customer rated the order */
+    AC_FACT_UNHAPPY,  /* ... with 3 stars or fewer */
+    AC_FACT_CONSENT,  /* an event said marketing_consent: true */
+    AC_FACT__COUNT
+} ac_fact_t;
+
+/* A rating at or below this is not "satisfied". */
+#define AC_JOURNEY_UNHAPPY_RATING 3
+
+typedef struct ac_journey {
+    int64_t at[AC_FACT__COUNT]; /* earliest occurred_at in ms; 0 = not (yet) known */
+    char promised[11];          /* promised delivery date YYYY-MM-DD, "" when unknown */
+} ac_journey_t;
+
+/* "cancelled", "returned", ...: the field name in Redis and the reason
+ * label of a suppressed message. */
+const char *ac_fact_name(ac_fact_t f);
+
+/* Fills out[] with the facts ev establishes; returns how many. */
+size_t ac_journey_facts(const ac_event_t *ev, ac_fact_t out[AC_FACT__COUNT]);
+
+/* Records ev's facts into j as Redis would (earliest time wins), for
+ * tests and for reasoning without Redis. */
+void ac_journey_merge(ac_journey_t *j, const ac_event_t *ev);
+
+/* The facts that make a message of kind pointless once they happened at or
+ * before it goes out: no delay notice for a delivered parcel, no review
+ * request after a return. Returns a bit set of (1u << fact). */
+unsigned ac_journey_blockers(ac_kind_t kind);
+
+/* The same blockers as "cancelled,returned,feedback", for Lua scripts. */
+const char *ac_journey_blockers_csv(ac_kind_t kind);
+
+/* True when a blocker of kind happened at or before at_ms; *why (may be
+ * NULL) names the earliest such fact. */
+int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_fact_t *why);
+
+/* Writes the Redis key of (store, order)'s journey into buf. */
+void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_t bufsz);
+
+/* Registers the Lua script of ac_journey_apply(). */
+void ac_journey_register(ac_redis_t *r);
+
+/* For each of n events, records its facts (and the promised delivery date,
+ * if the order's journey has none yet), renews the journey's expiry to
+ * ttl_ms and reads the whole journey back into out[i]. The events are
+ * applied in array order, so a later event of the same order sees the
+ * earlier ones. One round trip. Returns 0 or -1 with err. */
+int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                     ac_journey_t *out, char *err, size_t errsz);
+
+/* Parses a journey from HGETALL's field/value pairs (for tests and the
+ * scheduler). Unknown fields are ignored. */
+void ac_journey_parse(const char *const *fields, const char *const *values, size_t n,
+                      ac_journey_t *out);
+
+#endif

@@ -1,0 +1,275 @@
+#include "schedule.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journey.h"
+
+#define KEY_QUEUE "ac:sched"
+#define KEY_ITEMS "ac:sched:items"
+#define KEY_META  "ac:sched:meta"
+
+/* An item's description is "<due ms> <kind> <blockers csv> <journey key>";
+ * the journey key goes last because it is the only part that may hold
+ * spaces. The marker field in the journey makes adding idempotent: a
+ * replayed delivery does not re-add a review request that already fired. */
+
+/* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta; ARGV[1] id,
+ * ARGV[2] due, ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record,
+ * ARGV[6] description. */
+static ac_redis_script_t add_script = {
+    "local due = tonumber(ARGV[2])\n"
+    "for f in string.gmatch(ARGV[4], '[^,]+') do\n"
+    "  local t = redis.call('HGET', KEYS[1], f)\n"
+    "  if t and tonumber(t) <= due then return 2 end\n"
+    "end\n"
+    "if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[2]) == 0 then return 1 end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])\n"
+    "redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])\n"
+    "return 0\n",
+    {0}};
+
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id, ARGV[2] since:
+ * an item due before the blocking fact happened stays (it fired, or will,
+ * just as it would have had the events arrived in order). */
+static ac_redis_script_t cancel_script = {
+    "local m = redis.call('HGET', KEYS[3], ARGV[1])\n"
+    "if not m then return 4 end\n"
+    "if tonumber(string.match(m, '^(%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
+    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+    "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+    "return 3\n",
+    {0}};
+
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] now, ARGV[2] lease
+ * end, ARGV[3] max. Returns id, kind, due, status ("fire" or the blocking
+ * fact), record ("" unless fired) for each item taken. */
+static ac_redis_script_t take_script = {
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local m = redis.call('HGET', KEYS[3], id)\n"
+    "  local rec = redis.call('HGET', KEYS[2], id)\n"
+    "  local due, kind, bl, jk\n"
+    "  if m then due, kind, bl, jk = string.match(m, '^(%d+) (%S+) (%S*) ?(.*)$') end\n"
+    "  if not due or not rec then\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "    redis.call('HDEL', KEYS[2], id)\n"
+    "    redis.call('HDEL', KEYS[3], id)\n"
+    "  else\n"
+    "    local why = nil\n"
+    "    for f in string.gmatch(bl, '[^,]+') do\n"
+    "      local t = redis.call('HGET', jk, f)\n"
+    "      if t and tonumber(t) <= tonumber(due) then why = f break end\n"
+    "    end\n"
+    "    if why then\n"
+    "      redis.call('ZREM', KEYS[1], id)\n"
+    "      redis.call('HDEL', KEYS[2], id)\n"
+    "      redis.call('HDEL', KEYS[3], id)\n"
+    "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
+    "      table.insert(out, why) table.insert(out, '')\n"
+    "    else\n"
+    "      redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)\n"
+    "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
+    "      table.insert(out, 'fire') table.insert(out, rec)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n",
+    {0}};
+
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id. */
+static ac_redis_script_t ack_script = {"redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                                       "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+                                       "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+                                       "return 0\n",
+                                       {0}};
+
+void ac_schedule_register(ac_redis_t *r)
+{
+    ac_redis_register_script(r, &add_script);
+    ac_redis_register_script(r, &cancel_script);
+    ac_redis_register_script(r, &take_script);
+    ac_redis_register_script(r, &ack_script);
+}
+
+/* Reads n replies, failing on the first error reply. The caller frees
+ * them with free_replies(). */
+static redisReply **read_replies(ac_redis_t *r, size_t n, char *err, size_t errsz)
+{
+    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
+    if (!replies) {
+        ac_redis_disconnect(r);
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
+        free(replies);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errsz, "redis: %s", replies[i]->str);
+            for (size_t j = 0; j < n; j++)
+                freeReplyObject(replies[j]);
+            free(replies);
+            return NULL;
+        }
+    }
+    return replies;
+}
+
+static void free_replies(redisReply **replies, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+}
+
+int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
+{
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        ac_schedule_op_t *op = &ops[i];
+        char due[24], marker[64], meta[700];
+        int rc;
+        snprintf(due, sizeof(due), "%lld", (long long)op->due_ms);
+        if (op->type == AC_SCHEDULE_ADD) {
+            const char *csv = ac_journey_blockers_csv(op->kind);
+            snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
+            snprintf(meta, sizeof(meta), "%lld %s %s %s", (long long)op->due_ms,
+                     ac_kind_name(op->kind), csv, op->journey_key);
+            const char *argv[] = {op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, op->id, due,
+                                  marker,          csv,       op->record, meta};
+            size_t lens[] = {strlen(argv[0]),  strlen(KEY_QUEUE), strlen(KEY_ITEMS),
+                             strlen(KEY_META), strlen(op->id),    strlen(due),
+                             strlen(marker),   strlen(csv),       op->record_len,
+                             strlen(meta)};
+            rc = ac_redis_append_script(r, &add_script, 4, 10, argv, lens);
+        } else {
+            const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, op->id, due};
+            rc = ac_redis_append_script(r, &cancel_script, 3, 5, argv, NULL);
+        }
+        if (rc < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    redisReply **replies = read_replies(r, n, err, errsz);
+    if (!replies)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ops[i].result = replies[i]->type == REDIS_REPLY_INTEGER
+                            ? (ac_schedule_result_t)replies[i]->integer
+                            : AC_SCHEDULE_NONE;
+    free_replies(replies, n);
+    return 0;
+}
+
+static const char *fact_label(const char *name)
+{
+    /* The reply's string dies with the reply: map it to a static name. */
+    for (int f = 0; f < AC_FACT__COUNT; f++)
+        if (strcmp(name, ac_fact_name((ac_fact_t)f)) == 0)
+            return ac_fact_name((ac_fact_t)f);
+    return "unknown";
+}
+
+int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
+                     ac_schedule_due_t *out, size_t *n, char *err, size_t errsz)
+{
+    char now[24], until[24], lim[24];
+    *n = 0;
+    if (max == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(until, sizeof(until), "%lld", (long long)(now_ms + lease_ms));
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, now, until, lim};
+    if (ac_redis_append_script(r, &take_script, 3, 6, argv, NULL) < 0) {
+        snprintf(err, errsz, "redis: cannot queue command");
+        ac_redis_disconnect(r);
+        return -1;
+    }
+    redisReply **replies = read_replies(r, 1, err, errsz);
+    if (!replies)
+        return -1;
+    const redisReply *rep = replies[0];
+    int rc = 0;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *n < max;
+         i += 5) {
+        redisReply **e = rep->element + i;
+        ac_schedule_due_t *d = &out[*n];
+        memset(d, 0, sizeof(*d));
+        if (e[0]->type != REDIS_REPLY_STRING || !ac_message_id_valid(e[0]->str) ||
+            e[1]->type != REDIS_REPLY_STRING || ac_kind_parse(e[1]->str, &d->kind) < 0)
+            continue;
+        memcpy(d->id, e[0]->str, AC_MESSAGE_ID_LEN);
+        d->due_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : 0;
+        if (e[3]->type == REDIS_REPLY_STRING && strcmp(e[3]->str, "fire") != 0) {
+            d->blocked_by = fact_label(e[3]->str);
+        } else {
+            d->record = malloc(e[4]->len + 1);
+            if (!d->record) {
+                /* The item stays leased and fires again once the lease lapses. */
+                snprintf(err, errsz, "out of memory");
+                rc = -1;
+                break;
+            }
+            memcpy(d->record, e[4]->str, e[4]->len);
+            d->record[e[4]->len] = '\0';
+            d->record_len = e[4]->len;
+        }
+        (*n)++;
+    }
+    free_replies(replies, 1);
+    return rc;
+}
+
+int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz)
+{
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, ids[i]};
+        if (ac_redis_append_script(r, &ack_script, 3, 4, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    redisReply **replies = read_replies(r, n, err, errsz);
+    if (!replies)
+        return -1;
+    free_replies(replies, n);
+    return 0;
+}
+
+int ac_schedule_pending(ac_redis_t *r, long long *count, char *err, size_t errsz)
+{
+    redisReply *rep = ac_redis_command(r, err, errsz, "ZCARD %s", KEY_QUEUE);
+    if (!rep)
+        return -1;
+    *count = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    freeReplyObject(rep);
+    return 0;
+}
+
+void ac_schedule_due_clear(ac_schedule_due_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].record);
+        items[i].record = NULL;
+    }
+}

@@ -1,0 +1,83 @@
+/* Durable scheduling of customer messages in Redis: a review request due
+ * seven days after delivery waits here, not in any worker's memory.
+ *
+ * A sorted set (score: due time in ms) orders the pending message ids, so
+ * finding what is due reads only the due items, however many are pending;
+ * two hashes hold each item's notification record and a short description
+ * (due time, kind, blockers, journey key) for the checks below. Adding,
+ * cancelling and acknowledging an item are O(log n).
+ *
+ * Each item is checked against its order's journey (journey.h) when it is
+ * added and again when it fires: a return that arrives late still stops a
+ * review request. Firing leases items by moving their score lease_ms into
+ * the future, so of several firing processes one takes each item, and an
+ * item whose firer died is taken again once the lease lapses (the message
+ * id then makes the second copy a duplicate that notify-worker drops).
+ *
+ * The scripts touch the journey key named in an item, which Redis Cluster
+ * does not allow: scheduling needs a single Redis (with replicas and
+ * persistence as wanted). */
+#ifndef AC_SCHEDULE_H
+#define AC_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message.h"
+#include "redis.h"
+
+/* Outcome of adding an item. */
+typedef enum ac_schedule_result {
+    AC_SCHEDULE_ADDED = 0,
+    AC_SCHEDULE_ALREADY = 1, /* this message was scheduled before (a replay) */
+    AC_SCHEDULE_BLOCKED = 2, /* a blocker happened before it would be due */
+    AC_SCHEDULE_CANCELLED = 3,
+    AC_SCHEDULE_NONE = 4, /* cancel: nothing pending to cancel */
+} ac_schedule_result_t;
+
+typedef enum ac_schedule_op_type { AC_SCHEDULE_ADD, AC_SCHEDULE_CANCEL } ac_schedule_op_type_t;
+
+/* One change to the schedule. Strings are the caller's. */
+typedef struct ac_schedule_op {
+    ac_schedule_op_type_t type;
+    const char *id; /* message id */
+    ac_kind_t kind;
+    int64_t due_ms;          /* ADD: when it fires; CANCEL: cancel only items due at or after */
+    const char *journey_key; /* ADD: the order's journey (journey.h) */
+    const char *record;      /* ADD: the notification record to produce when it fires */
+    size_t record_len;
+    ac_schedule_result_t result; /* filled */
+} ac_schedule_op_t;
+
+/* An item taken by ac_schedule_take(). */
+typedef struct ac_schedule_due {
+    char id[AC_MESSAGE_ID_LEN];
+    ac_kind_t kind;
+    int64_t due_ms;
+    const char *blocked_by; /* fact name when dropped at fire time, else NULL */
+    char *record;           /* owned; NULL when blocked */
+    size_t record_len;
+} ac_schedule_due_t;
+
+/* Registers the scripts; call once per handle. */
+void ac_schedule_register(ac_redis_t *r);
+
+/* Applies n operations in one round trip, filling each op's result. */
+int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz);
+
+/* Takes up to max items due at now_ms, leasing them for lease_ms. Items
+ * whose journey blocks them are removed and returned with blocked_by set.
+ * Fills out[] and *n; free with ac_schedule_due_clear(). */
+int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
+                     ac_schedule_due_t *out, size_t *n, char *err, size_t errsz);
+
+/* Removes n fired items, once their records are safely in Kafka. */
+int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz);
+
+/* How many items are pending (due or not). */
+int ac_schedule_pending(ac_redis_t *r, long long *count, char *err, size_t errsz);
+
+/* Frees the records of n taken items. */
+void ac_schedule_due_clear(ac_schedule_due_t *items, size_t n);
+
+#endif
