@@ -69,6 +69,221 @@ static const template_entry_t catalog[] = {
     {AC_KIND_ORDER_CANCELLED, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} wurde "
      "storniert.{{#total}} Eine Zahlung von {{total}} wird erstattet.{{/total}}"},
+    /* Shipping updates cover two events: the parcel leaving the warehouse
+     * and the parcel being out for delivery. The out_for_delivery variable is
+     * set only for the latter, so one template speaks of "on its way" or of
+     * "today" as the carrier reported. */
+    {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_EMAIL, "en",
+     "{{#out_for_delivery}}Your order {{order_number}} is out for delivery "
+     "today{{/out_for_delivery}}{{^out_for_delivery}}Your order {{order_number}} is on its "
+     "way{{/out_for_delivery}}",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "{{#out_for_delivery}}good news: your order {{order_number}}{{#store_name}} from "
+     "{{store_name}}{{/store_name}} is out for delivery{{#carrier}} with {{carrier}}{{/carrier}} "
+     "and should arrive today.{{/out_for_delivery}}"
+     "{{^out_for_delivery}}good news: your order {{order_number}}{{#store_name}} from "
+     "{{store_name}}{{/store_name}} is on its way{{#carrier}} with {{carrier}}{{/carrier}}."
+     "{{#estimated_delivery}} It should arrive on {{estimated_delivery}}.{{/estimated_delivery}}"
+     "{{/out_for_delivery}}"
+     "{{#tracking_number}} Your tracking number is {{tracking_number}}.{{/tracking_number}}\n\n"
+     "{{#tracking_url}}You can follow your parcel here:\n{{tracking_url}}\n\n{{/tracking_url}}"
+     "If anything is not right with your delivery, just reply to this message.\n"},
+    {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_EMAIL, "de",
+     "{{#out_for_delivery}}Ihre Bestellung {{order_number}} wird heute "
+     "zugestellt{{/out_for_delivery}}{{^out_for_delivery}}Ihre Bestellung {{order_number}} ist "
+     "unterwegs{{/out_for_delivery}}",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\n{{#out_for_delivery}}gute Nachrichten: Ihre Bestellung {{order_number}}{{#store_name}} "
+     "bei {{store_name}}{{/store_name}} ist heute{{#carrier}} mit {{carrier}}{{/carrier}} in der "
+     "Zustellung und sollte im Laufe des Tages ankommen.{{/out_for_delivery}}"
+     "{{^out_for_delivery}}gute Nachrichten: Ihre Bestellung {{order_number}}{{#store_name}} bei "
+     "{{store_name}}{{/store_name}} ist{{#carrier}} mit {{carrier}}{{/carrier}} unterwegs zu "
+     "Ihnen.{{#estimated_delivery}} Sie kommt voraussichtlich am {{estimated_delivery}} "
+     "an.{{/estimated_delivery}}{{/out_for_delivery}}"
+     "{{#tracking_number}} Ihre Sendungsnummer lautet {{tracking_number}}.{{/tracking_number}}"
+     "\n\n{{#tracking_url}}Hier können Sie Ihre Sendung verfolgen:\n{{tracking_url}}\n\n"
+     "{{/tracking_url}}"
+     "Falls mit der Lieferung etwas nicht stimmt, antworten Sie einfach auf diese Nachricht.\n"},
+    /* An SMS has room for one way to follow the parcel: the link when there
+     * is one, else the tracking number. */
+    {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Your order {{order_number}} is "
+     "{{#out_for_delivery}}out for delivery{{#carrier}} with {{carrier}}{{/carrier}} and should "
+     "arrive today.{{/out_for_delivery}}{{^out_for_delivery}}on its way{{#carrier}} with "
+     "{{carrier}}{{/carrier}}.{{/out_for_delivery}}"
+     "{{#tracking_url}} Track it: {{tracking_url}}{{/tracking_url}}"
+     "{{^tracking_url}}{{#tracking_number}} Tracking number: "
+     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}"},
+    {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} ist "
+     "{{#out_for_delivery}}heute{{#carrier}} mit {{carrier}}{{/carrier}} in der "
+     "Zustellung.{{/out_for_delivery}}{{^out_for_delivery}}{{#carrier}}mit {{carrier}} "
+     "{{/carrier}}unterwegs.{{/out_for_delivery}}"
+     "{{#tracking_url}} Sendung verfolgen: {{tracking_url}}{{/tracking_url}}"
+     "{{^tracking_url}}{{#tracking_number}} Sendungsnummer: "
+     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}"},
+    /* A delay notice apologises and says what we know. Without a new
+     * estimate it says so plainly rather than guessing a date. */
+    {AC_KIND_DELAY_NOTICE, AC_CHANNEL_EMAIL, "en", "Your order {{order_number}} is running late",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "we are sorry: the parcel with your order {{order_number}}{{#store_name}} from "
+     "{{store_name}}{{/store_name}} is running late."
+     "{{#estimated_delivery}} It should now arrive on "
+     "{{estimated_delivery}}.{{/estimated_delivery}}"
+     "{{^estimated_delivery}} The carrier has not given us a new delivery date yet."
+     "{{/estimated_delivery}}\n\n"
+     "{{#tracking_url}}You can follow your parcel here:\n{{tracking_url}}\n\n{{/tracking_url}}"
+     "We apologise for the wait. If you have any questions, just reply to this message.\n"},
+    {AC_KIND_DELAY_NOTICE, AC_CHANNEL_EMAIL, "de",
+     "Ihre Bestellung {{order_number}} verspätet sich",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\nes tut uns leid: Die Sendung mit Ihrer Bestellung {{order_number}}{{#store_name}} bei "
+     "{{store_name}}{{/store_name}} verspätet sich."
+     "{{#estimated_delivery}} Sie kommt nun voraussichtlich am {{estimated_delivery}} "
+     "an.{{/estimated_delivery}}"
+     "{{^estimated_delivery}} Der Versanddienstleister hat uns noch keinen neuen Liefertermin "
+     "genannt.{{/estimated_delivery}}\n\n"
+     "{{#tracking_url}}Hier können Sie Ihre Sendung verfolgen:\n{{tracking_url}}\n\n"
+     "{{/tracking_url}}"
+     "Bitte entschuldigen Sie die Verzögerung. Wenn Sie Fragen haben, antworten Sie einfach auf "
+     "diese Nachricht.\n"},
+    {AC_KIND_DELAY_NOTICE, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Sorry, your order {{order_number}} is running "
+     "late.{{#estimated_delivery}} New estimate: {{estimated_delivery}}.{{/estimated_delivery}}"
+     "{{#tracking_url}} Track it: {{tracking_url}}{{/tracking_url}}"},
+    {AC_KIND_DELAY_NOTICE, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} verspätet "
+     "sich leider.{{#estimated_delivery}} Neuer Termin: {{estimated_delivery}}."
+     "{{/estimated_delivery}}{{#tracking_url}} Sendung verfolgen: "
+     "{{tracking_url}}{{/tracking_url}}"},
+    /* A review request asks once, warmly, and offers a reply as the easiest
+     * way to answer; there is no review link in the event to point to. */
+    {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_EMAIL, "en",
+     "{{#item_summary}}How are you getting on with your {{item_summary}}?{{/item_summary}}"
+     "{{^item_summary}}How are you getting on with your order {{order_number}}?{{/item_summary}}",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "we hope your order {{order_number}}{{#store_name}} from {{store_name}}{{/store_name}} "
+     "arrived safely.{{#item_summary}} How are you getting on with your "
+     "{{item_summary}}?{{/item_summary}}{{^item_summary}} How are you getting on with "
+     "it?{{/item_summary}}\n\n"
+     "If you have a moment, would you tell other customers what you think? Just reply to this "
+     "message with a few words, or leave a review on the product page.\n\n"
+     "And if something is not quite right, please tell us too, so that we can help.\n"},
+    {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_EMAIL, "de",
+     "Wie gefällt Ihnen Ihre Bestellung {{order_number}}?",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\nwir hoffen, Ihre Bestellung {{order_number}}{{#item_summary}} "
+     "({{item_summary}}){{/item_summary}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
+     "gut angekommen. Wie zufrieden sind Sie damit?\n\n"
+     "Wenn Sie einen Moment Zeit haben, erzählen Sie anderen Kundinnen und Kunden doch, was Sie "
+     "davon halten: Antworten Sie einfach mit ein paar Worten auf diese Nachricht oder schreiben "
+     "Sie eine Bewertung auf der Produktseite.\n\n"
+     "Und falls etwas nicht passt, sagen Sie es uns bitte auch, damit wir helfen können.\n"},
+    {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
+     "how{{/first_name}}{{^first_name}}How{{/first_name}} are you getting on with your "
+     "{{#item_summary}}{{item_summary}}{{/item_summary}}{{^item_summary}}order "
+     "{{order_number}}{{/item_summary}}? Just reply to tell other customers what you think."},
+    {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
+     "wie{{/first_name}}{{^first_name}}Wie{{/first_name}} gefällt Ihnen Ihre Bestellung "
+     "{{order_number}}{{#item_summary}} ({{item_summary}}){{/item_summary}}? Antworten Sie "
+     "gern, das hilft anderen Kunden."},
+    /* The event carries no referral code or link yet, so the invitation
+     * only asks customers to tell their friends; it must not promise a
+     * reward that does not exist. */
+    {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_EMAIL, "en",
+     "{{#store_name}}Know someone who would like {{store_name}} too?{{/store_name}}"
+     "{{^store_name}}Know someone who would like our shop too?{{/store_name}}",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "thank you for shopping with us{{#store_name}} at {{store_name}}{{/store_name}}. We hope you "
+     "are enjoying your order {{order_number}}.\n\n"
+     "If you have friends or family who might like our shop too, we would be delighted if you "
+     "told them about us. A recommendation from a happy customer means more to us than any "
+     "advert.\n\n"
+     "You are getting this message because you agreed to hear from us. If you would rather not, "
+     "just reply and let us know.\n"},
+    {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_EMAIL, "de",
+     "{{#store_name}}Kennen Sie jemanden, dem {{store_name}} auch gefallen "
+     "würde?{{/store_name}}{{^store_name}}Kennen Sie jemanden, dem unser Shop auch gefallen "
+     "würde?{{/store_name}}",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\nvielen Dank für Ihren Einkauf{{#store_name}} bei {{store_name}}{{/store_name}}. Wir "
+     "hoffen, Ihre Bestellung {{order_number}} gefällt Ihnen.\n\n"
+     "Wenn Sie Freunde oder Familie haben, denen unser Angebot auch gefallen könnte, freuen wir "
+     "uns sehr, wenn Sie uns weiterempfehlen. Die Empfehlung zufriedener Kundinnen und Kunden "
+     "bedeutet uns mehr als jede Werbung.\n\n"
+     "Sie erhalten diese Nachricht, weil Sie zugestimmt haben, von uns zu hören. Wenn Sie das "
+     "nicht mehr möchten, antworten Sie einfach kurz auf diese Nachricht.\n"},
+    {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
+     "thank{{/first_name}}{{^first_name}}Thank{{/first_name}} you for shopping with us! Know "
+     "someone who would like our shop too? We would love it if you told them about us."},
+    {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
+     "danke{{/first_name}}{{^first_name}}Danke{{/first_name}} für Ihren Einkauf! Kennen Sie "
+     "jemanden, dem unser Shop auch gefallen würde? Empfehlen Sie uns gern weiter!"},
+    /* The return reason stays out of the message: the customer gave it and
+     * does not need it read back. What they need is the next step. */
+    {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_EMAIL, "en",
+     "We have received your return request for order {{order_number}}",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "we have received your return request for order {{order_number}}{{#store_name}} at "
+     "{{store_name}}{{/store_name}}.\n\n"
+     "What happens next:\n"
+     "1. Please send the items back to us.{{#return_label_url}} Your return label and "
+     "instructions are here:\n   {{return_label_url}}{{/return_label_url}}"
+     "{{^return_label_url}} If you need a return label, just ask.{{/return_label_url}}\n"
+     "2. Once they have arrived, we will refund the money to your original payment method and "
+     "let you know.\n\n"
+     "If you have any other questions, just reply to this message.\n"},
+    {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_EMAIL, "de",
+     "Ihre Retoure zur Bestellung {{order_number}} ist angemeldet",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\nwir haben Ihre Rücksendeanfrage zur Bestellung {{order_number}}{{#store_name}} bei "
+     "{{store_name}}{{/store_name}} erhalten.\n\n"
+     "So geht es weiter:\n"
+     "1. Bitte senden Sie die Artikel an uns zurück.{{#return_label_url}} Ihr Rücksendeetikett "
+     "und die Anleitung finden Sie hier:\n   {{return_label_url}}{{/return_label_url}}"
+     "{{^return_label_url}} Falls Sie ein Rücksendeetikett brauchen, geben Sie uns bitte "
+     "Bescheid.{{/return_label_url}}\n"
+     "2. Sobald die Artikel angekommen sind, erstatten wir den Betrag über Ihre ursprüngliche "
+     "Zahlungsart und informieren Sie darüber.\n\n"
+     "Wenn Sie weitere Fragen haben, antworten Sie einfach auf diese Nachricht.\n"},
+    {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Return for order {{order_number}} "
+     "registered. Please send the items back{{#return_label_url}} "
+     "({{return_label_url}}){{/return_label_url}}; we refund on arrival."},
+    {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Retoure zu Bestellung {{order_number}} "
+     "angemeldet. Bitte senden Sie die Artikel zurück{{#return_label_url}} "
+     "({{return_label_url}}){{/return_label_url}}; Erstattung nach Eingang."},
+    /* The amount is optional in the event, so it sits inside the sentence
+     * as a section: without it the sentence still reads whole. */
+    {AC_KIND_REFUND_NOTICE, AC_CHANNEL_EMAIL, "en",
+     "Your refund for order {{order_number}} is on its way",
+     "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
+     "your refund{{#refund_amount}} of {{refund_amount}}{{/refund_amount}} for order "
+     "{{order_number}}{{#store_name}} at {{store_name}}{{/store_name}} is on its way to your "
+     "original payment method. Depending on your bank, it may take a few days to appear on your "
+     "statement.\n\n"
+     "If you have any questions, just reply to this message.\n"},
+    {AC_KIND_REFUND_NOTICE, AC_CHANNEL_EMAIL, "de",
+     "Ihre Erstattung zur Bestellung {{order_number}} ist unterwegs",
+     "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
+     "\n\ndie Erstattung{{#refund_amount}} über {{refund_amount}}{{/refund_amount}} für Ihre "
+     "Bestellung {{order_number}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
+     "veranlasst. Sie erhalten den Betrag über Ihre ursprüngliche Zahlungsart zurück; je nach "
+     "Bank kann es einige Tage dauern, bis er auf Ihrem Konto erscheint.\n\n"
+     "Wenn Sie Fragen haben, antworten Sie einfach auf diese Nachricht.\n"},
+    {AC_KIND_REFUND_NOTICE, AC_CHANNEL_SMS, "en", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Your refund{{#refund_amount}} of "
+     "{{refund_amount}}{{/refund_amount}} for order {{order_number}} is on its way to your "
+     "original payment method."},
+    {AC_KIND_REFUND_NOTICE, AC_CHANNEL_SMS, "de", NULL,
+     "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Erstattung{{#refund_amount}} über "
+     "{{refund_amount}}{{/refund_amount}} für Bestellung {{order_number}} ist veranlasst und geht "
+     "an Ihre ursprüngliche Zahlungsart."},
 };
 
 static const char *languages[] = {"en", "de"};
@@ -132,6 +347,44 @@ void ac_render_money(double amount, const char *currency, const char *language, 
         snprintf(buf + n, bufsz - (size_t)n, " %s", currency);
 }
 
+/* Writes the calendar date that s starts with ("2024-11-07" or an RFC 3339
+ * date-time such as "2024-11-07T18:00:00+01:00") the way a reader of
+ * language writes it: "7 November 2024", "7. November 2024". Only the date
+ * part of a date-time is used, as written: the customer needs the day, and
+ * converting the time to another zone could move it. Returns 0, or -1 when
+ * s does not start with a valid date. */
+static int format_date(const char *s, const char *language, char *buf, size_t bufsz)
+{
+    static const char *const en[] = {"January",   "February", "March",    "April",
+                                     "May",       "June",     "July",     "August",
+                                     "September", "October",  "November", "December"};
+    static const char *const de[] = {"Januar",    "Februar", "März",     "April",
+                                     "Mai",       "Juni",    "Juli",     "August",
+                                     "September", "Oktober", "November", "Dezember"};
+    static const char pattern[] = "dddd-dd-dd";
+    for (size_t i = 0; i < sizeof(pattern) - 1; i++) {
+        int digit = s[i] >= '0' && s[i] <= '9';
+        if (pattern[i] == 'd' ? !digit : s[i] != pattern[i])
+            return -1;
+    }
+    if (s[10] != '\0' && s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+        return -1;
+    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int month = (s[5] - '0') * 10 + (s[6] - '0');
+    int day = (s[8] - '0') * 10 + (s[9] - '0');
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12 || day < 1)
+        return -1;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > days[month - 1] + (month == 2 && leap))
+        return -1;
+    if (strcmp(language, "de") == 0)
+        snprintf(buf, bufsz, "%d. %s %d", day, de[month - 1], year);
+    else
+        snprintf(buf, bufsz, "%d %s %d", day, en[month - 1], year);
+    return 0;
+}
+
 /* Values a template can name, computed once per rendering. */
 typedef struct render_vars {
     const ac_event_t *ev;
@@ -140,6 +393,14 @@ typedef struct render_vars {
     char total[64];
     char *items;        /* one line per item */
     char *item_summary; /* "Rain Jacket and 2 more" */
+    char delivery_date[48];
+    /* delivery_date when the estimate is a date, else the store's own text
+     * (owned by ev); NULL when there is no estimate. */
+    const char *estimated_delivery;
+    char refund_amount[64];
+    /* The return label, or the instructions when the store sent no label;
+     * owned by ev. */
+    const char *return_label_url;
 } render_vars_t;
 
 static const char *lookup(void *ctx, const char *name, size_t len)
@@ -163,6 +424,18 @@ static const char *lookup(void *ctx, const char *name, size_t len)
         return ev->shipment.tracking_url;
     if (IS("carrier"))
         return ev->shipment.carrier;
+    if (IS("tracking_number"))
+        return ev->shipment.tracking_number;
+    if (IS("estimated_delivery"))
+        return v->estimated_delivery;
+    if (IS("refund_amount"))
+        return v->refund_amount[0] ? v->refund_amount : NULL;
+    if (IS("return_label_url"))
+        return v->return_label_url;
+    /* A section variable only: shipping updates word "out for delivery
+     * today" differently from "on its way". */
+    if (IS("out_for_delivery"))
+        return ev->type == AC_EVENT_SHIPMENT_OUT_FOR_DELIVERY ? "yes" : NULL;
 #undef IS
     return NULL;
 }
@@ -178,6 +451,17 @@ static void vars_init(render_vars_t *v, const ac_message_t *m)
     if (ev->order.has_total)
         ac_render_money(ev->order.total, ev->order.currency, v->language, v->total,
                         sizeof(v->total));
+    const char *eta = ev->shipment.estimated_delivery;
+    if (eta && *eta)
+        v->estimated_delivery =
+            format_date(eta, v->language, v->delivery_date, sizeof(v->delivery_date)) == 0
+                ? v->delivery_date
+                : eta;
+    if (ev->ret.has_refund_amount)
+        ac_render_money(ev->ret.refund_amount, ev->order.currency, v->language, v->refund_amount,
+                        sizeof(v->refund_amount));
+    v->return_label_url =
+        ev->ret.label_url && *ev->ret.label_url ? ev->ret.label_url : ev->ret.instructions_url;
     ac_buf_t items = AC_BUF_INIT;
     size_t named = 0;
     const char *first = NULL;

@@ -28,6 +28,38 @@ static const char MINIMAL[] = "{\"event_id\":\"e1\",\"type\":\"order.placed\","
                               "\"occurred_at\":\"2026-11-25T10:15:00Z\","
                               "\"order\":{\"id\":\"o1\"},\"customer\":{\"id\":\"c1\"}}";
 
+/* A parcel on its way, as the shipments topic sends it; the tests change
+ * its type for the other shipment events. Values are ASCII and typical in
+ * length, so the SMS tests can count characters as bytes. */
+static const char SHIPMENT[] =
+    "{\"event_id\":\"evt_2\",\"type\":\"shipment.shipped\","
+    "\"occurred_at\":\"2024-11-05T14:20:00+01:00\","
+    "\"store\":{\"id\":\"st_1\",\"name\":\"Nordwind Outfitters\",\"locale\":\"en-US\"},"
+    "\"order\":{\"id\":\"ord_5001\",\"number\":\"5001\",\"currency\":\"EUR\",\"total\":148.98,"
+    "\"items\":[{\"name\":\"Rain Jacket\",\"quantity\":1,\"price\":129},"
+    "{\"name\":\"Wool Socks\",\"quantity\":2,\"price\":9.99}]},"
+    "\"customer\":{\"id\":\"c1\",\"email\":\"zoe@example.com\",\"first_name\":\"Zoe\","
+    "\"locale\":\"en-GB\",\"marketing_consent\":true},"
+    "\"shipment\":{\"id\":\"shp_1\",\"carrier\":\"UPS\",\"tracking_number\":\"1Z999AA10123456784\","
+    "\"tracking_url\":\"https://www.ups.com/track?tracknum=1Z999AA10123456784\","
+    "\"status\":\"shipped\",\"estimated_delivery\":\"2024-11-07\"}}";
+
+#define TRACKING_URL "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+#define LABEL_URL    "https://nordwind.example/returns/ret_2291/label"
+
+/* A return request from the returns topic; the tests turn it into the
+ * refund by changing its type. */
+static const char RETURN[] =
+    "{\"event_id\":\"evt_3\",\"type\":\"return.requested\","
+    "\"occurred_at\":\"2024-11-10T19:15:00+01:00\","
+    "\"store\":{\"id\":\"st_1\",\"name\":\"Nordwind Outfitters\",\"locale\":\"en-US\"},"
+    "\"order\":{\"id\":\"ord_5001\",\"number\":\"5001\",\"currency\":\"EUR\"},"
+    "\"customer\":{\"id\":\"c1\",\"email\":\"zoe@example.com\",\"first_name\":\"Zoe\","
+    "\"locale\":\"en-GB\"},"
+    "\"return\":{\"id\":\"ret_2291\",\"reason\":\"too_small\","
+    "\"items\":[{\"sku\":\"NW-RJ-1\",\"name\":\"Rain Jacket\",\"quantity\":1}],"
+    "\"label_url\":\"" LABEL_URL "\",\"refund_amount\":\"89.00\"}}";
+
 /* Parses json after setting each (dotted path, JSON value) pair of edits;
  * a NULL value deletes the field. */
 static ac_event_t *event_with(const char *json, const char *const *edits)
@@ -102,6 +134,26 @@ static void assert_clean(const char *s)
     assert_not_contains(s, "##");
     assert_not_contains(s, "(null)");
     assert_not_contains(s, " .");
+}
+
+/* Stricter than assert_clean(), for templates whose every optional part
+ * brings its own spacing: no doubled space inside a line (indentation at the
+ * start of a line is fine), no space before a line break or punctuation, and
+ * no run of blank lines where a missing block was left out. */
+static void assert_no_gaps(const char *s)
+{
+    assert_clean(s);
+    for (const char *p = strstr(s, "  "); p; p = strstr(p + 1, "  "))
+        if (p != s && p[-1] != '\n' && p[-1] != ' ')
+            fail_msg("doubled space in \"%s\"", s);
+    assert_not_contains(s, " \n");
+    assert_not_contains(s, "\n\n\n");
+    assert_not_contains(s, " ;");
+    assert_not_contains(s, " :");
+    assert_not_contains(s, " ?");
+    assert_not_contains(s, "..");
+    assert_int_not_equal(s[0], ' ');
+    assert_int_not_equal(s[0], '\n');
 }
 
 static void test_confirmation_email_en(void **state)
@@ -237,12 +289,11 @@ static void test_cancellation(void **state)
 static void test_every_template_without_optional_data(void **state)
 {
     (void)state;
-    static const ac_kind_t kinds[] = {AC_KIND_ORDER_CONFIRMATION, AC_KIND_ORDER_CANCELLED};
     static const ac_channel_t channels[] = {AC_CHANNEL_EMAIL, AC_CHANNEL_SMS};
     static const char *const languages[] = {"en", "de"};
     /* Missing and empty first names must read the same. */
     static const char *const first_names[] = {NULL, "\"\""};
-    for (size_t k = 0; k < 2; k++) {
+    for (int k = 0; k < AC_KIND__COUNT; k++) {
         for (size_t c = 0; c < 2; c++) {
             for (size_t l = 0; l < 2; l++) {
                 for (size_t f = 0; f < 2; f++) {
@@ -250,16 +301,31 @@ static void test_every_template_without_optional_data(void **state)
                     snprintf(locale, sizeof(locale), "\"%s\"", languages[l]);
                     const char *edits[] = {"customer.locale", locale, "customer.first_name",
                                            first_names[f], NULL};
-                    ac_message_t *m = message(kinds[k], event_with(MINIMAL, edits));
+                    ac_message_t *m = message((ac_kind_t)k, event_with(MINIMAL, edits));
                     ac_rendered_t r;
                     render_ok(m, channels[c], &r);
                     assert_string_equal(r.language, languages[l]);
+                    /* A referral invitation is about the store, not one
+                     * order: only its email mentions the order, in passing. */
+                    int about_order = k != AC_KIND_REFERRAL_INVITE;
                     if (r.subject) {
                         assert_clean(r.subject);
-                        assert_contains(r.subject, "#o1");
+                        if (about_order)
+                            assert_contains(r.subject, "#o1");
                     }
                     assert_clean(r.text);
-                    assert_contains(r.text, "#o1");
+                    if (about_order || channels[c] == AC_CHANNEL_EMAIL)
+                        assert_contains(r.text, "#o1");
+                    /* The two older kinds leave a blank line more where
+                     * items and total are missing; the others must not. */
+                    if (k >= AC_KIND_SHIPPING_UPDATE)
+                        assert_no_gaps(r.text);
+                    /* No shipment or return: none of their lead-ins. */
+                    assert_not_contains(r.text, "http");
+                    assert_not_contains(r.text, "Track");
+                    assert_not_contains(r.text, "verfolgen");
+                    assert_not_contains(r.text, "number");
+                    assert_not_contains(r.text, "nummer");
                     assert_not_contains(r.text, "Hi ");
                     assert_not_contains(r.text, "Hallo ");
                     /* No store, no total, no items: none of their lead-ins. */
@@ -279,15 +345,441 @@ static void test_every_template_without_optional_data(void **state)
     }
 }
 
+/* One kind of message as the event that causes it would render it: the
+ * fixture, the event type, and what each language must show. */
+typedef struct kind_case {
+    ac_kind_t kind;
+    const char *json;
+    const char *type;
+    const char *en[4];
+    const char *de[4];
+} kind_case_t;
+
+static const kind_case_t kind_cases[] = {
+    {AC_KIND_SHIPPING_UPDATE,
+     SHIPMENT,
+     "\"shipment.shipped\"",
+     {"#5001", "UPS", TRACKING_URL, "on its way"},
+     {"#5001", "UPS", TRACKING_URL, "unterwegs"}},
+    {AC_KIND_DELAY_NOTICE,
+     SHIPMENT,
+     "\"shipment.delayed\"",
+     {"#5001", TRACKING_URL, "7 November 2024", "running late"},
+     {"#5001", TRACKING_URL, "7. November 2024", "verspätet"}},
+    {AC_KIND_REVIEW_REQUEST,
+     SHIPMENT,
+     "\"shipment.delivered\"",
+     {"Rain Jacket and 1 more", "reply"},
+     {"Rain Jacket und 1 weitere", "#5001", "Antworten"}},
+    {AC_KIND_REFERRAL_INVITE,
+     SHIPMENT,
+     "\"shipment.delivered\"",
+     {"Nordwind Outfitters", "shopping with us"},
+     {"Nordwind Outfitters", "Einkauf"}},
+    {AC_KIND_RETURN_CONFIRMATION,
+     RETURN,
+     "\"return.requested\"",
+     {"#5001", LABEL_URL, "send the items back"},
+     {"#5001", LABEL_URL, "Artikel"}},
+    {AC_KIND_REFUND_NOTICE,
+     RETURN,
+     "\"return.refunded\"",
+     {"#5001", "89.00 EUR", "original payment method"},
+     {"#5001", "89,00 EUR", "ursprüngliche Zahlungsart"}},
+};
+
+/* Renders kind c over ch in language ("en" or "de") from its fixture with
+ * edits applied after the type and locale; checks what every rendering
+ * must satisfy and returns it. */
+static void render_case(const kind_case_t *c, ac_channel_t ch, const char *language,
+                        const char *const *extra, ac_rendered_t *out)
+{
+    char locale[16];
+    snprintf(locale, sizeof(locale), "\"%s\"", strcmp(language, "de") == 0 ? "de-DE" : "en-GB");
+    const char *edits[16] = {"type", c->type, "customer.locale", locale};
+    size_t n = 4;
+    for (size_t i = 0; extra && extra[i] && n + 2 < sizeof(edits) / sizeof(edits[0]); i += 2) {
+        edits[n++] = extra[i];
+        edits[n++] = extra[i + 1];
+    }
+    edits[n] = NULL;
+    ac_message_t *m = message(c->kind, event_with(c->json, edits));
+    render_ok(m, ch, out);
+    ac_message_destroy(m);
+    assert_string_equal(out->language, language);
+    assert_no_gaps(out->text);
+    if (ch == AC_CHANNEL_EMAIL) {
+        assert_clean(out->subject);
+        assert_true(strlen(out->subject) > 10);
+        assert_null(strchr(out->subject, '\n'));
+    }
+}
+
+static const kind_case_t *case_of(ac_kind_t kind)
+{
+    for (size_t i = 0; i < sizeof(kind_cases) / sizeof(kind_cases[0]); i++)
+        if (kind_cases[i].kind == kind)
+            return &kind_cases[i];
+    fail_msg("no test case for %s", ac_kind_name(kind));
+    return NULL;
+}
+
+static void test_every_kind_channel_language(void **state)
+{
+    (void)state;
+    static const ac_channel_t channels[] = {AC_CHANNEL_EMAIL, AC_CHANNEL_SMS};
+    for (size_t k = 0; k < sizeof(kind_cases) / sizeof(kind_cases[0]); k++) {
+        const kind_case_t *c = &kind_cases[k];
+        for (size_t ch = 0; ch < 2; ch++) {
+            for (int de = 0; de < 2; de++) {
+                ac_rendered_t r;
+                render_case(c, channels[ch], de ? "de" : "en", NULL, &r);
+                const char *const *want = de ? c->de : c->en;
+                for (size_t i = 0; i < 4 && want[i]; i++)
+                    assert_contains(r.text, want[i]);
+                if (channels[ch] == AC_CHANNEL_EMAIL)
+                    assert_contains(r.text, de ? "Hallo Zoe,\n\n" : "Hi Zoe,\n\n");
+                if (r.subject && c->kind != AC_KIND_REFERRAL_INVITE)
+                    assert_true(strstr(r.subject, "#5001") || strstr(r.subject, "Rain Jacket"));
+                /* The reason a customer gave for a return is not read back
+                 * to them. */
+                assert_not_contains(r.text, "too_small");
+                ac_rendered_free(&r);
+            }
+        }
+    }
+    /* The kinds covered above are all the kinds there are, besides the
+     * order confirmation and cancellation tested on their own. */
+    assert_int_equal(sizeof(kind_cases) / sizeof(kind_cases[0]) + 2, AC_KIND__COUNT);
+}
+
+static void test_shipping_update_out_for_delivery(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_SHIPPING_UPDATE);
+    static const ac_channel_t channels[] = {AC_CHANNEL_EMAIL, AC_CHANNEL_SMS};
+    static const char *const today[] = {"type", "\"shipment.out_for_delivery\"", NULL};
+    for (size_t ch = 0; ch < 2; ch++) {
+        for (int de = 0; de < 2; de++) {
+            ac_rendered_t shipped, ofd;
+            render_case(c, channels[ch], de ? "de" : "en", NULL, &shipped);
+            render_case(c, channels[ch], de ? "de" : "en", today, &ofd);
+            assert_string_not_equal(shipped.text, ofd.text);
+            if (shipped.subject)
+                assert_string_not_equal(shipped.subject, ofd.subject);
+            assert_contains(ofd.text, TRACKING_URL);
+            if (de) {
+                assert_contains(ofd.text, "heute");
+                assert_contains(ofd.text, "Zustellung");
+                assert_not_contains(shipped.text, "heute");
+                assert_contains(shipped.text, "unterwegs");
+            } else {
+                assert_contains(ofd.text, "out for delivery");
+                assert_contains(ofd.text, "today");
+                assert_not_contains(shipped.text, "today");
+                assert_contains(shipped.text, "on its way");
+            }
+            /* The estimate is news while the parcel travels; on the day
+             * itself "today" says it. */
+            if (channels[ch] == AC_CHANNEL_EMAIL) {
+                assert_contains(shipped.text, de ? "7. November 2024" : "7 November 2024");
+                assert_contains(shipped.text, "1Z999AA10123456784");
+                assert_not_contains(ofd.text, "November");
+            }
+            ac_rendered_free(&shipped);
+            ac_rendered_free(&ofd);
+        }
+    }
+}
+
+static void test_shipping_update_without_tracking_link(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_SHIPPING_UPDATE);
+    /* Without a link the SMS gives the tracking number instead. */
+    static const char *const no_url[] = {"shipment.tracking_url", NULL, NULL};
+    ac_rendered_t r;
+    render_case(c, AC_CHANNEL_SMS, "en", no_url, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Your order #5001 is on its way with UPS. "
+                                "Tracking number: 1Z999AA10123456784");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "de", no_url, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Ihre Bestellung #5001 ist mit UPS unterwegs. "
+                                "Sendungsnummer: 1Z999AA10123456784");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_EMAIL, "en", no_url, &r);
+    assert_contains(r.text, "Your tracking number is 1Z999AA10123456784.");
+    assert_not_contains(r.text, "http");
+    assert_not_contains(r.text, "follow");
+    ac_rendered_free(&r);
+
+    /* Nothing to track with and no carrier: the plain news remains. */
+    static const char *const bare[] = {"shipment", "{\"id\":\"shp_1\"}", NULL};
+    render_case(c, AC_CHANNEL_SMS, "en", bare, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Your order #5001 is on its way.");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "de", bare, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Ihre Bestellung #5001 ist unterwegs.");
+    ac_rendered_free(&r);
+    static const char *const bare_today[] = {"shipment", "{\"id\":\"shp_1\"}", "type",
+                                             "\"shipment.out_for_delivery\"", NULL};
+    render_case(c, AC_CHANNEL_SMS, "en", bare_today, &r);
+    assert_string_equal(r.text,
+                        "Nordwind Outfitters: Your order #5001 is out for delivery and should "
+                        "arrive today.");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_EMAIL, "de", bare, &r);
+    assert_contains(r.text,
+                    "Ihre Bestellung #5001 bei Nordwind Outfitters ist unterwegs zu Ihnen.");
+    assert_not_contains(r.text, "Sendungsnummer");
+    assert_not_contains(r.text, "voraussichtlich");
+    ac_rendered_free(&r);
+}
+
+static void test_delay_notice_without_estimate(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_DELAY_NOTICE);
+    static const char *const edits[] = {"shipment.estimated_delivery", NULL, NULL};
+    static const char *const empty[] = {"shipment.estimated_delivery", "\"\"", NULL};
+    const char *const *variants[] = {edits, empty};
+    for (size_t v = 0; v < 2; v++) {
+        ac_rendered_t r;
+        render_case(c, AC_CHANNEL_EMAIL, "en", variants[v], &r);
+        assert_contains(r.text, "is running late. The carrier has not given us a new delivery "
+                                "date yet.\n\n");
+        assert_not_contains(r.text, "arrive on");
+        assert_contains(r.text, TRACKING_URL);
+        ac_rendered_free(&r);
+        render_case(c, AC_CHANNEL_EMAIL, "de", variants[v], &r);
+        assert_contains(r.text, "verspätet sich. Der Versanddienstleister hat uns noch keinen "
+                                "neuen Liefertermin genannt.\n\n");
+        assert_not_contains(r.text, "voraussichtlich");
+        ac_rendered_free(&r);
+        render_case(c, AC_CHANNEL_SMS, "en", variants[v], &r);
+        assert_string_equal(r.text, "Nordwind Outfitters: Sorry, your order #5001 is running late. "
+                                    "Track it: " TRACKING_URL);
+        ac_rendered_free(&r);
+        render_case(c, AC_CHANNEL_SMS, "de", variants[v], &r);
+        assert_string_equal(r.text, "Nordwind Outfitters: Ihre Bestellung #5001 verspätet sich "
+                                    "leider. Sendung verfolgen: " TRACKING_URL);
+        ac_rendered_free(&r);
+    }
+}
+
+/* The delay SMS with the estimate set to eta, in language. */
+static void assert_estimate(const char *eta, const char *language, const char *want)
+{
+    char value[96];
+    snprintf(value, sizeof(value), "\"%s\"", eta);
+    const char *edits[] = {"shipment.estimated_delivery", value, NULL};
+    ac_rendered_t r;
+    render_case(case_of(AC_KIND_DELAY_NOTICE), AC_CHANNEL_SMS, language, edits, &r);
+    char expect[128];
+    snprintf(expect, sizeof(expect),
+             strcmp(language, "de") == 0 ? "Neuer Termin: %s. " : "New estimate: %s. ", want);
+    assert_contains(r.text, expect);
+    ac_rendered_free(&r);
+}
+
+static void test_delivery_estimate_formats(void **state)
+{
+    (void)state;
+    assert_estimate("2024-11-07", "en", "7 November 2024");
+    assert_estimate("2024-11-07", "de", "7. November 2024");
+    /* Only the date part of a date-time counts, whatever its offset. */
+    assert_estimate("2024-11-09T18:00:00+01:00", "en", "9 November 2024");
+    assert_estimate("2024-11-09T23:30:00-08:00", "de", "9. November 2024");
+    assert_estimate("2024-03-01t08:00:00Z", "de", "1. März 2024");
+    assert_estimate("2024-12-31", "en", "31 December 2024");
+    assert_estimate("2025-01-01", "de", "1. Januar 2025");
+    assert_estimate("2024-02-29", "en", "29 February 2024");
+    assert_estimate("2000-02-29", "de", "29. Februar 2000");
+    /* What is not a date is shown as the store sent it. */
+    assert_estimate("2023-02-29", "en", "2023-02-29");
+    assert_estimate("1900-02-29", "en", "1900-02-29");
+    assert_estimate("2024-13-01", "en", "2024-13-01");
+    assert_estimate("2024-11-00", "de", "2024-11-00");
+    assert_estimate("2024-11-7", "en", "2024-11-7");
+    assert_estimate("2024-11-07X", "en", "2024-11-07X");
+    assert_estimate("next week", "en", "next week");
+}
+
+static void test_refund_notice_without_amount(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_REFUND_NOTICE);
+    static const char *const edits[] = {"return.refund_amount", NULL, NULL};
+    ac_rendered_t r;
+    render_case(c, AC_CHANNEL_EMAIL, "en", edits, &r);
+    assert_contains(r.text, "your refund for order #5001 at Nordwind Outfitters is on its way to "
+                            "your original payment method.");
+    assert_not_contains(r.text, "EUR");
+    assert_not_contains(r.text, " of ");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_EMAIL, "de", edits, &r);
+    assert_contains(r.text, "die Erstattung für Ihre Bestellung #5001 bei Nordwind Outfitters ist "
+                            "veranlasst.");
+    assert_not_contains(r.text, "EUR");
+    assert_not_contains(r.text, "Erstattung über");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "en", edits, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Your refund for order #5001 is on its way to "
+                                "your original payment method.");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "de", edits, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Ihre Erstattung für Bestellung #5001 ist "
+                                "veranlasst und geht an Ihre ursprüngliche Zahlungsart.");
+    ac_rendered_free(&r);
+
+    /* The amount is in the order's currency, formatted for the language. */
+    static const char *const yen[] = {"order.currency", "\"JPY\"", "return.refund_amount", "4500",
+                                      NULL};
+    render_case(c, AC_CHANNEL_SMS, "de", yen, &r);
+    assert_contains(r.text, "Erstattung über 4500 JPY für Bestellung #5001");
+    ac_rendered_free(&r);
+}
+
+static void test_return_label_link(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_RETURN_CONFIRMATION);
+    /* Instructions stand in for a label the store did not send. */
+    static const char *const instructions[] = {"return.label_url", NULL, "return.instructions_url",
+                                               "\"https://nordwind.example/help/returns\"", NULL};
+    ac_rendered_t r;
+    render_case(c, AC_CHANNEL_EMAIL, "en", instructions, &r);
+    assert_contains(r.text, "https://nordwind.example/help/returns");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "de", instructions, &r);
+    assert_contains(r.text, "(https://nordwind.example/help/returns)");
+    ac_rendered_free(&r);
+
+    /* A label wins over instructions when both are given. */
+    static const char *const both[] = {"return.instructions_url",
+                                       "\"https://nordwind.example/help/returns\"", NULL};
+    render_case(c, AC_CHANNEL_SMS, "en", both, &r);
+    assert_contains(r.text, LABEL_URL);
+    assert_not_contains(r.text, "/help/returns");
+    ac_rendered_free(&r);
+
+    static const char *const neither[] = {"return.label_url", NULL, NULL};
+    render_case(c, AC_CHANNEL_EMAIL, "en", neither, &r);
+    assert_contains(r.text, "1. Please send the items back to us. If you need a return label, "
+                            "just ask.\n2. ");
+    assert_not_contains(r.text, "http");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_EMAIL, "de", neither, &r);
+    assert_contains(r.text, "Falls Sie ein Rücksendeetikett brauchen");
+    assert_not_contains(r.text, "http");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "en", neither, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: Return for order #5001 registered. Please "
+                                "send the items back; we refund on arrival.");
+    ac_rendered_free(&r);
+}
+
+static void test_review_request_without_items(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_REVIEW_REQUEST);
+    static const char *const edits[] = {"order.items", NULL, "customer.first_name", NULL, NULL};
+    ac_rendered_t r;
+    render_case(c, AC_CHANNEL_EMAIL, "en", edits, &r);
+    assert_string_equal(r.subject, "How are you getting on with your order #5001?");
+    assert_contains(r.text, "How are you getting on with it?");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "en", edits, &r);
+    assert_string_equal(r.text, "Nordwind Outfitters: How are you getting on with your order "
+                                "#5001? Just reply to tell other customers what you think.");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_SMS, "de", edits, &r);
+    assert_contains(r.text, ": Wie gefällt Ihnen Ihre Bestellung #5001? Antworten");
+    ac_rendered_free(&r);
+}
+
+static void test_referral_invents_nothing(void **state)
+{
+    (void)state;
+    const kind_case_t *c = case_of(AC_KIND_REFERRAL_INVITE);
+    static const ac_channel_t channels[] = {AC_CHANNEL_EMAIL, AC_CHANNEL_SMS};
+    for (size_t ch = 0; ch < 2; ch++) {
+        for (int de = 0; de < 2; de++) {
+            ac_rendered_t r;
+            render_case(c, channels[ch], de ? "de" : "en", NULL, &r);
+            /* No code, link or reward exists to offer yet. */
+            assert_not_contains(r.text, "http");
+            assert_not_contains(r.text, "code");
+            assert_not_contains(r.text, "Code");
+            assert_not_contains(r.text, "%");
+            assert_not_contains(r.text, "discount");
+            assert_not_contains(r.text, "Rabatt");
+            ac_rendered_free(&r);
+        }
+    }
+    static const char *const no_store[] = {"store.name", NULL, NULL};
+    ac_rendered_t r;
+    render_case(c, AC_CHANNEL_EMAIL, "en", no_store, &r);
+    assert_string_equal(r.subject, "Know someone who would like our shop too?");
+    ac_rendered_free(&r);
+    render_case(c, AC_CHANNEL_EMAIL, "de", NULL, &r);
+    assert_string_equal(r.subject,
+                        "Kennen Sie jemanden, dem Nordwind Outfitters auch gefallen würde?");
+    ac_rendered_free(&r);
+}
+
+/* Counts whole SMS: a text of plain ASCII characters that fits in 160 goes
+ * as one message, more is split and billed as several. */
+static void assert_one_sms(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p >= 0x80)
+            fail_msg("not ASCII, so bytes are not characters: \"%s\"", text);
+    if (strlen(text) > 160)
+        fail_msg("%zu characters, more than one SMS: \"%s\"", strlen(text), text);
+}
+
+static void test_sms_fits_one_message(void **state)
+{
+    (void)state;
+    static const char *const today[] = {"type", "\"shipment.out_for_delivery\"", NULL};
+    ac_rendered_t r;
+    for (size_t k = 0; k < sizeof(kind_cases) / sizeof(kind_cases[0]); k++) {
+        render_case(&kind_cases[k], AC_CHANNEL_SMS, "en", NULL, &r);
+        assert_one_sms(r.text);
+        ac_rendered_free(&r);
+    }
+    render_case(case_of(AC_KIND_SHIPPING_UPDATE), AC_CHANNEL_SMS, "en", today, &r);
+    assert_one_sms(r.text);
+    ac_rendered_free(&r);
+    /* The longest month name still fits with the tracking link. */
+    static const char *const september[] = {"shipment.estimated_delivery", "\"2024-09-30\"", NULL};
+    render_case(case_of(AC_KIND_DELAY_NOTICE), AC_CHANNEL_SMS, "en", september, &r);
+    assert_contains(r.text, "30 September 2024");
+    assert_one_sms(r.text);
+    ac_rendered_free(&r);
+    /* The two older kinds, from the same shipment's order. */
+    static const ac_kind_t older[] = {AC_KIND_ORDER_CONFIRMATION, AC_KIND_ORDER_CANCELLED};
+    for (size_t k = 0; k < 2; k++) {
+        ac_message_t *m = message(older[k], event_with(SHIPMENT, NULL));
+        render_ok(m, AC_CHANNEL_SMS, &r);
+        assert_one_sms(r.text);
+        ac_rendered_free(&r);
+        ac_message_destroy(m);
+    }
+}
+
 static void test_no_template(void **state)
 {
     (void)state;
-    ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(FULL, NULL));
+    /* Every kind has templates now, so only a value outside the enum has
+     * none; the check guards a kind added later without its templates. */
+    ac_message_t *m = message(AC_KIND__COUNT, event_with(FULL, NULL));
     ac_rendered_t r;
     char err[256] = "";
     memset(&r, 0x5a, sizeof(r));
     assert_int_equal(ac_render_message(m, AC_CHANNEL_EMAIL, &r, err, sizeof(err)), -1);
-    assert_contains(err, "review_request");
+    assert_contains(err, "no template for unknown over email");
     assert_null(r.text);
     assert_null(r.subject);
     ac_rendered_free(&r);
@@ -455,6 +947,16 @@ int main(void)
         cmocka_unit_test(test_confirmation_sms),
         cmocka_unit_test(test_cancellation),
         cmocka_unit_test(test_every_template_without_optional_data),
+        cmocka_unit_test(test_every_kind_channel_language),
+        cmocka_unit_test(test_shipping_update_out_for_delivery),
+        cmocka_unit_test(test_shipping_update_without_tracking_link),
+        cmocka_unit_test(test_delay_notice_without_estimate),
+        cmocka_unit_test(test_delivery_estimate_formats),
+        cmocka_unit_test(test_refund_notice_without_amount),
+        cmocka_unit_test(test_return_label_link),
+        cmocka_unit_test(test_review_request_without_items),
+        cmocka_unit_test(test_referral_invents_nothing),
+        cmocka_unit_test(test_sms_fits_one_message),
         cmocka_unit_test(test_no_template),
         cmocka_unit_test(test_rendered_free),
         cmocka_unit_test(test_channel),
