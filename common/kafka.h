@@ -80,4 +80,11 @@ rd_kafka_resp_err_t ac_kafka_produce_dlq(rd_kafka_t *rk, const char *dlq_topic,
  * passes. Returns 0 when all were reported, -1 on timeout. */
 int ac_kafka_wait(rd_kafka_t *rk, ac_kafka_tracker_t *tracker, int timeout_ms);
 
+/* Gives up on the records tracker still waits for (the worker is stopping
+ * and will not commit them): purges them from the producer and serves their
+ * reports, so that no report reaches the tracker after its owner returned.
+ * Their fate is unknown; whoever consumes the input again produces them
+ * again. */
+void ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker);
+
 #endif
