@@ -410,6 +410,7 @@ static void fire_due(pipe_t *p)
         ac_kafka_wait(p->w->producer, &tracker, 1000);
         ac_http_beat(p->w->http);
     }
+    ac_kafka_abandon(p->w->producer, &tracker); /* stopping: fired again after the lease */
     /* Acknowledge only when every record of the round is in Kafka; a failed
      * round fires again after the lease, with duplicates dropped by id. */
     if (ok && tracker.pending == 0 && tracker.failed == 0) {
@@ -501,8 +502,10 @@ static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t
     while (tracker.pending > 0) {
         ac_kafka_wait(w->producer, &tracker, 1000);
         ac_http_beat(w->http);
-        if (tracker.pending > 0 && ac_worker_stopping())
+        if (tracker.pending > 0 && ac_worker_stopping()) {
+            ac_kafka_abandon(w->producer, &tracker);
             return -1;
+        }
     }
     if (tracker.failed) {
         ac_log(AC_LOG_ERROR, "%d record(s) of the batch were not produced: %s", tracker.failed,
@@ -632,44 +635,67 @@ static void flush_tally(ac_worker_t *w, const tally_t *t)
     }
 }
 
-/* Reads the journey settings and the per-store table. Returns 0, or -1
- * after printing one line naming the setting at fault. */
-static int setup(pipe_t *p)
+/* Builds the per-store table from the settings. Returns it, or NULL with
+ * one line in err naming the setting at fault. */
+static ac_stores_t *load_stores(const ac_config_t *cfg, char *err, size_t errsz)
 {
-    char err[512];
-    ac_worker_t *w = p->w;
+    char why[512];
+    ac_stores_t *t;
     ac_store_settings_t defaults = {
-        .review_delay_ms = ac_config_int(w->cfg, "REVIEW_REQUEST_DELAY"),
-        .referral_delay_ms = ac_config_int(w->cfg, "REFERRAL_DELAY"),
+        .review_delay_ms = ac_config_int(cfg, "REVIEW_REQUEST_DELAY"),
+        .referral_delay_ms = ac_config_int(cfg, "REFERRAL_DELAY"),
         .review_requests = 1,
         .referral_invites = 1,
     };
-    ac_stores_parse_updates(ac_config_str(w->cfg, "SHIPPING_UPDATES"), &defaults, err, sizeof(err));
+    /* Already validated by the option's validator. */
+    ac_stores_parse_updates(ac_config_str(cfg, "SHIPPING_UPDATES"), &defaults, why, sizeof(why));
+    const char *path = ac_config_str(cfg, "STORE_SETTINGS");
+    if (path && *path)
+        t = ac_stores_load(&defaults, path, why, sizeof(why));
+    else
+        t = ac_stores_new(&defaults, NULL, 0, why, sizeof(why));
+    if (!t) {
+        snprintf(err, errsz, "invalid setting STORE_SETTINGS: %s", why);
+        return NULL;
+    }
+    /* The journey must outlive every scheduled message of the order, or
+     * the check at fire time would not see a return. */
+    int64_t ttl = ac_config_int(cfg, "JOURNEY_TTL"), longest = ac_stores_longest_delay(t);
+    if (ttl <= longest) {
+        char a[32], b[32];
+        ac_duration_format(ttl, a, sizeof(a));
+        ac_duration_format(longest, b, sizeof(b));
+        int from_file = longest > defaults.review_delay_ms && longest > defaults.referral_delay_ms;
+        snprintf(err, errsz,
+                 "invalid setting JOURNEY_TTL=%s: must be longer than the longest delay (%s%s)", a,
+                 b, from_file ? ", set for a store in STORE_SETTINGS" : "");
+        ac_stores_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+int ac_pipeline_check(const ac_config_t *cfg, char *err, size_t errsz)
+{
+    ac_stores_t *t = load_stores(cfg, err, errsz);
+    ac_stores_destroy(t);
+    return t ? 0 : -1;
+}
+
+/* Reads the journey settings and the per-store table. Returns 0, or -1
+ * after printing one line naming the setting at fault (the file may have
+ * changed since the check at start-up). */
+static int setup(pipe_t *p)
+{
+    char err[600];
+    ac_worker_t *w = p->w;
     p->journey_ttl = ac_config_int(w->cfg, "JOURNEY_TTL");
     p->fire_lease = ac_config_int(w->cfg, "FIRE_LEASE");
     p->fire_interval = ac_config_int(w->cfg, "FIRE_INTERVAL");
     p->scheduler = (int)ac_config_int(w->cfg, "SCHEDULER");
     p->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
-    const char *path = ac_config_str(w->cfg, "STORE_SETTINGS");
-    if (path && *path) {
-        if (!(p->stores = ac_stores_load(&defaults, path, err, sizeof(err)))) {
-            fprintf(stderr, "%s: invalid setting STORE_SETTINGS: %s\n", w->spec->name, err);
-            return -1;
-        }
-    } else if (!(p->stores = ac_stores_new(&defaults, NULL, 0, err, sizeof(err)))) {
+    if (!(p->stores = load_stores(w->cfg, err, sizeof(err)))) {
         fprintf(stderr, "%s: %s\n", w->spec->name, err);
-        return -1;
-    }
-    /* The journey must outlive every scheduled message of the order, or
-     * the check at fire time would not see a return. */
-    int64_t longest = ac_stores_longest_delay(p->stores);
-    if (p->journey_ttl <= longest) {
-        char ttl[32], delay[32];
-        ac_duration_format(p->journey_ttl, ttl, sizeof(ttl));
-        ac_duration_format(longest, delay, sizeof(delay));
-        fprintf(stderr,
-                "%s: invalid setting JOURNEY_TTL=%s: must be longer than the longest delay (%s)\n",
-                w->spec->name, ttl, delay);
         return -1;
     }
     return 0;

@@ -12,6 +12,10 @@
 extern const ac_option_t ac_pipeline_options[];
 extern const size_t ac_pipeline_n_options;
 
+/* The spec's check: the per-store settings file parses, and the journey
+ * outlives every delay. */
+int ac_pipeline_check(const ac_config_t *cfg, char *err, size_t errsz);
+
 /* Runs until the worker is asked to stop. Returns AC_EXIT_OK, or
  * AC_EXIT_RUNTIME after an unrecoverable error. */
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules);

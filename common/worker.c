@@ -146,7 +146,7 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
         *exit_code = AC_EXIT_OK;
         goto fail;
     }
-    if (rc < 0) {
+    if (rc < 0 || (spec->check && spec->check(w->cfg, err, sizeof(err)) < 0)) {
         fprintf(stderr, "%s: %s\n", spec->name, err);
         *exit_code = AC_EXIT_CONFIG;
         goto fail;

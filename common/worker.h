@@ -24,6 +24,10 @@ typedef struct ac_worker_spec {
     const ac_option_t *options; /* the worker's own settings, added to the common ones */
     size_t n_options;
     ac_kafka_dr_fn dr; /* producer delivery reports; NULL: ac_kafka_tracker_dr */
+    /* Checks settings that depend on each other or on files, before
+     * anything starts; returns 0, or -1 with one line in err naming the
+     * setting. NULL: none. */
+    int (*check)(const ac_config_t *cfg, char *err, size_t errsz);
 } ac_worker_spec_t;
 
 typedef struct ac_worker {

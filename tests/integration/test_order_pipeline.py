@@ -11,7 +11,10 @@ import datetime
 import json
 import random
 import re
+import os
+import shutil
 import signal
+import tempfile
 import unittest
 
 import gen_events
@@ -249,8 +252,14 @@ class OrderPipelineTest(unittest.TestCase):
 
 VARS_COMMON = ["KAFKA_BROKERS", "KAFKA_GROUP", "KAFKA_TOPIC", "REDIS_URL", "HTTP_PORT",
                "LOG_LEVEL", "DEDUP_TTL"]
+VARS_EVENT = VARS_COMMON + ["NOTIFY_TOPIC", "MAX_EVENT_BYTES", "BATCH_SIZE",
+                            "REVIEW_REQUEST_DELAY", "REFERRAL_DELAY", "SHIPPING_UPDATES",
+                            "STORE_SETTINGS", "JOURNEY_TTL", "SCHEDULER", "FIRE_INTERVAL",
+                            "FIRE_LEASE"]
 VARS = {
-    "order-worker": VARS_COMMON + ["NOTIFY_TOPIC", "MAX_EVENT_BYTES", "BATCH_SIZE"],
+    "order-worker": VARS_EVENT,
+    "shipment-worker": VARS_EVENT,
+    "return-worker": VARS_EVENT,
     "notify-worker": VARS_COMMON + ["WEBHOOK_URL", "WEBHOOK_SECRET", "HTTP_TIMEOUT",
                                     "CLAIM_TTL", "MAX_IN_FLIGHT"],
 }
@@ -277,7 +286,18 @@ class ConfigurationTest(unittest.TestCase):
         return lines[0]
 
     def test_bad_settings_exit_2_with_one_line(self):
-        for worker in ("order-worker", "notify-worker"):
+        tmp = tempfile.mkdtemp(prefix="ac-config-")
+        self.addCleanup(shutil.rmtree, tmp)
+        files = {}
+        for name, text in [("bad_json", '{"stores": {"st_a": {"review_request_delay": "7d"'),
+                           ("bad_delay", '{"stores": {"st_a": {"referral_delay": "a fortnight"}}}'),
+                           ("unknown", '{"stores": {"st_a": {"review_delay": "7d"}}}'),
+                           ("bad_update", '{"stores": {"st_a": {"shipping_updates": ["lost"]}}}'),
+                           ("long_delay", '{"stores": {"st_a": {"referral_delay": "200d"}}}')]:
+            files[name] = os.path.join(tmp, name + ".json")
+            with open(files[name], "w") as f:
+                f.write(text)
+        for worker in ("order-worker", "shipment-worker", "return-worker", "notify-worker"):
             binary(worker)
             env = self.valid_env(worker)
             cases = [
@@ -299,7 +319,12 @@ class ConfigurationTest(unittest.TestCase):
                           ("CLAIM_TTL", "5x"), ("MAX_IN_FLIGHT", "many")]
             else:
                 cases += [("MAX_EVENT_BYTES", "1MB"), ("BATCH_SIZE", "lots"),
-                          ("NOTIFY_TOPIC", "no spaces allowed")]
+                          ("NOTIFY_TOPIC", "no spaces allowed"),
+                          ("REVIEW_REQUEST_DELAY", "a week"), ("REFERRAL_DELAY", "14"),
+                          ("SHIPPING_UPDATES", "shipped,sometimes"), ("JOURNEY_TTL", "7d"),
+                          ("SCHEDULER", "perhaps"), ("FIRE_INTERVAL", "1ms"),
+                          ("STORE_SETTINGS", os.path.join(tmp, "missing.json"))]
+                cases += [("STORE_SETTINGS", path) for path in files.values()]
             for var, value in cases:
                 with self.subTest(worker=worker, var=var, value=value):
                     e = dict(env)
@@ -316,7 +341,7 @@ class ConfigurationTest(unittest.TestCase):
                 self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
     def test_help_and_version(self):
-        for worker in ("order-worker", "notify-worker"):
+        for worker in ("order-worker", "shipment-worker", "return-worker", "notify-worker"):
             with self.subTest(worker=worker):
                 # --help works without any configuration at all.
                 r = run_worker(worker, {}, ["--help"])

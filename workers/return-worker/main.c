@@ -17,6 +17,7 @@ int main(int argc, char **argv)
         .default_topic = "returns",
         .options = ac_pipeline_options,
         .n_options = 0, /* set below: the table's size is only known at run time */
+        .check = ac_pipeline_check,
     };
     ac_worker_spec_t s = spec;
     s.n_options = ac_pipeline_n_options;
