@@ -7,6 +7,9 @@ shipping it, and tests/data/sample-events.jsonl can be rebuilt exactly.
 
     orders_placed(n, seed)             -> list of order.placed events (dicts)
     orders_cancelled(placed, n, seed)  -> order.cancelled events for some of them
+    shipment(placed, type, when, ...)  -> a shipment.* event for an order
+    return_event(placed, type, when, ...) -> a return.* event for an order
+    feedback(placed, when, rating)     -> a feedback.received event for an order
     with_duplicates(items, rate, seed) -> the items plus verbatim re-sends
     malformed(n, seed, max_bytes=None) -> list of Bad(line, reason, kind)
     encode(event)                      -> one JSON line as bytes (no newline)
@@ -263,6 +266,85 @@ class _World:
 
 
 # --------------------------------------------------------------------------
+# The rest of an order's journey. These take the order.placed event and an
+# explicit time (a datetime), so that a test decides what happened when.
+
+CARRIERS = {
+    "st_alpenglow": ("DHL", "https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html"
+                            "?piececode=%s"),
+    "st_brightwater": ("Royal Mail", "https://www.royalmail.com/track-your-item#/tracking-results/%s"),
+    "st_northside": ("UPS", "https://www.ups.com/track?tracknum=%s"),
+}
+
+
+def _event_id(placed, *parts):
+    """A stable event id from the order and what happened: regenerating a
+    test's input gives the same ids."""
+    import hashlib
+    h = hashlib.sha256(repr((str(placed["order"]["id"]), placed["store"]["id"]) + parts)
+                       .encode()).hexdigest()
+    return "evt_%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:32])
+
+
+def _about(placed, type_, when, *parts):
+    store = next(s for s in STORES if s["id"] == placed["store"]["id"])
+    order = {k: placed["order"][k] for k in ("id", "number", "currency", "items")
+             if k in placed["order"]}
+    return {
+        "event_id": _event_id(placed, type_, when.isoformat(), *parts),
+        "type": type_,
+        "occurred_at": _rfc3339(when, store["offset"]),
+        "store": dict(placed["store"]),
+        "order": order,
+        "customer": dict(placed["customer"]),
+    }
+
+
+def shipment(placed, type_, when, shipment_id=None, estimate=None, promised=True, status=None):
+    """A shipment.<type_> event. estimate: a date (str "YYYY-MM-DD" or
+    date) or None; promised: include the order's promised date."""
+    ev = _about(placed, type_, when, shipment_id, str(estimate))
+    if promised and "promised_delivery_date" in placed["order"]:
+        ev["order"]["promised_delivery_date"] = placed["order"]["promised_delivery_date"]
+    carrier, url = CARRIERS[placed["store"]["id"]]
+    sid = shipment_id or "shp_" + str(placed["order"]["id"])[-10:]
+    # The tracking number is the same on every event of one shipment.
+    digest = _event_id(placed, "tracking", sid)[4:].replace("-", "")
+    number = "".join(str(int(c, 16) % 10) for c in digest[:18])
+    ev["shipment"] = {"id": sid, "carrier": carrier, "tracking_number": number,
+                      "tracking_url": url % number,
+                      "status": status or type_.split(".", 1)[1].replace("_", " ")}
+    if estimate is not None:
+        ev["shipment"]["estimated_delivery"] = str(estimate)
+    return ev
+
+
+def return_event(placed, type_, when, return_id=None, refund=None, label=True):
+    """A return.<type_> event; refund: the refunded amount (Decimal or str)."""
+    ev = _about(placed, type_, when, return_id)
+    store = next(s for s in STORES if s["id"] == placed["store"]["id"])
+    rid = return_id or "ret_" + str(placed["order"]["id"])[-8:]
+    items = placed["order"].get("items", [])[:1]
+    ev["return"] = {"id": rid, "reason": "does_not_fit",
+                    "items": [{"sku": i["sku"], "name": i["name"], "quantity": 1}
+                              for i in items]}
+    if label and type_ == "return.requested":
+        ev["return"]["label_url"] = "https://returns.example.com/label/%s" % rid
+    if refund is not None:
+        ev["return"]["refund_amount"] = _money(Decimal(str(refund)), store)
+    return ev
+
+
+def feedback(placed, when, rating, comment=None):
+    """A feedback.received event: the customer rated the order 1 to 5."""
+    ev = _about(placed, "feedback.received", when, rating)
+    ev["feedback"] = {"rating": rating}
+    if comment:
+        ev["feedback"]["comment"] = comment
+    return ev
+
+
+# --------------------------------------------------------------------------
 # Public API.
 
 
@@ -271,9 +353,12 @@ def encode(event):
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def orders_placed(n, seed=1):
-    """n order.placed events across the stores, in time order."""
+def orders_placed(n, seed=1, start=None):
+    """n order.placed events across the stores, in time order, from start
+    (an aware datetime; default 2024-11-04 08:00 UTC)."""
     world = _World(seed)
+    if start is not None:
+        world.clock = start
     return [world.order_placed() for _ in range(n)]
 
 

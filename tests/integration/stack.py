@@ -40,14 +40,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = os.path.abspath(os.environ.get("AC_BIN_DIR") or os.path.join(REPO, "build", "bin"))
 
-WORKERS = ("order-worker", "notify-worker")
+WORKERS = ("order-worker", "shipment-worker", "return-worker", "notify-worker")
 
 # Variables the workers read; never inherited from the caller's environment,
 # so a developer's shell settings cannot change what a test runs against.
 WORKER_VARS = (
     "KAFKA_BROKERS", "KAFKA_GROUP", "KAFKA_TOPIC", "REDIS_URL", "HTTP_PORT", "LOG_LEVEL",
     "DEDUP_TTL", "NOTIFY_TOPIC", "MAX_EVENT_BYTES", "BATCH_SIZE", "WEBHOOK_URL",
-    "WEBHOOK_SECRET", "HTTP_TIMEOUT", "CLAIM_TTL", "MAX_IN_FLIGHT",
+    "WEBHOOK_SECRET", "HTTP_TIMEOUT", "CLAIM_TTL", "MAX_IN_FLIGHT", "BATCH_WAIT",
+    "REVIEW_REQUEST_DELAY", "REFERRAL_DELAY", "SHIPPING_UPDATES", "STORE_SETTINGS",
+    "JOURNEY_TTL", "SCHEDULER", "FIRE_INTERVAL", "FIRE_LEASE",
 )
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -287,12 +289,15 @@ class Stack:
     """See the module documentation."""
 
     def __init__(self, partitions=4, topics=None, sink_args=(), sink_print=False,
-                 redis=True, log_level="info", name="aftercare"):
+                 redis=True, log_level="info", name="aftercare", redis_persistent=False):
         self.partitions = partitions
         self.topics = topics
         self.sink_args = list(sink_args)
         self.sink_print = sink_print
         self.want_redis = redis
+        # Append-only file fsynced on every write: what a deployment that
+        # must not lose scheduled messages across a Redis restart runs.
+        self.redis_persistent = redis_persistent
         self.log_level = log_level
         self.name = name
         self.dir = None
@@ -483,10 +488,12 @@ class Stack:
             port = free_port()
             rdir = os.path.join(self.dir, "redis")
             os.makedirs(rdir, exist_ok=True)
+            aof = (["--appendonly", "yes", "--appendfsync", "always"]
+                   if self.redis_persistent else ["--appendonly", "no"])
             proc = self._spawn("redis-server",
-                               [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--daemonize", "no", "--dir", rdir,
-                                "--loglevel", "warning"])
+                               [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+                               + aof + ["--daemonize", "no", "--dir", rdir,
+                                        "--loglevel", "warning"])
             try:
                 wait_until(lambda: self._redis_ping(port, proc), 15, "redis-server PING")
             except StackError:
@@ -498,6 +505,19 @@ class Stack:
             self.redis_url = "redis://127.0.0.1:%d/0" % port
             return
         raise StackError("redis-server would not start: %s" % proc.stderr_tail(10))
+
+    def restart_redis(self, sig=signal.SIGKILL, down_s=0.0):
+        """Kills redis-server (SIGKILL: no chance to save anything beyond
+        what its persistence already wrote), waits down_s seconds, and
+        starts it again on the same port and directory."""
+        self.redis.expected_exit = True
+        self.redis.signal(sig)
+        if self.redis.wait(STOP_GRACE) is None:
+            raise StackError("redis-server did not exit after signal %d" % sig)
+        time.sleep(down_s)
+        self.redis.start()
+        wait_until(lambda: self._redis_ping(self.redis_port, self.redis), 30,
+                   "redis-server PING after restart")
 
     @staticmethod
     def _redis_ping(port, proc=None):

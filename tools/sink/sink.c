@@ -625,6 +625,7 @@ static void store_delivery(struct sink_state *st, const char *key, json_object *
 {
     json_object *copy = NULL, *wrapper = NULL;
     const char *text;
+    char now[64];
     char *saved;
     size_t len;
 
@@ -637,6 +638,9 @@ static void store_delivery(struct sink_state *st, const char *key, json_object *
         json_object_object_add(wrapper, "body", json_object_get(body));
     }
     json_object_object_add(wrapper, "_idempotency_key", key ? json_object_new_string(key) : NULL);
+    /* When it arrived, so tests can hold scheduled messages to their due time. */
+    format_now(now, sizeof(now));
+    json_object_object_add(wrapper, "_received_at", json_object_new_string(now));
     text = json_object_to_json_string_length(wrapper, JSON_PLAIN, &len);
     if (!text || st->stored_bytes + len > MAX_STORED_BYTES) {
         if (st->unstored++ == 0)
