@@ -8,7 +8,7 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all build deps test test-unit test-asan demo clean format
+.PHONY: all build deps test test-unit test-asan demo bench clean format
 
 all: build
 
@@ -31,6 +31,10 @@ test-asan:
 
 demo: build
 	python3 tools/demo.py --bin $(BUILD)/bin
+
+# Benchmarks; the figures go to docs/benchmarks.md.
+bench: build
+	tools/bench/run.sh $(BUILD)/bin
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
