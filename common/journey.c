@@ -107,6 +107,11 @@ const char *ac_journey_blockers_csv(ac_kind_t kind)
     }
 }
 
+const char *ac_journey_requires_csv(ac_kind_t kind)
+{
+    return kind == AC_KIND_REFERRAL_INVITE ? "consent" : "";
+}
+
 int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_fact_t *why)
 {
     unsigned b = ac_journey_blockers(kind);

@@ -62,6 +62,11 @@ unsigned ac_journey_blockers(ac_kind_t kind);
 /* The same blockers as "cancelled,returned,feedback", for Lua scripts. */
 const char *ac_journey_blockers_csv(ac_kind_t kind);
 
+/* Facts a message of kind needs by the time it goes out, whenever they
+ * happened: a referral invitation needs marketing consent, which may arrive
+ * with an event processed after the delivery. As "consent", or "". */
+const char *ac_journey_requires_csv(ac_kind_t kind);
+
 /* True when a blocker of kind happened at or before at_ms; *why (may be
  * NULL) names the earliest such fact. */
 int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_fact_t *why);

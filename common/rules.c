@@ -101,7 +101,7 @@ int ac_rules_late_estimate(const ac_event_t *ev, const ac_journey_t *j, char lat
 }
 
 /* Schedules kind at due unless disabled, blocked by then, or (for the
- * referral) the customer never agreed to marketing. */
+ * referral) the customer did not agree to marketing. */
 static void schedule(plan_t *p, const ac_event_t *ev, const ac_journey_t *j, ac_kind_t kind,
                      int enabled, int64_t due)
 {
@@ -109,7 +109,10 @@ static void schedule(plan_t *p, const ac_event_t *ev, const ac_journey_t *j, ac_
     if (!enabled)
         suppress(p, ev, kind, NULL, "disabled");
     else if (kind == AC_KIND_REFERRAL_INVITE && !ev->customer.marketing_consent &&
-             j->at[AC_FACT_CONSENT] == 0)
+             j->at[AC_FACT_CONSENT] == 0 && j->at[AC_FACT_PLACED] != 0)
+        /* The order (which carries the customer's choice) is known and
+         * says no. Before it is known, the invitation is scheduled and
+         * needs consent by the time it fires. */
         suppress(p, ev, kind, NULL, "no_consent");
     else if (ac_journey_blocked(j, kind, due, &why))
         suppress(p, ev, kind, NULL, ac_fact_name(why));

@@ -10,10 +10,18 @@
 #define KEY_ITEMS "ac:sched:items"
 #define KEY_META  "ac:sched:meta"
 
-/* An item's description is "<due ms> <kind> <blockers csv> <journey key>";
- * the journey key goes last because it is the only part that may hold
- * spaces. The marker field in the journey makes adding idempotent: a
- * replayed delivery does not re-add a review request that already fired. */
+/* An item's description is "<due ms> <kind> <blockers> <requires> <journey
+ * key>": blockers and requires are comma-separated fact names (possibly
+ * empty), and the journey key goes last because it is the only part that
+ * may hold spaces.
+ *
+ * A marker field in the journey ("s:<kind>" = due ms) makes adding
+ * idempotent: a replayed delivery does not re-add a review request that
+ * already fired. An earlier due time wins while the item is still pending
+ * (the first of two parcels arrived first, whatever order we heard of them
+ * in). Cancelling or dropping an item removes its marker: the fact that
+ * stopped it also blocks adding it again at that time, while an earlier
+ * delivery heard of later may still add it, due before the fact. */
 
 /* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta; ARGV[1] id,
  * ARGV[2] due, ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record,
@@ -24,51 +32,69 @@ static ac_redis_script_t add_script = {
     "  local t = redis.call('HGET', KEYS[1], f)\n"
     "  if t and tonumber(t) <= due then return 2 end\n"
     "end\n"
-    "if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[2]) == 0 then return 1 end\n"
+    "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
+    "if cur then\n"
+    "  if tonumber(cur) <= due then return 1 end\n"
+    "  if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 1 end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])\n"
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])\n"
     "redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])\n"
     "return 0\n",
     {0}};
 
+/* Removes item id and its marker; m is its description. */
+#define FORGET_LUA                                                                                 \
+    "local function forget(id, m)\n"                                                               \
+    "  redis.call('ZREM', KEYS[1], id)\n"                                                          \
+    "  redis.call('HDEL', KEYS[2], id)\n"                                                          \
+    "  redis.call('HDEL', KEYS[3], id)\n"                                                          \
+    "  if m then\n"                                                                                \
+    "    local _, kind, _, _, jk = string.match(m, '^(%d+) (%S+) (%S*) (%S*) (.*)$')\n"            \
+    "    if kind then redis.call('HDEL', jk, 's:' .. kind) end\n"                                  \
+    "  end\n"                                                                                      \
+    "end\n"
+
 /* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id, ARGV[2] since:
  * an item due before the blocking fact happened stays (it fired, or will,
  * just as it would have had the events arrived in order). */
 static ac_redis_script_t cancel_script = {
-    "local m = redis.call('HGET', KEYS[3], ARGV[1])\n"
-    "if not m then return 4 end\n"
-    "if tonumber(string.match(m, '^(%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
-    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "redis.call('HDEL', KEYS[2], ARGV[1])\n"
-    "redis.call('HDEL', KEYS[3], ARGV[1])\n"
-    "return 3\n",
+    FORGET_LUA "local m = redis.call('HGET', KEYS[3], ARGV[1])\n"
+               "if not m then return 4 end\n"
+               "if tonumber(string.match(m, '^(%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
+               "forget(ARGV[1], m)\n"
+               "return 3\n",
     {0}};
 
 /* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] now, ARGV[2] lease
- * end, ARGV[3] max. Returns id, kind, due, status ("fire" or the blocking
- * fact), record ("" unless fired) for each item taken. */
+ * end, ARGV[3] max. Returns id, kind, due, status ("fire", a blocking
+ * fact, or "no_<fact>" for a required fact that is missing), record (""
+ * unless fired) for each item taken. */
 static ac_redis_script_t take_script = {
+    FORGET_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
     "local out = {}\n"
     "for _, id in ipairs(ids) do\n"
     "  local m = redis.call('HGET', KEYS[3], id)\n"
     "  local rec = redis.call('HGET', KEYS[2], id)\n"
-    "  local due, kind, bl, jk\n"
-    "  if m then due, kind, bl, jk = string.match(m, '^(%d+) (%S+) (%S*) ?(.*)$') end\n"
+    "  local due, kind, bl, rq, jk\n"
+    "  if m then due, kind, bl, rq, jk = string.match(m, '^(%d+) (%S+) (%S*) (%S*) (.*)$') end\n"
     "  if not due or not rec then\n"
-    "    redis.call('ZREM', KEYS[1], id)\n"
-    "    redis.call('HDEL', KEYS[2], id)\n"
-    "    redis.call('HDEL', KEYS[3], id)\n"
+    "    forget(id, m)\n"
     "  else\n"
     "    local why = nil\n"
     "    for f in string.gmatch(bl, '[^,]+') do\n"
     "      local t = redis.call('HGET', jk, f)\n"
     "      if t and tonumber(t) <= tonumber(due) then why = f break end\n"
     "    end\n"
+    "    if not why then\n"
+    "      for f in string.gmatch(rq, '[^,]+') do\n"
+    "        if redis.call('HEXISTS', jk, f) == 0 then why = 'no_' .. f break end\n"
+    "      end\n"
+    "    end\n"
     "    if why then\n"
-    "      redis.call('ZREM', KEYS[1], id)\n"
-    "      redis.call('HDEL', KEYS[2], id)\n"
-    "      redis.call('HDEL', KEYS[3], id)\n"
+    "      forget(id, m)\n"
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
     "      table.insert(out, why) table.insert(out, '')\n"
     "    else\n"
@@ -81,7 +107,8 @@ static ac_redis_script_t take_script = {
     "return out\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id. */
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id. The marker
+ * stays: the message went out. */
 static ac_redis_script_t ack_script = {"redis.call('ZREM', KEYS[1], ARGV[1])\n"
                                        "redis.call('HDEL', KEYS[2], ARGV[1])\n"
                                        "redis.call('HDEL', KEYS[3], ARGV[1])\n"
@@ -143,8 +170,9 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
         if (op->type == AC_SCHEDULE_ADD) {
             const char *csv = ac_journey_blockers_csv(op->kind);
             snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
-            snprintf(meta, sizeof(meta), "%lld %s %s %s", (long long)op->due_ms,
-                     ac_kind_name(op->kind), csv, op->journey_key);
+            snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
+                     ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind),
+                     op->journey_key);
             const char *argv[] = {op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, op->id, due,
                                   marker,          csv,       op->record, meta};
             size_t lens[] = {strlen(argv[0]),  strlen(KEY_QUEUE), strlen(KEY_ITEMS),
@@ -179,6 +207,8 @@ static const char *fact_label(const char *name)
     for (int f = 0; f < AC_FACT__COUNT; f++)
         if (strcmp(name, ac_fact_name((ac_fact_t)f)) == 0)
             return ac_fact_name((ac_fact_t)f);
+    if (strcmp(name, "no_consent") == 0)
+        return "no_consent";
     return "unknown";
 }
 

@@ -54,7 +54,8 @@ typedef struct ac_schedule_due {
     char id[AC_MESSAGE_ID_LEN];
     ac_kind_t kind;
     int64_t due_ms;
-    const char *blocked_by; /* fact name when dropped at fire time, else NULL */
+    const char *blocked_by; /* why it was dropped at fire time (a fact name, or
+                             * "no_consent"), else NULL */
     char *record;           /* owned; NULL when blocked */
     size_t record_len;
 } ac_schedule_due_t;
