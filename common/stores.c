@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "duration.h"
+#include "event.h"
 
 typedef struct store_entry {
     char *id;
@@ -153,18 +154,13 @@ ac_stores_t *ac_stores_new(const ac_store_settings_t *defaults, const char *json
     t->defaults = *defaults;
     if (!json)
         return t;
-    json_tokener *tok = json_tokener_new();
-    if (tok) {
-        root = json_tokener_parse_ex(tok, json, (int)len);
-        if (json_tokener_get_error(tok) != json_tokener_success) {
-            snprintf(err, errsz, "not valid JSON: %s",
-                     json_tokener_error_desc(json_tokener_get_error(tok)));
-            json_object_put(root);
-            root = NULL;
-            json_tokener_free(tok);
-            goto fail;
-        }
-        json_tokener_free(tok);
+    /* The same framing checks as an event: one JSON object, UTF-8, and
+     * nothing after it (a second object would be silently ignored). */
+    ac_event_error_t jerr;
+    root = ac_event_parse_json(json, len, 16 * 1024 * 1024, &jerr);
+    if (!root && jerr.code != AC_EVENT_ERR_NOT_OBJECT) {
+        snprintf(err, errsz, "%s", jerr.detail);
+        goto fail;
     }
     if (!root || !json_object_is_type(root, json_type_object) ||
         !json_object_object_get_ex(root, "stores", &stores) ||
