@@ -718,17 +718,11 @@ static void test_null_err_is_allowed(void **state)
 static void test_type_names(void **state)
 {
     (void)state;
-    static const char *names[] = {"order.placed",
-                                  "order.cancelled",
-                                  "shipment.shipped",
-                                  "shipment.in_transit",
-                                  "shipment.out_for_delivery",
-                                  "shipment.delayed",
-                                  "shipment.exception",
-                                  "shipment.delivered",
-                                  "return.requested",
-                                  "return.received",
-                                  "return.refunded"};
+    static const char *names[] = {
+        "order.placed",        "order.cancelled",           "shipment.shipped",
+        "shipment.in_transit", "shipment.out_for_delivery", "shipment.delayed",
+        "shipment.exception",  "shipment.delivered",        "return.requested",
+        "return.received",     "return.refunded",           "feedback.received"};
     assert_int_equal(sizeof(names) / sizeof(names[0]), AC_EVENT__COUNT - 1);
     for (int t = 1; t < AC_EVENT__COUNT; t++) {
         assert_string_equal(ac_event_type_name((ac_event_type_t)t), names[t - 1]);
@@ -757,12 +751,15 @@ static void test_type_topics(void **state)
     assert_string_equal(ac_event_type_topic(AC_EVENT_RETURN_REFUNDED), "returns");
     assert_null(ac_event_type_topic(AC_EVENT_UNKNOWN));
     assert_null(ac_event_type_topic(AC_EVENT__COUNT));
-    /* Every known type belongs to exactly the topic its name starts with. */
+    /* Feedback is about the order, and travels with it. */
+    assert_string_equal(ac_event_type_topic(AC_EVENT_FEEDBACK_RECEIVED), "orders");
+    /* Every other known type belongs to the topic its name starts with. */
     for (int t = 1; t < AC_EVENT__COUNT; t++) {
         const char *name = ac_event_type_name((ac_event_type_t)t);
         const char *topic = ac_event_type_topic((ac_event_type_t)t);
         assert_non_null(topic);
-        assert_memory_equal(name, topic, 4);
+        if (t != AC_EVENT_FEEDBACK_RECEIVED)
+            assert_memory_equal(name, topic, 4);
     }
 }
 
@@ -776,6 +773,140 @@ static void test_err_names(void **state)
     assert_string_equal(ac_event_err_name(AC_EVENT_ERR_NOT_OBJECT), "not_object");
     assert_string_equal(ac_event_err_name(AC_EVENT_ERR_MISSING_FIELD), "missing_field");
     assert_string_equal(ac_event_err_name(AC_EVENT_ERR_INVALID_FIELD), "invalid_field");
+}
+
+/* A feedback.received record with the given feedback object (JSON text,
+ * or NULL for none). */
+static char *feedback_record(const char *feedback)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"event_id\":\"e_fb\",\"type\":\"feedback.received\","
+             "\"occurred_at\":\"2026-12-02T09:00:00Z\",\"order\":{\"id\":\"o1\"},"
+             "\"customer\":{\"id\":\"c1\"}%s%s}",
+             feedback ? ",\"feedback\":" : "", feedback ? feedback : "");
+    return strdup(buf);
+}
+
+static void test_feedback_received(void **state)
+{
+    (void)state;
+    char *json = feedback_record("{\"rating\": 4, \"comment\": \"Passt perfekt 👍\\nDanke\"}");
+    ac_event_t *ev = parse_ok(json);
+    assert_int_equal(ev->type, AC_EVENT_FEEDBACK_RECEIVED);
+    assert_string_equal(ev->type_name, "feedback.received");
+    assert_string_equal(ac_event_type_topic(ev->type), "orders");
+    assert_int_equal(ev->feedback.rating, 4);
+    assert_string_equal(ev->feedback.comment, "Passt perfekt 👍\nDanke");
+    ac_event_destroy(ev);
+    free(json);
+    /* Both ends of the scale; the comment is optional. */
+    for (int rating = 1; rating <= 5; rating++) {
+        char fb[64];
+        snprintf(fb, sizeof(fb), "{\"rating\": %d}", rating);
+        json = feedback_record(fb);
+        ev = parse_ok(json);
+        assert_int_equal(ev->feedback.rating, rating);
+        assert_null(ev->feedback.comment);
+        ac_event_destroy(ev);
+        free(json);
+    }
+}
+
+static void test_feedback_needs_rating(void **state)
+{
+    (void)state;
+    /* A rating is what feedback.received is for: without one from 1 to 5
+     * the record is refused, naming the field. */
+    static const char *bad[] = {
+        NULL,
+        "{}",
+        "{\"comment\": \"great\"}",
+        "{\"rating\": 0}",
+        "{\"rating\": 6}",
+        "{\"rating\": -1}",
+        "{\"rating\": 100}",
+        "{\"rating\": \"5\"}",
+        "{\"rating\": 4.5}",
+        "{\"rating\": null}",
+        "{\"rating\": true}",
+        "{\"rating\": 9223372036854775807}",
+        "\"5 stars\"",
+        "[5]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *json = feedback_record(bad[i]);
+        const char *detail = parse_fails(json, AC_EVENT_ERR_INVALID_FIELD);
+        assert_contains(detail, "feedback.rating");
+        free(json);
+    }
+}
+
+static void test_feedback_fields_on_other_types(void **state)
+{
+    (void)state;
+    /* Other types do not need a rating; one out of range reads as none. */
+    char *json = edited(0, "feedback", "{\"rating\": 9, \"comment\": \"x\"}");
+    ac_event_t *ev = parse_ok(json);
+    assert_int_equal(ev->feedback.rating, 0);
+    assert_string_equal(ev->feedback.comment, "x");
+    ac_event_destroy(ev);
+    free(json);
+    ev = parse_ok(MINIMAL);
+    assert_int_equal(ev->feedback.rating, 0);
+    assert_null(ev->feedback.comment);
+    ac_event_destroy(ev);
+}
+
+static void test_return_urls(void **state)
+{
+    (void)state;
+    static const char record[] =
+        "{\"event_id\":\"e_r\",\"type\":\"return.requested\",\"occurred_at\":\"2026-12-03\","
+        "\"order\":{\"id\":\"o1\"},\"customer\":{\"id\":\"c1\"},"
+        "\"return\":{\"id\":\"r_1\",\"reason\":\"too small\","
+        "\"label_url\":\"https://shop.example/returns/r_1/label.pdf?sig=a%2Fb&x=1\","
+        "\"instructions_url\":\"https://shop.example/help/returns#de\"}}";
+    ac_event_t *ev = parse_ok(record);
+    assert_string_equal(ev->ret.label_url,
+                        "https://shop.example/returns/r_1/label.pdf?sig=a%2Fb&x=1");
+    assert_string_equal(ev->ret.instructions_url, "https://shop.example/help/returns#de");
+    ac_event_destroy(ev);
+    /* Absent, or not a string: NULL. */
+    ev = parse_ok(MINIMAL);
+    assert_null(ev->ret.label_url);
+    assert_null(ev->ret.instructions_url);
+    ac_event_destroy(ev);
+    char *json =
+        edited(0, "return", "{\"id\": \"r_1\", \"label_url\": 42, \"instructions_url\": null}");
+    ev = parse_ok(json);
+    assert_string_equal(ev->ret.id, "r_1");
+    assert_null(ev->ret.label_url);
+    assert_null(ev->ret.instructions_url);
+    ac_event_destroy(ev);
+    free(json);
+}
+
+static void test_has_marketing_consent(void **state)
+{
+    (void)state;
+    /* has_marketing_consent tells "said no" from "did not say". */
+    static const struct {
+        const char *value; /* NULL: the field is left out */
+        int has, consent;
+    } cases[] = {{"true", 1, 1}, {"false", 1, 0},    {NULL, 0, 0},
+                 {"null", 0, 0}, {"\"true\"", 0, 0}, {"1", 0, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *json = edited(0, "customer.marketing_consent", cases[i].value);
+        ac_event_t *ev = parse_ok(json);
+        if (ev->customer.has_marketing_consent != cases[i].has ||
+            ev->customer.marketing_consent != cases[i].consent)
+            fail_msg("marketing_consent %s: has %d, consent %d",
+                     cases[i].value ? cases[i].value : "absent", ev->customer.has_marketing_consent,
+                     ev->customer.marketing_consent);
+        ac_event_destroy(ev);
+        free(json);
+    }
 }
 
 int main(void)
@@ -811,6 +942,11 @@ int main(void)
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_type_topics),
         cmocka_unit_test(test_err_names),
+        cmocka_unit_test(test_feedback_received),
+        cmocka_unit_test(test_feedback_needs_rating),
+        cmocka_unit_test(test_feedback_fields_on_other_types),
+        cmocka_unit_test(test_return_urls),
+        cmocka_unit_test(test_has_marketing_consent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

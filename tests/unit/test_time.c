@@ -232,6 +232,102 @@ static void test_clocks(void **state)
     assert_true(b >= a);
 }
 
+/* Runs ac_time_date over a buffer pre-filled with junk, so that a result
+ * left unterminated or untouched shows. */
+static int date_of(const char *s, char date[11])
+{
+    memset(date, 'x', 11);
+    return ac_time_date(s, date);
+}
+
+static void test_date_valid(void **state)
+{
+    (void)state;
+    char date[11];
+    static const char *dates[] = {"2026-11-25", "2024-02-29", "2000-01-01", "2026-12-31",
+                                  "1970-01-01", "9999-12-31", "2026-01-31", "2026-04-30"};
+    for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+        assert_int_equal(date_of(dates[i], date), 0);
+        assert_string_equal(date, dates[i]);
+    }
+}
+
+static void test_date_rfc3339_prefix(void **state)
+{
+    (void)state;
+    char date[11];
+    /* The calendar date as written: an estimate "on the 30th, 01:00 in
+     * Berlin" is the 30th, although it is still the 29th in UTC. */
+    static const struct {
+        const char *s, *date;
+    } cases[] = {
+        {"2026-11-30T01:00:00+01:00", "2026-11-30"}, {"2026-11-29T23:30:00-05:00", "2026-11-29"},
+        {"2026-11-25T10:15:00.123Z", "2026-11-25"},  {"2026-11-25t10:15:00z", "2026-11-25"},
+        {"2026-11-25 10:15:00Z", "2026-11-25"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(date_of(cases[i].s, date), 0);
+        assert_string_equal(date, cases[i].date);
+    }
+    /* Dates compare in calendar order with strcmp(). */
+    char a[11], b[11];
+    assert_int_equal(date_of("2026-12-31T23:00:00Z", a), 0);
+    assert_int_equal(date_of("2027-01-01", b), 0);
+    assert_true(strcmp(a, b) < 0);
+}
+
+static void test_date_garbage(void **state)
+{
+    (void)state;
+    char date[11];
+    static const char *bad[] = {
+        "",
+        "garbage",
+        "2026",
+        "2026-11",
+        "2026-11-2",
+        "2026-1-25",
+        "26-11-25",
+        "2026/11/25",
+        " 2026-11-25",
+        "2026-11-25junk",
+        "2026-11-25Z",
+        "2026-11-250",
+        "+2026-11-25",
+        "2026-11-2a",
+        "２０２６-11-25",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-11-00",
+        "2026-11-32",
+        "2026-99-99T10:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (date_of(bad[i], date) != -1)
+            fail_msg("\"%s\" accepted as %s", bad[i], date);
+        /* A refused date leaves an empty string, never the junk. */
+        assert_string_equal(date, "");
+    }
+    assert_int_equal(date_of(NULL, date), -1);
+    assert_string_equal(date, "");
+}
+
+static void test_date_impossible_days(void **state)
+{
+    (void)state;
+    /* "Returns -1 when s does not start with a valid date": the 30th of
+     * February is not one, and ac_time_parse() refuses it too. */
+    char date[11];
+    static const char *bad[] = {"2026-02-30", "2026-02-29", "2026-04-31", "2100-02-29",
+                                "2026-06-31T10:00:00Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ms;
+        assert_int_equal(ac_time_parse(bad[i], &ms), -1);
+        if (date_of(bad[i], date) != -1)
+            fail_msg("\"%s\" accepted as the date %s, which ac_time_parse() refuses", bad[i], date);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +344,10 @@ int main(void)
         cmocka_unit_test(test_format_small_buffer),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_date_valid),
+        cmocka_unit_test(test_date_rfc3339_prefix),
+        cmocka_unit_test(test_date_garbage),
+        cmocka_unit_test(test_date_impossible_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,767 @@
+/* Tests of common/journey's and common/schedule's Redis scripts against a
+ * real redis-server, which the test starts itself on a free loopback port
+ * and stops at the end (also when a test fails). Registered with the
+ * "integration" label: the unit label stays free of servers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journey.h"
+#include "schedule.h"
+#include "timeutil.h"
+
+#define DAY   86400000LL
+#define LEASE 60000LL
+
+/* The server all tests share. */
+static pid_t server_pid = -1;
+static int server_port;
+static char server_dir[64];
+
+/* ---- the server --------------------------------------------------------- */
+
+/* redis-server from the usual place, else from PATH; NULL when missing. */
+static const char *find_redis_server(char *buf, size_t bufsz)
+{
+    if (access("/usr/bin/redis-server", X_OK) == 0)
+        return "/usr/bin/redis-server";
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        snprintf(buf, bufsz, "%.*s/redis-server", (int)len, path);
+        if (len && access(buf, X_OK) == 0)
+            return buf;
+        path += len + (path[len] == ':');
+    }
+    return NULL;
+}
+
+/* A loopback port nobody listens on: bind port 0 and read back what the
+ * kernel chose. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* True once the server answers PING. */
+static int server_answers(void)
+{
+    struct timeval tv = {0, 200000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", server_port, tv);
+    int ok = 0;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    return ok;
+}
+
+static void stop_server(void)
+{
+    if (server_pid <= 0)
+        return;
+    kill(server_pid, SIGTERM);
+    for (int i = 0; i < 50 && server_pid > 0; i++) {
+        if (waitpid(server_pid, NULL, WNOHANG) == server_pid)
+            server_pid = -1;
+        else
+            sleep_ms(50);
+    }
+    if (server_pid > 0) {
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        server_pid = -1;
+    }
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    char buf[4096], port[16];
+    const char *exe = find_redis_server(buf, sizeof(buf));
+    if (!exe) {
+        fprintf(stderr, "redis-server not found: this test needs it installed\n");
+        return -1;
+    }
+    snprintf(server_dir, sizeof(server_dir), "/tmp/ac_test_redis_XXXXXX");
+    if (!mkdtemp(server_dir)) {
+        server_dir[0] = '\0';
+        return -1;
+    }
+    /* A port can be taken between choosing and binding it: try a few. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if ((server_port = free_port()) < 0)
+            return -1;
+        snprintf(port, sizeof(port), "%d", server_port);
+        pid_t parent = getpid();
+        server_pid = fork();
+        if (server_pid < 0)
+            return -1;
+        if (server_pid == 0) {
+            /* The server dies with the test, however the test ends. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(127);
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0) {
+                dup2(null, STDIN_FILENO);
+                dup2(null, STDOUT_FILENO);
+            }
+            execl(exe, exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                  "no", "--dir", server_dir, "--loglevel", "warning", (char *)NULL);
+            _exit(127);
+        }
+        for (int i = 0; i < 100; i++) {
+            if (server_answers())
+                return 0;
+            if (waitpid(server_pid, NULL, WNOHANG) == server_pid) {
+                server_pid = -1;
+                break;
+            }
+            sleep_ms(50);
+        }
+        stop_server();
+    }
+    fprintf(stderr, "redis-server did not start\n");
+    return -1;
+}
+
+static int stop_server_group(void **state)
+{
+    (void)state;
+    stop_server();
+    if (server_dir[0])
+        rmdir(server_dir);
+    return 0;
+}
+
+/* ---- per test: an empty database and a handle with the scripts ---------- */
+
+static ac_redis_t *new_handle(void)
+{
+    char url[64], err[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", server_port);
+    ac_redis_t *r = ac_redis_new(url, 5000, err, sizeof(err));
+    if (!r)
+        fail_msg("ac_redis_new: %s", err);
+    ac_journey_register(r);
+    ac_schedule_register(r);
+    return r;
+}
+
+static int setup(void **state)
+{
+    char err[256];
+    ac_redis_t *r = new_handle();
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "FLUSHALL");
+    if (!rep) {
+        fprintf(stderr, "FLUSHALL: %s\n", err);
+        ac_redis_destroy(r);
+        return -1;
+    }
+    freeReplyObject(rep);
+    *state = r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ac_redis_destroy(*state);
+    return 0;
+}
+
+/* Runs a command expecting an integer reply. */
+static long long command_int(ac_redis_t *r, const char *fmt, const char *arg1, const char *arg2)
+{
+    char err[256];
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), fmt, arg1, arg2);
+    if (!rep)
+        fail_msg("%s: %s", fmt, err);
+    if (rep->type != REDIS_REPLY_INTEGER)
+        fail_msg("%s %s: not an integer reply (type %d)", fmt, arg1, rep->type);
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+static long long pending(ac_redis_t *r)
+{
+    char err[256];
+    long long n = -1;
+    if (ac_schedule_pending(r, &n, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_pending: %s", err);
+    return n;
+}
+
+/* ---- events and operations --------------------------------------------- */
+
+static ac_event_t *event(const char *type, const char *order, const char *at,
+                         const char *extra_order)
+{
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"event_id\":\"evt_%s_%s\",\"type\":\"%s\",\"occurred_at\":\"%s\","
+             "\"store\":{\"id\":\"st_1\"},\"order\":{\"id\":\"%s\"%s},"
+             "\"customer\":{\"id\":\"cus_1\"}}",
+             type, at, type, at, order, extra_order ? extra_order : "");
+    ac_event_error_t err;
+    ac_event_t *ev = ac_event_parse(json, strlen(json), 0, &err);
+    if (!ev)
+        fail_msg("test event does not parse: %s", err.detail);
+    return ev;
+}
+
+/* Applies one event to its journey; returns the journey read back. */
+static ac_journey_t apply_one(ac_redis_t *r, ac_event_t *ev)
+{
+    char err[256];
+    ac_journey_t j;
+    const ac_event_t *evs[] = {ev};
+    if (ac_journey_apply(r, evs, 1, 30 * DAY, &j, err, sizeof(err)) < 0)
+        fail_msg("ac_journey_apply: %s", err);
+    return j;
+}
+
+/* One scheduled message of an order, with its strings. */
+typedef struct item {
+    char id[AC_MESSAGE_ID_LEN];
+    char jkey[128];
+    ac_schedule_op_t op;
+} item_t;
+
+static void make_add(item_t *it, ac_kind_t kind, const char *order, int64_t due, const char *record)
+{
+    memset(it, 0, sizeof(*it));
+    ac_message_id(kind, "st_1", order, NULL, it->id);
+    ac_journey_key("st_1", order, it->jkey, sizeof(it->jkey));
+    it->op.type = AC_SCHEDULE_ADD;
+    it->op.id = it->id;
+    it->op.kind = kind;
+    it->op.due_ms = due;
+    it->op.journey_key = it->jkey;
+    it->op.record = record;
+    it->op.record_len = strlen(record);
+    it->op.result = (ac_schedule_result_t)-1;
+}
+
+static ac_schedule_result_t apply_op(ac_redis_t *r, ac_schedule_op_t *op)
+{
+    char err[256];
+    op->result = (ac_schedule_result_t)-1;
+    if (ac_schedule_apply(r, op, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_apply: %s", err);
+    return op->result;
+}
+
+static ac_schedule_result_t cancel(ac_redis_t *r, const char *id, ac_kind_t kind, int64_t since)
+{
+    ac_schedule_op_t op;
+    memset(&op, 0, sizeof(op));
+    op.type = AC_SCHEDULE_CANCEL;
+    op.id = id;
+    op.kind = kind;
+    op.due_ms = since;
+    return apply_op(r, &op);
+}
+
+static size_t take(ac_redis_t *r, int64_t now, size_t max, ac_schedule_due_t *out)
+{
+    char err[256];
+    size_t n = 0;
+    if (ac_schedule_take(r, now, LEASE, max, out, &n, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_take: %s", err);
+    assert_true(n <= max);
+    return n;
+}
+
+static const int64_t T0 = 1795564800000LL; /* 2026-11-25T00:00:00Z */
+
+/* ---- journeys ----------------------------------------------------------- */
+
+static void test_journey_apply_earliest_wins(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256];
+    ac_event_t *placed = event("order.placed", "ord_1", "2026-11-25T10:00:00Z",
+                               ",\"promised_delivery_date\":\"2026-11-28\"");
+    ac_event_t *late = event("shipment.delivered", "ord_1", "2026-11-29T18:00:00Z", NULL);
+    ac_event_t *early = event("shipment.delivered", "ord_1", "2026-11-29T09:00:00Z",
+                              ",\"promised_delivery_date\":\"2026-12-05\"");
+    ac_event_t *other = event("order.placed", "ord_2", "2026-11-20T10:00:00Z", NULL);
+    /* One batch: each event sees the ones before it in the batch. */
+    const ac_event_t *batch[] = {placed, late};
+    ac_journey_t out[2];
+    if (ac_journey_apply(r, batch, 2, 30 * DAY, out, err, sizeof(err)) < 0)
+        fail_msg("ac_journey_apply: %s", err);
+    assert_int_equal(out[0].at[AC_FACT_PLACED], placed->occurred_ms);
+    assert_int_equal(out[0].at[AC_FACT_DELIVERED], 0);
+    assert_string_equal(out[0].promised, "2026-11-28");
+    assert_int_equal(out[1].at[AC_FACT_PLACED], placed->occurred_ms);
+    assert_int_equal(out[1].at[AC_FACT_DELIVERED], late->occurred_ms);
+    /* An earlier delivery, processed later, moves the fact back; the first
+     * promise stays. */
+    ac_journey_t j = apply_one(r, early);
+    assert_int_equal(j.at[AC_FACT_DELIVERED], early->occurred_ms);
+    assert_int_equal(j.at[AC_FACT_PLACED], placed->occurred_ms);
+    assert_string_equal(j.promised, "2026-11-28");
+    /* The later one again does not move it forward. */
+    j = apply_one(r, late);
+    assert_int_equal(j.at[AC_FACT_DELIVERED], early->occurred_ms);
+    /* Another order's journey is its own. */
+    j = apply_one(r, other);
+    assert_int_equal(j.at[AC_FACT_PLACED], other->occurred_ms);
+    assert_int_equal(j.at[AC_FACT_DELIVERED], 0);
+    assert_string_equal(j.promised, "");
+    /* The hash expires, and every apply renews the expiry. */
+    char key[128];
+    ac_journey_key("st_1", "ord_1", key, sizeof(key));
+    long long ttl = command_int(r, "PTTL %s", key, NULL);
+    assert_true(ttl > 0);
+    assert_true(ttl <= 30 * DAY);
+    assert_true(ttl > 30 * DAY - 60000);
+    const ac_event_t *one[] = {late};
+    if (ac_journey_apply(r, one, 1, DAY, &j, err, sizeof(err)) < 0)
+        fail_msg("ac_journey_apply: %s", err);
+    ttl = command_int(r, "PTTL %s", key, NULL);
+    assert_true(ttl > 0 && ttl <= DAY);
+    ac_event_destroy(placed);
+    ac_event_destroy(late);
+    ac_event_destroy(early);
+    ac_event_destroy(other);
+}
+
+/* ---- adding and cancelling ---------------------------------------------- */
+
+static void test_add_then_already(void **state)
+{
+    ac_redis_t *r = *state;
+    item_t it;
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 7 * DAY, "{\"id\":\"x\"}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(pending(r), 1);
+    /* A replayed delivery schedules nothing new. */
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 1);
+    /* Another order's review request is another item. */
+    item_t other;
+    make_add(&other, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 7 * DAY, "{\"id\":\"y\"}");
+    assert_int_equal(apply_op(r, &other.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(pending(r), 2);
+}
+
+static void test_add_blocked(void **state)
+{
+    ac_redis_t *r = *state;
+    /* The return happened before the review would be due: never added. */
+    ac_event_t *ret = event("return.requested", "ord_1", "2026-11-28T10:00:00Z", NULL);
+    apply_one(r, ret);
+    item_t it;
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", ret->occurred_ms, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_BLOCKED);
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", ret->occurred_ms + 7 * DAY, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_BLOCKED);
+    assert_int_equal(pending(r), 0);
+    /* A blocker after the due time does not count: the message would have
+     * gone out by then. */
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", ret->occurred_ms - 1, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(pending(r), 1);
+    /* A fact that is not one of the kind's blockers does not count. */
+    ac_event_t *delivered = event("shipment.delivered", "ord_2", "2026-11-28T10:00:00Z", NULL);
+    apply_one(r, delivered);
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", delivered->occurred_ms + 7 * DAY, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    ac_event_destroy(ret);
+    ac_event_destroy(delivered);
+}
+
+static void test_cancel(void **state)
+{
+    ac_redis_t *r = *state;
+    const int64_t due = T0 + 7 * DAY;
+    item_t it;
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", due, "{\"id\":\"x\"}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    /* A return after the due time leaves the item (it fired, or will). */
+    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, due + 1), AC_SCHEDULE_NONE);
+    assert_int_equal(pending(r), 1);
+    /* One at or before the due time cancels it, with everything it held. */
+    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, due), AC_SCHEDULE_CANCELLED);
+    assert_int_equal(pending(r), 0);
+    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:items", it.id), 0);
+    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:meta", it.id), 0);
+    /* Nothing left to cancel. */
+    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, T0), AC_SCHEDULE_NONE);
+    char never[AC_MESSAGE_ID_LEN];
+    ac_message_id(AC_KIND_REFERRAL_INVITE, "st_1", "ord_9", NULL, never);
+    assert_int_equal(cancel(r, never, AC_KIND_REFERRAL_INVITE, T0), AC_SCHEDULE_NONE);
+}
+
+/* Two deliveries of one order (two parcels) heard of in either order: the
+ * earlier due time wins while the item is pending; once it went out,
+ * nothing changes; a cancelled item's marker goes with it. */
+static void test_earlier_due_wins(void **state)
+{
+    ac_redis_t *r = *state;
+    item_t it;
+    char jkey[128];
+    ac_journey_key("st_1", "ord_1", jkey, sizeof(jkey));
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 10 * DAY, "{\"late\":1}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 7 * DAY, "{\"early\":1}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 8 * DAY, "{\"later\":1}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 1);
+    ac_schedule_due_t out[2];
+    assert_int_equal(take(r, T0 + 7 * DAY, 2, out), 1);
+    assert_int_equal(out[0].due_ms, T0 + 7 * DAY);
+    assert_string_equal(out[0].record, "{\"early\":1}");
+    char err[256];
+    const char *ids[] = {out[0].id};
+    assert_int_equal(ac_schedule_ack(r, ids, 1, err, sizeof(err)), 0);
+    ac_schedule_due_clear(out, 1);
+    /* It went out: an even earlier delivery heard of now changes nothing. */
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 6 * DAY, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 0);
+
+    /* Cancelled: the marker goes, so an earlier delivery, due before the
+     * fact that cancelled it, schedules it again. */
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 10 * DAY, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, T0 + 9 * DAY), AC_SCHEDULE_CANCELLED);
+    ac_journey_key("st_1", "ord_2", jkey, sizeof(jkey));
+    assert_int_equal(command_int(r, "HEXISTS %s %s", jkey, "s:review_request"), 0);
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 7 * DAY, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(pending(r), 1);
+}
+
+/* A referral invitation needs the customer's consent by the time it
+ * fires, whenever the event carrying it was processed. */
+static void test_referral_needs_consent_at_fire(void **state)
+{
+    ac_redis_t *r = *state;
+    item_t without, with;
+    make_add(&without, AC_KIND_REFERRAL_INVITE, "ord_1", T0 + 14 * DAY, "{\"n\":1}");
+    make_add(&with, AC_KIND_REFERRAL_INVITE, "ord_2", T0 + 14 * DAY, "{\"n\":2}");
+    assert_int_equal(apply_op(r, &without.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &with.op), AC_SCHEDULE_ADDED);
+    /* ord_2's checkout, carrying the consent, is processed after. */
+    static const char placed[] =
+        "{\"event_id\":\"evt_p2\",\"type\":\"order.placed\","
+        "\"occurred_at\":\"2026-11-20T10:00:00Z\",\"store\":{\"id\":\"st_1\"},"
+        "\"order\":{\"id\":\"ord_2\"},"
+        "\"customer\":{\"id\":\"cus_2\",\"marketing_consent\":true}}";
+    ac_event_error_t e;
+    ac_event_t *ev = ac_event_parse(placed, strlen(placed), 0, &e);
+    assert_non_null(ev);
+    apply_one(r, ev);
+    ac_schedule_due_t out[4];
+    size_t n = take(r, T0 + 14 * DAY, 4, out);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i].id, without.id) == 0) {
+            assert_non_null(out[i].blocked_by);
+            assert_string_equal(out[i].blocked_by, "no_consent");
+            assert_null(out[i].record);
+        } else {
+            assert_string_equal(out[i].id, with.id);
+            assert_null(out[i].blocked_by);
+            assert_string_equal(out[i].record, "{\"n\":2}");
+        }
+    }
+    ac_schedule_due_clear(out, n);
+    ac_event_destroy(ev);
+}
+
+/* ---- taking what is due ------------------------------------------------- */
+
+static void test_take_lease_ack(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256];
+    const int64_t due = T0 + 7 * DAY;
+    /* A record as ac_message_encode() writes it: escapes, spaces, quotes
+     * and non-ASCII text must come back byte for byte. */
+    static const char record[] =
+        "{\"id\": \"msg_1\", \"note\": \"tab\\there  and \\\"quotes\\\"\\n\", "
+        "\"name\": \"Zoë Jürgen\", \"sp\": \"   \"}";
+    item_t it;
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", due, record);
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    ac_schedule_due_t out[4];
+    /* Not yet due. */
+    assert_int_equal(take(r, due - 1, 4, out), 0);
+    /* Due: taken whole. */
+    assert_int_equal(take(r, due, 4, out), 1);
+    assert_string_equal(out[0].id, it.id);
+    assert_int_equal(out[0].kind, AC_KIND_REVIEW_REQUEST);
+    assert_int_equal(out[0].due_ms, due);
+    assert_null(out[0].blocked_by);
+    assert_non_null(out[0].record);
+    assert_int_equal(out[0].record_len, strlen(record));
+    assert_memory_equal(out[0].record, record, strlen(record));
+    assert_int_equal(out[0].record[out[0].record_len], '\0');
+    ac_schedule_due_clear(out, 1);
+    assert_null(out[0].record);
+    /* Leased: nobody takes it again until the lease lapses. */
+    assert_int_equal(take(r, due, 4, out), 0);
+    assert_int_equal(take(r, due + LEASE - 1, 4, out), 0);
+    assert_int_equal(pending(r), 1);
+    /* The firer died: after the lease it is taken again, still intact. */
+    assert_int_equal(take(r, due + LEASE + 1, 4, out), 1);
+    assert_string_equal(out[0].id, it.id);
+    assert_int_equal(out[0].due_ms, due);
+    assert_memory_equal(out[0].record, record, strlen(record));
+    ac_schedule_due_clear(out, 1);
+    /* Acknowledged: gone for good. */
+    const char *ids[] = {it.id};
+    if (ac_schedule_ack(r, ids, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_ack: %s", err);
+    assert_int_equal(pending(r), 0);
+    assert_int_equal(take(r, due + 10 * LEASE, 4, out), 0);
+    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:items", it.id), 0);
+    /* And a replay does not schedule it again. */
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 0);
+}
+
+static void test_take_drops_blocked(void **state)
+{
+    ac_redis_t *r = *state;
+    const int64_t due = T0 + 7 * DAY;
+    item_t review, referral;
+    make_add(&review, AC_KIND_REVIEW_REQUEST, "ord_1", due, "{\"k\":\"review\"}");
+    make_add(&referral, AC_KIND_REFERRAL_INVITE, "ord_1", due + 7 * DAY, "{\"k\":\"referral\"}");
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &referral.op), AC_SCHEDULE_ADDED);
+    /* A return arrives after both were scheduled, happening before the
+     * review's due time: its CANCEL got lost, the fire-time check still
+     * stops it, and the invitation's when its time comes. */
+    char at[AC_TIME_BUFSZ];
+    ac_time_format(due - DAY, at, sizeof(at));
+    ac_event_t *ret = event("return.requested", "ord_1", at, NULL);
+    apply_one(r, ret);
+    ac_schedule_due_t out[4];
+    assert_int_equal(take(r, due, 4, out), 1);
+    assert_string_equal(out[0].id, review.id);
+    assert_non_null(out[0].blocked_by);
+    assert_string_equal(out[0].blocked_by, "returned");
+    /* The name outlives the reply it came from. */
+    assert_ptr_equal(out[0].blocked_by, ac_fact_name(AC_FACT_RETURNED));
+    assert_null(out[0].record);
+    ac_schedule_due_clear(out, 1);
+    /* Removed, not leased. */
+    assert_int_equal(pending(r), 1);
+    assert_int_equal(take(r, due + LEASE + 1, 4, out), 0);
+    assert_int_equal(take(r, referral.op.due_ms, 4, out), 1);
+    assert_string_equal(out[0].id, referral.id);
+    assert_string_equal(out[0].blocked_by, "returned");
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(pending(r), 0);
+    ac_event_destroy(ret);
+}
+
+static void test_take_not_blocked_by_later_fact(void **state)
+{
+    ac_redis_t *r = *state;
+    const int64_t due = T0 + 7 * DAY;
+    item_t it;
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", due, "{}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    /* Returned after the review was due (the worker was down): the
+     * review is still owed, as it would have fired in time. */
+    char at[AC_TIME_BUFSZ];
+    ac_time_format(due + 1, at, sizeof(at));
+    ac_event_t *ret = event("return.requested", "ord_1", at, NULL);
+    apply_one(r, ret);
+    ac_schedule_due_t out[2];
+    assert_int_equal(take(r, due + DAY, 2, out), 1);
+    assert_null(out[0].blocked_by);
+    assert_non_null(out[0].record);
+    ac_schedule_due_clear(out, 1);
+    ac_event_destroy(ret);
+}
+
+static int has_id(char (*ids)[AC_MESSAGE_ID_LEN], size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_two_firers_never_share(void **state)
+{
+    ac_redis_t *a = *state;
+    ac_redis_t *b = new_handle();
+    enum { N = 25 };
+    static item_t items[N];
+    for (int i = 0; i < N; i++) {
+        char order[32];
+        snprintf(order, sizeof(order), "ord_%d", i);
+        make_add(&items[i], AC_KIND_REVIEW_REQUEST, order, T0 + i, "{}");
+        assert_int_equal(apply_op(a, &items[i].op), AC_SCHEDULE_ADDED);
+    }
+    /* Two firers take in turns, both at the same moment: each item goes to
+     * exactly one of them. */
+    char seen[N][AC_MESSAGE_ID_LEN];
+    size_t n_seen = 0;
+    ac_schedule_due_t out[4];
+    for (int round = 0; round < 20; round++) {
+        ac_redis_t *r = round % 2 ? b : a;
+        size_t n = take(r, T0 + N, 4, out);
+        for (size_t i = 0; i < n; i++) {
+            if (has_id(seen, n_seen, out[i].id))
+                fail_msg("%s taken twice within its lease", out[i].id);
+            assert_true(n_seen < N);
+            memcpy(seen[n_seen++], out[i].id, AC_MESSAGE_ID_LEN);
+        }
+        ac_schedule_due_clear(out, n);
+    }
+    assert_int_equal(n_seen, N);
+    for (int i = 0; i < N; i++)
+        assert_true(has_id(seen, n_seen, items[i].id));
+    /* Within the lease, neither gets anything more. */
+    assert_int_equal(take(a, T0 + N + LEASE - 1, 4, out), 0);
+    assert_int_equal(take(b, T0 + N + LEASE - 1, 4, out), 0);
+    /* Once it lapses, the items are taken again, still once each. */
+    n_seen = 0;
+    for (int round = 0; round < 20; round++) {
+        ac_redis_t *r = round % 2 ? a : b;
+        size_t n = take(r, T0 + N + LEASE + 1, 4, out);
+        for (size_t i = 0; i < n; i++) {
+            if (has_id(seen, n_seen, out[i].id))
+                fail_msg("%s taken twice after the lease", out[i].id);
+            memcpy(seen[n_seen++], out[i].id, AC_MESSAGE_ID_LEN);
+        }
+        ac_schedule_due_clear(out, n);
+    }
+    assert_int_equal(n_seen, N);
+    ac_redis_destroy(b);
+}
+
+static int cmp_due(const void *x, const void *y)
+{
+    int64_t a = ((const ac_schedule_due_t *)x)->due_ms, b = ((const ac_schedule_due_t *)y)->due_ms;
+    return a < b ? -1 : a > b;
+}
+
+static void test_take_reads_only_what_is_due(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256];
+    enum { N = 20000, MAX = 500 };
+    item_t *items = calloc(N, sizeof(*items));
+    ac_schedule_op_t *ops = calloc(N, sizeof(*ops));
+    ac_schedule_due_t *out = calloc(MAX, sizeof(*out));
+    assert_non_null(items);
+    assert_non_null(ops);
+    assert_non_null(out);
+    /* Added in a shuffled order, one round trip, each item of its own
+     * order and due a millisecond after the previous one. */
+    srand(7);
+    int *perm = calloc(N, sizeof(int));
+    assert_non_null(perm);
+    for (int i = 0; i < N; i++)
+        perm[i] = i;
+    for (int i = N - 1; i > 0; i--) {
+        int k = rand() % (i + 1), t = perm[i];
+        perm[i] = perm[k];
+        perm[k] = t;
+    }
+    for (int i = 0; i < N; i++) {
+        char order[32];
+        snprintf(order, sizeof(order), "ord_%05d", perm[i]);
+        make_add(&items[i], AC_KIND_REVIEW_REQUEST, order, T0 + perm[i], "{\"r\":1}");
+        ops[i] = items[i].op;
+    }
+    if (ac_schedule_apply(r, ops, N, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_apply: %s", err);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ops[i].result, AC_SCHEDULE_ADDED);
+    assert_int_equal(pending(r), N);
+    /* Everything is due: the 500 earliest come, each once. */
+    size_t n = take(r, T0 + N, MAX, out);
+    assert_int_equal(n, MAX);
+    qsort(out, n, sizeof(*out), cmp_due);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].due_ms, T0 + (int64_t)i);
+        char order[32], id[AC_MESSAGE_ID_LEN];
+        snprintf(order, sizeof(order), "ord_%05zu", i);
+        ac_message_id(AC_KIND_REVIEW_REQUEST, "st_1", order, NULL, id);
+        assert_string_equal(out[i].id, id);
+    }
+    ac_schedule_due_clear(out, n);
+    /* Only 50 more are due by then, however many are pending. */
+    n = take(r, T0 + MAX + 49, MAX, out);
+    assert_int_equal(n, 50);
+    qsort(out, n, sizeof(*out), cmp_due);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(out[i].due_ms, T0 + MAX + (int64_t)i);
+    ac_schedule_due_clear(out, n);
+    assert_int_equal(pending(r), N);
+    free(perm);
+    free(out);
+    free(ops);
+    free(items);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_journey_apply_earliest_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_then_already, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_blocked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_due_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_referral_needs_consent_at_fire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_lease_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_drops_blocked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_not_blocked_by_later_fact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_firers_never_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_reads_only_what_is_due, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, start_server, stop_server_group);
+}
