@@ -58,8 +58,41 @@ size_t ac_journey_facts(const ac_event_t *ev, ac_fact_t out[AC_FACT__COUNT])
     return n;
 }
 
+/* FNV-1a, 64 bits: parcels are told apart by a hash of their id, which
+ * keeps the journey a fixed-size value. 0 is kept for "no parcel named". */
+static uint64_t parcel_hash(const char *shipment_id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    if (!shipment_id || !*shipment_id)
+        return 0;
+    /* Ids longer than any valid one are told apart by their first bytes. */
+    const unsigned char *p = (const unsigned char *)shipment_id;
+    for (size_t i = 0; p[i] && i < AC_EVENT_MAX_ID_LEN; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ? h : 1;
+}
+
+static void parcel_delivered(ac_journey_t *j, uint64_t shipment, int64_t at)
+{
+    for (size_t i = 0; i < j->n_parcels; i++) {
+        if (j->parcels[i].shipment == shipment) {
+            if (at < j->parcels[i].at)
+                j->parcels[i].at = at;
+            return;
+        }
+    }
+    if (j->n_parcels < AC_JOURNEY_MAX_PARCELS) {
+        j->parcels[j->n_parcels].shipment = shipment;
+        j->parcels[j->n_parcels++].at = at;
+    }
+}
+
 void ac_journey_merge(ac_journey_t *j, const ac_event_t *ev)
 {
+    if (ev->type == AC_EVENT_SHIPMENT_DELIVERED)
+        parcel_delivered(j, parcel_hash(ev->shipment.id), ev->occurred_ms);
     ac_fact_t f[AC_FACT__COUNT];
     size_t n = ac_journey_facts(ev, f);
     for (size_t i = 0; i < n; i++)
@@ -105,6 +138,24 @@ const char *ac_journey_blockers_csv(ac_kind_t kind)
     default:
         return "";
     }
+}
+
+int ac_journey_blocked_parcel(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms,
+                              const char *shipment_id, ac_fact_t *why)
+{
+    if (!shipment_id || !*shipment_id || !(ac_journey_blockers(kind) & BIT(AC_FACT_DELIVERED)))
+        return ac_journey_blocked(j, kind, at_ms, why);
+    /* Judge "delivered" by this parcel, and by deliveries naming none. */
+    ac_journey_t k = *j;
+    uint64_t mine = parcel_hash(shipment_id);
+    k.at[AC_FACT_DELIVERED] = 0;
+    for (size_t i = 0; i < j->n_parcels; i++) {
+        uint64_t s = j->parcels[i].shipment;
+        if ((s == mine || s == 0) &&
+            (k.at[AC_FACT_DELIVERED] == 0 || j->parcels[i].at < k.at[AC_FACT_DELIVERED]))
+            k.at[AC_FACT_DELIVERED] = j->parcels[i].at;
+    }
+    return ac_journey_blocked(&k, kind, at_ms, why);
 }
 
 const char *ac_journey_requires_csv(ac_kind_t kind)
@@ -167,6 +218,10 @@ void ac_journey_parse(const char *const *fields, const char *const *values, size
             ac_time_date(values[i], out->promised);
             continue;
         }
+        if (strncmp(fields[i], "d:", 2) == 0) {
+            parcel_delivered(out, parcel_hash(fields[i] + 2), strtoll(values[i], NULL, 10));
+            continue;
+        }
         for (int f = 0; f < AC_FACT__COUNT; f++)
             if (strcmp(fields[i], fact_names[f]) == 0)
                 out->at[f] = strtoll(values[i], NULL, 10);
@@ -175,12 +230,12 @@ void ac_journey_parse(const char *const *fields, const char *const *values, size
 
 static void parse_reply(const redisReply *rep, ac_journey_t *out)
 {
-    const char *fields[64], *values[64];
+    const char *fields[96], *values[96];
     size_t n = 0;
     memset(out, 0, sizeof(*out));
     if (rep->type != REDIS_REPLY_ARRAY)
         return;
-    for (size_t i = 0; i + 1 < rep->elements && n < 64; i += 2) {
+    for (size_t i = 0; i + 1 < rep->elements && n < 96; i += 2) {
         if (rep->element[i]->type != REDIS_REPLY_STRING ||
             rep->element[i + 1]->type != REDIS_REPLY_STRING)
             continue;
@@ -204,8 +259,8 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
     for (size_t i = 0; i < n; i++) {
         const ac_event_t *ev = evs[i];
-        char key[600], promised[11], times[AC_FACT__COUNT][24];
-        const char *argv[3 + 2 * AC_FACT__COUNT];
+        char key[600], promised[11], times[AC_FACT__COUNT][24], parcel[AC_EVENT_MAX_ID_LEN + 8];
+        const char *argv[5 + 2 * AC_FACT__COUNT];
         ac_fact_t facts[AC_FACT__COUNT];
         size_t nf = ac_journey_facts(ev, facts);
         ac_journey_key(ev->store.id, ev->order.id, key, sizeof(key));
@@ -218,6 +273,12 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
             snprintf(times[f], sizeof(times[f]), "%lld", (long long)ev->occurred_ms);
             argv[argc++] = fact_names[facts[f]];
             argv[argc++] = times[f];
+        }
+        if (ev->type == AC_EVENT_SHIPMENT_DELIVERED) {
+            snprintf(parcel, sizeof(parcel), "d:%.*s", AC_EVENT_MAX_ID_LEN,
+                     ev->shipment.id ? ev->shipment.id : "");
+            argv[argc++] = parcel;
+            argv[argc++] = times[0];
         }
         if (ac_redis_append_script(r, &apply_script, 1, argc, argv, NULL) < 0) {
             snprintf(err, errsz, "redis: cannot queue command");

@@ -38,9 +38,20 @@ typedef enum ac_fact {
 /* A rating at or below this is not "satisfied". */
 #define AC_JOURNEY_UNHAPPY_RATING 3
 
+/* Parcels of one order whose delivery is remembered one by one. */
+#define AC_JOURNEY_MAX_PARCELS 16
+
 typedef struct ac_journey {
     int64_t at[AC_FACT__COUNT]; /* earliest occurred_at in ms; 0 = not (yet) known */
     char promised[11];          /* promised delivery date YYYY-MM-DD, "" when unknown */
+    /* When each parcel was delivered, by a hash of its shipment id (0 for a
+     * delivery that named no shipment): news about one parcel is still
+     * news after another one arrived. */
+    struct {
+        uint64_t shipment;
+        int64_t at;
+    } parcels[AC_JOURNEY_MAX_PARCELS];
+    size_t n_parcels;
 } ac_journey_t;
 
 /* "cancelled", "returned", ...: the field name in Redis and the reason
@@ -70,6 +81,12 @@ const char *ac_journey_requires_csv(ac_kind_t kind);
 /* True when a blocker of kind happened at or before at_ms; *why (may be
  * NULL) names the earliest such fact. */
 int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_fact_t *why);
+
+/* The same for a message about one parcel (shipment_id; NULL: the order):
+ * "delivered" then means that parcel was delivered (or a delivery that
+ * named no parcel), not another parcel of the order. */
+int ac_journey_blocked_parcel(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms,
+                              const char *shipment_id, ac_fact_t *why);
 
 /* Writes the Redis key of (store, order)'s journey into buf. */
 void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_t bufsz);

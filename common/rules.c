@@ -41,13 +41,13 @@ static void suppress(plan_t *p, const ac_event_t *ev, ac_kind_t kind, const char
 }
 
 /* Sends kind now unless the journey says it is pointless by the time the
- * event happened: a shipping update for an order already delivered (the
+ * event happened: a shipping update for a parcel already delivered (the
  * "shipped" event arriving late) stays unsent. */
 static void send_unless_blocked(plan_t *p, const ac_event_t *ev, const ac_journey_t *j,
                                 ac_kind_t kind, const char *disc)
 {
     ac_fact_t why;
-    if (ac_journey_blocked(j, kind, ev->occurred_ms, &why))
+    if (ac_journey_blocked_parcel(j, kind, ev->occurred_ms, ev->shipment.id, &why))
         suppress(p, ev, kind, disc, ac_fact_name(why));
     else
         add(p, ev, kind, disc, AC_ACTION_SEND, 0);
@@ -100,20 +100,17 @@ int ac_rules_late_estimate(const ac_event_t *ev, const ac_journey_t *j, char lat
     return strcmp(late, promised) > 0;
 }
 
-/* Schedules kind at due unless disabled, blocked by then, or (for the
- * referral) the customer did not agree to marketing. */
+/* Schedules kind at due unless disabled or blocked by then. A referral
+ * invitation is scheduled whatever is known of the customer's consent so
+ * far: the event carrying it may be processed later, so it is checked when
+ * the invitation fires (schedule.h), making the outcome independent of the
+ * order events arrive in. */
 static void schedule(plan_t *p, const ac_event_t *ev, const ac_journey_t *j, ac_kind_t kind,
                      int enabled, int64_t due)
 {
     ac_fact_t why;
     if (!enabled)
         suppress(p, ev, kind, NULL, "disabled");
-    else if (kind == AC_KIND_REFERRAL_INVITE && !ev->customer.marketing_consent &&
-             j->at[AC_FACT_CONSENT] == 0 && j->at[AC_FACT_PLACED] != 0)
-        /* The order (which carries the customer's choice) is known and
-         * says no. Before it is known, the invitation is scheduled and
-         * needs consent by the time it fires. */
-        suppress(p, ev, kind, NULL, "no_consent");
     else if (ac_journey_blocked(j, kind, due, &why))
         suppress(p, ev, kind, NULL, ac_fact_name(why));
     else
@@ -133,8 +130,8 @@ size_t ac_rules_shipments(const ac_event_t *ev, const ac_journey_t *j, const ac_
                                                        : s->out_for_delivery_updates;
         /* One update per shipment and stage: an order sent in two parcels
          * gets one for each. */
-        snprintf(disc, sizeof(disc), "%s:%s", ev->shipment.id ? ev->shipment.id : "",
-                 ev->type_name);
+        snprintf(disc, sizeof(disc), "%.*s:%s", AC_EVENT_MAX_ID_LEN,
+                 ev->shipment.id ? ev->shipment.id : "", ev->type_name);
         if (on)
             send_unless_blocked(&p, ev, j, AC_KIND_SHIPPING_UPDATE, disc);
         else

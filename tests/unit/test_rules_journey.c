@@ -638,9 +638,12 @@ static void test_referral_needs_consent(void **state)
     (void)state;
     ac_decision_t d[AC_RULES_MAX_DECISIONS];
     int64_t t = ms("2026-11-30T12:00:00Z");
-    /* The order is known and nothing says yes: no invitation. */
-    static const char *consent[] = {NULL, "false"};
-    for (size_t i = 0; i < 2; i++) {
+    /* Whatever is known of the consent so far, the invitation is
+     * scheduled: the event that gives it may be processed later, so it is
+     * required when the invitation fires (schedule.c), which makes the
+     * outcome the same in any processing order. */
+    static const char *consent[] = {NULL, "false", "true"};
+    for (size_t i = 0; i < 3; i++) {
         ac_event_t *placed = EV(.type = "order.placed", .consent = consent[i]);
         ac_event_t *seen[] = {placed, NULL};
         ac_journey_t j = journey_of(seen);
@@ -648,29 +651,61 @@ static void test_referral_needs_consent(void **state)
             EV(.type = "shipment.delivered", .at = "2026-11-30T12:00:00Z", .consent = consent[i]);
         assert_int_equal(process(&j, ev, &all_on, d), 2);
         CHECK(ev, &d[0], AC_KIND_REVIEW_REQUEST, AC_ACTION_SCHEDULE, NULL, t + 7 * DAY, NULL);
-        CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_SUPPRESS, NULL, 0, "no_consent");
+        CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_SCHEDULE, NULL, t + 14 * DAY, NULL);
+        assert_int_equal(j.at[AC_FACT_CONSENT] != 0, i == 2);
         ac_event_destroy(ev);
         ac_event_destroy(placed);
     }
-    /* The order is not known yet (its event is on another topic): the
-     * invitation is scheduled, and needs consent by the time it fires. */
+    assert_string_equal(ac_journey_requires_csv(AC_KIND_REFERRAL_INVITE), "consent");
+    assert_string_equal(ac_journey_requires_csv(AC_KIND_REVIEW_REQUEST), "");
+    /* Disabled by the store: nothing to schedule. */
+    ac_store_settings_t off = all_on;
+    off.referral_invites = 0;
     ac_journey_t j;
     memset(&j, 0, sizeof(j));
     ac_event_t *ev = EV(.type = "shipment.delivered", .at = "2026-11-30T12:00:00Z");
-    assert_int_equal(process(&j, ev, &all_on, d), 2);
-    CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_SCHEDULE, NULL, t + 14 * DAY, NULL);
-    assert_string_equal(ac_journey_requires_csv(AC_KIND_REFERRAL_INVITE), "consent");
-    assert_string_equal(ac_journey_requires_csv(AC_KIND_REVIEW_REQUEST), "");
+    assert_int_equal(process(&j, ev, &off, d), 2);
+    CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_SUPPRESS, NULL, 0, "disabled");
     ac_event_destroy(ev);
-    /* The consent given at checkout, on another topic, is enough. */
-    ac_event_t *placed = EV(.type = "order.placed", .consent = "true");
-    ac_event_t *seen[] = {placed, NULL};
-    j = journey_of(seen);
-    ev = EV(.type = "shipment.delivered", .at = "2026-11-30T12:00:00Z");
-    assert_int_equal(process(&j, ev, &all_on, d), 2);
-    CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_SCHEDULE, NULL, t + 14 * DAY, NULL);
-    ac_event_destroy(ev);
-    ac_event_destroy(placed);
+}
+
+/* Two parcels of one order: the first one's delivery does not silence
+ * news about the second. */
+static void test_parcels_are_judged_one_by_one(void **state)
+{
+    (void)state;
+    ac_decision_t d[AC_RULES_MAX_DECISIONS];
+    ac_event_t *first =
+        EV(.type = "shipment.delivered", .at = "2026-11-20T12:00:00Z", .shipment = "sh_1");
+    ac_event_t *seen[] = {first, NULL};
+    ac_journey_t j = journey_of(seen);
+    ac_event_t *shipped =
+        EV(.type = "shipment.shipped", .at = "2026-11-22T12:00:00Z", .shipment = "sh_2");
+    assert_int_equal(process(&j, shipped, &all_on, d), 1);
+    assert_int_equal(d[0].action, AC_ACTION_SEND);
+    ac_event_t *delayed = EV(.type = "shipment.delayed", .at = "2026-11-24T12:00:00Z",
+                             .shipment = "sh_2", .estimate = "2026-11-29");
+    assert_int_equal(process(&j, delayed, &all_on, d), 1);
+    assert_int_equal(d[0].action, AC_ACTION_SEND);
+    assert_int_equal(d[0].kind, AC_KIND_DELAY_NOTICE);
+    /* News about the delivered parcel itself stays quiet. */
+    ac_event_t *late = EV(.type = "shipment.delayed", .at = "2026-11-24T12:00:00Z",
+                          .shipment = "sh_1", .estimate = "2026-11-30");
+    assert_int_equal(process(&j, late, &all_on, d), 1);
+    CHECK(late, &d[0], AC_KIND_DELAY_NOTICE, AC_ACTION_SUPPRESS, "2026-11-30", 0, "delivered");
+    /* A delivery that names no parcel covers them all. */
+    ac_event_t *anon =
+        EV(.type = "shipment.delivered", .at = "2026-11-23T12:00:00Z", .shipment = "");
+    ac_journey_merge(&j, anon);
+    assert_true(
+        ac_journey_blocked_parcel(&j, AC_KIND_DELAY_NOTICE, delayed->occurred_ms, "sh_2", NULL));
+    assert_false(
+        ac_journey_blocked_parcel(&j, AC_KIND_DELAY_NOTICE, shipped->occurred_ms, "sh_2", NULL));
+    ac_event_destroy(first);
+    ac_event_destroy(shipped);
+    ac_event_destroy(delayed);
+    ac_event_destroy(late);
+    ac_event_destroy(anon);
 }
 
 static void test_delivered_after_return(void **state)
@@ -1237,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_delivered_schedules),
         cmocka_unit_test(test_delivered_counts_from_first_delivery),
         cmocka_unit_test(test_referral_needs_consent),
+        cmocka_unit_test(test_parcels_are_judged_one_by_one),
         cmocka_unit_test(test_delivered_after_return),
         cmocka_unit_test(test_delivered_after_feedback),
         cmocka_unit_test(test_delivered_disabled_or_cancelled),
