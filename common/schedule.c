@@ -25,12 +25,13 @@
 
 /* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta; ARGV[1] id,
  * ARGV[2] due, ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record,
- * ARGV[6] description. */
+ * ARGV[6] description, ARGV[7] the journey's expiry should this create it.
+ * Returns 0 (added), 1 (already) or the blocking fact's name. */
 static ac_redis_script_t add_script = {
     "local due = tonumber(ARGV[2])\n"
     "for f in string.gmatch(ARGV[4], '[^,]+') do\n"
     "  local t = redis.call('HGET', KEYS[1], f)\n"
-    "  if t and tonumber(t) <= due then return 2 end\n"
+    "  if t and tonumber(t) <= due then return f end\n"
     "end\n"
     "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "if cur then\n"
@@ -38,20 +39,23 @@ static ac_redis_script_t add_script = {
     "  if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 1 end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])\n"
+    "if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end\n"
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])\n"
     "redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])\n"
     "return 0\n",
     {0}};
 
-/* Removes item id and its marker; m is its description. */
+/* Removes item id and (unless keep_marker) its marker; m is its
+ * description. An item dropped for a missing requirement (no consent)
+ * keeps its marker: no later delivery of the order brings it back. */
 #define FORGET_LUA                                                                                 \
-    "local function forget(id, m)\n"                                                               \
+    "local function forget(id, m, keep_marker)\n"                                                  \
     "  redis.call('ZREM', KEYS[1], id)\n"                                                          \
     "  redis.call('HDEL', KEYS[2], id)\n"                                                          \
     "  redis.call('HDEL', KEYS[3], id)\n"                                                          \
-    "  if m then\n"                                                                                \
-    "    local _, kind, _, _, jk = string.match(m, '^(%d+) (%S+) (%S*) (%S*) (.*)$')\n"            \
+    "  if m and not keep_marker then\n"                                                            \
+    "    local _, kind, _, _, jk = string.match(m, '^(-?%d+) (%S+) (%S*) (%S*) (.*)$')\n"          \
     "    if kind then redis.call('HDEL', jk, 's:' .. kind) end\n"                                  \
     "  end\n"                                                                                      \
     "end\n"
@@ -62,7 +66,7 @@ static ac_redis_script_t add_script = {
 static ac_redis_script_t cancel_script = {
     FORGET_LUA "local m = redis.call('HGET', KEYS[3], ARGV[1])\n"
                "if not m then return 4 end\n"
-               "if tonumber(string.match(m, '^(%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
+               "if tonumber(string.match(m, '^(-?%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
                "forget(ARGV[1], m)\n"
                "return 3\n",
     {0}};
@@ -79,7 +83,7 @@ static ac_redis_script_t take_script = {
     "  local m = redis.call('HGET', KEYS[3], id)\n"
     "  local rec = redis.call('HGET', KEYS[2], id)\n"
     "  local due, kind, bl, rq, jk\n"
-    "  if m then due, kind, bl, rq, jk = string.match(m, '^(%d+) (%S+) (%S*) (%S*) (.*)$') end\n"
+    "  if m then due, kind, bl, rq, jk = string.match(m, '^(-?%d+) (%S+) (%S*) (%S*) (.*)$') end\n"
     "  if not due or not rec then\n"
     "    forget(id, m)\n"
     "  else\n"
@@ -94,7 +98,7 @@ static ac_redis_script_t take_script = {
     "      end\n"
     "    end\n"
     "    if why then\n"
-    "      forget(id, m)\n"
+    "      forget(id, m, string.sub(why, 1, 3) == 'no_')\n"
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
     "      table.insert(out, why) table.insert(out, '')\n"
     "    else\n"
@@ -156,6 +160,17 @@ static void free_replies(redisReply **replies, size_t n)
     free(replies);
 }
 
+static const char *fact_label(const char *name)
+{
+    /* The reply's string dies with the reply: map it to a static name. */
+    for (int f = 0; f < AC_FACT__COUNT; f++)
+        if (strcmp(name, ac_fact_name((ac_fact_t)f)) == 0)
+            return ac_fact_name((ac_fact_t)f);
+    if (strcmp(name, "no_consent") == 0)
+        return "no_consent";
+    return "unknown";
+}
+
 int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
 {
     if (n == 0)
@@ -173,13 +188,16 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
             snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
                      ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind),
                      op->journey_key);
+            char ttl[24];
+            snprintf(ttl, sizeof(ttl), "%lld",
+                     (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
             const char *argv[] = {op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, op->id, due,
-                                  marker,          csv,       op->record, meta};
+                                  marker,          csv,       op->record, meta,     ttl};
             size_t lens[] = {strlen(argv[0]),  strlen(KEY_QUEUE), strlen(KEY_ITEMS),
                              strlen(KEY_META), strlen(op->id),    strlen(due),
                              strlen(marker),   strlen(csv),       op->record_len,
-                             strlen(meta)};
-            rc = ac_redis_append_script(r, &add_script, 4, 10, argv, lens);
+                             strlen(meta),     strlen(ttl)};
+            rc = ac_redis_append_script(r, &add_script, 4, 11, argv, lens);
         } else {
             const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, op->id, due};
             rc = ac_redis_append_script(r, &cancel_script, 3, 5, argv, NULL);
@@ -193,23 +211,19 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
     redisReply **replies = read_replies(r, n, err, errsz);
     if (!replies)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        ops[i].result = replies[i]->type == REDIS_REPLY_INTEGER
-                            ? (ac_schedule_result_t)replies[i]->integer
-                            : AC_SCHEDULE_NONE;
+    for (size_t i = 0; i < n; i++) {
+        ops[i].blocked_by = NULL;
+        if (replies[i]->type == REDIS_REPLY_STRING) {
+            ops[i].result = AC_SCHEDULE_BLOCKED;
+            ops[i].blocked_by = fact_label(replies[i]->str);
+        } else {
+            ops[i].result = replies[i]->type == REDIS_REPLY_INTEGER
+                                ? (ac_schedule_result_t)replies[i]->integer
+                                : AC_SCHEDULE_NONE;
+        }
+    }
     free_replies(replies, n);
     return 0;
-}
-
-static const char *fact_label(const char *name)
-{
-    /* The reply's string dies with the reply: map it to a static name. */
-    for (int f = 0; f < AC_FACT__COUNT; f++)
-        if (strcmp(name, ac_fact_name((ac_fact_t)f)) == 0)
-            return ac_fact_name((ac_fact_t)f);
-    if (strcmp(name, "no_consent") == 0)
-        return "no_consent";
-    return "unknown";
 }
 
 int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,

@@ -46,7 +46,9 @@ typedef struct ac_schedule_op {
     const char *journey_key; /* ADD: the order's journey (journey.h) */
     const char *record;      /* ADD: the notification record to produce when it fires */
     size_t record_len;
+    int64_t journey_ttl_ms;      /* ADD: the journey's expiry, should the add create it */
     ac_schedule_result_t result; /* filled */
+    const char *blocked_by;      /* filled for AC_SCHEDULE_BLOCKED: the fact's name */
 } ac_schedule_op_t;
 
 /* An item taken by ac_schedule_take(). */

@@ -397,6 +397,8 @@ static void test_add_blocked(void **state)
     item_t it;
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", ret->occurred_ms, "{}");
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_BLOCKED);
+    assert_non_null(it.op.blocked_by);
+    assert_string_equal(it.op.blocked_by, "returned");
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", ret->occurred_ms + 7 * DAY, "{}");
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_BLOCKED);
     assert_int_equal(pending(r), 0);
@@ -512,6 +514,11 @@ static void test_referral_needs_consent_at_fire(void **state)
         }
     }
     ac_schedule_due_clear(out, n);
+    /* Dropped for want of consent, it does not come back with another
+     * delivery of the order. */
+    make_add(&without, AC_KIND_REFERRAL_INVITE, "ord_1", T0 + 13 * DAY, "{\"n\":3}");
+    assert_int_equal(apply_op(r, &without.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 1); /* the one that fired, leased until acknowledged */
     ac_event_destroy(ev);
 }
 
