@@ -35,7 +35,8 @@ const ac_option_t ac_pipeline_options[] = {
     {"REFERRAL_DELAY", AC_OPT_DURATION, "14d", 0, 1, 365LL * 86400000, NULL,
      "referral_invite this long after delivery (STORE_SETTINGS may differ per store)"},
     {"SHIPPING_UPDATES", AC_OPT_STR, "shipped", 0, 0, 0, validate_updates,
-     "shipment events that send a shipping_update: shipped, out_for_delivery, both, or none"},
+     "shipment events that send a shipping_update: shipped, out_for_delivery (comma-separated), "
+     "or none"},
     {"STORE_SETTINGS", AC_OPT_STR, "", 0, 0, 0, NULL,
      "JSON file of per-store settings (docs/journey.md); empty: the defaults for every store"},
     {"JOURNEY_TTL", AC_OPT_DURATION, "120d", 0, 60000, 3650LL * 86400000, NULL,
@@ -292,7 +293,8 @@ static void decide(pipe_t *p, batch_t *b, tally_t *t)
 /* Writes the batch's scheduling decisions to Redis once the messages sent
  * now are safely in Kafka, retrying through an outage: the events are only
  * marked done after this, so a crash in between replays them, and adding an
- * item twice is a no-op. Returns -1 only when stopping. */
+ * item twice is a no-op. Returns 0, -1 when stopping, -2 when out of
+ * memory. */
 static int schedule(pipe_t *p, batch_t *b, tally_t *t)
 {
     size_t n = 0;
@@ -316,10 +318,12 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
             if (d->action == AC_ACTION_SCHEDULE) {
                 op->type = AC_SCHEDULE_ADD;
                 op->journey_key = b->jkeys[i];
+                op->journey_ttl_ms = p->journey_ttl;
                 b->records[n] = ac_message_encode(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
                                                   it->ev, &op->record_len);
                 if (!b->records[n]) {
                     ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
+                    rc = -2;
                     goto out;
                 }
                 op->record = b->records[n];
@@ -349,7 +353,7 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
             ac_time_format(op->due_ms, due, sizeof(due));
             ac_log_at(AC_LOG_DEBUG, &ctx, "scheduled for %s", due);
         } else if (op->result == AC_SCHEDULE_BLOCKED) {
-            t->suppressed[op->kind][REASON_BLOCKED]++;
+            t->suppressed[op->kind][reason_index(op->blocked_by ? op->blocked_by : "blocked")]++;
         } else if (op->result == AC_SCHEDULE_CANCELLED) {
             t->cancelled[op->kind]++;
         }
@@ -363,73 +367,101 @@ out:
     return rc;
 }
 
+/* Errors no retry can fix: the record is too large for the topic. */
+static int produce_err_permanent(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+           e == RD_KAFKA_RESP_ERR_INVALID_RECORD;
+}
+
 /* Produces the scheduled messages that are due. Any number of workers do
  * this at once: taking an item leases it, so each goes to one of them, and
  * it is removed only once Kafka has it. A worker that dies in between
  * leaves the item to be taken again when the lease lapses; the message id
- * makes that second copy a duplicate notify-worker drops. */
+ * makes that second copy a duplicate notify-worker drops. Each record is
+ * acknowledged on its own, so one Kafka keeps refusing does not hold back
+ * the others. */
 static void fire_due(pipe_t *p)
 {
+    /* Static: a delivery report served after a stop (when the worker's
+     * shutdown flushes the producer) must still find its tracker. */
     static ac_schedule_due_t due[FIRE_BATCH];
+    static ac_kafka_tracker_t trk[FIRE_BATCH];
     const char *ids[FIRE_BATCH];
     char err[256], labels[128];
-    size_t n = 0, n_ok = 0;
+    size_t n = 0, n_ack = 0;
     int64_t now = ac_time_now_ms();
     double lateness = 0;
     p->next_fire = ac_time_mono_ms() + p->fire_interval;
-    if (!atomic_load(&p->w->redis_ok))
-        return;
     if (ac_schedule_take(p->w->redis, now, p->fire_lease, FIRE_BATCH, due, &n, err, sizeof(err)) <
         0) {
         ac_worker_redis_status(p->w, 0, err);
         ac_schedule_due_clear(due, n);
+        p->next_fire = ac_time_mono_ms() + 1000; /* an outage: look again in a second */
         return;
     }
-    ac_kafka_tracker_t tracker = {0, 0, 0};
-    int *ok = calloc(n ? n : 1, sizeof(int));
-    for (size_t i = 0; ok && i < n; i++) {
+    ac_worker_redis_status(p->w, 1, NULL);
+    ac_kafka_tracker_t all = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        trk[i] = (ac_kafka_tracker_t){0, 0, 0};
         if (due[i].blocked_by) {
             snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(due[i].kind),
                      due[i].blocked_by);
             ac_metrics_add(p->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
             continue;
         }
-        /* Each record's own tracker slot says whether it made it. */
         rd_kafka_resp_err_t e =
             ac_kafka_produce(p->w->producer, p->notify_topic, due[i].id, strlen(due[i].id),
-                             due[i].record, due[i].record_len, NULL, &tracker);
+                             due[i].record, due[i].record_len, NULL, &trk[i]);
         if (e) {
-            ac_log(AC_LOG_WARN, "scheduled message not produced, retried after the lease: %s",
-                   rd_kafka_err2str(e));
+            trk[i].failed = 1;
+            trk[i].last_err = e;
             continue;
         }
-        tracker.pending++;
-        ok[i] = 1;
+        trk[i].pending = 1;
+        all.pending++;
     }
-    while (tracker.pending > 0 && !ac_worker_stopping()) {
-        ac_kafka_wait(p->w->producer, &tracker, 1000);
+    /* Serve reports until every record of the round has one. */
+    while (all.pending > 0 && !ac_worker_stopping()) {
+        rd_kafka_poll(p->w->producer, 100);
         ac_http_beat(p->w->http);
+        all.pending = 0;
+        for (size_t i = 0; i < n; i++)
+            all.pending += trk[i].pending;
     }
-    ac_kafka_abandon(p->w->producer, &tracker); /* stopping: fired again after the lease */
-    /* Acknowledge only when every record of the round is in Kafka; a failed
-     * round fires again after the lease, with duplicates dropped by id. */
-    if (ok && tracker.pending == 0 && tracker.failed == 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (!ok[i])
+    for (size_t i = 0; i < n; i++) {
+        if (due[i].blocked_by)
+            continue; /* already removed by the take */
+        if (trk[i].pending)
+            continue; /* stopping before Kafka answered: fired again after the lease */
+        if (trk[i].failed) {
+            if (!produce_err_permanent(trk[i].last_err)) {
+                ac_log(AC_LOG_WARN,
+                       "scheduled message not produced, fired again after the lease: %s",
+                       rd_kafka_err2str(trk[i].last_err));
                 continue;
-            ids[n_ok++] = due[i].id;
+            }
+            /* Kafka will never take it (too large for the topic): keeping
+             * it would fire it again forever. */
+            ac_log_ctx_t ctx = {p->notify_topic, -1, -1, NULL, due[i].id};
+            ac_log_at(AC_LOG_ERROR, &ctx, "scheduled message dropped: %s",
+                      rd_kafka_err2str(trk[i].last_err));
+            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(due[i].kind),
+                     "produce_failed");
+            ac_metrics_add(p->w->metrics, "aftercare_scheduled_dropped_total", labels, 1);
+        } else {
             if (now - due[i].due_ms > lateness * 1000)
                 lateness = (double)(now - due[i].due_ms) / 1000.0;
             snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(due[i].kind));
             ac_metrics_add(p->w->metrics, "aftercare_scheduled_fired_total", labels, 1);
             ac_metrics_add(p->w->metrics, "aftercare_messages_decided_total", labels, 1);
         }
-        if (ac_schedule_ack(p->w->redis, ids, n_ok, err, sizeof(err)) < 0)
-            ac_worker_redis_status(p->w, 0, err);
-        if (n_ok)
-            ac_metrics_set(p->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
+        ids[n_ack++] = due[i].id;
     }
-    free(ok);
+    if (ac_schedule_ack(p->w->redis, ids, n_ack, err, sizeof(err)) < 0)
+        ac_worker_redis_status(p->w, 0, err);
+    if (n_ack)
+        ac_metrics_set(p->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
     ac_schedule_due_clear(due, n);
     long long pending;
     if (ac_schedule_pending(p->w->redis, &pending, err, sizeof(err)) == 0)
@@ -767,8 +799,12 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
             ac_worker_sleep(500);
             continue;
         }
-        if (schedule(&p, &b, &t) < 0)
-            break; /* stopping: not marked, consumed again; adding twice is a no-op */
+        int sc = schedule(&p, &b, &t);
+        if (sc < 0) {
+            /* Not marked: consumed again, and adding twice is a no-op. */
+            rc = sc == -2 ? AC_EXIT_RUNTIME : rc;
+            break;
+        }
         finish(w, &b, ttl_ms);
         flush_tally(w, &t);
         batch_clear(&b);

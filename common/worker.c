@@ -108,6 +108,21 @@ static void describe_metrics(ac_metrics_t *m)
                         "Batches re-read because producing their output failed.");
     ac_metrics_describe(m, "aftercare_redis_errors_total", AC_METRIC_COUNTER,
                         "Failed Redis round trips (each is retried).");
+    ac_metrics_describe(m, "aftercare_messages_scheduled_total", AC_METRIC_COUNTER,
+                        "Customer messages scheduled for later (review requests, referrals).");
+    ac_metrics_describe(m, "aftercare_messages_suppressed_total", AC_METRIC_COUNTER,
+                        "Messages the rules held back, by kind and reason (returned, no_consent, "
+                        "...).");
+    ac_metrics_describe(m, "aftercare_scheduled_cancelled_total", AC_METRIC_COUNTER,
+                        "Scheduled messages cancelled before they were due, by kind.");
+    ac_metrics_describe(m, "aftercare_scheduled_fired_total", AC_METRIC_COUNTER,
+                        "Scheduled messages produced when due, by kind.");
+    ac_metrics_describe(m, "aftercare_scheduled_dropped_total", AC_METRIC_COUNTER,
+                        "Scheduled messages Kafka would never accept, dropped, by kind.");
+    ac_metrics_describe(m, "aftercare_scheduled_pending", AC_METRIC_GAUGE,
+                        "Scheduled messages waiting in Redis (all workers).");
+    ac_metrics_describe(m, "aftercare_scheduled_lateness_seconds", AC_METRIC_GAUGE,
+                        "How late after its due time the last round of scheduled messages fired.");
     ac_metrics_describe(m, "aftercare_in_flight", AC_METRIC_GAUGE,
                         "Records being worked on and not yet committed.");
 }
