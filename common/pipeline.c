@@ -814,3 +814,18 @@ out:
     ac_stores_destroy(p.stores);
     return rc;
 }
+
+int ac_pipeline_main(const ac_worker_spec_t *spec, ac_rules_fn rules, int argc, char **argv)
+{
+    int code;
+    ac_worker_spec_t s = *spec;
+    s.options = ac_pipeline_options;
+    s.n_options = ac_pipeline_n_options;
+    s.check = ac_pipeline_check;
+    ac_worker_t *w = ac_worker_new(&s, argc, argv, &code);
+    if (!w)
+        return code;
+    code = ac_pipeline_run(w, rules);
+    ac_worker_destroy(w);
+    return code;
+}

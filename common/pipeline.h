@@ -16,6 +16,11 @@ extern const size_t ac_pipeline_n_options;
  * outlives every delay. */
 int ac_pipeline_check(const ac_config_t *cfg, char *err, size_t errsz);
 
+/* The whole main() of an event worker: its spec (name, summary, default
+ * topic; the pipeline's options and check are filled in), then the loop
+ * with the topic's rules. Returns the exit status. */
+int ac_pipeline_main(const ac_worker_spec_t *spec, ac_rules_fn rules, int argc, char **argv);
+
 /* Runs until the worker is asked to stop. Returns AC_EXIT_OK, or
  * AC_EXIT_RUNTIME after an unrecoverable error. */
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules);
