@@ -10,6 +10,9 @@
 #define KEY_ITEMS "ac:sched:items"
 #define KEY_META  "ac:sched:meta"
 
+/* Records taken in one round, at most (plus the last one's size). */
+#define TAKE_MAX_BYTES "8388608"
+
 /* An item's description is "<due ms> <kind> <blockers> <requires> <journey
  * key>": blockers and requires are comma-separated fact names (possibly
  * empty), and the journey key goes last because it is the only part that
@@ -72,14 +75,17 @@ static ac_redis_script_t cancel_script = {
     {0}};
 
 /* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] now, ARGV[2] lease
- * end, ARGV[3] max. Returns id, kind, due, status ("fire", a blocking
+ * end, ARGV[3] max items, ARGV[4] max bytes of records: a round stops
+ * there (after at least one), so that its reply stays well within the
+ * client's timeout however large the records are. Returns id, kind, due, status ("fire", a blocking
  * fact, or "no_<fact>" for a required fact that is missing), record (""
  * unless fired) for each item taken. */
 static ac_redis_script_t take_script = {
     FORGET_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
-    "local out = {}\n"
+    "local out, bytes = {}, 0\n"
     "for _, id in ipairs(ids) do\n"
+    "  if bytes >= tonumber(ARGV[4]) then break end\n"
     "  local m = redis.call('HGET', KEYS[3], id)\n"
     "  local rec = redis.call('HGET', KEYS[2], id)\n"
     "  local due, kind, bl, rq, jk\n"
@@ -103,6 +109,7 @@ static ac_redis_script_t take_script = {
     "      table.insert(out, why) table.insert(out, '')\n"
     "    else\n"
     "      redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)\n"
+    "      bytes = bytes + #rec\n"
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
     "      table.insert(out, 'fire') table.insert(out, rec)\n"
     "    end\n"
@@ -238,8 +245,8 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(until, sizeof(until), "%lld", (long long)(now_ms + lease_ms));
     snprintf(lim, sizeof(lim), "%zu", max);
-    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, now, until, lim};
-    if (ac_redis_append_script(r, &take_script, 3, 6, argv, NULL) < 0) {
+    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, now, until, lim, TAKE_MAX_BYTES};
+    if (ac_redis_append_script(r, &take_script, 3, 7, argv, NULL) < 0) {
         snprintf(err, errsz, "redis: cannot queue command");
         ac_redis_disconnect(r);
         return -1;

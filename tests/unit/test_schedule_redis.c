@@ -689,6 +689,35 @@ static void test_two_firers_never_share(void **state)
     ac_redis_destroy(b);
 }
 
+/* Large records are taken a few at a time, so that one round's reply
+ * stays small enough for the client's timeout; the rest follow. */
+static void test_take_bounds_bytes(void **state)
+{
+    ac_redis_t *r = *state;
+    const size_t size = 1024 * 1024;
+    char *big = malloc(size + 1);
+    assert_non_null(big);
+    memset(big, 'x', size);
+    big[size] = '\0';
+    for (int i = 0; i < 20; i++) {
+        char order[16];
+        item_t it;
+        snprintf(order, sizeof(order), "ord_%d", i);
+        make_add(&it, AC_KIND_REVIEW_REQUEST, order, T0 + i, big);
+        assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    }
+    static ac_schedule_due_t out[500];
+    size_t n = take(r, T0 + 100, 500, out);
+    assert_true(n >= 1 && n <= 9);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(out[i].record_len, size);
+    ac_schedule_due_clear(out, n);
+    size_t more = take(r, T0 + 100, 500, out);
+    assert_true(more >= 1);
+    ac_schedule_due_clear(out, more);
+    free(big);
+}
+
 static int cmp_due(const void *x, const void *y)
 {
     int64_t a = ((const ac_schedule_due_t *)x)->due_ms, b = ((const ac_schedule_due_t *)y)->due_ms;
@@ -769,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_take_not_blocked_by_later_fact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_firers_never_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_reads_only_what_is_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_bounds_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server_group);
 }
