@@ -8,13 +8,22 @@
 #include "delivery.h"
 #include "log.h"
 #include "message.h"
+#include "journey.h"
 #include "offsets.h"
+#include "prefs.h"
 #include "render.h"
+#include "schedule.h"
 #include "timeutil.h"
 #include "webhook.h"
 
 #define NOTIFY_MAX_RECORD_BYTES (4 * 1024 * 1024)
 #define NOTIFY_BUSY_RETRY_MS    1000
+
+static int validate_quiet(const char *value, char *why, size_t whysz)
+{
+    ac_quiet_t q;
+    return ac_prefs_parse_quiet(value, &q, why, whysz);
+}
 
 const ac_option_t ac_notify_options[] = {
     {"WEBHOOK_URL", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, ac_config_validate_http_url,
@@ -35,11 +44,19 @@ const ac_option_t ac_notify_options[] = {
      "lease on a message being delivered; must exceed HTTP_TIMEOUT"},
     {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 0, 600000, NULL,
      "time allowed on SIGTERM to finish requests in flight"},
+    {"QUIET_HOURS", AC_OPT_STR, "21:00-08:00", 0, 0, 0, validate_quiet,
+     "marketing messages due in this local time window wait until it ends; off for none"},
+    {"MARKETING_CAP", AC_OPT_INT, "2", 0, 0, 1000, NULL,
+     "at most this many review requests and referral invitations per customer per "
+     "MARKETING_CAP_WINDOW; 0 for no cap"},
+    {"MARKETING_CAP_WINDOW", AC_OPT_DURATION, "7d", 0, 60000, 365LL * 86400000, NULL,
+     "the rolling window of MARKETING_CAP"},
 };
 const size_t ac_notify_n_options = sizeof(ac_notify_options) / sizeof(ac_notify_options[0]);
 
 typedef enum job_state {
     J_CLAIM,    /* to claim in Redis (first time or after a wait) */
+    J_DEFER,    /* quiet hours: to put back in the schedule until defer_until */
     J_WAIT,     /* waiting until due_ms, then J_CLAIM */
     J_SENDING,  /* request in flight */
     J_MARK,     /* delivered; to record as sent */
@@ -56,7 +73,9 @@ typedef struct job {
     job_state_t state;
     int attempts;
     int leased;
-    int64_t due_ms; /* monotonic, for J_WAIT */
+    int quiet_checked;   /* quiet hours were looked at */
+    int64_t defer_until; /* J_DEFER: UTC ms */
+    int64_t due_ms;      /* monotonic, for J_WAIT */
     char token[96];
     char *body;
     size_t body_len;
@@ -84,6 +103,9 @@ typedef struct notify {
     const char *secret;
     int max_in_flight, max_attempts;
     int64_t retry_base, retry_max, claim_ttl, sent_ttl;
+    ac_quiet_t quiet;
+    int cap;
+    int64_t cap_window;
 } notify_t;
 
 static uint32_t next_rand(notify_t *n)
@@ -156,7 +178,7 @@ static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partit
     for (size_t i = 0; i < n->n_jobs; i++) {
         job_t *j = n->jobs[i];
         unsigned *g = gen_slot(n, j->msg->partition);
-        if (g && j->gen != *g && (j->state == J_CLAIM || j->state == J_WAIT))
+        if (g && j->gen != *g && (j->state == J_CLAIM || j->state == J_WAIT || j->state == J_DEFER))
             j->state = j->leased ? J_RELEASE : J_DONE;
     }
 }
@@ -315,6 +337,123 @@ static void send_job(notify_t *n, job_t *j)
     j->state = J_SENDING;
 }
 
+/* Marketing messages about to go out in the customer's night wait until
+ * the morning: the job is put back into the durable schedule (where the
+ * journey is checked again when it fires) instead of being held here. */
+static void check_quiet_hours(notify_t *n)
+{
+    int64_t now = ac_time_now_ms();
+    for (size_t i = 0; i < n->n_jobs; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state != J_CLAIM || j->quiet_checked)
+            continue;
+        j->quiet_checked = 1;
+        if (!ac_prefs_marketing(j->m->kind))
+            continue;
+        const ac_event_t *ev = j->m->event;
+        int offset = 0;
+        if (ac_prefs_utc_offset(ev->customer.timezone, now, &offset) < 0 &&
+            ac_prefs_utc_offset(ev->store.timezone, now, &offset) < 0)
+            offset = 0; /* no known zone: UTC */
+        int64_t until = ac_prefs_quiet_until(&n->quiet, now, offset);
+        if (until > now) {
+            j->state = J_DEFER;
+            j->defer_until = until;
+        }
+    }
+}
+
+/* Writes the deferred jobs to the schedule, one round trip, then lets
+ * their records be committed. */
+static void defer_jobs(notify_t *n)
+{
+    ac_schedule_op_t ops[128];
+    job_t *which[128];
+    char keys[128][600], err[256], labels[96];
+    size_t k = 0;
+    if (!redis_allowed(n))
+        return;
+    for (size_t i = 0; i < n->n_jobs && k < 128; i++) {
+        job_t *j = n->jobs[i];
+        if (j->state != J_DEFER)
+            continue;
+        const ac_event_t *ev = j->m->event;
+        ac_journey_key(ev->store.id, ev->order.id, keys[k], sizeof(keys[k]));
+        ops[k] = (ac_schedule_op_t){.type = AC_SCHEDULE_DEFER,
+                                    .id = j->m->id,
+                                    .kind = j->m->kind,
+                                    .due_ms = j->defer_until,
+                                    .journey_key = keys[k],
+                                    .record = j->msg->payload,
+                                    .record_len = j->msg->len};
+        which[k++] = j;
+    }
+    if (k == 0)
+        return;
+    int rc = ac_schedule_apply(n->w->redis, ops, k, err, sizeof(err));
+    redis_result(n, rc == 0, err);
+    if (rc < 0)
+        return;
+    for (size_t i = 0; i < k; i++) {
+        char until[AC_TIME_BUFSZ];
+        ac_time_format(which[i]->defer_until, until, sizeof(until));
+        log_job(AC_LOG_INFO, n, which[i], "quiet hours: deferred until %s", until);
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(which[i]->m->kind));
+        ac_metrics_add(n->w->metrics, "aftercare_messages_deferred_total", labels, 1);
+        which[i]->state = which[i]->leased ? J_RELEASE : J_DONE;
+    }
+}
+
+/* Of the marketing messages just claimed, lets through those the customer
+ * has not opted out of and that stay within the cap; the others are
+ * recorded as sent, so that no replay sends them later. */
+static void check_prefs(notify_t *n, job_t **jobs, size_t k)
+{
+    ac_prefs_req_t reqs[512];
+    char err[256], labels[128];
+    char(*keys)[2][600] = malloc(k * sizeof(*keys));
+    if (!keys) {
+        for (size_t i = 0; i < k; i++) {
+            jobs[i]->state = J_WAIT; /* still leased: claimed again, by us, shortly */
+            jobs[i]->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+        }
+        return;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const ac_event_t *ev = jobs[i]->m->event;
+        ac_channel_t ch = AC_CHANNEL_EMAIL;
+        const char *to;
+        ac_render_channel(ev, &ch, &to);
+        ac_prefs_key(ev->store.id, ev->customer.id, keys[i][0], sizeof(keys[i][0]));
+        ac_prefs_sends_key(ev->store.id, ev->customer.id, keys[i][1], sizeof(keys[i][1]));
+        reqs[i] = (ac_prefs_req_t){jobs[i]->m->id, jobs[i]->m->kind, ac_channel_name(ch),
+                                   keys[i][0],     keys[i][1],       AC_PREFS_SEND};
+    }
+    if (ac_prefs_check(n->w->redis, reqs, k, ac_time_now_ms(), n->cap, n->cap_window, err,
+                       sizeof(err)) < 0) {
+        redis_result(n, 0, err);
+        for (size_t i = 0; i < k; i++) {
+            jobs[i]->state = J_WAIT; /* still leased: claimed again, by us, shortly */
+            jobs[i]->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+        }
+        free(keys);
+        return;
+    }
+    free(keys);
+    for (size_t i = 0; i < k; i++) {
+        if (reqs[i].verdict == AC_PREFS_SEND) {
+            send_job(n, jobs[i]);
+            continue;
+        }
+        const char *reason = reqs[i].verdict == AC_PREFS_OPTED_OUT ? "opted_out" : "frequency_cap";
+        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
+                 ac_kind_name(jobs[i]->m->kind), reason);
+        ac_metrics_add(n->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
+        log_job(AC_LOG_INFO, n, jobs[i], "not sent: %s", reason);
+        jobs[i]->state = J_MARK;
+    }
+}
+
 /* Claims every job that is ready, in one round trip, and starts the
  * deliveries it won. */
 static int cmp_str(const void *a, const void *b)
@@ -363,6 +502,8 @@ static void claim_ready(notify_t *n)
         return;
     }
     redis_result(n, 1, NULL);
+    job_t *marketing[512];
+    size_t n_marketing = 0;
     for (size_t i = 0; i < k; i++) {
         job_t *j = which[i];
         char labels[96];
@@ -379,10 +520,15 @@ static void claim_ready(notify_t *n)
             break;
         case AC_CLAIM_OK:
             j->leased = 1;
-            send_job(n, j);
+            if (ac_prefs_marketing(j->m->kind))
+                marketing[n_marketing++] = j;
+            else
+                send_job(n, j);
             break;
         }
     }
+    if (n_marketing)
+        check_prefs(n, marketing, n_marketing);
 }
 
 /* True when the job's partition was revoked since it was consumed. */
@@ -537,6 +683,7 @@ static int idle_timeout(notify_t *n, int64_t now)
             break;
         case J_MARK:
         case J_RELEASE:
+        case J_DEFER:
             ready = redis_allowed(n);
             break;
         case J_DLQ:
@@ -572,6 +719,11 @@ int ac_notify_run(ac_worker_t *w)
     n.retry_max = ac_config_int(w->cfg, "RETRY_MAX");
     n.claim_ttl = ac_config_int(w->cfg, "CLAIM_TTL");
     n.sent_ttl = ac_config_int(w->cfg, AC_DEDUP_TTL);
+    n.cap = (int)ac_config_int(w->cfg, "MARKETING_CAP");
+    n.cap_window = ac_config_int(w->cfg, "MARKETING_CAP_WINDOW");
+    ac_prefs_parse_quiet(ac_config_str(w->cfg, "QUIET_HOURS"), &n.quiet, err, sizeof(err));
+    ac_prefs_register(w->redis);
+    ac_schedule_register(w->redis);
     n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
     int64_t shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
     n.offsets = ac_offsets_new();
@@ -600,7 +752,7 @@ int ac_notify_run(ac_worker_t *w)
              * including requests that fail while the worker drains. */
             for (size_t i = 0; i < n.n_jobs; i++) {
                 job_t *j = n.jobs[i];
-                if (j->state == J_CLAIM || j->state == J_WAIT) {
+                if (j->state == J_CLAIM || j->state == J_WAIT || j->state == J_DEFER) {
                     j->state = j->leased ? J_RELEASE : J_DONE;
                     j->gen = ~0u; /* not finished: its offset must not be stored */
                 }
@@ -613,6 +765,8 @@ int ac_notify_run(ac_worker_t *w)
             take_records(&n, n.n_jobs == 0 ? 100 : 0);
         wake_due(&n, now);
         record_outcomes(&n);
+        check_quiet_hours(&n);
+        defer_jobs(&n);
         claim_ready(&n);
         produce_dead_letters(&n);
         rd_kafka_poll(w->producer, 0);

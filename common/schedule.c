@@ -49,6 +49,14 @@ static ac_redis_script_t add_script = {
     "return 0\n",
     {0}};
 
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id, ARGV[2] due,
+ * ARGV[3] record, ARGV[4] description. */
+static ac_redis_script_t defer_script = {"redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+                                         "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
+                                         "redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])\n"
+                                         "return 0\n",
+                                         {0}};
+
 /* Removes item id and (unless keep_marker) its marker; m is its
  * description. An item dropped for a missing requirement (no consent)
  * keeps its marker: no later delivery of the order brings it back. */
@@ -129,6 +137,7 @@ static ac_redis_script_t ack_script = {"redis.call('ZREM', KEYS[1], ARGV[1])\n"
 void ac_schedule_register(ac_redis_t *r)
 {
     ac_redis_register_script(r, &add_script);
+    ac_redis_register_script(r, &defer_script);
     ac_redis_register_script(r, &cancel_script);
     ac_redis_register_script(r, &take_script);
     ac_redis_register_script(r, &ack_script);
@@ -189,12 +198,18 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
         char due[24], marker[64], meta[700];
         int rc;
         snprintf(due, sizeof(due), "%lld", (long long)op->due_ms);
-        if (op->type == AC_SCHEDULE_ADD) {
-            const char *csv = ac_journey_blockers_csv(op->kind);
-            snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
+        const char *csv = ac_journey_blockers_csv(op->kind);
+        if (op->type != AC_SCHEDULE_CANCEL)
             snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
                      ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind),
                      op->journey_key);
+        if (op->type == AC_SCHEDULE_DEFER) {
+            const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, op->id, due, op->record, meta};
+            size_t lens[] = {strlen(KEY_QUEUE), strlen(KEY_ITEMS), strlen(KEY_META), strlen(op->id),
+                             strlen(due),       op->record_len,    strlen(meta)};
+            rc = ac_redis_append_script(r, &defer_script, 3, 7, argv, lens);
+        } else if (op->type == AC_SCHEDULE_ADD) {
+            snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
             char ttl[24];
             snprintf(ttl, sizeof(ttl), "%lld",
                      (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));

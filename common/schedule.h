@@ -35,7 +35,14 @@ typedef enum ac_schedule_result {
     AC_SCHEDULE_NONE = 4, /* cancel: nothing pending to cancel */
 } ac_schedule_result_t;
 
-typedef enum ac_schedule_op_type { AC_SCHEDULE_ADD, AC_SCHEDULE_CANCEL } ac_schedule_op_type_t;
+typedef enum ac_schedule_op_type {
+    AC_SCHEDULE_ADD,
+    AC_SCHEDULE_CANCEL,
+    /* Puts a message that was due back for later (quiet hours): no marker
+     * check, since it was scheduled (or sent for) already, but checked
+     * against its journey again when it fires. */
+    AC_SCHEDULE_DEFER,
+} ac_schedule_op_type_t;
 
 /* One change to the schedule. Strings are the caller's. */
 typedef struct ac_schedule_op {
@@ -43,8 +50,8 @@ typedef struct ac_schedule_op {
     const char *id; /* message id */
     ac_kind_t kind;
     int64_t due_ms;          /* ADD: when it fires; CANCEL: cancel only items due at or after */
-    const char *journey_key; /* ADD: the order's journey (journey.h) */
-    const char *record;      /* ADD: the notification record to produce when it fires */
+    const char *journey_key; /* ADD, DEFER: the order's journey (journey.h) */
+    const char *record;      /* ADD, DEFER: the notification record to produce when it fires */
     size_t record_len;
     int64_t journey_ttl_ms;      /* ADD: the journey's expiry, should the add create it */
     ac_schedule_result_t result; /* filled */

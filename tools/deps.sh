@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev
   libmicrohttpd-dev libssl-dev libcmocka-dev
-  redis-server
+  redis-server tzdata
 )
 # Python 3 runs the integration tests and the demo; any python3 will do.
 command -v python3 >/dev/null 2>&1 || packages+=(python3)

@@ -49,7 +49,8 @@ WORKER_VARS = (
     "DEDUP_TTL", "NOTIFY_TOPIC", "MAX_EVENT_BYTES", "BATCH_SIZE", "WEBHOOK_URL",
     "WEBHOOK_SECRET", "HTTP_TIMEOUT", "CLAIM_TTL", "MAX_IN_FLIGHT", "BATCH_WAIT",
     "REVIEW_REQUEST_DELAY", "REFERRAL_DELAY", "SHIPPING_UPDATES", "STORE_SETTINGS",
-    "JOURNEY_TTL", "SCHEDULER", "FIRE_INTERVAL", "FIRE_LEASE",
+    "JOURNEY_TTL", "SCHEDULER", "FIRE_INTERVAL", "FIRE_LEASE", "QUIET_HOURS", "MARKETING_CAP",
+    "MARKETING_CAP_WINDOW",
 )
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -576,6 +577,11 @@ class Stack:
             env["REDIS_URL"] = self.redis_url
         if name == "notify-worker":
             env["WEBHOOK_URL"] = self.sink_url
+            # Tests run at any hour with customers sharing names across
+            # hundreds of orders: no quiet hours and no cap unless a test
+            # asks for them.
+            env["QUIET_HOURS"] = "off"
+            env["MARKETING_CAP"] = "0"
         for k, v in (overrides or {}).items():
             if v is None:
                 env.pop(k, None)

@@ -1,0 +1,97 @@
+/* ac-prefs: records what a customer does not want to hear, for
+ * notify-worker to respect (common/prefs.h). A store's unsubscribe link or
+ * support tool calls it, or the equivalent Redis HSET.
+ *
+ *   ac-prefs --redis URL --store ID --customer ID --opt-out WHAT
+ *   ac-prefs --redis URL --store ID --customer ID --opt-in WHAT
+ *   ac-prefs --redis URL --store ID --customer ID --show
+ *
+ * WHAT is "marketing" (every review request and referral invitation),
+ * "channel:email" or "channel:sms" (marketing over that channel), or
+ * "kind:review_request" / "kind:referral_invite". Transactional messages
+ * (confirmations, shipping, delay, return and refund news) always go out. */
+#include <stdio.h>
+#include <string.h>
+
+#include "prefs.h"
+
+static int usage(const char *why)
+{
+    fprintf(stderr,
+            "ac-prefs: %s (usage: ac-prefs --redis URL --store ID --customer ID "
+            "--opt-out|--opt-in WHAT | --show)\n",
+            why);
+    return 2;
+}
+
+static int valid_what(const char *what)
+{
+    ac_kind_t kind;
+    if (strcmp(what, "marketing") == 0 || strcmp(what, "channel:email") == 0 ||
+        strcmp(what, "channel:sms") == 0)
+        return 1;
+    return strncmp(what, "kind:", 5) == 0 && ac_kind_parse(what + 5, &kind) == 0 &&
+           ac_prefs_marketing(kind);
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = NULL, *store = NULL, *customer = NULL, *what = NULL;
+    int optout = -1, show = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--show") == 0) {
+            show = 1;
+            continue;
+        }
+        if (!v)
+            return usage("a flag is missing its value");
+        if (strcmp(a, "--redis") == 0)
+            url = v;
+        else if (strcmp(a, "--store") == 0)
+            store = v;
+        else if (strcmp(a, "--customer") == 0)
+            customer = v;
+        else if (strcmp(a, "--opt-out") == 0 || strcmp(a, "--opt-in") == 0) {
+            what = v;
+            optout = strcmp(a, "--opt-out") == 0;
+        } else
+            return usage("unknown flag");
+        i++;
+    }
+    if (!url || !store || !customer)
+        return usage("--redis, --store and --customer are required");
+    if (show == (what != NULL))
+        return usage("give exactly one of --opt-out, --opt-in and --show");
+    if (what && !valid_what(what))
+        return usage("WHAT is marketing, channel:email, channel:sms, kind:review_request or "
+                     "kind:referral_invite");
+    char err[512], key[600];
+    ac_redis_t *r = ac_redis_new(url, 5000, err, sizeof(err));
+    if (!r)
+        return usage(err);
+    ac_prefs_key(store, customer, key, sizeof(key));
+    int rc = 0;
+    if (what) {
+        if (ac_prefs_set(r, key, what, optout, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ac-prefs: %s\n", err);
+            rc = 1;
+        } else {
+            printf("%s %s for customer %s of store %s\n", optout ? "opted out of" : "opted in to",
+                   what, customer, store);
+        }
+    } else {
+        redisReply *rep = ac_redis_command(r, err, sizeof(err), "HGETALL %s", key);
+        if (!rep) {
+            fprintf(stderr, "ac-prefs: %s\n", err);
+            rc = 1;
+        } else {
+            for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2)
+                printf("%s since %s\n", rep->element[i]->str, rep->element[i + 1]->str);
+            freeReplyObject(rep);
+        }
+    }
+    ac_redis_destroy(r);
+    return rc;
+}
