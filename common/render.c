@@ -5,17 +5,25 @@
 #include <string.h>
 
 #include "buf.h"
+#include "sms.h"
 #include "template.h"
 
 /* The built-in template catalog. Each template gives every variable a
  * fallback through sections, so a customer never reads "Hi ," when the
- * store did not send a first name. */
+ * store did not send a first name.
+ *
+ * An SMS template also lists in shed, space-separated and least needed
+ * first, the variables it can do without when long values would make it
+ * need more than AC_RENDER_SMS_MAX_SEGMENTS segments (see render.h); the
+ * pseudo-variable "extra" marks a sentence the message reads well without.
+ * Email templates shed nothing and leave it NULL. */
 typedef struct template_entry {
     ac_kind_t kind;
     ac_channel_t channel;
     const char *language;
     const char *subject;
     const char *text;
+    const char *shed;
 } template_entry_t;
 
 static const template_entry_t catalog[] = {
@@ -26,7 +34,8 @@ static const template_entry_t catalog[] = {
      " We have received it and are getting it ready.\n\n"
      "{{#items}}What you ordered:\n{{items}}{{/items}}"
      "{{#total}}Total: {{total}}\n{{/total}}\n"
-     "We will let you know as soon as it is on its way.\n"},
+     "We will let you know as soon as it is on its way.\n",
+     NULL},
     {AC_KIND_ORDER_CONFIRMATION, AC_CHANNEL_EMAIL, "de",
      "Ihre Bestellung {{order_number}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
      "bestätigt",
@@ -36,17 +45,20 @@ static const template_entry_t catalog[] = {
      "vor.\n\n"
      "{{#items}}Ihre Bestellung:\n{{items}}{{/items}}"
      "{{#total}}Gesamt: {{total}}\n{{/total}}\n"
-     "Wir melden uns, sobald sie unterwegs ist.\n"},
+     "Wir melden uns, sobald sie unterwegs ist.\n",
+     NULL},
     {AC_KIND_ORDER_CONFIRMATION, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
      "thanks{{/first_name}}{{^first_name}}Thanks{{/first_name}} for your order "
      "{{order_number}}{{#item_summary}} "
-     "({{item_summary}}){{/item_summary}}. We'll text you when it ships."},
+     "({{item_summary}}){{/item_summary}}.{{#extra}} We'll text you when it ships.{{/extra}}",
+     "extra store_name item_summary first_name"},
     {AC_KIND_ORDER_CONFIRMATION, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
      "danke{{/first_name}}{{^first_name}}Danke{{/first_name}} für Ihre Bestellung "
      "{{order_number}}{{#item_summary}} "
-     "({{item_summary}}){{/item_summary}}. Wir melden uns beim Versand."},
+     "({{item_summary}}){{/item_summary}}.{{#extra}} Wir melden uns beim Versand.{{/extra}}",
+     "extra store_name item_summary first_name"},
     {AC_KIND_ORDER_CANCELLED, AC_CHANNEL_EMAIL, "en",
      "Your order {{order_number}} has been cancelled",
      "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
@@ -54,7 +66,8 @@ static const template_entry_t catalog[] = {
      "cancelled.{{#total}} If you were charged {{total}}, the money goes back to your original "
      "payment method.{{/total}}\n\n"
      "{{#items}}The cancelled order:\n{{items}}\n{{/items}}"
-     "If you did not ask for this, just reply to this message and we will sort it out.\n"},
+     "If you did not ask for this, just reply to this message and we will sort it out.\n",
+     NULL},
     {AC_KIND_ORDER_CANCELLED, AC_CHANNEL_EMAIL, "de",
      "Ihre Bestellung {{order_number}} wurde storniert",
      "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
@@ -62,13 +75,16 @@ static const template_entry_t catalog[] = {
      "wurde storniert.{{#total}} Falls Ihnen {{total}} belastet wurden, erhalten Sie den Betrag "
      "über Ihre ursprüngliche Zahlungsart zurück.{{/total}}\n\n"
      "{{#items}}Die stornierte Bestellung:\n{{items}}\n{{/items}}"
-     "Falls Sie das nicht veranlasst haben, antworten Sie einfach auf diese Nachricht.\n"},
+     "Falls Sie das nicht veranlasst haben, antworten Sie einfach auf diese Nachricht.\n",
+     NULL},
     {AC_KIND_ORDER_CANCELLED, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Your order {{order_number}} has been "
-     "cancelled.{{#total}} Any payment of {{total}} will be refunded.{{/total}}"},
+     "cancelled.{{#total}} Any payment of {{total}} will be refunded.{{/total}}",
+     "store_name total"},
     {AC_KIND_ORDER_CANCELLED, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} wurde "
-     "storniert.{{#total}} Eine Zahlung von {{total}} wird erstattet.{{/total}}"},
+     "storniert.{{#total}} Eine Zahlung von {{total}} wird erstattet.{{/total}}",
+     "store_name total"},
     /* Shipping updates cover two events: the parcel leaving the warehouse
      * and the parcel being out for delivery. The out_for_delivery variable is
      * set only for the latter, so one template speaks of "on its way" or of
@@ -87,7 +103,8 @@ static const template_entry_t catalog[] = {
      "{{/out_for_delivery}}"
      "{{#tracking_number}} Your tracking number is {{tracking_number}}.{{/tracking_number}}\n\n"
      "{{#tracking_url}}You can follow your parcel here:\n{{tracking_url}}\n\n{{/tracking_url}}"
-     "If anything is not right with your delivery, just reply to this message.\n"},
+     "If anything is not right with your delivery, just reply to this message.\n",
+     NULL},
     {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_EMAIL, "de",
      "{{#out_for_delivery}}Ihre Bestellung {{order_number}} wird heute "
      "zugestellt{{/out_for_delivery}}{{^out_for_delivery}}Ihre Bestellung {{order_number}} ist "
@@ -103,7 +120,8 @@ static const template_entry_t catalog[] = {
      "{{#tracking_number}} Ihre Sendungsnummer lautet {{tracking_number}}.{{/tracking_number}}"
      "\n\n{{#tracking_url}}Hier können Sie Ihre Sendung verfolgen:\n{{tracking_url}}\n\n"
      "{{/tracking_url}}"
-     "Falls mit der Lieferung etwas nicht stimmt, antworten Sie einfach auf diese Nachricht.\n"},
+     "Falls mit der Lieferung etwas nicht stimmt, antworten Sie einfach auf diese Nachricht.\n",
+     NULL},
     /* An SMS has room for one way to follow the parcel: the link when there
      * is one, else the tracking number. */
     {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_SMS, "en", NULL,
@@ -113,7 +131,8 @@ static const template_entry_t catalog[] = {
      "{{carrier}}{{/carrier}}.{{/out_for_delivery}}"
      "{{#tracking_url}} Track it: {{tracking_url}}{{/tracking_url}}"
      "{{^tracking_url}}{{#tracking_number}} Tracking number: "
-     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}"},
+     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}",
+     "store_name carrier tracking_url tracking_number"},
     {AC_KIND_SHIPPING_UPDATE, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} ist "
      "{{#out_for_delivery}}heute{{#carrier}} mit {{carrier}}{{/carrier}} in der "
@@ -121,7 +140,8 @@ static const template_entry_t catalog[] = {
      "{{/carrier}}unterwegs.{{/out_for_delivery}}"
      "{{#tracking_url}} Sendung verfolgen: {{tracking_url}}{{/tracking_url}}"
      "{{^tracking_url}}{{#tracking_number}} Sendungsnummer: "
-     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}"},
+     "{{tracking_number}}{{/tracking_number}}{{/tracking_url}}",
+     "store_name carrier tracking_url tracking_number"},
     /* A delay notice apologises and says what we know. Without a new
      * estimate it says so plainly rather than guessing a date. */
     {AC_KIND_DELAY_NOTICE, AC_CHANNEL_EMAIL, "en", "Your order {{order_number}} is running late",
@@ -133,7 +153,8 @@ static const template_entry_t catalog[] = {
      "{{^estimated_delivery}} The carrier has not given us a new delivery date yet."
      "{{/estimated_delivery}}\n\n"
      "{{#tracking_url}}You can follow your parcel here:\n{{tracking_url}}\n\n{{/tracking_url}}"
-     "We apologise for the wait. If you have any questions, just reply to this message.\n"},
+     "We apologise for the wait. If you have any questions, just reply to this message.\n",
+     NULL},
     {AC_KIND_DELAY_NOTICE, AC_CHANNEL_EMAIL, "de",
      "Ihre Bestellung {{order_number}} verspätet sich",
      "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
@@ -146,16 +167,19 @@ static const template_entry_t catalog[] = {
      "{{#tracking_url}}Hier können Sie Ihre Sendung verfolgen:\n{{tracking_url}}\n\n"
      "{{/tracking_url}}"
      "Bitte entschuldigen Sie die Verzögerung. Wenn Sie Fragen haben, antworten Sie einfach auf "
-     "diese Nachricht.\n"},
+     "diese Nachricht.\n",
+     NULL},
     {AC_KIND_DELAY_NOTICE, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Sorry, your order {{order_number}} is running "
      "late.{{#estimated_delivery}} New estimate: {{estimated_delivery}}.{{/estimated_delivery}}"
-     "{{#tracking_url}} Track it: {{tracking_url}}{{/tracking_url}}"},
+     "{{#tracking_url}} Track it: {{tracking_url}}{{/tracking_url}}",
+     "store_name tracking_url estimated_delivery"},
     {AC_KIND_DELAY_NOTICE, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Bestellung {{order_number}} verspätet "
      "sich leider.{{#estimated_delivery}} Neuer Termin: {{estimated_delivery}}."
      "{{/estimated_delivery}}{{#tracking_url}} Sendung verfolgen: "
-     "{{tracking_url}}{{/tracking_url}}"},
+     "{{tracking_url}}{{/tracking_url}}",
+     "store_name tracking_url estimated_delivery"},
     /* A review request asks once, warmly, and offers a reply as the easiest
      * way to answer; there is no review link in the event to point to. */
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_EMAIL, "en",
@@ -168,7 +192,8 @@ static const template_entry_t catalog[] = {
      "it?{{/item_summary}}\n\n"
      "If you have a moment, would you tell other customers what you think? Just reply to this "
      "message with a few words, or leave a review on the product page.\n\n"
-     "And if something is not quite right, please tell us too, so that we can help.\n"},
+     "And if something is not quite right, please tell us too, so that we can help.\n",
+     NULL},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_EMAIL, "de",
      "Wie gefällt Ihnen Ihre Bestellung {{order_number}}?",
      "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
@@ -178,17 +203,20 @@ static const template_entry_t catalog[] = {
      "Wenn Sie einen Moment Zeit haben, erzählen Sie anderen Kundinnen und Kunden doch, was Sie "
      "davon halten: Antworten Sie einfach mit ein paar Worten auf diese Nachricht oder schreiben "
      "Sie eine Bewertung auf der Produktseite.\n\n"
-     "Und falls etwas nicht passt, sagen Sie es uns bitte auch, damit wir helfen können.\n"},
+     "Und falls etwas nicht passt, sagen Sie es uns bitte auch, damit wir helfen können.\n",
+     NULL},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
      "how{{/first_name}}{{^first_name}}How{{/first_name}} are you getting on with your "
      "{{#item_summary}}{{item_summary}}{{/item_summary}}{{^item_summary}}order "
-     "{{order_number}}{{/item_summary}}? Just reply to tell other customers what you think."},
+     "{{order_number}}{{/item_summary}}? Just reply to tell other customers what you think.",
+     "store_name item_summary first_name"},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
      "wie{{/first_name}}{{^first_name}}Wie{{/first_name}} gefällt Ihnen Ihre Bestellung "
      "{{order_number}}{{#item_summary}} ({{item_summary}}){{/item_summary}}? Antworten Sie "
-     "gern, das hilft anderen Kunden."},
+     "gern, das hilft anderen Kunden.",
+     "store_name item_summary first_name"},
     /* The event carries no referral code or link yet, so the invitation
      * only asks customers to tell their friends; it must not promise a
      * reward that does not exist. */
@@ -202,7 +230,8 @@ static const template_entry_t catalog[] = {
      "told them about us. A recommendation from a happy customer means more to us than any "
      "advert.\n\n"
      "You are getting this message because you agreed to hear from us. If you would rather not, "
-     "just reply and let us know.\n"},
+     "just reply and let us know.\n",
+     NULL},
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_EMAIL, "de",
      "{{#store_name}}Kennen Sie jemanden, dem {{store_name}} auch gefallen "
      "würde?{{/store_name}}{{^store_name}}Kennen Sie jemanden, dem unser Shop auch gefallen "
@@ -214,15 +243,18 @@ static const template_entry_t catalog[] = {
      "uns sehr, wenn Sie uns weiterempfehlen. Die Empfehlung zufriedener Kundinnen und Kunden "
      "bedeutet uns mehr als jede Werbung.\n\n"
      "Sie erhalten diese Nachricht, weil Sie zugestimmt haben, von uns zu hören. Wenn Sie das "
-     "nicht mehr möchten, antworten Sie einfach kurz auf diese Nachricht.\n"},
+     "nicht mehr möchten, antworten Sie einfach kurz auf diese Nachricht.\n",
+     NULL},
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
      "thank{{/first_name}}{{^first_name}}Thank{{/first_name}} you for shopping with us! Know "
-     "someone who would like our shop too? We would love it if you told them about us."},
+     "someone who would like our shop too? We would love it if you told them about us.",
+     "store_name first_name"},
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
      "danke{{/first_name}}{{^first_name}}Danke{{/first_name}} für Ihren Einkauf! Kennen Sie "
-     "jemanden, dem unser Shop auch gefallen würde? Empfehlen Sie uns gern weiter!"},
+     "jemanden, dem unser Shop auch gefallen würde? Empfehlen Sie uns gern weiter!",
+     "store_name first_name"},
     /* The return reason stays out of the message: the customer gave it and
      * does not need it read back. What they need is the next step. */
     {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_EMAIL, "en",
@@ -236,7 +268,8 @@ static const template_entry_t catalog[] = {
      "{{^return_label_url}} If you need a return label, just ask.{{/return_label_url}}\n"
      "2. Once they have arrived, we will refund the money to your original payment method and "
      "let you know.\n\n"
-     "If you have any other questions, just reply to this message.\n"},
+     "If you have any other questions, just reply to this message.\n",
+     NULL},
     {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_EMAIL, "de",
      "Ihre Retoure zur Bestellung {{order_number}} ist angemeldet",
      "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
@@ -249,15 +282,19 @@ static const template_entry_t catalog[] = {
      "Bescheid.{{/return_label_url}}\n"
      "2. Sobald die Artikel angekommen sind, erstatten wir den Betrag über Ihre ursprüngliche "
      "Zahlungsart und informieren Sie darüber.\n\n"
-     "Wenn Sie weitere Fragen haben, antworten Sie einfach auf diese Nachricht.\n"},
+     "Wenn Sie weitere Fragen haben, antworten Sie einfach auf diese Nachricht.\n",
+     NULL},
     {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Return for order {{order_number}} "
      "registered. Please send the items back{{#return_label_url}} "
-     "({{return_label_url}}){{/return_label_url}}; we refund on arrival."},
+     "({{return_label_url}}){{/return_label_url}}{{#extra}}; we refund on arrival{{/extra}}.",
+     "extra store_name return_label_url"},
     {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Retoure zu Bestellung {{order_number}} "
      "angemeldet. Bitte senden Sie die Artikel zurück{{#return_label_url}} "
-     "({{return_label_url}}){{/return_label_url}}; Erstattung nach Eingang."},
+     "({{return_label_url}}){{/return_label_url}}{{#extra}}; Erstattung nach "
+     "Eingang{{/extra}}.",
+     "extra store_name return_label_url"},
     /* The amount is optional in the event, so it sits inside the sentence
      * as a section: without it the sentence still reads whole. */
     {AC_KIND_REFUND_NOTICE, AC_CHANNEL_EMAIL, "en",
@@ -267,7 +304,8 @@ static const template_entry_t catalog[] = {
      "{{order_number}}{{#store_name}} at {{store_name}}{{/store_name}} is on its way to your "
      "original payment method. Depending on your bank, it may take a few days to appear on your "
      "statement.\n\n"
-     "If you have any questions, just reply to this message.\n"},
+     "If you have any questions, just reply to this message.\n",
+     NULL},
     {AC_KIND_REFUND_NOTICE, AC_CHANNEL_EMAIL, "de",
      "Ihre Erstattung zur Bestellung {{order_number}} ist unterwegs",
      "{{#first_name}}Hallo {{first_name}},{{/first_name}}{{^first_name}}Guten Tag,{{/first_name}}"
@@ -275,15 +313,18 @@ static const template_entry_t catalog[] = {
      "Bestellung {{order_number}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
      "veranlasst. Sie erhalten den Betrag über Ihre ursprüngliche Zahlungsart zurück; je nach "
      "Bank kann es einige Tage dauern, bis er auf Ihrem Konto erscheint.\n\n"
-     "Wenn Sie Fragen haben, antworten Sie einfach auf diese Nachricht.\n"},
+     "Wenn Sie Fragen haben, antworten Sie einfach auf diese Nachricht.\n",
+     NULL},
     {AC_KIND_REFUND_NOTICE, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Your refund{{#refund_amount}} of "
      "{{refund_amount}}{{/refund_amount}} for order {{order_number}} is on its way to your "
-     "original payment method."},
+     "original payment method.",
+     "store_name refund_amount"},
     {AC_KIND_REFUND_NOTICE, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}Ihre Erstattung{{#refund_amount}} über "
      "{{refund_amount}}{{/refund_amount}} für Bestellung {{order_number}} ist veranlasst und geht "
-     "an Ihre ursprüngliche Zahlungsart."},
+     "an Ihre ursprüngliche Zahlungsart.",
+     "store_name refund_amount"},
 };
 
 static const char *languages[] = {"en", "de"};
@@ -401,12 +442,47 @@ typedef struct render_vars {
     /* The return label, or the instructions when the store sent no label;
      * owned by ev. */
     const char *return_label_url;
+    /* The first n_shed names of the template's shed list have no value,
+     * while an SMS is made to fit. */
+    const char *shed;
+    size_t n_shed;
 } render_vars_t;
+
+/* Whether name is among the first n names of the space-separated list. */
+static int is_shed(const char *list, size_t n, const char *name, size_t len)
+{
+    for (const char *p = list; p && *p && n > 0; n--) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == len && memcmp(p, name, len) == 0)
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
+/* The number of names in a space-separated list. */
+static size_t count_names(const char *list)
+{
+    size_t n = 0;
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        n++;
+        p += strcspn(p, " ");
+    }
+    return n;
+}
 
 static const char *lookup(void *ctx, const char *name, size_t len)
 {
     render_vars_t *v = ctx;
     const ac_event_t *ev = v->ev;
+    if (v->n_shed > 0 && is_shed(v->shed, v->n_shed, name, len))
+        return NULL;
 #define IS(s) (len == sizeof(s) - 1 && memcmp(name, s, len) == 0)
     if (IS("first_name"))
         return ev->customer.first_name;
@@ -436,6 +512,10 @@ static const char *lookup(void *ctx, const char *name, size_t len)
      * today" differently from "on its way". */
     if (IS("out_for_delivery"))
         return ev->type == AC_EVENT_SHIPMENT_OUT_FOR_DELIVERY ? "yes" : NULL;
+    /* Set until an SMS sheds it: the sentences it marks are welcome but
+     * not needed. */
+    if (IS("extra"))
+        return "yes";
 #undef IS
     return NULL;
 }
@@ -515,12 +595,103 @@ static const template_entry_t *find_template(ac_kind_t kind, ac_channel_t ch, co
     return fallback;
 }
 
+/* Renders tpl with vars into out; a template part that is not there (an
+ * SMS's subject) renders as nothing. */
+static int render_part(const char *tpl, render_vars_t *vars, ac_template_escape_t esc,
+                       ac_buf_t *out, char *err, size_t errsz)
+{
+    return tpl ? ac_template_render(tpl, lookup, vars, esc, out, err, errsz) : 0;
+}
+
+/* Renders the text of SMS template t into text, leaving out one more of
+ * the names t->shed lists each time the text needs more segments than an
+ * SMS may have, and counts the result into count. */
+static int render_sms(const template_entry_t *t, render_vars_t *vars, ac_buf_t *text,
+                      ac_sms_count_t *count, char *err, size_t errsz)
+{
+    size_t names = count_names(t->shed);
+    vars->shed = t->shed;
+    for (vars->n_shed = 0;; vars->n_shed++) {
+        ac_buf_free(text);
+        if (render_part(t->text, vars, AC_TEMPLATE_ESCAPE_NONE, text, err, errsz) < 0)
+            return -1;
+        ac_sms_count(text->data ? text->data : "", count);
+        /* With nothing left to shed the shortest form goes as it is: a
+         * message in three parts is better than none. */
+        if (count->segments <= AC_RENDER_SMS_MAX_SEGMENTS || vars->n_shed >= names)
+            return 0;
+    }
+}
+
+/* Writes body, a plain-text email rendered in AC_TEMPLATE_ESCAPE_HTML_TEXT,
+ * as paragraphs: a blank line (or several) ends one, a single line break
+ * inside one becomes <br>. */
+static void html_paragraphs(ac_buf_t *out, const char *body)
+{
+    const char *p = body;
+    for (;;) {
+        while (*p == '\n')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strstr(p, "\n\n");
+        if (!end)
+            end = p + strlen(p);
+        size_t n = (size_t)(end - p);
+        while (n > 0 && p[n - 1] == '\n')
+            n--;
+        ac_buf_puts(out, "<p>");
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '\n')
+                ac_buf_puts(out, "<br>\n");
+            else
+                ac_buf_append(out, p + i, 1);
+        }
+        ac_buf_puts(out, "</p>\n");
+        p = end;
+    }
+}
+
+/* Writes the HTML document of an email: title and body are the subject and
+ * text rendered in AC_TEMPLATE_ESCAPE_HTML_TEXT, language one of the
+ * template languages. Mail clients strip or ignore most of <head>, so it
+ * holds only what a browser opening the file needs to show it right. */
+static void html_document(ac_buf_t *out, const char *language, const char *title, const char *body)
+{
+    ac_buf_puts(out, "<!DOCTYPE html>\n<html lang=\"");
+    ac_buf_puts(out, language);
+    ac_buf_puts(out, "\">\n<head>\n<meta charset=\"utf-8\">\n"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                     "<title>");
+    ac_buf_puts(out, title);
+    ac_buf_puts(out, "</title>\n</head>\n<body>\n");
+    html_paragraphs(out, body);
+    ac_buf_puts(out, "</body>\n</html>\n");
+}
+
+/* Renders the HTML of email template t into html. */
+static int render_html(const template_entry_t *t, render_vars_t *vars, ac_buf_t *html, char *err,
+                       size_t errsz)
+{
+    int rc = -1;
+    ac_buf_t title = AC_BUF_INIT, body = AC_BUF_INIT;
+    if (render_part(t->subject, vars, AC_TEMPLATE_ESCAPE_HTML_TEXT, &title, err, errsz) < 0 ||
+        render_part(t->text, vars, AC_TEMPLATE_ESCAPE_HTML_TEXT, &body, err, errsz) < 0)
+        goto out;
+    html_document(html, t->language, title.data ? title.data : "", body.data ? body.data : "");
+    rc = 0;
+out:
+    ac_buf_free(&title);
+    ac_buf_free(&body);
+    return rc;
+}
+
 int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out, char *err,
                       size_t errsz)
 {
     int rc = -1;
     render_vars_t vars;
-    ac_buf_t subject = AC_BUF_INIT, text = AC_BUF_INIT;
+    ac_buf_t subject = AC_BUF_INIT, text = AC_BUF_INIT, html = AC_BUF_INIT;
     memset(out, 0, sizeof(*out));
     vars_init(&vars, m);
     const template_entry_t *t = find_template(m->kind, ch, vars.language);
@@ -529,15 +700,23 @@ int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out
                  ac_channel_name(ch));
         goto out;
     }
-    if (t->subject && ac_template_render(t->subject, lookup, &vars, AC_TEMPLATE_ESCAPE_NONE,
-                                         &subject, err, errsz) < 0)
+    if (render_part(t->subject, &vars, AC_TEMPLATE_ESCAPE_NONE, &subject, err, errsz) < 0)
         goto out;
-    if (ac_template_render(t->text, lookup, &vars, AC_TEMPLATE_ESCAPE_NONE, &text, err, errsz) < 0)
-        goto out;
+    if (ch == AC_CHANNEL_SMS) {
+        if (render_sms(t, &vars, &text, &out->sms, err, errsz) < 0)
+            goto out;
+    } else {
+        if (render_part(t->text, &vars, AC_TEMPLATE_ESCAPE_NONE, &text, err, errsz) < 0)
+            goto out;
+        if (render_html(t, &vars, &html, err, errsz) < 0)
+            goto out;
+    }
+    int has_html = ch == AC_CHANNEL_EMAIL;
     out->subject = t->subject ? ac_buf_steal(&subject) : NULL;
     out->text = ac_buf_steal(&text);
+    out->html = has_html ? ac_buf_steal(&html) : NULL;
     out->language = t->language;
-    if (!out->text || (t->subject && !out->subject)) {
+    if (!out->text || (t->subject && !out->subject) || (has_html && !out->html)) {
         snprintf(err, errsz, "out of memory");
         ac_rendered_free(out);
         goto out;
@@ -546,8 +725,45 @@ int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out
 out:
     ac_buf_free(&subject);
     ac_buf_free(&text);
+    ac_buf_free(&html);
     vars_free(&vars);
     return rc;
+}
+
+int ac_render_check_templates(char *err, size_t errsz)
+{
+    for (size_t i = 0; i < sizeof(catalog) / sizeof(catalog[0]); i++) {
+        const template_entry_t *t = &catalog[i];
+        char why[160];
+        if ((t->subject && ac_template_check(t->subject, why, sizeof(why)) < 0) ||
+            ac_template_check(t->text, why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "%s %s %s: %s", ac_kind_name(t->kind), ac_channel_name(t->channel),
+                     t->language, why);
+            return -1;
+        }
+        if ((t->channel == AC_CHANNEL_SMS) != (t->shed != NULL)) {
+            snprintf(err, errsz, "%s %s %s: %s", ac_kind_name(t->kind), ac_channel_name(t->channel),
+                     t->language,
+                     t->shed ? "an email has no segments to shed" : "an SMS says what it can shed");
+            return -1;
+        }
+        /* A misspelt name would shed nothing and cost a rendering. */
+        for (const char *p = t->shed; p && *p;) {
+            while (*p == ' ')
+                p++;
+            size_t w = strcspn(p, " ");
+            char section[80];
+            snprintf(section, sizeof(section), "{{#%.*s}}", (int)w, p);
+            if (w > 0 && !strstr(t->text, section)) {
+                snprintf(err, errsz, "%s %s %s: sheds %.*s, which it has no section for",
+                         ac_kind_name(t->kind), ac_channel_name(t->channel), t->language, (int)w,
+                         p);
+                return -1;
+            }
+            p += w;
+        }
+    }
+    return 0;
 }
 
 void ac_rendered_free(ac_rendered_t *out)
@@ -556,5 +772,6 @@ void ac_rendered_free(ac_rendered_t *out)
         return;
     free(out->subject);
     free(out->text);
-    out->subject = out->text = NULL;
+    free(out->html);
+    out->subject = out->text = out->html = NULL;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "message.h"
+#include "sms.h"
 
 typedef enum ac_channel { AC_CHANNEL_EMAIL = 0, AC_CHANNEL_SMS, AC_CHANNEL__COUNT } ac_channel_t;
 
@@ -21,16 +22,47 @@ int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to);
  * store's, else "en", restricted to the languages templates exist for. */
 const char *ac_render_language(const ac_event_t *ev);
 
+/* The most segments an SMS may take (see sms.h): a longer text is billed
+ * as more messages and, on some phones, arrives in pieces.
+ *
+ * Every SMS template names, least needed first, the variables it can do
+ * without. While the rendered text needs more segments than this, the
+ * next of them is left out as if the event had not carried it: its
+ * {{#name}} sections drop out and its {{^name}} fallbacks step in, so the
+ * text stays whole, only shorter. The store-name prefix, the item summary
+ * and the customer's name go this way, and links give way to what the
+ * template offers instead (the tracking number for the tracking link).
+ * The pseudo-variable "extra" is set until it is left out and marks
+ * sentences a message reads well without ("We'll text you when it
+ * ships."); it is usually the first to go. What is left once every listed
+ * variable is out goes as it is, whatever its length, rather than not at
+ * all: with real values it fits (the unit tests show it for every kind and
+ * language with long ones). Email has no such limit and sheds nothing. */
+#define AC_RENDER_SMS_MAX_SEGMENTS 2
+
 typedef struct ac_rendered {
     char *subject; /* NULL for SMS */
     char *text;
+    /* Email only (NULL for SMS): an HTML document with the same words as
+     * text, in the language of the template: every value escaped, blank-line
+     * separated blocks as <p>, line breaks as <br>, links (the *_url
+     * variables, see template.h) as <a href>. */
+    char *html;
     const char *language;
+    ac_sms_count_t sms; /* SMS only (zeroed for email): how text travels */
 } ac_rendered_t;
 
-/* Renders m for channel ch into out (free with ac_rendered_free()).
- * Returns 0, or -1 with err filled. */
+/* Renders m for channel ch into out (free with ac_rendered_free()); an SMS
+ * is kept within AC_RENDER_SMS_MAX_SEGMENTS as described above. Returns 0,
+ * or -1 with err filled. */
 int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out, char *err,
                       size_t errsz);
+
+/* Checks the built-in templates: each well formed, and each name an SMS
+ * template may shed used as a section in it. Returns 0, or -1 with err
+ * naming the template; a failure is a bug in the catalog, for the unit
+ * tests to catch. */
+int ac_render_check_templates(char *err, size_t errsz);
 
 /* Releases what out holds; accepts a zeroed or already freed struct. */
 void ac_rendered_free(ac_rendered_t *out);

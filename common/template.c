@@ -2,33 +2,95 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-static void put_escaped(ac_buf_t *out, const char *v, ac_template_escape_t esc)
+/* Writes s[0..n) with the characters that mean something in HTML, in
+ * text and in a quoted attribute alike, replaced by references. */
+static void put_html(ac_buf_t *out, const char *s, size_t n)
 {
-    if (esc == AC_TEMPLATE_ESCAPE_NONE) {
-        ac_buf_puts(out, v);
-        return;
-    }
-    for (const char *p = v; *p; p++) {
-        switch (*p) {
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ref;
+        switch (s[i]) {
         case '&':
-            ac_buf_puts(out, "&amp;");
+            ref = "&amp;";
             break;
         case '<':
-            ac_buf_puts(out, "&lt;");
+            ref = "&lt;";
             break;
         case '>':
-            ac_buf_puts(out, "&gt;");
+            ref = "&gt;";
             break;
         case '"':
-            ac_buf_puts(out, "&quot;");
+            ref = "&quot;";
             break;
         case '\'':
-            ac_buf_puts(out, "&#39;");
+            ref = "&#39;";
             break;
         default:
-            ac_buf_append(out, p, 1);
+            continue;
         }
+        ac_buf_append(out, s + done, i - done);
+        ac_buf_puts(out, ref);
+        done = i + 1;
+    }
+    ac_buf_append(out, s + done, n - done);
+}
+
+/* Template text between tags: markup in an HTML template, plain text to
+ * escape when a text template is written as HTML. */
+static void put_text(ac_buf_t *out, const char *s, size_t n, ac_template_escape_t esc)
+{
+    if (esc == AC_TEMPLATE_ESCAPE_HTML_TEXT)
+        put_html(out, s, n);
+    else
+        ac_buf_append(out, s, n);
+}
+
+/* Whether v is a URL worth a link: http or https, with a host part, and
+ * nothing a mail client could read as the end of the URL or as a second
+ * line. */
+static int is_web_url(const char *v)
+{
+    size_t scheme;
+    if (strncasecmp(v, "https://", 8) == 0)
+        scheme = 8;
+    else if (strncasecmp(v, "http://", 7) == 0)
+        scheme = 7;
+    else
+        return 0;
+    if (v[scheme] == '\0' || v[scheme] == '/')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= ' ' || *p == 0x7F)
+            return 0;
+    return 1;
+}
+
+static int is_link_name(const char *name, size_t len)
+{
+    return len > 4 && memcmp(name + len - 4, "_url", 4) == 0;
+}
+
+/* Writes the value v of variable name as esc asks; raw is set for
+ * {{{name}}}. */
+static void put_value(ac_buf_t *out, const char *name, size_t len, const char *v,
+                      ac_template_escape_t esc, int raw)
+{
+    if (esc == AC_TEMPLATE_ESCAPE_HTML_TEXT) {
+        if (is_link_name(name, len) && is_web_url(v)) {
+            ac_buf_puts(out, "<a href=\"");
+            put_html(out, v, strlen(v));
+            ac_buf_puts(out, "\">");
+            put_html(out, v, strlen(v));
+            ac_buf_puts(out, "</a>");
+        } else {
+            put_html(out, v, strlen(v));
+        }
+    } else if (esc == AC_TEMPLATE_ESCAPE_HTML && !raw) {
+        put_html(out, v, strlen(v));
+    } else {
+        ac_buf_puts(out, v);
     }
 }
 
@@ -59,11 +121,11 @@ static int render(const char *tpl, size_t n, ac_template_lookup_fn lookup, void 
         const char *open = memmem(tpl + i, n - i, "{{", 2);
         if (!open) {
             if (out)
-                ac_buf_append(out, tpl + i, n - i);
+                put_text(out, tpl + i, n - i, esc);
             break;
         }
         if (out)
-            ac_buf_append(out, tpl + i, (size_t)(open - (tpl + i)));
+            put_text(out, tpl + i, (size_t)(open - (tpl + i)), esc);
         size_t pos = (size_t)(open - tpl);
         int triple = pos + 2 < n && tpl[pos + 2] == '{';
         const char *close_tag = triple ? "}}}" : "}}";
@@ -126,7 +188,7 @@ static int render(const char *tpl, size_t n, ac_template_lookup_fn lookup, void 
         if (out && lookup) {
             const char *v = lookup(ctx, name, len);
             if (v)
-                put_escaped(out, v, triple ? AC_TEMPLATE_ESCAPE_NONE : esc);
+                put_value(out, name, len, v, esc, triple);
         }
         i = end;
     }

@@ -17,9 +17,23 @@
 typedef const char *(*ac_template_lookup_fn)(void *ctx, const char *name, size_t namelen);
 
 typedef enum ac_template_escape {
-    AC_TEMPLATE_ESCAPE_NONE, /* plain text (SMS, text email) */
-    AC_TEMPLATE_ESCAPE_HTML, /* &, <, >, ", ' escaped */
+    AC_TEMPLATE_ESCAPE_NONE,      /* plain text (SMS, text email) */
+    AC_TEMPLATE_ESCAPE_HTML,      /* an HTML template: values have &, <, >, ", ' escaped */
+    AC_TEMPLATE_ESCAPE_HTML_TEXT, /* a plain-text template written as HTML: see below */
 } ac_template_escape_t;
+
+/* AC_TEMPLATE_ESCAPE_HTML_TEXT renders a template written as plain text
+ * into text that is safe inside an HTML element, so one template gives
+ * both the text and the HTML of an email:
+ *   - the template's own text and every value, {{{name}}} included, have
+ *     &, <, >, " and ' escaped: in a text template nothing is markup;
+ *   - a variable whose name ends in "_url" and whose value is an http or
+ *     https URL without spaces or control characters becomes a link,
+ *     <a href="URL">URL</a>, escaped in the attribute as in the text. The
+ *     name decides, not the value: a customer who types a URL as their
+ *     name gets no link in the store's email. Any other value of a _url
+ *     variable (a javascript: URL, say) is written as text.
+ * Line breaks are left as they are, for the caller to lay out. */
 
 /* Renders tpl into out. Returns 0, or -1 with err filled when the template
  * is malformed (an unclosed tag or section): templates are checked when

@@ -38,6 +38,15 @@ char *ac_webhook_body(const ac_message_t *m, ac_channel_t ch, const char *to,
     add_str(o, "locale", r->language);
     add_str(o, "subject", r->subject);
     add_str(o, "text", r->text);
+    if (ch == AC_CHANNEL_EMAIL && r->html)
+        add_str(o, "html", r->html);
+    if (ch == AC_CHANNEL_SMS) {
+        /* What the provider will bill: the receiver can see it before
+         * sending, and a count over AC_RENDER_SMS_MAX_SEGMENTS tells that
+         * even the shortest form of the message was long. */
+        json_object_object_add(o, "segments", json_object_new_int64((int64_t)r->sms.segments));
+        add_str(o, "encoding", ac_sms_encoding_name(r->sms.encoding));
+    }
     ac_time_format(m->created_ms, ts, sizeof(ts));
     add_str(o, "created_at", ts);
     if (m->due_ms > 0) {

@@ -12,7 +12,10 @@
 #include "message.h"
 #include "render.h"
 
-/* Builds the JSON body for m rendered as r on channel ch to address to.
+/* Builds the JSON body for m rendered as r on channel ch to address to:
+ * the message's ids, the customer and store, "subject" and "text", and for
+ * email "html" too; for SMS "segments" (how many messages the text is sent
+ * as) and "encoding" ("gsm7" or "ucs2"), as r->sms counted them.
  * Returns a malloc'd string (the caller frees it) with its length in *len,
  * or NULL when out of memory. */
 char *ac_webhook_body(const ac_message_t *m, ac_channel_t ch, const char *to,

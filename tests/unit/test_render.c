@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "sms.h"
 #include "test_util.h"
 
 static const char FULL[] =
@@ -114,10 +115,20 @@ static void render_ok(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out
                  err);
     assert_non_null(out->text);
     assert_non_null(out->language);
-    if (ch == AC_CHANNEL_EMAIL)
+    if (ch == AC_CHANNEL_EMAIL) {
         assert_non_null(out->subject);
-    else
+        assert_non_null(out->html);
+        assert_int_equal(out->sms.segments, 0);
+    } else {
         assert_null(out->subject);
+        assert_null(out->html);
+        /* The count that comes with an SMS is its text's. */
+        ac_sms_count_t c;
+        ac_sms_count(out->text, &c);
+        assert_int_equal(out->sms.encoding, c.encoding);
+        assert_int_equal(out->sms.units, c.units);
+        assert_int_equal(out->sms.segments, c.segments);
+    }
 }
 
 /* What every rendering must avoid, whatever the data: template syntax,
@@ -728,15 +739,17 @@ static void test_referral_invents_nothing(void **state)
     ac_rendered_free(&r);
 }
 
-/* Counts whole SMS: a text of plain ASCII characters that fits in 160 goes
- * as one message, more is split and billed as several. */
+/* Typical values in English keep to one GSM-7 message: anything more is
+ * split and billed as several. */
 static void assert_one_sms(const char *text)
 {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        if (*p >= 0x80)
-            fail_msg("not ASCII, so bytes are not characters: \"%s\"", text);
-    if (strlen(text) > 160)
-        fail_msg("%zu characters, more than one SMS: \"%s\"", strlen(text), text);
+    ac_sms_count_t c;
+    ac_sms_count(text, &c);
+    if (c.encoding != AC_SMS_GSM7 || c.segments != 1)
+        fail_msg("%zu units of %s, %zu segments: \"%s\"", c.units, ac_sms_encoding_name(c.encoding),
+                 c.segments, text);
+    /* Nothing was shed to get there. */
+    assert_contains(text, "Nordwind Outfitters: ");
 }
 
 static void test_sms_fits_one_message(void **state)
@@ -764,9 +777,481 @@ static void test_sms_fits_one_message(void **state)
         ac_message_t *m = message(older[k], event_with(SHIPMENT, NULL));
         render_ok(m, AC_CHANNEL_SMS, &r);
         assert_one_sms(r.text);
+        if (older[k] == AC_KIND_ORDER_CONFIRMATION)
+            assert_contains(r.text, "(Rain Jacket and 1 more). We'll text you when it ships.");
         ac_rendered_free(&r);
         ac_message_destroy(m);
     }
+    /* German takes more words; typical values still go whole. */
+    for (size_t k = 0; k < sizeof(kind_cases) / sizeof(kind_cases[0]); k++) {
+        render_case(&kind_cases[k], AC_CHANNEL_SMS, "de", NULL, &r);
+        assert_contains(r.text, "Nordwind Outfitters: ");
+        assert_true(r.sms.segments <= AC_RENDER_SMS_MAX_SEGMENTS);
+        ac_rendered_free(&r);
+    }
+}
+
+/* Long but real values: a long German store and customer name, long item
+ * names, a 60-character tracking link, a 20-digit tracking number. The
+ * event carries an order, a shipment and a return, so that every kind can
+ * be rendered from it. */
+#define LONG_TRACKING_URL "https://dhl.de/de/verfolgen?lang=de&idc=00340434161094042557"
+#define LONG_LABEL_URL    "https://bergsport-mueller.example/retouren/r_2291/etikett.pdf"
+
+static const char LONG[] =
+    "{\"event_id\":\"evt_9\",\"type\":\"order.placed\","
+    "\"occurred_at\":\"2024-11-05T14:20:00+01:00\","
+    "\"store\":{\"id\":\"st_9\",\"name\":\"Bergsport Hochgebirgsausrüstung Müller & Söhne\","
+    "\"locale\":\"de-DE\"},"
+    "\"order\":{\"id\":\"ord_9\",\"number\":\"AG-2024-104567\",\"currency\":\"EUR\","
+    "\"total\":1249.95,\"items\":["
+    "{\"name\":\"Wanderschuh Karwendel Mid GTX Herren, Größe 44\",\"quantity\":1,\"price\":189.95},"
+    "{\"name\":\"Merino-Wandersocken (2 Paar)\",\"quantity\":3,\"price\":24.95},"
+    "{\"name\":\"Tagesrucksack Hüttentour 22 L\",\"quantity\":1,\"price\":89}]},"
+    "\"customer\":{\"id\":\"c9\",\"phone\":\"+4915112345678\","
+    "\"first_name\":\"Maximilian-Alexander\",\"locale\":\"de-DE\",\"marketing_consent\":true},"
+    "\"shipment\":{\"id\":\"shp_9\",\"carrier\":\"Deutsche Post DHL Paket\","
+    "\"tracking_number\":\"00340434161094042557\",\"tracking_url\":\"" LONG_TRACKING_URL "\","
+    "\"status\":\"shipped\",\"estimated_delivery\":\"2024-09-30\"},"
+    "\"return\":{\"id\":\"ret_9\",\"reason\":\"too_small\","
+    "\"items\":[{\"sku\":\"AG-BOT-220\",\"name\":\"Wanderschuh Karwendel\",\"quantity\":1}],"
+    "\"label_url\":\"" LONG_LABEL_URL "\",\"refund_amount\":\"1249.95\"}}";
+
+/* Every kind with the event type that causes it; shipping updates twice. */
+static const struct {
+    ac_kind_t kind;
+    const char *type;
+} every_sms[] = {
+    {AC_KIND_ORDER_CONFIRMATION, "\"order.placed\""},
+    {AC_KIND_ORDER_CANCELLED, "\"order.cancelled\""},
+    {AC_KIND_SHIPPING_UPDATE, "\"shipment.shipped\""},
+    {AC_KIND_SHIPPING_UPDATE, "\"shipment.out_for_delivery\""},
+    {AC_KIND_DELAY_NOTICE, "\"shipment.delayed\""},
+    {AC_KIND_REVIEW_REQUEST, "\"shipment.delivered\""},
+    {AC_KIND_REFERRAL_INVITE, "\"shipment.delivered\""},
+    {AC_KIND_RETURN_CONFIRMATION, "\"return.requested\""},
+    {AC_KIND_REFUND_NOTICE, "\"return.refunded\""},
+};
+
+/* The first of every_sms for kind. */
+static size_t every_sms_index(ac_kind_t kind)
+{
+    for (size_t i = 0; i < sizeof(every_sms) / sizeof(every_sms[0]); i++)
+        if (every_sms[i].kind == kind)
+            return i;
+    fail_msg("no event type for %s", ac_kind_name(kind));
+    return 0;
+}
+
+/* Renders every_sms[i] from LONG in language with extra edits. */
+static void render_long(size_t i, const char *language, const char *const *extra,
+                        ac_rendered_t *out)
+{
+    char locale[16];
+    snprintf(locale, sizeof(locale), "\"%s\"", language);
+    const char *edits[16] = {"type", every_sms[i].type, "customer.locale", locale};
+    size_t n = 4;
+    for (size_t e = 0; extra && extra[e] && n + 2 < sizeof(edits) / sizeof(edits[0]); e += 2) {
+        edits[n++] = extra[e];
+        edits[n++] = extra[e + 1];
+    }
+    edits[n] = NULL;
+    ac_message_t *m = message(every_sms[i].kind, event_with(LONG, edits));
+    render_ok(m, AC_CHANNEL_SMS, out);
+    ac_message_destroy(m);
+    assert_string_equal(out->language, language);
+}
+
+static void test_sms_long_values_fit_two_segments(void **state)
+{
+    (void)state;
+    assert_int_equal(strlen(LONG_TRACKING_URL), 60);
+    /* As they are (GSM-7: ü, ö and ß are in its alphabet), with a name and
+     * items that need UCS-2 and so halve the room, and without the link. */
+    static const char *const ucs2[] = {
+        "customer.first_name", "\"Łukasz-Władysław\"", "order.items",
+        "[{\"name\":\"Pink Floyd – The Dark Side of the Moon (LP)\",\"quantity\":1},"
+        "{\"name\":\"Fleetwood Mac – Rumours (LP)\",\"quantity\":2}]",
+        NULL};
+    static const char *const no_link[] = {"shipment.tracking_url", NULL, NULL};
+    const char *const *variants[] = {NULL, ucs2, no_link};
+    static const char *const languages[] = {"en", "de"};
+    size_t shed = 0, ucs2_seen = 0;
+    for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        for (size_t i = 0; i < sizeof(every_sms) / sizeof(every_sms[0]); i++) {
+            for (size_t l = 0; l < 2; l++) {
+                ac_rendered_t r;
+                render_long(i, languages[l], variants[v], &r);
+                if (r.sms.segments > AC_RENDER_SMS_MAX_SEGMENTS)
+                    fail_msg("%s in %s: %zu segments (%zu units of %s): \"%s\"",
+                             ac_kind_name(every_sms[i].kind), languages[l], r.sms.segments,
+                             r.sms.units, ac_sms_encoding_name(r.sms.encoding), r.text);
+                ucs2_seen += r.sms.encoding == AC_SMS_UCS2;
+                /* Whatever was left out, the message still reads whole and
+                 * says which order it is about. */
+                if (every_sms[i].kind == AC_KIND_ORDER_CONFIRMATION ||
+                    every_sms[i].kind == AC_KIND_ORDER_CANCELLED)
+                    assert_clean(r.text);
+                else
+                    assert_no_gaps(r.text);
+                if (every_sms[i].kind == AC_KIND_REVIEW_REQUEST)
+                    assert_true(strstr(r.text, "Wanderschuh") || strstr(r.text, "Pink Floyd") ||
+                                strstr(r.text, "#AG-2024-104567"));
+                else if (every_sms[i].kind != AC_KIND_REFERRAL_INVITE)
+                    assert_contains(r.text, "#AG-2024-104567");
+                shed += strstr(r.text, "Müller & Söhne") == NULL;
+                ac_rendered_free(&r);
+            }
+        }
+    }
+    /* The values are long enough that some messages had to give way, and
+     * some of them had only the room UCS-2 leaves. */
+    assert_true(shed > 0);
+    assert_true(ucs2_seen > 0);
+}
+
+/* An order whose first item name needs UCS-2. */
+#define LP_AND_SIX_MORE                                                                            \
+    "[{\"name\":\"Pink Floyd – The Dark Side of the Moon (LP)\"},{\"name\":\"a\"},"              \
+    "{\"name\":\"b\"},{\"name\":\"c\"},{\"name\":\"d\"},{\"name\":\"e\"},{\"name\":\"f\"}]"
+
+static void test_sms_sheds_least_needed_first(void **state)
+{
+    (void)state;
+    ac_rendered_t r;
+    /* The order confirmation drops its closing courtesy first, then the
+     * store name, and keeps the customer's name and what they ordered. */
+    static const char *const lp[] = {"customer.first_name",   "\"Maximilian\"", "store.name",
+                                     "\"Northside Records\"", "order.number",   "\"NR10499\"",
+                                     "order.items",           LP_AND_SIX_MORE,  NULL};
+    size_t confirmation = every_sms_index(AC_KIND_ORDER_CONFIRMATION);
+    render_long(confirmation, "en", lp, &r);
+    assert_string_equal(r.text, "Northside Records: Hi Maximilian, thanks for your order #NR10499 "
+                                "(Pink Floyd – The Dark Side of the Moon (LP) and 6 more).");
+    assert_int_equal(r.sms.encoding, AC_SMS_UCS2);
+    assert_int_equal(r.sms.segments, 2);
+    ac_rendered_free(&r);
+    render_long(confirmation, "de", lp, &r);
+    assert_string_equal(r.text, "Northside Records: Hallo Maximilian, danke für Ihre Bestellung "
+                                "#NR10499 (Pink Floyd – The Dark Side of the Moon (LP) und 6 "
+                                "weitere).");
+    assert_int_equal(r.sms.units, 132);
+    ac_rendered_free(&r);
+    /* In German a longer store name has to go as well. */
+    static const char *const longer[] = {"customer.first_name",
+                                         "\"Maximilian\"",
+                                         "store.name",
+                                         "\"Northside Records & Hi-Fi\"",
+                                         "order.number",
+                                         "\"NR10499\"",
+                                         "order.items",
+                                         LP_AND_SIX_MORE,
+                                         NULL};
+    render_long(confirmation, "de", longer, &r);
+    assert_string_equal(r.text, "Hallo Maximilian, danke für Ihre Bestellung #NR10499 (Pink Floyd "
+                                "– The Dark Side of the Moon (LP) und 6 weitere).");
+    assert_int_equal(r.sms.segments, 2);
+    ac_rendered_free(&r);
+
+    /* A tracking link too long for two messages gives way to the tracking
+     * number, as the template has it when the store sent no link. */
+    char url[400];
+    snprintf(url, sizeof(url), "\"https://tracking.example/%0300d\"", 7);
+    const char *long_link[] = {"shipment.tracking_url", url, NULL};
+    static const ac_kind_t kinds[] = {AC_KIND_SHIPPING_UPDATE, AC_KIND_DELAY_NOTICE};
+    for (size_t k = 0; k < 2; k++) {
+        render_long(every_sms_index(kinds[k]), "en", long_link, &r);
+        assert_not_contains(r.text, "https://");
+        assert_true(r.sms.segments <= AC_RENDER_SMS_MAX_SEGMENTS);
+        if (kinds[k] == AC_KIND_SHIPPING_UPDATE)
+            assert_contains(r.text, "Tracking number: 00340434161094042557");
+        else
+            assert_contains(r.text, "New estimate: 30 September 2024.");
+        ac_rendered_free(&r);
+    }
+}
+
+static void test_sms_shortest_form_still_sent(void **state)
+{
+    (void)state;
+    /* An order number of emoji leaves nothing to shed that would make the
+     * review request of an order without items fit: it goes in three
+     * messages rather than none. */
+    char number[128] = "\"";
+    for (int i = 0; i < 23; i++)
+        strcat(number, "🧦");
+    strcat(number, "\"");
+    const char *edits[] = {"order.number", number, "order.items", NULL, NULL};
+    ac_rendered_t r;
+    render_long(every_sms_index(AC_KIND_REVIEW_REQUEST), "en", edits, &r);
+    assert_int_equal(r.sms.encoding, AC_SMS_UCS2);
+    assert_int_equal(r.sms.segments, 3);
+    assert_string_equal(r.text,
+                        "How are you getting on with your order "
+                        "#🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦🧦"
+                        "🧦🧦🧦🧦🧦? Just reply to tell other customers what you think.");
+    ac_rendered_free(&r);
+}
+
+/* Reads the body of an HTML email back as the text it came from: tags out,
+ * references resolved. Returns a malloc'd string. */
+static char *html_body_text(const char *html)
+{
+    const char *p = strstr(html, "<body>\n");
+    const char *end = strstr(html, "</body>");
+    assert_non_null(p);
+    assert_non_null(end);
+    p += strlen("<body>\n");
+    char *out = calloc(1, (size_t)(end - p) + 1);
+    assert_non_null(out);
+    static const char *const refs[][2] = {
+        {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}};
+    size_t n = 0;
+    while (p < end) {
+        if (strncmp(p, "</p>\n<p>", 8) == 0) {
+            out[n++] = '\n';
+            out[n++] = '\n';
+            p += 8;
+        } else if (strncmp(p, "<br>\n", 5) == 0) {
+            out[n++] = '\n';
+            p += 5;
+        } else if (*p == '<') {
+            p = strchr(p, '>') + 1;
+            /* The paragraph's own line break. */
+            if (p[-2] == 'p' && *p == '\n')
+                p++;
+        } else if (*p == '&') {
+            size_t r = 0;
+            while (r < 5 && strncmp(p, refs[r][0], strlen(refs[r][0])) != 0)
+                r++;
+            if (r == 5)
+                fail_msg("unknown reference at \"%.20s\"", p);
+            out[n++] = refs[r][1][0];
+            p += strlen(refs[r][0]);
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* text as the HTML shows it: no leading or trailing line breaks, and a
+ * paragraph break however many blank lines made it. */
+static char *paragraphed(const char *text)
+{
+    while (*text == '\n')
+        text++;
+    char *out = strdup(text);
+    assert_non_null(out);
+    size_t n = 0;
+    for (const char *p = out; *p; p++) {
+        if (*p == '\n' && n >= 2 && out[n - 1] == '\n' && out[n - 2] == '\n')
+            continue;
+        out[n++] = *p;
+    }
+    while (n > 0 && out[n - 1] == '\n')
+        n--;
+    out[n] = '\0';
+    return out;
+}
+
+/* Checks that html is a well-formed document in language whose title is
+ * subject and whose paragraphs hold exactly the words of text. */
+static void assert_html_email(const char *html, const char *language, const char *subject,
+                              const char *text)
+{
+    char head[256];
+    snprintf(head, sizeof(head),
+             "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n", language);
+    if (strncmp(html, head, strlen(head)) != 0)
+        fail_msg("document does not start with \"%s\": \"%s\"", head, html);
+    const char *tail = "</p>\n</body>\n</html>\n";
+    assert_true(strlen(html) > strlen(tail));
+    assert_string_equal(html + strlen(html) - strlen(tail), tail);
+    /* Tags nest and close; only known tags and references occur, and no
+     * character that means something in HTML stands unescaped in text. */
+    const char *stack[8];
+    size_t depth = 0, paragraphs = 0;
+    for (const char *p = html + strlen("<!DOCTYPE html>"); *p; p++) {
+        if (*p == '>' || *p == '"' || *p == '\'')
+            fail_msg("unescaped '%c' in text at \"%.40s\"", *p, p);
+        if (*p == '&') {
+            if (strncmp(p, "&amp;", 5) && strncmp(p, "&lt;", 4) && strncmp(p, "&gt;", 4) &&
+                strncmp(p, "&quot;", 6) && strncmp(p, "&#39;", 5))
+                fail_msg("unknown reference at \"%.20s\"", p);
+            continue;
+        }
+        if (*p != '<')
+            continue;
+        const char *close = strchr(p, '>');
+        assert_non_null(close);
+        size_t len = strcspn(p + 1, " >");
+        char name[16];
+        assert_true(len < sizeof(name));
+        memcpy(name, p + 1, len);
+        name[len] = '\0';
+        if (strcmp(name, "br") == 0 || strcmp(name, "meta") == 0) {
+            /* Void elements. */
+        } else if (name[0] == '/') {
+            assert_true(depth > 0);
+            assert_string_equal(name + 1, stack[--depth]);
+        } else {
+            static const char *const known[] = {"html", "head", "title", "body", "p", "a"};
+            size_t k = 0;
+            while (k < 6 && strcmp(name, known[k]) != 0)
+                k++;
+            if (k == 6)
+                fail_msg("unexpected tag <%s>", name);
+            if (k == 4) {
+                paragraphs++;
+                assert_string_equal(stack[depth - 1], "body");
+            }
+            if (k == 5)
+                assert_string_equal(stack[depth - 1], "p");
+            assert_true(depth < 8);
+            stack[depth++] = known[k];
+        }
+        /* Attribute values are escaped: no quote or '>' inside them. */
+        p = close;
+    }
+    assert_int_equal(depth, 0);
+    assert_true(paragraphs >= 2);
+    assert_int_equal(ac_test_count(html, "<title>"), 1);
+    assert_int_equal(ac_test_count(html, "<body>"), 1);
+    /* The title is the subject; the body reads as the text. */
+    const char *title = strstr(html, "<title>") + strlen("<title>");
+    char wrapped[1024];
+    snprintf(wrapped, sizeof(wrapped), "<body>\n%.*s</body>",
+             (int)(strstr(title, "</title>") - title), title);
+    char *got_subject = html_body_text(wrapped);
+    assert_string_equal(got_subject, subject);
+    free(got_subject);
+    char *got = html_body_text(html);
+    char *want = paragraphed(text);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+}
+
+static void test_html_every_kind_and_language(void **state)
+{
+    (void)state;
+    for (int de = 0; de < 2; de++) {
+        const char *language = de ? "de" : "en";
+        for (size_t k = 0; k < sizeof(kind_cases) / sizeof(kind_cases[0]); k++) {
+            ac_rendered_t r;
+            render_case(&kind_cases[k], AC_CHANNEL_EMAIL, language, NULL, &r);
+            assert_html_email(r.html, language, r.subject, r.text);
+            ac_rendered_free(&r);
+        }
+        static const ac_kind_t older[] = {AC_KIND_ORDER_CONFIRMATION, AC_KIND_ORDER_CANCELLED};
+        for (size_t k = 0; k < 2; k++) {
+            const char *edits[] = {"customer.locale", de ? "\"de\"" : "\"en\"", NULL};
+            ac_message_t *m = message(older[k], event_with(FULL, edits));
+            ac_rendered_t r;
+            render_ok(m, AC_CHANNEL_EMAIL, &r);
+            assert_html_email(r.html, language, r.subject, r.text);
+            /* The item list keeps its lines. */
+            assert_contains(r.html, "<br>\n  2 × Wool Socks 🧦");
+            ac_rendered_free(&r);
+            ac_message_destroy(m);
+            /* And without any optional data. */
+            m = message(older[k], event_with(MINIMAL, edits));
+            render_ok(m, AC_CHANNEL_EMAIL, &r);
+            assert_html_email(r.html, language, r.subject, r.text);
+            ac_rendered_free(&r);
+            ac_message_destroy(m);
+        }
+    }
+    /* The language is the template's: French customers read English. */
+    static const char *const fr[] = {"customer.locale", "\"fr-FR\"", "store.locale", "\"fr\"",
+                                     NULL};
+    ac_message_t *m = message(AC_KIND_ORDER_CONFIRMATION, event_with(FULL, fr));
+    ac_rendered_t r;
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_contains(r.html, "<html lang=\"en\">");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+}
+
+static void test_html_escapes_what_the_store_sent(void **state)
+{
+    (void)state;
+    static const char *const edits[] = {"customer.first_name",
+                                        "\"<script>alert('hi')</script>\"",
+                                        "store.name",
+                                        "\"Tom & Jerry \\\"Toys\\\"\"",
+                                        "order.items",
+                                        "[{\"name\":\"Socks <b>best</b>\",\"quantity\":1}]",
+                                        NULL};
+    ac_message_t *m = message(AC_KIND_ORDER_CONFIRMATION, event_with(FULL, edits));
+    ac_rendered_t r;
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_html_email(r.html, "en", r.subject, r.text);
+    /* Verbatim in the text and the subject... */
+    assert_contains(r.text, "Hi <script>alert('hi')</script>,");
+    assert_contains(r.text, "Tom & Jerry \"Toys\"");
+    assert_contains(r.text, "1 × Socks <b>best</b>");
+    assert_contains(r.subject, "at Tom & Jerry \"Toys\" is confirmed");
+    /* ...escaped in the HTML, the title included. */
+    assert_contains(r.html, "<p>Hi &lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt;,</p>");
+    assert_contains(r.html, "Tom &amp; Jerry &quot;Toys&quot;");
+    assert_contains(r.html, "1 × Socks &lt;b&gt;best&lt;/b&gt;");
+    assert_contains(r.html, "<title>Your order #5001 at Tom &amp; Jerry &quot;Toys&quot; is "
+                            "confirmed</title>");
+    assert_not_contains(r.html, "<script");
+    assert_not_contains(r.html, "<b>");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+}
+
+static void test_html_links(void **state)
+{
+    (void)state;
+    ac_rendered_t r;
+    render_case(case_of(AC_KIND_SHIPPING_UPDATE), AC_CHANNEL_EMAIL, "en", NULL, &r);
+    assert_contains(r.html, "<p>You can follow your parcel here:<br>\n<a href=\"" TRACKING_URL
+                            "\">" TRACKING_URL "</a></p>");
+    assert_int_equal(ac_test_count(r.html, "<a "), 1);
+    ac_rendered_free(&r);
+    render_case(case_of(AC_KIND_DELAY_NOTICE), AC_CHANNEL_EMAIL, "de", NULL, &r);
+    assert_contains(r.html, "<a href=\"" TRACKING_URL "\">" TRACKING_URL "</a>");
+    ac_rendered_free(&r);
+    render_case(case_of(AC_KIND_RETURN_CONFIRMATION), AC_CHANNEL_EMAIL, "en", NULL, &r);
+    assert_contains(r.html, "<a href=\"" LABEL_URL "\">" LABEL_URL "</a>");
+    ac_rendered_free(&r);
+
+    /* A link's query is escaped in the attribute as in the text. */
+    static const char *const query[] = {"shipment.tracking_url",
+                                        "\"https://t.example/?id=1&lang=de\"", NULL};
+    render_case(case_of(AC_KIND_SHIPPING_UPDATE), AC_CHANNEL_EMAIL, "en", query, &r);
+    assert_contains(r.html, "<a href=\"https://t.example/?id=1&amp;lang=de\">"
+                            "https://t.example/?id=1&amp;lang=de</a>");
+    assert_html_email(r.html, "en", r.subject, r.text);
+    ac_rendered_free(&r);
+
+    /* What is not a web address is shown, never linked. */
+    static const char *const script[] = {"shipment.tracking_url", "\"javascript:alert(1)\"",
+                                         "customer.first_name", "\"https://evil.example/\"", NULL};
+    render_case(case_of(AC_KIND_SHIPPING_UPDATE), AC_CHANNEL_EMAIL, "en", script, &r);
+    assert_not_contains(r.html, "<a ");
+    assert_contains(r.html, "javascript:alert(1)");
+    assert_contains(r.html, "Hi https://evil.example/,");
+    ac_rendered_free(&r);
+
+    /* Without links there are none. */
+    render_case(case_of(AC_KIND_REFERRAL_INVITE), AC_CHANNEL_EMAIL, "en", NULL, &r);
+    assert_not_contains(r.html, "<a ");
+    ac_rendered_free(&r);
+}
+
+static void test_templates_check(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    if (ac_render_check_templates(err, sizeof(err)) != 0)
+        fail_msg("%s", err);
 }
 
 static void test_no_template(void **state)
@@ -957,6 +1442,13 @@ int main(void)
         cmocka_unit_test(test_review_request_without_items),
         cmocka_unit_test(test_referral_invents_nothing),
         cmocka_unit_test(test_sms_fits_one_message),
+        cmocka_unit_test(test_sms_long_values_fit_two_segments),
+        cmocka_unit_test(test_sms_sheds_least_needed_first),
+        cmocka_unit_test(test_sms_shortest_form_still_sent),
+        cmocka_unit_test(test_html_every_kind_and_language),
+        cmocka_unit_test(test_html_escapes_what_the_store_sent),
+        cmocka_unit_test(test_html_links),
+        cmocka_unit_test(test_templates_check),
         cmocka_unit_test(test_no_template),
         cmocka_unit_test(test_rendered_free),
         cmocka_unit_test(test_channel),

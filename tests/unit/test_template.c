@@ -123,6 +123,90 @@ static void test_html_escaping(void **state)
     assert_string_equal(render_esc("{{x}}", utf8, AC_TEMPLATE_ESCAPE_HTML), "Jürgen 🧦");
 }
 
+static const char *html_text(const char *tpl, const char *const *pairs)
+{
+    return render_esc(tpl, pairs, AC_TEMPLATE_ESCAPE_HTML_TEXT);
+}
+
+static void test_html_escaping_each_character(void **state)
+{
+    (void)state;
+    static const char *const want[][2] = {
+        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const char *v[] = {"x", want[i][0], NULL};
+        char expect[32];
+        snprintf(expect, sizeof(expect), "[%s]", want[i][1]);
+        assert_string_equal(render_esc("[{{x}}]", v, AC_TEMPLATE_ESCAPE_HTML), expect);
+        assert_string_equal(html_text("[{{x}}]", v), expect);
+        /* In a text template the template's own text is text too. */
+        char tpl[32];
+        snprintf(tpl, sizeof(tpl), "[%s]", want[i][0]);
+        assert_string_equal(html_text(tpl, NULL), expect);
+        assert_string_equal(render_esc(tpl, NULL, AC_TEMPLATE_ESCAPE_HTML), tpl);
+    }
+    /* Everything else, line breaks included, is left for the caller. */
+    static const char *const plain[] = {"x", "Zoë 🧦 #5001 (2 × 9.99 EUR);\n", NULL};
+    assert_string_equal(html_text("a\n\n{{x}}", plain), "a\n\nZoë 🧦 #5001 (2 × 9.99 EUR);\n");
+}
+
+static void test_html_text(void **state)
+{
+    (void)state;
+    static const char *const v[] = {"first_name", "<script>alert('hi')</script>", "store",
+                                    "Tom & Jerry", NULL};
+    const char *tpl = "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,"
+                      "{{/first_name}}\n\nQ&A at {{store}}: <{{{store}}}>";
+    assert_string_equal(html_text(tpl, v),
+                        "Hi &lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt;,\n\n"
+                        "Q&amp;A at Tom &amp; Jerry: &lt;Tom &amp; Jerry&gt;");
+    /* The same template as text keeps everything verbatim. */
+    assert_string_equal(render(tpl, v), "Hi <script>alert('hi')</script>,\n\n"
+                                        "Q&A at Tom & Jerry: <Tom & Jerry>");
+    static const char *const none[] = {NULL};
+    assert_string_equal(html_text(tpl, none), "Hello,\n\nQ&amp;A at : &lt;&gt;");
+}
+
+static void test_html_text_links(void **state)
+{
+    (void)state;
+    static const char *const v[] = {"tracking_url",
+                                    "https://www.ups.com/track?tracknum=1Z9&lang=en",
+                                    "return_label_url",
+                                    "HTTP://shop.example/label/\"x\"",
+                                    "bad_url",
+                                    "javascript:alert(1)",
+                                    "spaced_url",
+                                    "https://a.example/x y",
+                                    "bare_url",
+                                    "https://",
+                                    "first_name",
+                                    "https://evil.example/",
+                                    "url",
+                                    "https://plain.example/",
+                                    NULL};
+    assert_string_equal(html_text("Track: {{tracking_url}}", v),
+                        "Track: <a href=\"https://www.ups.com/track?tracknum=1Z9&amp;lang=en\">"
+                        "https://www.ups.com/track?tracknum=1Z9&amp;lang=en</a>");
+    assert_string_equal(html_text("{{{tracking_url}}}", v),
+                        "<a href=\"https://www.ups.com/track?tracknum=1Z9&amp;lang=en\">"
+                        "https://www.ups.com/track?tracknum=1Z9&amp;lang=en</a>");
+    assert_string_equal(html_text("{{return_label_url}}", v),
+                        "<a href=\"HTTP://shop.example/label/&quot;x&quot;\">"
+                        "HTTP://shop.example/label/&quot;x&quot;</a>");
+    /* What is not a web address, or is not in a _url variable, stays text. */
+    assert_string_equal(html_text("{{bad_url}}", v), "javascript:alert(1)");
+    assert_string_equal(html_text("{{spaced_url}}", v), "https://a.example/x y");
+    assert_string_equal(html_text("{{bare_url}}", v), "https://");
+    assert_string_equal(html_text("{{first_name}}", v), "https://evil.example/");
+    assert_string_equal(html_text("{{url}}", v), "https://plain.example/");
+    /* Only a text template gets links: an HTML template places its own. */
+    assert_string_equal(render_esc("<a href=\"{{tracking_url}}\">", v, AC_TEMPLATE_ESCAPE_HTML),
+                        "<a href=\"https://www.ups.com/track?tracknum=1Z9&amp;lang=en\">");
+    assert_string_equal(render("{{tracking_url}}", v),
+                        "https://www.ups.com/track?tracknum=1Z9&lang=en");
+}
+
 static void test_triple_brace(void **state)
 {
     (void)state;
@@ -343,6 +427,9 @@ int main(void)
         cmocka_unit_test(test_variables),
         cmocka_unit_test(test_values_are_not_templates),
         cmocka_unit_test(test_html_escaping),
+        cmocka_unit_test(test_html_escaping_each_character),
+        cmocka_unit_test(test_html_text),
+        cmocka_unit_test(test_html_text_links),
         cmocka_unit_test(test_triple_brace),
         cmocka_unit_test(test_sections),
         cmocka_unit_test(test_section_shows_any_non_empty_value),

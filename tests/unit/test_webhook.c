@@ -10,6 +10,7 @@
 
 #include "message.h"
 #include "render.h"
+#include "sms.h"
 #include "test_util.h"
 #include "webhook.h"
 
@@ -88,9 +89,9 @@ static void body_has_contract_fields(void **state)
     assert_int_equal(strlen(body), len);
     json_object *o = json_tokener_parse(body);
     assert_non_null(o);
-    static const char *fields[] = {"id",       "kind",        "channel",   "to",
-                                   "order_id", "customer_id", "event_id",  "store_id",
-                                   "subject",  "text",        "created_at"};
+    static const char *fields[] = {"id",       "kind",        "channel",  "to",
+                                   "order_id", "customer_id", "event_id", "store_id",
+                                   "subject",  "text",        "html",     "created_at"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         json_object *v = NULL;
         assert_true(json_object_object_get_ex(o, fields[i], &v));
@@ -111,6 +112,104 @@ static void body_has_contract_fields(void **state)
     ac_event_destroy(ev);
 }
 
+/* Renders the order confirmation for rec over ch and returns its webhook
+ * body parsed (json_object_put() it). */
+static json_object *body_for(const char *rec, ac_channel_t ch, const char *to)
+{
+    ac_event_error_t eerr;
+    ac_event_t *ev = ac_event_parse(rec, strlen(rec), 0, &eerr);
+    if (!ev)
+        fail_msg("test event does not parse: %s", eerr.detail);
+    ac_message_t m;
+    memset(&m, 0, sizeof(m));
+    m.kind = AC_KIND_ORDER_CONFIRMATION;
+    m.event = ev;
+    ac_message_id(m.kind, ev->store.id, ev->order.id, NULL, m.id);
+    ac_rendered_t r;
+    char err[256];
+    assert_int_equal(ac_render_message(&m, ch, &r, err, sizeof(err)), 0);
+    size_t len = 0;
+    char *body = ac_webhook_body(&m, ch, to, &r, &len);
+    assert_non_null(body);
+    assert_int_equal(strlen(body), len);
+    json_object *o = json_tokener_parse(body);
+    assert_non_null(o);
+    free(body);
+    ac_rendered_free(&r);
+    ac_event_destroy(ev);
+    return o;
+}
+
+/* The field key of o, which must exist and have type t. */
+static json_object *field(json_object *o, const char *key, json_type t)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        fail_msg("the body has no \"%s\"", key);
+    if (!json_object_is_type(v, t))
+        fail_msg("\"%s\" is a %s", key, json_type_to_name(json_object_get_type(v)));
+    return v;
+}
+
+static int has(json_object *o, const char *key)
+{
+    return json_object_object_get_ex(o, key, NULL);
+}
+
+#define RECORD(customer)                                                                           \
+    "{\"event_id\":\"e-1\",\"type\":\"order.placed\",\"occurred_at\":\"2026-11-25T10:00:00Z\","    \
+    "\"store\":{\"id\":\"s1\",\"name\":\"Tom & Jerry <Toys>\"},"                                   \
+    "\"order\":{\"id\":\"o1\",\"number\":\"77\",\"items\":[{\"name\":\"Rain Jacket\"}]},"          \
+    "\"customer\":{\"id\":\"c1\"," customer "}}"
+
+/* An email carries its HTML; the values in it are escaped there and only
+ * there. */
+static void email_body_has_html(void **state)
+{
+    (void)state;
+    json_object *o =
+        body_for(RECORD("\"email\":\"j@example.de\",\"first_name\":\"<script>x</script>\""),
+                 AC_CHANNEL_EMAIL, "j@example.de");
+    const char *html = json_object_get_string(field(o, "html", json_type_string));
+    const char *text = json_object_get_string(field(o, "text", json_type_string));
+    assert_true(strncmp(html, "<!DOCTYPE html>\n<html lang=\"en\">", 32) == 0);
+    assert_contains(html, "<p>Hi &lt;script&gt;x&lt;/script&gt;,</p>");
+    assert_contains(html, "Tom &amp; Jerry &lt;Toys&gt;");
+    assert_not_contains(html, "<script>");
+    assert_contains(text, "Hi <script>x</script>,");
+    assert_contains(text, "Tom & Jerry <Toys>");
+    field(o, "subject", json_type_string);
+    /* The SMS fields are for SMS. */
+    assert_false(has(o, "segments"));
+    assert_false(has(o, "encoding"));
+    json_object_put(o);
+}
+
+/* An SMS says how it travels: its encoding and the messages it takes. */
+static void sms_body_has_segments_and_encoding(void **state)
+{
+    (void)state;
+    json_object *o = body_for(RECORD("\"phone\":\"+4915112345678\",\"first_name\":\"Jürgen\""),
+                              AC_CHANNEL_SMS, "+4915112345678");
+    assert_int_equal(json_object_get_int64(field(o, "segments", json_type_int)), 1);
+    assert_string_equal(json_object_get_string(field(o, "encoding", json_type_string)), "gsm7");
+    assert_contains(json_object_get_string(field(o, "text", json_type_string)), "Jürgen");
+    assert_string_equal(json_object_get_string(field(o, "channel", json_type_string)), "sms");
+    assert_false(has(o, "html"));
+    json_object_put(o);
+
+    /* A name outside the GSM alphabet makes the whole text UCS-2. */
+    o = body_for(RECORD("\"phone\":\"+48601234567\",\"first_name\":\"Łukasz\""), AC_CHANNEL_SMS,
+                 "+48601234567");
+    assert_string_equal(json_object_get_string(field(o, "encoding", json_type_string)), "ucs2");
+    const char *text = json_object_get_string(field(o, "text", json_type_string));
+    ac_sms_count_t c;
+    ac_sms_count(text, &c);
+    assert_int_equal(json_object_get_int64(field(o, "segments", json_type_int)), c.segments);
+    assert_int_equal(c.segments, 2);
+    json_object_put(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +218,8 @@ int main(void)
         cmocka_unit_test(changed_input_changes_signature),
         cmocka_unit_test(malformed_secrets_are_refused),
         cmocka_unit_test(body_has_contract_fields),
+        cmocka_unit_test(email_body_has_html),
+        cmocka_unit_test(sms_body_has_segments_and_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
