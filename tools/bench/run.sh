@@ -33,6 +33,10 @@ for n in $((items / 10)) "$items"; do
     fi
 done
 
+echo "delivery: notify-worker against a healthy and a failing sink..." >&2
+delivery=$(python3 "$repo/tools/bench/delivery.py" "$bin" 5000 | grep '^|')
+echo "$delivery" >&2
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 redis_version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
@@ -51,5 +55,16 @@ redis_version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
     echo "1 200-byte notification records (a typical order event)."
     echo
     echo "$table"
+    echo
+    echo "## Delivery (notify-worker) and consumption (order-worker)"
+    echo
+    echo "5 000 orders through order-worker and notify-worker (MAX_IN_FLIGHT=256, signed"
+    echo "webhooks) to ac-sink on loopback, once answering at once and once failing a third"
+    echo "of requests at random (503) and taking 50 ms per request. *Consumption* is"
+    echo "order-worker's rate from its first to its last event; *delivery* is accepted"
+    echo "messages per second between the first and the last at the sink. Messages still"
+    echo "failing after 8 attempts are dead-lettered with their reason."
+    echo
+    echo "$delivery"
 } >"$out"
 echo "wrote $out" >&2

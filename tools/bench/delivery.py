@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""make bench: delivery through notify-worker, against a healthy sink and
+against one that fails a third of requests at random and takes 50 ms per
+request; and order-worker's consumption rate in both cases (a slow
+provider must not slow it down). Prints markdown table rows.
+
+    python3 tools/bench/delivery.py BIN_DIR [ORDERS]
+"""
+
+import datetime
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+
+import stack as stackmod  # noqa: E402
+import gen_events  # noqa: E402
+from stack import Stack  # noqa: E402
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def ts(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def run(n, sink_args, label):
+    placed = gen_events.orders_placed(n, 4711)
+    lines = [gen_events.encode(e) for e in placed]
+    with Stack(partitions=8, sink_args=sink_args + ["--secret", SECRET],
+               log_level="warn") as st:
+        order = st.start_worker("order-worker", wait=False)
+        notify = st.start_worker("notify-worker", {
+            "WEBHOOK_SECRET": SECRET, "RETRY_BASE": "200ms", "RETRY_MAX": "2s",
+            "MAX_IN_FLIGHT": "256"}, wait=False)
+        st.wait_ready(order)
+        st.wait_ready(notify)
+        st.produce("orders", lines)
+        t0 = time.monotonic()
+        first = None
+        while True:
+            done = st.metrics(order).value("aftercare_events_consumed_total")
+            if done and first is None:
+                first = time.monotonic()
+            if done >= n:
+                break
+            time.sleep(0.02)
+        consumed_s = time.monotonic() - (first or t0)
+        st.wait_until(lambda: st.sink_stats()["delivered"] + len(
+            st.consume("notifications.dlq", 200)) >= n, 600, "deliveries", interval=0.5)
+        msgs = st.sink_messages()
+        times = sorted(ts(m["_received_at"]) for m in msgs)
+        stats = st.sink_stats()
+        span = times[-1] - times[0] if len(times) > 1 else 0
+        dead = len(st.consume("notifications.dlq"))
+        return ("| %s | %d | %.0f events/s | %.0f messages/s | %d | %d | %d |"
+                % (label, n, n / max(consumed_s, 1e-3), len(msgs) / max(span, 1e-3),
+                   stats["failed_injected"], dead, stats["bad_signatures"]))
+
+
+def main():
+    stackmod.BIN_DIR = os.path.abspath(sys.argv[1])
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+    print("| sink | orders | order-worker consumption | delivery rate | failures injected "
+          "| dead letters | bad signatures |")
+    print("|---|---|---|---|---|---|---|")
+    print(run(n, [], "healthy, no delay"), flush=True)
+    print(run(n, ["--fail-rate", "0.33", "--delay-ms", "50", "--seed", "9"],
+              "fails 1/3 at random, 50 ms per request"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
