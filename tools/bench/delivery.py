@@ -53,19 +53,23 @@ def run(n, sink_args, label):
         msgs = st.sink_messages()
         times = sorted(ts(m["_received_at"]) for m in msgs)
         stats = st.sink_stats()
-        span = times[-1] - times[0] if len(times) > 1 else 0
+        # The rate up to 95 % delivered is the throughput; the last few
+        # messages are the unlucky ones retried with growing backoff, and
+        # how long they took is the tail.
+        k = max(1, int(len(times) * 0.95)) - 1
+        rate = (k + 1) / max(times[k] - times[0], 1e-3)
         dead = len(st.consume("notifications.dlq"))
-        return ("| %s | %d | %.0f events/s | %.0f messages/s | %d | %d | %d |"
-                % (label, n, n / max(consumed_s, 1e-3), len(msgs) / max(span, 1e-3),
+        return ("| %s | %d | %.0f events/s | %.0f messages/s | %.1f s | %d | %d | %d |"
+                % (label, n, n / max(consumed_s, 1e-3), rate, times[-1] - times[0],
                    stats["failed_injected"], dead, stats["bad_signatures"]))
 
 
 def main():
     stackmod.BIN_DIR = os.path.abspath(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
-    print("| sink | orders | order-worker consumption | delivery rate | failures injected "
-          "| dead letters | bad signatures |")
-    print("|---|---|---|---|---|---|---|")
+    print("| sink | orders | order-worker consumption | delivery rate (first 95 %) "
+          "| all settled after | failures injected | dead letters | bad signatures |")
+    print("|---|---|---|---|---|---|---|---|")
     print(run(n, [], "healthy, no delay"), flush=True)
     print(run(n, ["--fail-rate", "0.33", "--delay-ms", "50", "--seed", "9"],
               "fails 1/3 at random, 50 ms per request"), flush=True)

@@ -62,8 +62,9 @@ redis_version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
     echo "webhooks) to ac-sink on loopback, once answering at once and once failing a third"
     echo "of requests at random (503) and taking 50 ms per request. *Consumption* is"
     echo "order-worker's rate from its first to its last event; *delivery* is accepted"
-    echo "messages per second between the first and the last at the sink. Messages still"
-    echo "failing after 8 attempts are dead-lettered with their reason."
+    echo "messages per second at the sink until 95 % had arrived (the rest are the ones"
+    echo "retried several times with growing backoff: *all settled after* shows that tail)."
+    echo "Messages still failing after 8 attempts are dead-lettered with their reason."
     echo
     echo "$delivery"
 } >"$out"
