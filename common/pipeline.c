@@ -6,6 +6,7 @@
 
 #include "dedup.h"
 #include "duration.h"
+#include "history.h"
 #include "journey.h"
 #include "log.h"
 #include "message.h"
@@ -41,6 +42,8 @@ const ac_option_t ac_pipeline_options[] = {
      "JSON file of per-store settings (docs/journey.md); empty: the defaults for every store"},
     {"JOURNEY_TTL", AC_OPT_DURATION, "120d", 0, 60000, 3650LL * 86400000, NULL,
      "how long an order's journey is kept after its last event; must exceed every delay"},
+    {"HISTORY_TTL", AC_OPT_DURATION, "365d", 0, 60000, 3650LL * 86400000, NULL,
+     "how long a customer's purchases are remembered for cross-selling"},
     {"SCHEDULER", AC_OPT_BOOL, "true", 0, 0, 0, NULL,
      "fire scheduled messages that are due (any number of workers may)"},
     {"FIRE_INTERVAL", AC_OPT_DURATION, "200ms", 0, 10, 60000, NULL,
@@ -88,7 +91,7 @@ typedef struct pipe {
     ac_rules_fn rules;
     ac_stores_t *stores;
     const char *notify_topic;
-    int64_t journey_ttl, fire_lease, fire_interval, next_fire;
+    int64_t journey_ttl, fire_lease, fire_interval, next_fire, history_ttl;
     int scheduler;
 } pipe_t;
 
@@ -271,6 +274,21 @@ static int apply_journeys(pipe_t *p, batch_t *b)
         if (b->items[i].state == ITEM_NEW)
             b->items[i].journey = b->journeys[n++];
     return 0;
+}
+
+/* Remembers what the batch's new orders bought, for the cross-selling in
+ * review requests and referral invitations. Best effort: a lost update
+ * only makes a suggestion less apt, so an outage does not hold the batch
+ * (the round trip before this one just succeeded). */
+static void record_history(pipe_t *p, batch_t *b)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW && b->items[i].ev->type == AC_EVENT_ORDER_PLACED)
+            b->evs[n++] = b->items[i].ev;
+    if (n && ac_history_record(p->w->redis, b->evs, n, p->history_ttl, err, sizeof(err)) < 0)
+        ac_log(AC_LOG_WARN, "purchase history not recorded: %s", err);
 }
 
 /* Runs the rules over every new event. */
@@ -722,6 +740,7 @@ static int setup(pipe_t *p)
     char err[600];
     ac_worker_t *w = p->w;
     p->journey_ttl = ac_config_int(w->cfg, "JOURNEY_TTL");
+    p->history_ttl = ac_config_int(w->cfg, "HISTORY_TTL");
     p->fire_lease = ac_config_int(w->cfg, "FIRE_LEASE");
     p->fire_interval = ac_config_int(w->cfg, "FIRE_INTERVAL");
     p->scheduler = (int)ac_config_int(w->cfg, "SCHEDULER");
@@ -782,6 +801,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         classify(&b, max_bytes, &t);
         if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0)
             break; /* stopping: nothing stored, the batch is consumed again */
+        record_history(&p, &b);
         decide(&p, &b, &t);
         if (produce(w, &b, p.notify_topic, &t) < 0) {
             if (ac_worker_stopping())

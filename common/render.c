@@ -190,8 +190,11 @@ static const template_entry_t catalog[] = {
      "arrived safely.{{#item_summary}} How are you getting on with your "
      "{{item_summary}}?{{/item_summary}}{{^item_summary}} How are you getting on with "
      "it?{{/item_summary}}\n\n"
-     "If you have a moment, would you tell other customers what you think? Just reply to this "
-     "message with a few words, or leave a review on the product page.\n\n"
+     "If you have a moment, would you tell other customers what you think? "
+     "{{#review_url}}It takes a minute: {{review_url}}{{/review_url}}{{^review_url}}Just reply to "
+     "this message with a few words, or leave a review on the product page.{{/review_url}}\n\n"
+     "{{#suggestion}}Customers who like what you bought often enjoy our {{suggestion}} "
+     "too.\n\n{{/suggestion}}"
      "And if something is not quite right, please tell us too, so that we can help.\n",
      NULL},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_EMAIL, "de",
@@ -201,25 +204,30 @@ static const template_entry_t catalog[] = {
      "({{item_summary}}){{/item_summary}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
      "gut angekommen. Wie zufrieden sind Sie damit?\n\n"
      "Wenn Sie einen Moment Zeit haben, erzählen Sie anderen Kundinnen und Kunden doch, was Sie "
-     "davon halten: Antworten Sie einfach mit ein paar Worten auf diese Nachricht oder schreiben "
-     "Sie eine Bewertung auf der Produktseite.\n\n"
+     "davon halten: {{#review_url}}Das geht in einer Minute: {{review_url}}{{/review_url}}"
+     "{{^review_url}}Antworten Sie einfach mit ein paar Worten auf diese Nachricht oder schreiben "
+     "Sie eine Bewertung auf der Produktseite.{{/review_url}}\n\n"
+     "{{#suggestion}}Vielleicht gefällt Ihnen auch: {{suggestion}}.\n\n{{/suggestion}}"
      "Und falls etwas nicht passt, sagen Sie es uns bitte auch, damit wir helfen können.\n",
      NULL},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
      "how{{/first_name}}{{^first_name}}How{{/first_name}} are you getting on with your "
      "{{#item_summary}}{{item_summary}}{{/item_summary}}{{^item_summary}}order "
-     "{{order_number}}{{/item_summary}}? Just reply to tell other customers what you think.",
-     "store_name item_summary first_name"},
+     "{{order_number}}{{/item_summary}}?{{#review_url}} Tell us: {{review_url}}{{/review_url}}"
+     "{{^review_url}} Just reply to tell other customers what you think.{{/review_url}}",
+     "store_name item_summary review_url first_name"},
     {AC_KIND_REVIEW_REQUEST, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
      "wie{{/first_name}}{{^first_name}}Wie{{/first_name}} gefällt Ihnen Ihre Bestellung "
-     "{{order_number}}{{#item_summary}} ({{item_summary}}){{/item_summary}}? Antworten Sie "
-     "gern, das hilft anderen Kunden.",
-     "store_name item_summary first_name"},
-    /* The event carries no referral code or link yet, so the invitation
-     * only asks customers to tell their friends; it must not promise a
-     * reward that does not exist. */
+     "{{order_number}}{{#item_summary}} ({{item_summary}}){{/item_summary}}?"
+     "{{#review_url}} Ihre Meinung: {{review_url}}{{/review_url}}{{^review_url}} Antworten Sie "
+     "gern, das hilft anderen Kunden.{{/review_url}}",
+     "store_name item_summary review_url first_name"},
+    /* The link and code come from the store's settings (notify-worker's
+     * STORE_SETTINGS); without them the invitation only asks customers to
+     * tell their friends. It never promises a reward the store did not
+     * describe. */
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_EMAIL, "en",
      "{{#store_name}}Know someone who would like {{store_name}} too?{{/store_name}}"
      "{{^store_name}}Know someone who would like our shop too?{{/store_name}}",
@@ -228,7 +236,9 @@ static const template_entry_t catalog[] = {
      "are enjoying your order {{order_number}}.\n\n"
      "If you have friends or family who might like our shop too, we would be delighted if you "
      "told them about us. A recommendation from a happy customer means more to us than any "
-     "advert.\n\n"
+     "advert.{{#referral_url}} Share this link with them: {{referral_url}}{{/referral_url}}"
+     "{{#referral_code}} Your personal code: {{referral_code}}{{/referral_code}}\n\n"
+     "{{#suggestion}}And for yourself, perhaps our {{suggestion}}?\n\n{{/suggestion}}"
      "You are getting this message because you agreed to hear from us. If you would rather not, "
      "just reply and let us know.\n",
      NULL},
@@ -241,20 +251,27 @@ static const template_entry_t catalog[] = {
      "hoffen, Ihre Bestellung {{order_number}} gefällt Ihnen.\n\n"
      "Wenn Sie Freunde oder Familie haben, denen unser Angebot auch gefallen könnte, freuen wir "
      "uns sehr, wenn Sie uns weiterempfehlen. Die Empfehlung zufriedener Kundinnen und Kunden "
-     "bedeutet uns mehr als jede Werbung.\n\n"
+     "bedeutet uns mehr als jede Werbung.{{#referral_url}} Teilen Sie dazu einfach diesen Link: "
+     "{{referral_url}}{{/referral_url}}{{#referral_code}} Ihr persönlicher Code: "
+     "{{referral_code}}{{/referral_code}}\n\n"
+     "{{#suggestion}}Und für Sie selbst vielleicht: {{suggestion}}?\n\n{{/suggestion}}"
      "Sie erhalten diese Nachricht, weil Sie zugestimmt haben, von uns zu hören. Wenn Sie das "
      "nicht mehr möchten, antworten Sie einfach kurz auf diese Nachricht.\n",
      NULL},
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hi {{first_name}}, "
      "thank{{/first_name}}{{^first_name}}Thank{{/first_name}} you for shopping with us! Know "
-     "someone who would like our shop too? We would love it if you told them about us.",
-     "store_name first_name"},
+     "someone who would like our shop too? We would love it if you told them about us."
+     "{{#referral_url}} {{referral_url}}{{/referral_url}}{{#referral_code}} Code: "
+     "{{referral_code}}{{/referral_code}}",
+     "store_name referral_code first_name referral_url"},
     {AC_KIND_REFERRAL_INVITE, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}Hallo {{first_name}}, "
      "danke{{/first_name}}{{^first_name}}Danke{{/first_name}} für Ihren Einkauf! Kennen Sie "
-     "jemanden, dem unser Shop auch gefallen würde? Empfehlen Sie uns gern weiter!",
-     "store_name first_name"},
+     "jemanden, dem unser Shop auch gefallen würde? Empfehlen Sie uns gern weiter!"
+     "{{#referral_url}} {{referral_url}}{{/referral_url}}{{#referral_code}} Code: "
+     "{{referral_code}}{{/referral_code}}",
+     "store_name referral_code first_name referral_url"},
     /* The return reason stays out of the message: the customer gave it and
      * does not need it read back. What they need is the next step. */
     {AC_KIND_RETURN_CONFIRMATION, AC_CHANNEL_EMAIL, "en",
@@ -442,6 +459,7 @@ typedef struct render_vars {
     /* The return label, or the instructions when the store sent no label;
      * owned by ev. */
     const char *return_label_url;
+    const ac_render_extras_t *x; /* never NULL */
     /* The first n_shed names of the template's shed list have no value,
      * while an SMS is made to fit. */
     const char *shed;
@@ -508,6 +526,14 @@ static const char *lookup(void *ctx, const char *name, size_t len)
         return v->refund_amount[0] ? v->refund_amount : NULL;
     if (IS("return_label_url"))
         return v->return_label_url;
+    if (IS("review_url"))
+        return v->x->review_url;
+    if (IS("referral_url"))
+        return v->x->referral_url;
+    if (IS("referral_code"))
+        return v->x->referral_code;
+    if (IS("suggestion"))
+        return v->x->suggestion && *v->x->suggestion ? v->x->suggestion : NULL;
     /* A section variable only: shipping updates word "out for delivery
      * today" differently from "on its way". */
     if (IS("out_for_delivery"))
@@ -520,10 +546,12 @@ static const char *lookup(void *ctx, const char *name, size_t len)
     return NULL;
 }
 
-static void vars_init(render_vars_t *v, const ac_message_t *m)
+static void vars_init(render_vars_t *v, const ac_message_t *m, const ac_render_extras_t *x)
 {
+    static const ac_render_extras_t none;
     const ac_event_t *ev = m->event;
     memset(v, 0, sizeof(*v));
+    v->x = x ? x : &none;
     v->ev = ev;
     v->language = ac_render_language(ev);
     const char *num = ev->order.number ? ev->order.number : ev->order.id;
@@ -689,11 +717,17 @@ out:
 int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out, char *err,
                       size_t errsz)
 {
+    return ac_render_message_with(m, ch, NULL, out, err, errsz);
+}
+
+int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_render_extras_t *x,
+                           ac_rendered_t *out, char *err, size_t errsz)
+{
     int rc = -1;
     render_vars_t vars;
     ac_buf_t subject = AC_BUF_INIT, text = AC_BUF_INIT, html = AC_BUF_INIT;
     memset(out, 0, sizeof(*out));
-    vars_init(&vars, m);
+    vars_init(&vars, m, x);
     const template_entry_t *t = find_template(m->kind, ch, vars.language);
     if (!t) {
         snprintf(err, errsz, "no template for %s over %s", ac_kind_name(m->kind),

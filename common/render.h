@@ -58,6 +58,18 @@ typedef struct ac_rendered {
 int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out, char *err,
                       size_t errsz);
 
+/* What a message may use beyond its event, looked up by notify-worker: the
+ * store's review and referral links, the customer's referral code, and a
+ * product to suggest (history.h). Any field may be NULL; the templates
+ * fall back to wording without it. */
+typedef struct ac_render_extras {
+    const char *review_url, *referral_url, *referral_code, *suggestion;
+} ac_render_extras_t;
+
+/* ac_render_message() with extras (NULL: none). */
+int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_render_extras_t *x,
+                           ac_rendered_t *out, char *err, size_t errsz);
+
 /* Checks the built-in templates: each well formed, and each name an SMS
  * template may shed used as a section in it. Returns 0, or -1 with err
  * naming the template; a failure is a bug in the catalog, for the unit

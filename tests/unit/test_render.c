@@ -435,6 +435,59 @@ static const kind_case_t *case_of(ac_kind_t kind)
     return NULL;
 }
 
+/* The store's links, the customer's referral code and a suggested product
+ * appear in the review request and referral invitation when notify-worker
+ * has them, in every channel and language, and SMS still fit. */
+static void test_extras(void **state)
+{
+    (void)state;
+    static const char review[] = "https://shop.example/reviews/new?order=5001";
+    static const char referral[] = "https://shop.example/r/NW7Q2K4M";
+    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie"};
+    static const char *langs[] = {"en", "de"};
+    for (size_t l = 0; l < 2; l++) {
+        for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
+            char locale[16];
+            snprintf(locale, sizeof(locale), "\"%s\"", l ? "de-DE" : "en-GB");
+            const char *edits[] = {"type", "\"shipment.delivered\"", "customer.locale", locale,
+                                   NULL};
+            ac_kind_t kinds[] = {AC_KIND_REVIEW_REQUEST, AC_KIND_REFERRAL_INVITE};
+            for (size_t k = 0; k < 2; k++) {
+                ac_message_t *m = message(kinds[k], event_with(SHIPMENT, edits));
+                ac_rendered_t r;
+                char err[256];
+                assert_int_equal(
+                    ac_render_message_with(m, (ac_channel_t)ch, &x, &r, err, sizeof(err)), 0);
+                assert_string_equal(r.language, langs[l]);
+                assert_clean(r.text);
+                assert_no_gaps(r.text);
+                if (kinds[k] == AC_KIND_REVIEW_REQUEST) {
+                    assert_non_null(strstr(r.text, review));
+                } else {
+                    assert_non_null(strstr(r.text, referral));
+                    if (ch == AC_CHANNEL_EMAIL)
+                        assert_non_null(strstr(r.text, "NW7Q2K4M"));
+                }
+                if (ch == AC_CHANNEL_EMAIL) {
+                    assert_non_null(strstr(r.text, "Merino Beanie"));
+                    /* A link in the HTML too. */
+                    assert_non_null(strstr(r.html, "<a href=\"https://shop.example/"));
+                } else {
+                    assert_true(r.sms.segments <= AC_RENDER_SMS_MAX_SEGMENTS);
+                }
+                ac_rendered_free(&r);
+                /* Without extras, the reply wording instead, and no link. */
+                assert_int_equal(ac_render_message(m, (ac_channel_t)ch, &r, err, sizeof(err)), 0);
+                assert_null(strstr(r.text, "shop.example"));
+                assert_null(strstr(r.text, "Merino"));
+                assert_no_gaps(r.text);
+                ac_rendered_free(&r);
+                ac_message_destroy(m);
+            }
+        }
+    }
+}
+
 static void test_every_kind_channel_language(void **state)
 {
     (void)state;
@@ -1433,6 +1486,7 @@ int main(void)
         cmocka_unit_test(test_cancellation),
         cmocka_unit_test(test_every_template_without_optional_data),
         cmocka_unit_test(test_every_kind_channel_language),
+        cmocka_unit_test(test_extras),
         cmocka_unit_test(test_shipping_update_out_for_delivery),
         cmocka_unit_test(test_shipping_update_without_tracking_link),
         cmocka_unit_test(test_delay_notice_without_estimate),

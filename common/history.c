@@ -1,0 +1,134 @@
+#include "history.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void customer_key(const char *what, const ac_event_t *ev, char *buf, size_t bufsz)
+{
+    const char *store = ev->store.id ? ev->store.id : "";
+    snprintf(buf, bufsz, "ac:%s:%zu:%s:%s", what, strlen(store), store, ev->customer.id);
+}
+
+/* The per-store catalog keys are "<prefix><category>". */
+static void catalog_prefix(const ac_event_t *ev, char *buf, size_t bufsz)
+{
+    const char *store = ev->store.id ? ev->store.id : "";
+    snprintf(buf, bufsz, "ac:c:%zu:%s:", strlen(store), store);
+}
+
+/* Collects n replies, failing on the first error reply. */
+static int collect(ac_redis_t *r, size_t n, char *err, size_t errsz)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
+            return -1; /* the connection is dropped: nothing more to read */
+        if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errsz, "redis: %s", rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      char *err, size_t errsz)
+{
+    size_t queued = 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    redisContext *c = ac_redis_context(r);
+    for (size_t i = 0; i < n; i++) {
+        const ac_event_t *ev = evs[i];
+        if (ev->type != AC_EVENT_ORDER_PLACED || ev->order.n_items == 0)
+            continue;
+        char interest[600], bought[600], prefix[300], catalog[600];
+        customer_key("h", ev, interest, sizeof(interest));
+        customer_key("hb", ev, bought, sizeof(bought));
+        catalog_prefix(ev, prefix, sizeof(prefix));
+        for (size_t k = 0; k < ev->order.n_items; k++) {
+            const ac_event_item_t *it = &ev->order.items[k];
+            if (!it->category || !*it->category || !it->sku || !it->name)
+                continue;
+            snprintf(catalog, sizeof(catalog), "%s%.200s", prefix, it->category);
+            redisAppendCommand(c, "ZINCRBY %s %lld %s", interest,
+                               (long long)(it->quantity > 0 ? it->quantity : 1), it->category);
+            redisAppendCommand(c, "SADD %s %s", bought, it->sku);
+            redisAppendCommand(c, "HSET %s %s %s", catalog, it->sku, it->name);
+            redisAppendCommand(c, "PEXPIRE %s %lld", catalog, (long long)ttl_ms);
+            queued += 4;
+        }
+        redisAppendCommand(c, "PEXPIRE %s %lld", interest, (long long)ttl_ms);
+        redisAppendCommand(c, "PEXPIRE %s %lld", bought, (long long)ttl_ms);
+        queued += 2;
+    }
+    return queued ? collect(r, queued, err, errsz) : 0;
+}
+
+/* KEYS[1] interest, KEYS[2] bought; ARGV[1] catalog prefix, then the SKUs
+ * of the order the message is about (not suggested either). */
+static ac_redis_script_t suggest_script = {
+    "local cats = redis.call('ZREVRANGE', KEYS[1], 0, 2)\n"
+    "local skip = {}\n"
+    "for i = 2, #ARGV do skip[ARGV[i]] = true end\n"
+    "for _, cat in ipairs(cats) do\n"
+    "  local picks = redis.call('HRANDFIELD', ARGV[1] .. cat, 10, 'WITHVALUES')\n"
+    "  for i = 1, #picks, 2 do\n"
+    "    if not skip[picks[i]] and redis.call('SISMEMBER', KEYS[2], picks[i]) == 0 then\n"
+    "      return picks[i + 1]\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return ''\n",
+    {0}};
+
+void ac_history_register(ac_redis_t *r)
+{
+    ac_redis_register_script(r, &suggest_script);
+}
+
+int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *err, size_t errsz)
+{
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const ac_event_t *ev = reqs[i].ev;
+        char interest[600], bought[600], prefix[300];
+        const char *argv[3 + 64];
+        int argc = 0;
+        customer_key("h", ev, interest, sizeof(interest));
+        customer_key("hb", ev, bought, sizeof(bought));
+        catalog_prefix(ev, prefix, sizeof(prefix));
+        argv[argc++] = interest;
+        argv[argc++] = bought;
+        argv[argc++] = prefix;
+        for (size_t k = 0; k < ev->order.n_items && argc < 3 + 64; k++)
+            if (ev->order.items[k].sku)
+                argv[argc++] = ev->order.items[k].sku;
+        if (ac_redis_append_script(r, &suggest_script, 2, argc, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
+            return -1;
+        reqs[i].suggestion[0] = '\0';
+        if (rep->type == REDIS_REPLY_STRING)
+            snprintf(reqs[i].suggestion, sizeof(reqs[i].suggestion), "%s", rep->str);
+        else if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errsz, "redis: %s", rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* What each customer bought, for cross-selling: the review request and
+ * referral invitation may suggest a product from a category the customer
+ * has shown interest in, one they do not have yet.
+ *
+ * order.placed events record, per customer, a score per category (items
+ * bought) and the SKUs bought, and per store a catalog of SKU names by
+ * category, all in Redis with an expiry renewed on every order. A replayed
+ * order counts again: interest is a heuristic, not a ledger. */
+#ifndef AC_HISTORY_H
+#define AC_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "redis.h"
+
+/* Records the purchases of the order.placed events among evs (others are
+ * skipped), keeping them ttl_ms after the last order. One round trip.
+ * Returns 0 or -1 with err. */
+int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      char *err, size_t errsz);
+
+/* A product to suggest to ev's customer: from one of their three favourite
+ * categories, not one they bought. */
+typedef struct ac_history_req {
+    const ac_event_t *ev;
+    char suggestion[256]; /* filled: the product's name, "" when none */
+} ac_history_req_t;
+
+void ac_history_register(ac_redis_t *r);
+
+/* Fills reqs[i].suggestion for n messages. One round trip. */
+int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *err, size_t errsz);
+
+#endif
