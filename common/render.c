@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "sms.h"
@@ -608,19 +610,56 @@ static void vars_free(render_vars_t *v)
     free(v->item_summary);
 }
 
-static const template_entry_t *find_template(ac_kind_t kind, ac_channel_t ch, const char *language)
+/* Templates a store's team wrote, loaded from TEMPLATE_DIR. */
+struct ac_templates {
+    template_entry_t *entries;
+    char **stores; /* per entry: the store it is for, NULL for every store */
+    size_t n, cap;
+};
+
+/* The first template of (kind, ch, language) among entries: one for the
+ * store, else one for every store. */
+static const template_entry_t *find_override(const ac_templates_t *o, ac_kind_t kind,
+                                             ac_channel_t ch, const char *language,
+                                             const char *store)
 {
-    const template_entry_t *fallback = NULL;
+    const template_entry_t *any = NULL;
+    for (size_t i = 0; o && i < o->n; i++) {
+        const template_entry_t *t = &o->entries[i];
+        if (t->kind != kind || t->channel != ch || strcmp(t->language, language) != 0)
+            continue;
+        if (!o->stores[i])
+            any = t;
+        else if (store && strcmp(o->stores[i], store) == 0)
+            return t;
+    }
+    return any;
+}
+
+static const template_entry_t *find_builtin(ac_kind_t kind, ac_channel_t ch, const char *language)
+{
     for (size_t i = 0; i < sizeof(catalog) / sizeof(catalog[0]); i++) {
         const template_entry_t *t = &catalog[i];
-        if (t->kind != kind || t->channel != ch)
-            continue;
-        if (strcmp(t->language, language) == 0)
+        if (t->kind == kind && t->channel == ch && strcmp(t->language, language) == 0)
             return t;
-        if (strcmp(t->language, "en") == 0)
-            fallback = t;
     }
-    return fallback;
+    return NULL;
+}
+
+/* The store's own template in the customer's language, else the shared
+ * override, else the built-in one; then the same in English. */
+static const template_entry_t *find_template(ac_kind_t kind, ac_channel_t ch, const char *language,
+                                             const ac_templates_t *o, const char *store)
+{
+    const char *langs[] = {language, "en"};
+    for (size_t l = 0; l < 2; l++) {
+        const template_entry_t *t = find_override(o, kind, ch, langs[l], store);
+        if (!t)
+            t = find_builtin(kind, ch, langs[l]);
+        if (t)
+            return t;
+    }
+    return NULL;
 }
 
 /* Renders tpl with vars into out; a template part that is not there (an
@@ -728,7 +767,8 @@ int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_rend
     ac_buf_t subject = AC_BUF_INIT, text = AC_BUF_INIT, html = AC_BUF_INIT;
     memset(out, 0, sizeof(*out));
     vars_init(&vars, m, x);
-    const template_entry_t *t = find_template(m->kind, ch, vars.language);
+    const template_entry_t *t =
+        find_template(m->kind, ch, vars.language, vars.x->templates, m->event->store.id);
     if (!t) {
         snprintf(err, errsz, "no template for %s over %s", ac_kind_name(m->kind),
                  ac_channel_name(ch));
@@ -808,4 +848,187 @@ void ac_rendered_free(ac_rendered_t *out)
     free(out->text);
     free(out->html);
     out->subject = out->text = out->html = NULL;
+}
+
+/* Reads "<kind>.<channel>.<language>.txt": an email's first line is
+ * "Subject: ...", then a blank line, then the text. */
+static int load_file(ac_templates_t *o, const char *dir, const char *name, const char *store,
+                     char *err, size_t errsz)
+{
+    char kind_name[64], ch_name[16], lang[8], path[1024];
+    ac_kind_t kind;
+    int n = 0;
+    if (sscanf(name, "%63[a-z_].%15[a-z].%7[a-z].txt%n", kind_name, ch_name, lang, &n) != 3 ||
+        name[n] != '\0' || ac_kind_parse(kind_name, &kind) < 0 ||
+        (strcmp(ch_name, "email") != 0 && strcmp(ch_name, "sms") != 0) || strlen(lang) != 2) {
+        snprintf(err, errsz, "%s/%s: not <kind>.<email|sms>.<language>.txt", dir, name);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ac_buf_t b = AC_BUF_INIT;
+    char chunk[4096];
+    size_t got;
+    if (!f) {
+        snprintf(err, errsz, "%s: cannot read it", path);
+        return -1;
+    }
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 256 * 1024)
+        ac_buf_append(&b, chunk, got);
+    fclose(f);
+    char *text = ac_buf_steal(&b);
+    ac_buf_free(&b);
+    if (!text) {
+        snprintf(err, errsz, "%s: empty", path);
+        return -1;
+    }
+    ac_channel_t ch = strcmp(ch_name, "sms") == 0 ? AC_CHANNEL_SMS : AC_CHANNEL_EMAIL;
+    char *subject = NULL, *body = text;
+    if (ch == AC_CHANNEL_EMAIL) {
+        char *nl = strchr(text, '\n');
+        if (strncmp(text, "Subject: ", 9) != 0 || !nl) {
+            snprintf(err, errsz, "%s: an email template starts with a \"Subject: \" line", path);
+            free(text);
+            return -1;
+        }
+        *nl = '\0';
+        subject = strdup(text + 9);
+        body = nl + 1;
+        while (*body == '\n')
+            body++;
+        body = strdup(body);
+        free(text);
+        text = NULL;
+    }
+    char why[256] = "";
+    if (ch == AC_CHANNEL_EMAIL && (!subject || !body))
+        snprintf(why, sizeof(why), "out of memory");
+    else if (subject && ac_template_check(subject, why, sizeof(why)) == 0)
+        ac_template_check(body, why, sizeof(why));
+    else if (!subject)
+        ac_template_check(body, why, sizeof(why));
+    if (why[0]) {
+        snprintf(err, errsz, "%s: %s", path, why);
+        free(subject);
+        free(body);
+        return -1;
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        template_entry_t *e = realloc(o->entries, cap * sizeof(*e));
+        char **st = e ? realloc(o->stores, cap * sizeof(*st)) : NULL;
+        if (e)
+            o->entries = e;
+        if (st)
+            o->stores = st;
+        if (!e || !st) {
+            snprintf(err, errsz, "out of memory");
+            free(subject);
+            free(body);
+            return -1;
+        }
+        o->cap = cap;
+    }
+    const char *language = strcmp(lang, "de") == 0 ? "de" : strcmp(lang, "en") == 0 ? "en" : NULL;
+    if (!language) {
+        snprintf(err, errsz, "%s: language %s is not one aftercare writes (en, de)", path, lang);
+        free(subject);
+        free(body);
+        return -1;
+    }
+    o->entries[o->n] = (template_entry_t){kind, ch, language, subject, body, NULL};
+    o->stores[o->n] = store ? strdup(store) : NULL;
+    o->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads the .txt files of dir (store NULL) or of one store's
+ * subdirectory, in name order so that errors are reported predictably. */
+static int load_dir(ac_templates_t *o, const char *dir, const char *store, char *err, size_t errsz)
+{
+    int rc = -1;
+    size_t n = 0, cap = 0;
+    char **names = NULL, path[1024];
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errsz, "%s: cannot open the directory", dir);
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **grown = realloc(names, cap * sizeof(*names));
+            if (!grown)
+                goto out;
+            names = grown;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            goto out;
+        n++;
+    }
+    qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (stat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (store) {
+                snprintf(err, errsz, "%s: store directories do not nest", path);
+                goto out;
+            }
+            if (load_dir(o, path, names[i], err, errsz) < 0)
+                goto out;
+        } else if (load_file(o, dir, names[i], store, err, errsz) < 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    closedir(d);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+ac_templates_t *ac_templates_load(const char *dir, char *err, size_t errsz)
+{
+    ac_templates_t *o = calloc(1, sizeof(*o));
+    if (!o) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (dir && *dir && load_dir(o, dir, NULL, err, errsz) < 0) {
+        ac_templates_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+void ac_templates_destroy(ac_templates_t *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++) {
+        free((char *)o->entries[i].subject);
+        free((char *)o->entries[i].text);
+        free(o->stores[i]);
+    }
+    free(o->entries);
+    free(o->stores);
+    free(o);
+}
+
+size_t ac_templates_count(const ac_templates_t *o)
+{
+    return o ? o->n : 0;
 }

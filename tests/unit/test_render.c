@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "render.h"
 #include "sms.h"
@@ -443,7 +445,7 @@ static void test_extras(void **state)
     (void)state;
     static const char review[] = "https://shop.example/reviews/new?order=5001";
     static const char referral[] = "https://shop.example/r/NW7Q2K4M";
-    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie"};
+    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie", NULL};
     static const char *langs[] = {"en", "de"};
     for (size_t l = 0; l < 2; l++) {
         for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
@@ -486,6 +488,96 @@ static void test_extras(void **state)
             }
         }
     }
+}
+
+/* Writes text to dir/name. */
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A store's team overrides templates without rebuilding: its own for one
+ * store, shared ones for every store, built-in ones for the rest. */
+static void test_template_overrides(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ac_test_templates_XXXXXX", sub[600], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/st_1", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file(dir, "review_request.email.en.txt",
+               "Subject: Tell us about {{order_number}}\n\nShared text for "
+               "{{#first_name}}{{first_name}}{{/first_name}}{{^first_name}}you{{/first_name}}.\n");
+    write_file(sub, "review_request.sms.en.txt", "st_1 says hi {{order_number}}");
+    ac_templates_t *o = ac_templates_load(dir, err, sizeof(err));
+    if (!o)
+        fail_msg("%s", err);
+    assert_int_equal(ac_templates_count(o), 2);
+    ac_render_extras_t x = {NULL, NULL, NULL, NULL, o};
+    const char *edits[] = {"type", "\"shipment.delivered\"", NULL};
+    ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, edits));
+    ac_rendered_t r;
+    /* The shared email override, for store st_1 as for any. */
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_EMAIL, &x, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.subject, "Tell us about #5001");
+    assert_non_null(strstr(r.text, "Shared text for"));
+    ac_rendered_free(&r);
+    /* st_1's own SMS. */
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_SMS, &x, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.text, "st_1 says hi #5001");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+    /* Another store's SMS is the built-in one. */
+    const char *other[] = {"type", "\"shipment.delivered\"", "store.id", "\"st_2\"", NULL};
+    m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, other));
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_SMS, &x, &r, err, sizeof(err)), 0);
+    assert_null(strstr(r.text, "st_1 says"));
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+    ac_templates_destroy(o);
+
+    /* Mistakes name the file and what is wrong with it. */
+    struct {
+        const char *name, *text, *want;
+    } bad[] = {
+        {"review.email.en.txt", "Subject: x\n\ny", "review.email.en.txt: not <kind>"},
+        {"review_request.fax.en.txt", "x", "not <kind>"},
+        {"review_request.email.en.txt", "no subject line", "Subject"},
+        {"review_request.sms.en.txt", "{{#first_name}}unclosed", "review_request.sms.en.txt"},
+        {"review_request.sms.fr.txt", "Bonjour", "language fr"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char d2[] = "/tmp/ac_test_templates_XXXXXX";
+        assert_non_null(mkdtemp(d2));
+        write_file(d2, bad[i].name, bad[i].text);
+        err[0] = '\0';
+        assert_null(ac_templates_load(d2, err, sizeof(err)));
+        if (!strstr(err, bad[i].want))
+            fail_msg("%s: error \"%s\" does not say \"%s\"", bad[i].name, err, bad[i].want);
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s", d2, bad[i].name);
+        unlink(path);
+        rmdir(d2);
+    }
+    assert_null(ac_templates_load("/nonexistent/templates", err, sizeof(err)));
+    /* No directory: no overrides. */
+    o = ac_templates_load(NULL, err, sizeof(err));
+    assert_non_null(o);
+    assert_int_equal(ac_templates_count(o), 0);
+    ac_templates_destroy(o);
+    ac_templates_destroy(NULL);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/review_request.sms.en.txt", sub);
+    unlink(path);
+    rmdir(sub);
+    snprintf(path, sizeof(path), "%s/review_request.email.en.txt", dir);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_every_kind_channel_language(void **state)
@@ -1487,6 +1579,7 @@ int main(void)
         cmocka_unit_test(test_every_template_without_optional_data),
         cmocka_unit_test(test_every_kind_channel_language),
         cmocka_unit_test(test_extras),
+        cmocka_unit_test(test_template_overrides),
         cmocka_unit_test(test_shipping_update_out_for_delivery),
         cmocka_unit_test(test_shipping_update_without_tracking_link),
         cmocka_unit_test(test_delay_notice_without_estimate),
