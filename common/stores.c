@@ -8,6 +8,7 @@
 
 #include "duration.h"
 #include "event.h"
+#include "template.h"
 
 typedef struct store_entry {
     char *id;
@@ -92,6 +93,31 @@ static int get_flag(json_object *o, const char *field, int *flag, const char *st
     return 0;
 }
 
+/* A link template: an http(s) URL, well-formed as a template. The string
+ * is copied; the table frees it. */
+static int get_url(json_object *o, const char *field, const char **url, const char *store,
+                   char *err, size_t errsz)
+{
+    json_object *v;
+    char why[128];
+    if (!json_object_object_get_ex(o, field, &v))
+        return 0;
+    const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    if (!s || (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
+        strpbrk(s, " \t\r\n") || ac_template_check(s, why, sizeof(why)) < 0) {
+        snprintf(err, errsz,
+                 "store %s: %s must be an http(s) URL such as "
+                 "\"https://shop.example/review/{{order_id}}\"",
+                 store, field);
+        return -1;
+    }
+    if (!(*url = strdup(s))) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads one store's object over a copy of the defaults. */
 static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, char *err,
                        size_t errsz)
@@ -105,7 +131,8 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
     {
         (void)val;
         static const char *known[] = {"shipping_updates", "review_request_delay", "referral_delay",
-                                      "review_requests", "referral_invites"};
+                                      "review_requests",  "referral_invites",     "review_url",
+                                      "referral_url",     "referral_codes"};
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(key, known[k]) != 0)
             k++;
@@ -137,7 +164,10 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
     if (get_delay(o, "review_request_delay", &s->review_delay_ms, id, err, errsz) < 0 ||
         get_delay(o, "referral_delay", &s->referral_delay_ms, id, err, errsz) < 0 ||
         get_flag(o, "review_requests", &s->review_requests, id, err, errsz) < 0 ||
-        get_flag(o, "referral_invites", &s->referral_invites, id, err, errsz) < 0)
+        get_flag(o, "referral_invites", &s->referral_invites, id, err, errsz) < 0 ||
+        get_flag(o, "referral_codes", &s->referral_codes, id, err, errsz) < 0 ||
+        get_url(o, "review_url", &s->review_url, id, err, errsz) < 0 ||
+        get_url(o, "referral_url", &s->referral_url, id, err, errsz) < 0)
         return -1;
     return 0;
 }
@@ -178,8 +208,11 @@ ac_stores_t *ac_stores_new(const ac_store_settings_t *defaults, const char *json
     {
         store_entry_t *e = &t->entries[t->n];
         e->s = *defaults;
-        if (parse_store(id, val, &e->s, err, errsz) < 0)
+        if (parse_store(id, val, &e->s, err, errsz) < 0) {
+            free((char *)e->s.review_url);
+            free((char *)e->s.referral_url);
             goto fail;
+        }
         if (!(e->id = strdup(id))) {
             snprintf(err, errsz, "out of memory");
             goto fail;
@@ -226,8 +259,11 @@ void ac_stores_destroy(ac_stores_t *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         free(t->entries[i].id);
+        free((char *)t->entries[i].s.review_url);
+        free((char *)t->entries[i].s.referral_url);
+    }
     free(t->entries);
     free(t);
 }

@@ -6,7 +6,10 @@
  *
  *   {"stores": {"st_alpenglow": {"shipping_updates": ["shipped", "out_for_delivery"],
  *                                "review_request_delay": "10d", "referral_delay": "21d",
- *                                "review_requests": true, "referral_invites": false}}}
+ *                                "review_requests": true, "referral_invites": false,
+ *                                "review_url": "https://alpenglow.example/review/{{order_id}}",
+ *                                "referral_url": "https://alpenglow.example/r/{{referral_code}}",
+ *                                "referral_codes": true}}}
  *
  * A store the file does not name gets the defaults. */
 #ifndef AC_STORES_H
@@ -22,6 +25,12 @@ typedef struct ac_store_settings {
     int out_for_delivery_updates;
     int review_requests; /* 0: the store sends none */
     int referral_invites;
+    /* notify-worker's: links in review requests and referral invitations,
+     * templates over order_id, order_number, customer_id and referral_code
+     * (owned by the table; NULL: none), and whether to give each customer a
+     * referral code. */
+    const char *review_url, *referral_url;
+    int referral_codes;
 } ac_store_settings_t;
 
 typedef struct ac_stores ac_stores_t;

@@ -18,7 +18,7 @@
 
 /* What the worker was configured with: a review after a week, a referral
  * after two, updates on shipping only. */
-static const ac_store_settings_t defaults = {7 * DAY, 14 * DAY, 1, 0, 1, 1};
+static const ac_store_settings_t defaults = {7 * DAY, 14 * DAY, 1, 0, 1, 1, NULL, NULL, 0};
 
 static void assert_settings_equal(const ac_store_settings_t *a, const ac_store_settings_t *b)
 {
@@ -73,7 +73,7 @@ static void test_parse_updates(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         /* Start from everything on, so that "off" is really set. */
-        ac_store_settings_t s = {1, 2, 1, 1, 1, 1};
+        ac_store_settings_t s = {1, 2, 1, 1, 1, 1, NULL, NULL, 0};
         char why[128] = "";
         if (ac_stores_parse_updates(cases[i].list, &s, why, sizeof(why)) != 0)
             fail_msg("\"%s\" refused: %s", cases[i].list, why);
@@ -381,9 +381,43 @@ static void test_load_errors_name_the_file(void **state)
     assert_contains(err, path);
 }
 
+/* notify-worker's link templates and referral codes, per store. */
+static void test_links(void **state)
+{
+    (void)state;
+    char err[256];
+    static const char ok[] =
+        "{\"stores\": {\"st_a\": {\"review_url\": \"https://a.example/review/{{order_id}}\","
+        "\"referral_url\": \"https://a.example/r/{{referral_code}}\", \"referral_codes\": true}}}";
+    ac_stores_t *t = ac_stores_new(&defaults, ok, strlen(ok), err, sizeof(err));
+    if (!t)
+        fail_msg("%s", err);
+    const ac_store_settings_t *a = ac_stores_get(t, "st_a");
+    assert_string_equal(a->review_url, "https://a.example/review/{{order_id}}");
+    assert_string_equal(a->referral_url, "https://a.example/r/{{referral_code}}");
+    assert_int_equal(a->referral_codes, 1);
+    const ac_store_settings_t *b = ac_stores_get(t, "st_b");
+    assert_null(b->review_url);
+    assert_int_equal(b->referral_codes, 0);
+    ac_stores_destroy(t);
+    static const char *bad[] = {
+        "{\"stores\": {\"st_a\": {\"review_url\": \"ftp://a.example/\"}}}",
+        "{\"stores\": {\"st_a\": {\"review_url\": \"https://a.example/{{#x}}\"}}}",
+        "{\"stores\": {\"st_a\": {\"referral_url\": \"https://a example/\"}}}",
+        "{\"stores\": {\"st_a\": {\"review_url\": \"https://a.example/\", \"referral_url\": 5}}}",
+        "{\"stores\": {\"st_a\": {\"referral_codes\": \"yes\"}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_null(ac_stores_new(&defaults, bad[i], strlen(bad[i]), err, sizeof(err)));
+        assert_non_null(strstr(err, "store st_a"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_links),
         cmocka_unit_test(test_parse_updates),
         cmocka_unit_test(test_parse_updates_errors_name_the_word),
         cmocka_unit_test(test_defaults_only),
