@@ -11,6 +11,7 @@
 #include "journey.h"
 #include "offsets.h"
 #include "prefs.h"
+#include "provider.h"
 #include "render.h"
 #include "schedule.h"
 #include "timeutil.h"
@@ -26,10 +27,39 @@ static int validate_quiet(const char *value, char *why, size_t whysz)
 }
 
 const ac_option_t ac_notify_options[] = {
-    {"WEBHOOK_URL", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, ac_config_validate_http_url,
-     "every customer message is POSTed here as JSON"},
+    {"WEBHOOK_URL", AC_OPT_STR, NULL, 0, 0, 0, ac_config_validate_http_url,
+     "messages of a channel using the webhook provider are POSTed here as JSON; required then"},
     {"WEBHOOK_SECRET", AC_OPT_STR, "", AC_OPT_SECRET, 0, 0, ac_webhook_validate_secret,
      "Standard Webhooks signing secret whsec_...; several, space-separated, while rotating"},
+    {"EMAIL_PROVIDER", AC_OPT_STR, "webhook", 0, 0, 0, ac_provider_validate_email_provider,
+     "who delivers email: webhook or sendgrid"},
+    {"SMS_PROVIDER", AC_OPT_STR, "webhook", 0, 0, 0, ac_provider_validate_sms_provider,
+     "who delivers SMS: webhook or twilio"},
+    {"EMAIL_FALLBACK", AC_OPT_STR, "none", 0, 0, 0, ac_provider_validate_email_fallback,
+     "email goes here while EMAIL_PROVIDER keeps failing: none, webhook or sendgrid"},
+    {"SMS_FALLBACK", AC_OPT_STR, "none", 0, 0, 0, ac_provider_validate_sms_fallback,
+     "SMS goes here while SMS_PROVIDER keeps failing: none, webhook or twilio"},
+    {"FAILOVER_AFTER", AC_OPT_INT, "5", 0, 1, 1000, NULL,
+     "consecutive transient failures of a primary provider that switch its channel to the "
+     "fallback"},
+    {"FAILOVER_COOLDOWN", AC_OPT_DURATION, "30s", 0, 100, 86400000, NULL,
+     "how long a channel stays on its fallback before the primary is tried again"},
+    {"SENDGRID_URL", AC_OPT_STR, AC_PROVIDER_SENDGRID_URL, 0, 0, 0, ac_config_validate_http_url,
+     "SendGrid's v3 mail send endpoint"},
+    {"SENDGRID_API_KEY", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_provider_validate_credential,
+     "SendGrid API key (sent as a Bearer token); required with sendgrid"},
+    {"EMAIL_FROM", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_email_address,
+     "sender address of email sent through SendGrid; required with sendgrid"},
+    {"EMAIL_FROM_NAME", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_display_name,
+     "sender name shown with EMAIL_FROM"},
+    {"TWILIO_URL", AC_OPT_STR, AC_PROVIDER_TWILIO_URL, 0, 0, 0, ac_config_validate_http_url,
+     "Twilio's API base URL; /2010-04-01/Accounts/<sid>/Messages.json is appended"},
+    {"TWILIO_ACCOUNT_SID", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_credential,
+     "Twilio account SID (AC...); required with twilio"},
+    {"TWILIO_AUTH_TOKEN", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_provider_validate_credential,
+     "Twilio auth token; required with twilio"},
+    {"SMS_FROM", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_sms_sender,
+     "sender of SMS sent through Twilio: +E.164 number or alphanumeric id; required with twilio"},
     {"HTTP_TIMEOUT", AC_OPT_DURATION, "10s", 0, 100, 300000, NULL,
      "total time allowed for one delivery request"},
     {"HTTP_CONNECT_TIMEOUT", AC_OPT_DURATION, "3s", 0, 100, 60000, NULL,
@@ -77,9 +107,14 @@ typedef struct job {
     int64_t defer_until; /* J_DEFER: UTC ms */
     int64_t due_ms;      /* monotonic, for J_WAIT */
     char token[96];
-    char *body;
+    ac_rendered_t rendered; /* rendered once, whichever provider sends it */
+    int is_rendered;
+    const char *to; /* the customer's address on channel, owned by m */
+    char *body;     /* of the request in flight, or the last one */
     size_t body_len;
     ac_channel_t channel;
+    ac_route_t route;            /* how the last attempt was routed */
+    ac_provider_kind_t provider; /* where the last attempt went */
     const char *dlq_reason;
     char dlq_detail[256];
 } job_t;
@@ -98,9 +133,11 @@ typedef struct notify {
     int64_t redis_retry_at; /* monotonic: no Redis call before this after a failure */
     int64_t dlq_retry_at;   /* monotonic: no dead-letter produce before this after a failure */
     int redis_failures;
+    /* per channel: who sends, who takes over while that keeps failing */
+    ac_provider_t *primary[AC_CHANNEL__COUNT];
+    ac_provider_t *fallback[AC_CHANNEL__COUNT]; /* NULL: none */
+    ac_breaker_t breaker[AC_CHANNEL__COUNT];
     /* settings */
-    const char *url;
-    const char *secret;
     int max_in_flight, max_attempts;
     int64_t retry_base, retry_max, claim_ttl, sent_ttl;
     ac_quiet_t quiet;
@@ -140,6 +177,7 @@ static void job_free(job_t *j)
         return;
     rd_kafka_message_destroy(j->msg);
     ac_message_destroy(j->m);
+    ac_rendered_free(&j->rendered);
     free(j->body);
     free(j);
 }
@@ -280,55 +318,59 @@ static void redis_result(notify_t *n, int ok, const char *err)
     n->redis_retry_at = ac_time_mono_ms() + backoff;
 }
 
-/* Renders the message once; the same body is sent on every attempt. */
-static int prepare(notify_t *n, job_t *j)
+/* Renders the message once; every attempt, through whichever provider,
+ * sends the same words. */
+static int prepare(job_t *j)
 {
-    const char *to;
     char err[256];
-    ac_rendered_t r;
-    if (j->body)
+    if (j->is_rendered)
         return 0;
-    if (ac_render_channel(j->m->event, &j->channel, &to) < 0) {
+    if (ac_render_channel(j->m->event, &j->channel, &j->to) < 0) {
         to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
         return -1;
     }
-    if (ac_render_message(j->m, j->channel, &r, err, sizeof(err)) < 0) {
+    if (ac_render_message(j->m, j->channel, &j->rendered, err, sizeof(err)) < 0) {
         to_dlq(j, "render_failed", err);
         return -1;
     }
-    j->body = ac_webhook_body(j->m, j->channel, to, &r, &j->body_len);
-    ac_rendered_free(&r);
-    if (!j->body) {
-        to_dlq(j, "render_failed", "out of memory");
-        return -1;
-    }
+    j->is_rendered = 1;
     return 0;
+}
+
+/* The channel's primary provider, or its fallback while the primary's
+ * circuit is open. */
+static const ac_provider_t *route_job(notify_t *n, job_t *j)
+{
+    j->route = AC_ROUTE_PRIMARY;
+    if (n->fallback[j->channel])
+        j->route = ac_breaker_route(&n->breaker[j->channel], ac_time_mono_ms());
+    return j->route == AC_ROUTE_FALLBACK ? n->fallback[j->channel] : n->primary[j->channel];
 }
 
 static void send_job(notify_t *n, job_t *j)
 {
-    char line[1200], err[256];
-    struct curl_slist *h = NULL;
-    if (prepare(n, j) < 0)
+    char err[256];
+    ac_provider_request_t req;
+    if (prepare(j) < 0)
         return;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    snprintf(line, sizeof(line), "Idempotency-Key: %s", j->m->id);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof(line), "webhook-id: %s", j->m->id);
-    h = curl_slist_append(h, line);
-    int64_t ts = ac_time_now_ms() / 1000;
-    snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
-    h = curl_slist_append(h, line);
-    if (n->secret) {
-        char sig[1024];
-        if (ac_webhook_sign(n->secret, j->m->id, ts, j->body, j->body_len, sig, sizeof(sig), err,
-                            sizeof(err)) == 0) {
-            snprintf(line, sizeof(line), "webhook-signature: %s", sig);
-            h = curl_slist_append(h, line);
-        }
+    const ac_provider_t *p = route_job(n, j);
+    /* The request is built for each attempt: the provider may differ from
+     * the last one, and the webhook's timestamp must be fresh. */
+    if (ac_provider_request(p, j->m, j->channel, j->to, &j->rendered, ac_time_now_ms(), &req, err,
+                            sizeof(err)) < 0) {
+        j->state = J_WAIT; /* out of memory: try again shortly */
+        j->due_ms = ac_time_mono_ms() + 10;
+        return;
     }
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
-    if (!h || ac_delivery_post(n->delivery, n->url, h, j->body, j->body_len, j) < 0) {
+    free(j->body); /* the previous attempt's request has completed */
+    j->body = req.body;
+    j->body_len = req.body_len;
+    j->provider = ac_provider_kind(p);
+    req.body = NULL;
+    int rc = ac_delivery_post(n->delivery, req.url, req.headers, j->body, j->body_len, j);
+    req.headers = NULL; /* the engine took them over, whatever it answered */
+    ac_provider_request_free(&req);
+    if (rc < 0) {
         j->state = J_WAIT; /* engine full or out of memory: try again shortly */
         j->due_ms = ac_time_mono_ms() + 10;
         return;
@@ -538,11 +580,37 @@ static int stale(notify_t *n, const job_t *j)
     return !g || *g != j->gen;
 }
 
+/* Tells the channel's breaker how its provider answered, whoever owns the
+ * job's partition now: the provider's health is the same either way. */
+static void track_provider(notify_t *n, const job_t *j, ac_outcome_t outcome)
+{
+    if (!n->fallback[j->channel])
+        return;
+    const char *ch = ac_channel_name(j->channel);
+    const char *primary = ac_provider_name(ac_provider_kind(n->primary[j->channel]));
+    const char *fallback = ac_provider_name(ac_provider_kind(n->fallback[j->channel]));
+    char labels[64];
+    switch (ac_breaker_report(&n->breaker[j->channel], j->route, outcome, ac_time_mono_ms())) {
+    case AC_BREAKER_OPENED:
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", ch);
+        ac_metrics_add(n->w->metrics, "aftercare_provider_failover_total", labels, 1);
+        ac_log(AC_LOG_WARN, "%s: %s keeps failing; sending through %s for now", ch, primary,
+               fallback);
+        break;
+    case AC_BREAKER_CLOSED:
+        ac_log(AC_LOG_INFO, "%s: %s works again; back from %s", ch, primary, fallback);
+        break;
+    case AC_BREAKER_SAME:
+        break;
+    }
+}
+
 static void handle_result(notify_t *n, const ac_delivery_result_t *r)
 {
     job_t *j = r->opaque;
-    char labels[128];
+    char labels[160];
     ac_outcome_t outcome = ac_delivery_outcome(r->status, r->curl_code);
+    track_provider(n, j, outcome);
     if (outcome != AC_OUTCOME_DELIVERED && stale(n, j)) {
         /* The partition has a new owner, who will deliver it. */
         j->state = J_RELEASE;
@@ -551,8 +619,9 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     switch (outcome) {
     case AC_OUTCOME_DELIVERED:
         j->state = J_MARK;
-        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", ac_kind_name(j->m->kind),
-                 ac_channel_name(j->channel));
+        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\",provider=\"%s\"",
+                 ac_kind_name(j->m->kind), ac_channel_name(j->channel),
+                 ac_provider_name(j->provider));
         ac_metrics_add(n->w->metrics, "aftercare_messages_sent_total", labels, 1);
         break;
     case AC_OUTCOME_RETRY:
@@ -711,8 +780,6 @@ int ac_notify_run(ac_worker_t *w)
     notify_t n;
     memset(&n, 0, sizeof(n));
     n.w = w;
-    n.url = ac_config_str(w->cfg, "WEBHOOK_URL");
-    n.secret = ac_config_str(w->cfg, "WEBHOOK_SECRET");
     n.max_in_flight = (int)ac_config_int(w->cfg, "MAX_IN_FLIGHT");
     n.max_attempts = (int)ac_config_int(w->cfg, "MAX_ATTEMPTS");
     n.retry_base = ac_config_int(w->cfg, "RETRY_BASE");
@@ -726,6 +793,32 @@ int ac_notify_run(ac_worker_t *w)
     ac_schedule_register(w->redis);
     n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
     int64_t shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
+    ac_metrics_describe(w->metrics, "aftercare_provider_failover_total", AC_METRIC_COUNTER,
+                        "Times a channel switched to its fallback provider because the primary "
+                        "kept failing.");
+    /* Checked at start-up (the spec's check); checked again here so that
+     * no combination the check missed runs half-configured. */
+    ac_provider_settings_t ps;
+    if (ac_provider_settings_load(w->cfg, &ps, err, sizeof(err)) < 0 ||
+        ac_provider_settings_check(&ps, err, sizeof(err)) < 0) {
+        ac_log(AC_LOG_ERROR, "%s", err);
+        rc = AC_EXIT_CONFIG;
+        goto out;
+    }
+    for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
+        n.primary[ch] = ac_provider_new(ps.primary[ch], &ps, err, sizeof(err));
+        if (n.primary[ch] && ps.fallback[ch] != AC_PROVIDER_NONE)
+            n.fallback[ch] = ac_provider_new(ps.fallback[ch], &ps, err, sizeof(err));
+        if (!n.primary[ch] || (ps.fallback[ch] != AC_PROVIDER_NONE && !n.fallback[ch])) {
+            ac_log(AC_LOG_ERROR, "cannot set up %s providers: %s", ac_channel_name(ch), err);
+            rc = AC_EXIT_RUNTIME;
+            goto out;
+        }
+        ac_breaker_init(&n.breaker[ch], ps.failover_after, ps.failover_cooldown_ms);
+        ac_log(AC_LOG_INFO, "%s through %s%s%s", ac_channel_name(ch),
+               ac_provider_name(ps.primary[ch]), n.fallback[ch] ? ", falling back to " : "",
+               n.fallback[ch] ? ac_provider_name(ps.fallback[ch]) : "");
+    }
     n.offsets = ac_offsets_new();
     n.delivery =
         ac_delivery_new(n.max_in_flight, (long)ac_config_int(w->cfg, "HTTP_CONNECT_TIMEOUT"),
@@ -793,6 +886,10 @@ out:
     free(n.jobs);
     free(n.gens);
     ac_offsets_destroy(n.offsets);
+    for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
+        ac_provider_destroy(n.primary[ch]);
+        ac_provider_destroy(n.fallback[ch]);
+    }
     w->hooks.rebalance = NULL;
     return rc;
 }

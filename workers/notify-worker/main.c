@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "provider.h"
 #include "worker.h"
 
 int main(int argc, char **argv)
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
         .options = ac_notify_options,
         .n_options = ac_notify_n_options,
         .dr = ac_notify_dr,
+        .check = ac_provider_config_check,
     };
     ac_worker_t *w = ac_worker_new(&spec, argc, argv, &code);
     if (!w)
