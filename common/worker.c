@@ -96,8 +96,9 @@ static void describe_metrics(ac_metrics_t *m)
                         "Valid events of a type this worker does not handle, skipped.");
     ac_metrics_describe(m, "aftercare_messages_decided_total", AC_METRIC_COUNTER,
                         "Customer messages decided and handed to notify-worker, by kind.");
-    ac_metrics_describe(m, "aftercare_messages_sent_total", AC_METRIC_COUNTER,
-                        "Customer messages accepted by the provider, by kind, channel and provider.");
+    ac_metrics_describe(
+        m, "aftercare_messages_sent_total", AC_METRIC_COUNTER,
+        "Customer messages accepted by the provider, by kind, channel and provider.");
     ac_metrics_describe(m, "aftercare_messages_duplicate_total", AC_METRIC_COUNTER,
                         "Messages dropped because they were already sent, by kind.");
     ac_metrics_describe(m, "aftercare_messages_retried_total", AC_METRIC_COUNTER,
