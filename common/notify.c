@@ -8,12 +8,15 @@
 #include "delivery.h"
 #include "log.h"
 #include "message.h"
+#include "history.h"
 #include "journey.h"
+#include "links.h"
 #include "offsets.h"
 #include "prefs.h"
 #include "provider.h"
 #include "render.h"
 #include "schedule.h"
+#include "stores.h"
 #include "timeutil.h"
 #include "webhook.h"
 
@@ -24,6 +27,42 @@ static int validate_quiet(const char *value, char *why, size_t whysz)
 {
     ac_quiet_t q;
     return ac_prefs_parse_quiet(value, &q, why, whysz);
+}
+
+/* The per-store settings (links, referral codes) and the template
+ * overrides. Returns 0, or -1 with one line in err naming the setting. */
+static int load_extras(const ac_config_t *cfg, ac_stores_t **stores, ac_templates_t **templates,
+                       char *err, size_t errsz)
+{
+    static const ac_store_settings_t none;
+    char why[512];
+    const char *path = ac_config_str(cfg, "STORE_SETTINGS");
+    *templates = NULL;
+    *stores = path && *path ? ac_stores_load(&none, path, why, sizeof(why))
+                            : ac_stores_new(&none, NULL, 0, why, sizeof(why));
+    if (!*stores) {
+        snprintf(err, errsz, "invalid setting STORE_SETTINGS: %s", why);
+        return -1;
+    }
+    if (!(*templates = ac_templates_load(ac_config_str(cfg, "TEMPLATE_DIR"), why, sizeof(why)))) {
+        snprintf(err, errsz, "invalid setting TEMPLATE_DIR: %s", why);
+        ac_stores_destroy(*stores);
+        *stores = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int ac_notify_check(const ac_config_t *cfg, char *err, size_t errsz)
+{
+    ac_stores_t *stores;
+    ac_templates_t *templates;
+    if (ac_provider_config_check(cfg, err, errsz) < 0 ||
+        load_extras(cfg, &stores, &templates, err, errsz) < 0)
+        return -1;
+    ac_stores_destroy(stores);
+    ac_templates_destroy(templates);
+    return 0;
 }
 
 const ac_option_t ac_notify_options[] = {
@@ -74,6 +113,11 @@ const ac_option_t ac_notify_options[] = {
      "lease on a message being delivered; must exceed HTTP_TIMEOUT"},
     {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 0, 600000, NULL,
      "time allowed on SIGTERM to finish requests in flight"},
+    {"STORE_SETTINGS", AC_OPT_STR, "", 0, 0, 0, NULL,
+     "JSON file of per-store settings: review and referral links, referral codes "
+     "(docs/templates.md)"},
+    {"TEMPLATE_DIR", AC_OPT_STR, "", 0, 0, 0, NULL,
+     "directory of template overrides, per store or for all (docs/templates.md)"},
     {"QUIET_HOURS", AC_OPT_STR, "21:00-08:00", 0, 0, 0, validate_quiet,
      "marketing messages due in this local time window wait until it ends; off for none"},
     {"MARKETING_CAP", AC_OPT_INT, "2", 0, 0, 1000, NULL,
@@ -103,9 +147,10 @@ typedef struct job {
     job_state_t state;
     int attempts;
     int leased;
-    int quiet_checked;   /* quiet hours were looked at */
-    int64_t defer_until; /* J_DEFER: UTC ms */
-    int64_t due_ms;      /* monotonic, for J_WAIT */
+    int quiet_checked;    /* quiet hours were looked at */
+    char suggestion[256]; /* marketing: a product to suggest, "" for none */
+    int64_t defer_until;  /* J_DEFER: UTC ms */
+    int64_t due_ms;       /* monotonic, for J_WAIT */
     char token[96];
     ac_rendered_t rendered; /* rendered once, whichever provider sends it */
     int is_rendered;
@@ -141,6 +186,8 @@ typedef struct notify {
     int max_in_flight, max_attempts;
     int64_t retry_base, retry_max, claim_ttl, sent_ttl;
     ac_quiet_t quiet;
+    ac_stores_t *stores;
+    ac_templates_t *templates;
     int cap;
     int64_t cap_window;
 } notify_t;
@@ -320,16 +367,31 @@ static void redis_result(notify_t *n, int ok, const char *err)
 
 /* Renders the message once; every attempt, through whichever provider,
  * sends the same words. */
-static int prepare(job_t *j)
+static int prepare(notify_t *n, job_t *j)
 {
-    char err[256];
+    char err[256], review[1024] = "", referral[1024] = "", code[AC_LINKS_CODE_LEN + 1] = "";
     if (j->is_rendered)
         return 0;
     if (ac_render_channel(j->m->event, &j->channel, &j->to) < 0) {
         to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
         return -1;
     }
-    if (ac_render_message(j->m, j->channel, &j->rendered, err, sizeof(err)) < 0) {
+    /* The store's links and the customer's code, for the messages that
+     * carry them; a link that does not render is left out. */
+    const ac_event_t *ev = j->m->event;
+    const ac_store_settings_t *s = ac_stores_get(n->stores, ev->store.id);
+    if (j->m->kind == AC_KIND_REFERRAL_INVITE && s->referral_codes)
+        ac_links_referral_code(ev->store.id, ev->customer.id, code);
+    if (j->m->kind == AC_KIND_REVIEW_REQUEST && s->review_url &&
+        ac_links_render(s->review_url, ev, NULL, review, sizeof(review)) < 0)
+        review[0] = '\0';
+    if (j->m->kind == AC_KIND_REFERRAL_INVITE && s->referral_url &&
+        ac_links_render(s->referral_url, ev, code[0] ? code : NULL, referral, sizeof(referral)) < 0)
+        referral[0] = '\0';
+    const ac_render_extras_t x = {review[0] ? review : NULL, referral[0] ? referral : NULL,
+                                  code[0] ? code : NULL, j->suggestion[0] ? j->suggestion : NULL,
+                                  n->templates};
+    if (ac_render_message_with(j->m, j->channel, &x, &j->rendered, err, sizeof(err)) < 0) {
         to_dlq(j, "render_failed", err);
         return -1;
     }
@@ -351,7 +413,7 @@ static void send_job(notify_t *n, job_t *j)
 {
     char err[256];
     ac_provider_request_t req;
-    if (prepare(j) < 0)
+    if (prepare(n, j) < 0)
         return;
     const ac_provider_t *p = route_job(n, j);
     /* The request is built for each attempt: the provider may differ from
@@ -446,6 +508,31 @@ static void defer_jobs(notify_t *n)
     }
 }
 
+/* Finds a product to suggest in each marketing message about to go out,
+ * one round trip. Best effort: without one, the message goes out without
+ * the suggestion. */
+static void suggest(notify_t *n, job_t **jobs, const ac_prefs_req_t *reqs, size_t k)
+{
+    ac_history_req_t *h = calloc(k ? k : 1, sizeof(*h));
+    job_t **which = calloc(k ? k : 1, sizeof(*which));
+    size_t m = 0;
+    char err[256];
+    for (size_t i = 0; h && which && i < k; i++) {
+        if (reqs[i].verdict != AC_PREFS_SEND || jobs[i]->is_rendered)
+            continue;
+        h[m].ev = jobs[i]->m->event;
+        which[m++] = jobs[i];
+    }
+    if (m && ac_history_suggest(n->w->redis, h, m, err, sizeof(err)) == 0) {
+        for (size_t i = 0; i < m; i++)
+            snprintf(which[i]->suggestion, sizeof(which[i]->suggestion), "%s", h[i].suggestion);
+    } else if (m) {
+        ac_log(AC_LOG_WARN, "no product suggestions: %s", err);
+    }
+    free(h);
+    free(which);
+}
+
 /* Of the marketing messages just claimed, lets through those the customer
  * has not opted out of and that stay within the cap; the others are
  * recorded as sent, so that no replay sends them later. */
@@ -482,6 +569,7 @@ static void check_prefs(notify_t *n, job_t **jobs, size_t k)
         return;
     }
     free(keys);
+    suggest(n, jobs, reqs, k);
     for (size_t i = 0; i < k; i++) {
         if (reqs[i].verdict == AC_PREFS_SEND) {
             send_job(n, jobs[i]);
@@ -790,6 +878,7 @@ int ac_notify_run(ac_worker_t *w)
     n.cap_window = ac_config_int(w->cfg, "MARKETING_CAP_WINDOW");
     ac_prefs_parse_quiet(ac_config_str(w->cfg, "QUIET_HOURS"), &n.quiet, err, sizeof(err));
     ac_prefs_register(w->redis);
+    ac_history_register(w->redis);
     ac_schedule_register(w->redis);
     n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
     int64_t shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
@@ -819,6 +908,13 @@ int ac_notify_run(ac_worker_t *w)
                ac_provider_name(ps.primary[ch]), n.fallback[ch] ? ", falling back to " : "",
                n.fallback[ch] ? ac_provider_name(ps.fallback[ch]) : "");
     }
+    if (load_extras(w->cfg, &n.stores, &n.templates, err, sizeof(err)) < 0) {
+        ac_log(AC_LOG_ERROR, "%s", err);
+        rc = AC_EXIT_CONFIG;
+        goto out;
+    }
+    ac_log(AC_LOG_INFO, "%zu store(s) with their own settings, %zu template override(s)",
+           ac_stores_count(n.stores), ac_templates_count(n.templates));
     n.offsets = ac_offsets_new();
     n.delivery =
         ac_delivery_new(n.max_in_flight, (long)ac_config_int(w->cfg, "HTTP_CONNECT_TIMEOUT"),
@@ -886,6 +982,8 @@ out:
     free(n.jobs);
     free(n.gens);
     ac_offsets_destroy(n.offsets);
+    ac_stores_destroy(n.stores);
+    ac_templates_destroy(n.templates);
     for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
         ac_provider_destroy(n.primary[ch]);
         ac_provider_destroy(n.fallback[ch]);

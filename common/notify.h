@@ -11,6 +11,9 @@
 extern const ac_option_t ac_notify_options[];
 extern const size_t ac_notify_n_options;
 
+/* The spec's check: providers, STORE_SETTINGS and TEMPLATE_DIR. */
+int ac_notify_check(const ac_config_t *cfg, char *err, size_t errsz);
+
 /* The producer delivery report notify-worker needs; put it in its spec. */
 void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 

@@ -316,7 +316,10 @@ class ConfigurationTest(unittest.TestCase):
             if worker == "notify-worker":
                 cases += [("WEBHOOK_URL", None), ("WEBHOOK_URL", "ftp://example.com/"),
                           ("HTTP_TIMEOUT", "soon"), ("HTTP_TIMEOUT", "2 seconds"),
-                          ("CLAIM_TTL", "5x"), ("MAX_IN_FLIGHT", "many")]
+                          ("CLAIM_TTL", "5x"), ("MAX_IN_FLIGHT", "many"),
+                          ("TEMPLATE_DIR", os.path.join(tmp, "no-such-dir")),
+                          ("STORE_SETTINGS", files["bad_json"]),
+                          ("QUIET_HOURS", "evenings"), ("MARKETING_CAP", "-1")]
             else:
                 cases += [("MAX_EVENT_BYTES", "1MB"), ("BATCH_SIZE", "lots"),
                           ("NOTIFY_TOPIC", "no spaces allowed"),

@@ -143,6 +143,75 @@ class PreferencesTest(unittest.TestCase):
                   % (window, arrived["_received_at"]))
             st.kill(shipment)
 
+    def test_links_codes_suggestions_and_template_overrides(self):
+        """The store's review and referral links, the customer's referral
+        code, a product from a category they bought from (recorded by
+        order-worker), and a store's own template."""
+        import os
+        import re
+        import tempfile
+        placed = gen_events.orders_placed(40, SEED + 1)
+        alp = [p for p in placed if p["store"]["id"] == "st_alpenglow"
+               and "@" in (p["customer"].get("email") or "")]
+        x, y = alp[0], next(p for p in alp if p["customer"]["id"] != alp[0]["customer"]["id"])
+        x["order"]["items"] = [{"sku": "AG-JKT-001", "name": "Regenjacke Gipfelwind",
+                                "category": "Jacken", "quantity": 1, "price": "149.00"}]
+        y["order"]["items"] = [{"sku": "AG-JKT-014", "name": "Daunenweste Firn",
+                                "category": "Jacken", "quantity": 1, "price": "119.95"}]
+        tmp = tempfile.mkdtemp(prefix="ac-extras-")
+        settings = os.path.join(tmp, "stores.json")
+        with open(settings, "w") as f:
+            json.dump({"stores": {"st_alpenglow": {
+                "review_url": "https://alpenglow.example/review/{{order_id}}",
+                "referral_url": "https://alpenglow.example/r/{{referral_code}}",
+                "referral_codes": True}}}, f)
+        templates = os.path.join(tmp, "templates")
+        os.makedirs(os.path.join(templates, "st_brightwater"))
+        with open(os.path.join(templates, "st_brightwater",
+                               "order_confirmation.email.en.txt"), "w") as f:
+            f.write("Subject: Tea is on its way, {{order_number}}\n\nCheers!\n")
+        with Stack(partitions=2) as st:
+            st.start_worker("order-worker", {"KAFKA_GROUP": "extras-orders"})
+            st.start_worker("notify-worker", {"STORE_SETTINGS": settings,
+                                              "TEMPLATE_DIR": templates})
+            st.produce("orders", [gen_events.encode(e) for e in placed])
+            st.wait_until(lambda: len(st.sink_messages()) >= len(placed), 60,
+                          "the confirmations", interval=0.2)
+            # A store's own template, for its orders in its language only.
+            for m in st.sink_messages():
+                tea = (m["store_id"] == "st_brightwater" and m["channel"] == "email"
+                       and m["locale"] == "en")
+                if tea:
+                    self.assertTrue(m["subject"].startswith("Tea is on its way"), m["subject"])
+                else:
+                    self.assertNotIn("Tea is on its way", m.get("subject") or "")
+            review = record("review_request", delivered(x))
+            referral = record("referral_invite", delivered(x))
+            st.produce("notifications", [review, referral], key_field="event.order.id")
+            st.wait_until(lambda: {review["id"], referral["id"]}
+                          <= {m["id"] for m in st.sink_messages()}, 60,
+                          "the review request and the referral invitation", interval=0.2)
+            got = {m["id"]: m for m in st.sink_messages()}
+            r = got[review["id"]]["text"]
+            self.assertIn("https://alpenglow.example/review/%s" % x["order"]["id"], r)
+            # A product of a category the customer bought from, that they
+            # have not bought (the store's catalog is what its orders sold).
+            mine = [p for p in placed if p["store"]["id"] == "st_alpenglow"
+                    and p["customer"]["id"] == x["customer"]["id"]]
+            cats = {i["category"] for p in mine for i in p["order"]["items"]}
+            bought = {i["name"] for p in mine for i in p["order"]["items"]}
+            offered = {i["name"] for p in placed if p["store"]["id"] == "st_alpenglow"
+                       for i in p["order"]["items"] if i["category"] in cats} - bought
+            m = re.search(r"(?:Vielleicht gefällt Ihnen auch: |often enjoy our )(.+?)(?:\.| too)", r)
+            self.assertIsNotNone(m, r)
+            self.assertIn(m.group(1), offered)
+            t = got[referral["id"]]["text"]
+            code = re.search(r"https://alpenglow\.example/r/([A-Z2-9]{8})", t)
+            self.assertIsNotNone(code, t)
+            self.assertIn(code.group(1), t.replace(code.group(0), ""), "the code is spelt out too")
+            self.assertIn("<a href=\"https://alpenglow.example/review/",
+                          got[review["id"]]["html"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,7 +5,6 @@
 
 #include "log.h"
 #include "notify.h"
-#include "provider.h"
 #include "worker.h"
 
 int main(int argc, char **argv)
@@ -18,7 +17,7 @@ int main(int argc, char **argv)
         .options = ac_notify_options,
         .n_options = ac_notify_n_options,
         .dr = ac_notify_dr,
-        .check = ac_provider_config_check,
+        .check = ac_notify_check,
     };
     ac_worker_t *w = ac_worker_new(&spec, argc, argv, &code);
     if (!w)
