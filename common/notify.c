@@ -149,6 +149,8 @@ typedef struct job {
     int leased;
     int quiet_checked;    /* quiet hours were looked at */
     char suggestion[256]; /* marketing: a product to suggest, "" for none */
+    int prefer;           /* the customer's preferred channel, -1: none */
+    int prefer_known;     /* prefer was looked up */
     int64_t defer_until;  /* J_DEFER: UTC ms */
     int64_t due_ms;       /* monotonic, for J_WAIT */
     char token[96];
@@ -372,7 +374,8 @@ static int prepare(notify_t *n, job_t *j)
     char err[256], review[1024] = "", referral[1024] = "", code[AC_LINKS_CODE_LEN + 1] = "";
     if (j->is_rendered)
         return 0;
-    if (ac_render_channel(j->m->event, &j->channel, &j->to) < 0) {
+    if (ac_render_channel_prefer(j->m->event, j->prefer_known ? j->prefer : -1, &j->channel,
+                                 &j->to) < 0) {
         to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
         return -1;
     }
@@ -552,7 +555,7 @@ static void check_prefs(notify_t *n, job_t **jobs, size_t k)
         const ac_event_t *ev = jobs[i]->m->event;
         ac_channel_t ch = AC_CHANNEL_EMAIL;
         const char *to;
-        ac_render_channel(ev, &ch, &to);
+        ac_render_channel_prefer(ev, jobs[i]->prefer_known ? jobs[i]->prefer : -1, &ch, &to);
         ac_prefs_key(ev->store.id, ev->customer.id, keys[i][0], sizeof(keys[i][0]));
         ac_prefs_sends_key(ev->store.id, ev->customer.id, keys[i][1], sizeof(keys[i][1]));
         reqs[i] = (ac_prefs_req_t){jobs[i]->m->id, jobs[i]->m->kind, ac_channel_name(ch),
@@ -582,6 +585,39 @@ static void check_prefs(notify_t *n, job_t **jobs, size_t k)
         log_job(AC_LOG_INFO, n, jobs[i], "not sent: %s", reason);
         jobs[i]->state = J_MARK;
     }
+}
+
+/* Looks up the preferred channel of the customers of the jobs just won
+ * (one round trip; without an answer, the default channel), then starts
+ * the transactional ones; marketing ones go through check_prefs() first. */
+static void lookup_channels(notify_t *n, job_t **which, const ac_claim_t *res, size_t k)
+{
+    const char *keys[512];
+    char(*buf)[600] = malloc((k ? k : 1) * sizeof(*buf));
+    job_t *ask[512];
+    int prefer[512];
+    size_t m = 0;
+    char err[256];
+    for (size_t i = 0; buf && i < k; i++) {
+        if (res[i] != AC_CLAIM_OK || which[i]->prefer_known)
+            continue;
+        const ac_event_t *ev = which[i]->m->event;
+        ac_prefs_key(ev->store.id, ev->customer.id, buf[m], sizeof(buf[m]));
+        keys[m] = buf[m];
+        ask[m++] = which[i];
+    }
+    if (m && ac_prefs_channels(n->w->redis, keys, m, prefer, err, sizeof(err)) == 0) {
+        for (size_t i = 0; i < m; i++) {
+            ask[i]->prefer = prefer[i];
+            ask[i]->prefer_known = 1;
+        }
+    } else if (m) {
+        ac_log(AC_LOG_WARN, "preferred channels not read, using the defaults: %s", err);
+    }
+    free(buf);
+    for (size_t i = 0; i < k; i++)
+        if (res[i] == AC_CLAIM_OK && !ac_prefs_marketing(which[i]->m->kind))
+            send_job(n, which[i]);
 }
 
 /* Claims every job that is ready, in one round trip, and starts the
@@ -652,11 +688,10 @@ static void claim_ready(notify_t *n)
             j->leased = 1;
             if (ac_prefs_marketing(j->m->kind))
                 marketing[n_marketing++] = j;
-            else
-                send_job(n, j);
             break;
         }
     }
+    lookup_channels(n, which, res, k);
     if (n_marketing)
         check_prefs(n, marketing, n_marketing);
 }

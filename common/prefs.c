@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "render.h"
 #include "timeutil.h"
 
 #define DAY_S 86400
@@ -205,6 +206,34 @@ out:
     for (size_t i = 0; i < got; i++)
         freeReplyObject(replies[i]);
     free(replies);
+    return rc;
+}
+
+int ac_prefs_channels(ac_redis_t *r, const char *const *prefs_keys, size_t n, int *prefer,
+                      char *err, size_t errsz)
+{
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(ac_redis_context(r), "HGET %s prefer", prefs_keys[i]);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
+            return -1;
+        prefer[i] = -1;
+        if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "sms") == 0)
+            prefer[i] = AC_CHANNEL_SMS;
+        else if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "email") == 0)
+            prefer[i] = AC_CHANNEL_EMAIL;
+        else if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errsz, "redis: %s", rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
     return rc;
 }
 

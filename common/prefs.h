@@ -75,6 +75,11 @@ void ac_prefs_register(ac_redis_t *r);
 int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms, int cap,
                    int64_t window_ms, char *err, size_t errsz);
 
+/* Reads the preferred channel ("prefer": "email" or "sms") of n customers
+ * into prefer[i] (an ac_channel_t, or -1 for none). One round trip. */
+int ac_prefs_channels(ac_redis_t *r, const char *const *prefs_keys, size_t n, int *prefer,
+                      char *err, size_t errsz);
+
 /* Records (optout 1) or withdraws (0) an opt-out. what is "marketing",
  * "channel:<email|sms>" or "kind:<kind name>". */
 int ac_prefs_set(ac_redis_t *r, const char *prefs_key, const char *what, int optout, char *err,

@@ -355,7 +355,19 @@ const char *ac_channel_name(ac_channel_t ch)
 
 int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to)
 {
-    if (ev->customer.email && strchr(ev->customer.email, '@')) {
+    return ac_render_channel_prefer(ev, -1, ch, to);
+}
+
+int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch, const char **to)
+{
+    int has_email = ev->customer.email && strchr(ev->customer.email, '@');
+    int has_phone = ev->customer.phone && *ev->customer.phone;
+    if (prefer == AC_CHANNEL_SMS && has_phone) {
+        *ch = AC_CHANNEL_SMS;
+        *to = ev->customer.phone;
+        return 0;
+    }
+    if (has_email) {
         *ch = AC_CHANNEL_EMAIL;
         *to = ev->customer.email;
         return 0;

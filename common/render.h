@@ -18,6 +18,10 @@ const char *ac_channel_name(ac_channel_t ch);
  * by ev) set, or -1 when the customer cannot be reached at all. */
 int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to);
 
+/* The same with the customer's preferred channel (an ac_channel_t, or -1
+ * for none), used when the customer can be reached there. */
+int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch, const char **to);
+
 /* The two-letter language of the message: the customer's locale, else the
  * store's, else "en", restricted to the languages templates exist for. */
 const char *ac_render_language(const ac_event_t *ev);

@@ -57,6 +57,10 @@ class PreferencesTest(unittest.TestCase):
         d_orders = customers[0][:4]  # the customer with the most orders
         self.assertEqual(len(d_orders), 4, "one customer has four orders")
         a, b, c, e = (customers[i][0] for i in (1, 2, 3, 4))
+        both = [p for p in placed if p["customer"].get("phone") and "@" in
+                (p["customer"].get("email") or "") and customer_key(p) not in
+                {customer_key(q) for q in (a, b, c, e, d_orders[0])}]
+        f = both[0]  # reachable by email and SMS; will prefer SMS
 
         with Stack(partitions=2) as st:
             # A short session: the restart below rejoins the group in seconds.
@@ -82,16 +86,20 @@ class PreferencesTest(unittest.TestCase):
             self.assertEqual(self.prefs(st, b, "--opt-out", "channel:sms").returncode, 0)
             self.assertEqual(self.prefs(st, b, "--opt-in", "channel:sms").returncode, 0)
             self.assertNotIn(b"channel:sms", self.prefs(st, b, "--show").stdout)
+            self.assertEqual(self.prefs(st, f, "--prefer", "sms").returncode, 0)
+            self.assertEqual(self.prefs(st, f, "--prefer", "fax").returncode, 2)
 
             recs = []
             for ev in (a, b, c):
                 d = delivered(ev)
                 recs += [record("review_request", d), record("referral_invite", d)]
             recs.append(record("order_confirmation", a))
+            recs.append(record("order_confirmation", f))
             d_recs = [record("review_request", delivered(p)) for p in d_orders]
             st.produce("notifications", recs + d_recs, key_field="event.order.id")
 
             want = {record("order_confirmation", a)["id"],
+                    record("order_confirmation", f)["id"],
                     record("review_request", delivered(c))["id"]}
             st.wait_until(lambda: len(st.sink_messages()) >= len(want) + 2, 60,
                           "the messages that may go out", interval=0.2)
@@ -101,6 +109,10 @@ class PreferencesTest(unittest.TestCase):
             self.assertTrue(want <= set(got), "transactional and allowed messages arrive")
             self.assertEqual(len(set(got) & d_ids), 2, "the cap lets two of four through")
             self.assertEqual(set(got) - want - d_ids, set(), "opted-out messages stay unsent")
+            pref = got[record("order_confirmation", f)["id"]]
+            self.assertEqual((pref["channel"], pref["to"]), ("sms", f["customer"]["phone"]),
+                             "the preferred channel")
+            self.assertEqual(got[record("order_confirmation", a)["id"]]["channel"], "email")
             m = st.metrics(notify)
             self.assertEqual(m.value("aftercare_messages_suppressed_total", reason="opted_out"), 5)
             self.assertEqual(m.value("aftercare_messages_suppressed_total",

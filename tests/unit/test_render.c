@@ -580,6 +580,37 @@ static void test_template_overrides(void **state)
     rmdir(dir);
 }
 
+/* The customer's preferred channel, where they can be reached on it. */
+static void test_preferred_channel(void **state)
+{
+    (void)state;
+    const char *both[] = {"customer.phone", "\"+49 151 5559797\"", NULL};
+    ac_event_t *ev = event_with(MINIMAL, both);
+    ac_channel_t ch;
+    const char *to;
+    if (!ev->customer.email) {
+        ac_event_destroy(ev);
+        const char *with_email[] = {"customer.phone", "\"+49 151 5559797\"", "customer.email",
+                                    "\"zoe@example.com\"", NULL};
+        ev = event_with(MINIMAL, with_email);
+    }
+    assert_int_equal(ac_render_channel_prefer(ev, -1, &ch, &to), 0);
+    assert_int_equal(ch, AC_CHANNEL_EMAIL);
+    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_SMS, &ch, &to), 0);
+    assert_int_equal(ch, AC_CHANNEL_SMS);
+    assert_string_equal(to, "+49 151 5559797");
+    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_EMAIL, &ch, &to), 0);
+    assert_int_equal(ch, AC_CHANNEL_EMAIL);
+    ac_event_destroy(ev);
+    /* Preferring SMS without a phone number: email after all. */
+    const char *email_only[] = {"customer.phone", NULL, "customer.email", "\"zoe@example.com\"",
+                                NULL};
+    ev = event_with(MINIMAL, email_only);
+    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_SMS, &ch, &to), 0);
+    assert_int_equal(ch, AC_CHANNEL_EMAIL);
+    ac_event_destroy(ev);
+}
+
 static void test_every_kind_channel_language(void **state)
 {
     (void)state;
@@ -1579,6 +1610,7 @@ int main(void)
         cmocka_unit_test(test_every_template_without_optional_data),
         cmocka_unit_test(test_every_kind_channel_language),
         cmocka_unit_test(test_extras),
+        cmocka_unit_test(test_preferred_channel),
         cmocka_unit_test(test_template_overrides),
         cmocka_unit_test(test_shipping_update_out_for_delivery),
         cmocka_unit_test(test_shipping_update_without_tracking_link),

@@ -4,12 +4,15 @@
  *
  *   ac-prefs --redis URL --store ID --customer ID --opt-out WHAT
  *   ac-prefs --redis URL --store ID --customer ID --opt-in WHAT
+ *   ac-prefs --redis URL --store ID --customer ID --prefer email|sms|none
  *   ac-prefs --redis URL --store ID --customer ID --show
  *
  * WHAT is "marketing" (every review request and referral invitation),
  * "channel:email" or "channel:sms" (marketing over that channel), or
  * "kind:review_request" / "kind:referral_invite". Transactional messages
- * (confirmations, shipping, delay, return and refund news) always go out. */
+ * (confirmations, shipping, delay, return and refund news) always go out.
+ * --prefer chooses the channel of every message for a customer who gave
+ * both an email address and a phone number. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +22,7 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "ac-prefs: %s (usage: ac-prefs --redis URL --store ID --customer ID "
-            "--opt-out|--opt-in WHAT | --show)\n",
+            "--opt-out|--opt-in WHAT | --prefer email|sms|none | --show)\n",
             why);
     return 2;
 }
@@ -36,7 +39,7 @@ static int valid_what(const char *what)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *store = NULL, *customer = NULL, *what = NULL;
+    const char *url = NULL, *store = NULL, *customer = NULL, *what = NULL, *prefer = NULL;
     int optout = -1, show = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
             store = v;
         else if (strcmp(a, "--customer") == 0)
             customer = v;
+        else if (strcmp(a, "--prefer") == 0)
+            prefer = v;
         else if (strcmp(a, "--opt-out") == 0 || strcmp(a, "--opt-in") == 0) {
             what = v;
             optout = strcmp(a, "--opt-out") == 0;
@@ -62,8 +67,11 @@ int main(int argc, char **argv)
     }
     if (!url || !store || !customer)
         return usage("--redis, --store and --customer are required");
-    if (show == (what != NULL))
-        return usage("give exactly one of --opt-out, --opt-in and --show");
+    if (show + (what != NULL) + (prefer != NULL) != 1)
+        return usage("give exactly one of --opt-out, --opt-in, --prefer and --show");
+    if (prefer && strcmp(prefer, "email") != 0 && strcmp(prefer, "sms") != 0 &&
+        strcmp(prefer, "none") != 0)
+        return usage("--prefer takes email, sms or none");
     if (what && !valid_what(what))
         return usage("WHAT is marketing, channel:email, channel:sms, kind:review_request or "
                      "kind:referral_invite");
@@ -73,7 +81,19 @@ int main(int argc, char **argv)
         return usage(err);
     ac_prefs_key(store, customer, key, sizeof(key));
     int rc = 0;
-    if (what) {
+    if (prefer) {
+        redisReply *rep =
+            strcmp(prefer, "none") == 0
+                ? ac_redis_command(r, err, sizeof(err), "HDEL %s prefer", key)
+                : ac_redis_command(r, err, sizeof(err), "HSET %s prefer %s", key, prefer);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "ac-prefs: %s\n", rep ? rep->str : err);
+            rc = 1;
+        } else {
+            printf("customer %s of store %s prefers %s\n", customer, store, prefer);
+        }
+        freeReplyObject(rep);
+    } else if (what) {
         if (ac_prefs_set(r, key, what, optout, err, sizeof(err)) < 0) {
             fprintf(stderr, "ac-prefs: %s\n", err);
             rc = 1;
@@ -88,7 +108,7 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2)
-                printf("%s since %s\n", rep->element[i]->str, rep->element[i + 1]->str);
+                printf("%s: %s\n", rep->element[i]->str, rep->element[i + 1]->str);
             freeReplyObject(rep);
         }
     }
