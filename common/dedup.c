@@ -49,38 +49,6 @@ static void message_keys(const char *id, char *sent, char *lease, size_t sz)
     snprintf(lease, sz, "ac:m:{%s}:lease", id);
 }
 
-/* Collects n replies and checks each is not an error reply. */
-static int collect(ac_redis_t *r, size_t n, redisReply ***out, char *err, size_t errsz)
-{
-    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
-    if (!replies) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
-        free(replies);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errsz, "redis: %s", replies[i]->str);
-            for (size_t j = 0; j < n; j++)
-                freeReplyObject(replies[j]);
-            free(replies);
-            return -1;
-        }
-    }
-    *out = replies;
-    return 0;
-}
-
-static void free_replies(redisReply **replies, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-}
-
 int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *seen, char *err,
                          size_t errsz)
 {
@@ -91,11 +59,11 @@ int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *
         return -1;
     for (size_t i = 0; i < n; i++)
         redisAppendCommand(ac_redis_context(r), "EXISTS %s", keys[i]);
-    if (collect(r, n, &replies, err, errsz) < 0)
+    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
         return -1;
     for (size_t i = 0; i < n; i++)
         seen[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
@@ -109,9 +77,9 @@ int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64
         return -1;
     for (size_t i = 0; i < n; i++)
         redisAppendCommand(ac_redis_context(r), "SET %s 1 PX %lld", keys[i], (long long)ttl_ms);
-    if (collect(r, n, &replies, err, errsz) < 0)
+    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
         return -1;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
@@ -142,7 +110,7 @@ static int message_batch(ac_redis_t *r, message_op_t op, const char *const *ids,
             return -1;
         }
     }
-    return collect(r, n, out, err, errsz);
+    return (*out = ac_redis_replies_ok(r, n, err, errsz)) ? 0 : -1;
 }
 
 int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
@@ -156,7 +124,7 @@ int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tok
     for (size_t i = 0; i < n; i++)
         out[i] = replies[i]->type == REDIS_REPLY_INTEGER ? (ac_claim_t)replies[i]->integer
                                                          : AC_CLAIM_BUSY;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
@@ -168,7 +136,7 @@ int ac_dedup_sent(ac_redis_t *r, const char *const *ids, const char *const *toke
         return 0;
     if (message_batch(r, OP_SENT, ids, tokens, n, ttl_ms, &replies, err, errsz) < 0)
         return -1;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
@@ -180,7 +148,7 @@ int ac_dedup_release(ac_redis_t *r, const char *const *ids, const char *const *t
         return 0;
     if (message_batch(r, OP_RELEASE, ids, tokens, n, 0, &replies, err, errsz) < 0)
         return -1;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 

@@ -17,23 +17,6 @@ static void catalog_prefix(const ac_event_t *ev, char *buf, size_t bufsz)
     snprintf(buf, bufsz, "ac:c:%zu:%s:", strlen(store), store);
 }
 
-/* Collects n replies, failing on the first error reply. */
-static int collect(ac_redis_t *r, size_t n, char *err, size_t errsz)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *rep = NULL;
-        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
-            return -1; /* the connection is dropped: nothing more to read */
-        if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(err, errsz, "redis: %s", rep->str);
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-    return rc;
-}
-
 int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                       char *err, size_t errsz)
 {
@@ -65,7 +48,13 @@ int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int
         redisAppendCommand(c, "PEXPIRE %s %lld", bought, (long long)ttl_ms);
         queued += 2;
     }
-    return queued ? collect(r, queued, err, errsz) : 0;
+    if (queued == 0)
+        return 0;
+    redisReply **replies = ac_redis_replies_ok(r, queued, err, errsz);
+    if (!replies)
+        return -1;
+    ac_redis_free_replies(replies, queued);
+    return 0;
 }
 
 /* KEYS[1] interest, KEYS[2] bought; ARGV[1] catalog prefix, then the SKUs
@@ -116,19 +105,12 @@ int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *er
             return -1;
         }
     }
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *rep = NULL;
-        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
-            return -1;
-        reqs[i].suggestion[0] = '\0';
-        if (rep->type == REDIS_REPLY_STRING)
-            snprintf(reqs[i].suggestion, sizeof(reqs[i].suggestion), "%s", rep->str);
-        else if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(err, errsz, "redis: %s", rep->str);
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-    return rc;
+    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
+    if (!replies)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        snprintf(reqs[i].suggestion, sizeof(reqs[i].suggestion), "%s",
+                 replies[i]->type == REDIS_REPLY_STRING ? replies[i]->str : "");
+    ac_redis_free_replies(replies, n);
+    return 0;
 }

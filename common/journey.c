@@ -248,9 +248,7 @@ static void parse_reply(const redisReply *rep, ac_journey_t *out)
 int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                      ac_journey_t *out, char *err, size_t errsz)
 {
-    int rc = -1;
-    size_t got = 0;
-    redisReply **replies = NULL;
+    redisReply **replies;
     if (n == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
@@ -286,27 +284,10 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
             return -1;
         }
     }
-    replies = calloc(n, sizeof(*replies));
-    if (!replies) {
-        /* The replies must still be read, or the connection is out of step. */
-        ac_redis_disconnect(r);
-        snprintf(err, errsz, "out of memory");
+    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
         return -1;
-    }
-    if (ac_redis_replies(r, n, replies, err, errsz) < 0)
-        goto out;
-    got = n;
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errsz, "redis: %s", replies[i]->str);
-            goto out;
-        }
+    for (size_t i = 0; i < n; i++)
         parse_reply(replies[i], &out[i]);
-    }
-    rc = 0;
-out:
-    for (size_t i = 0; i < got; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-    return rc;
+    ac_redis_free_replies(replies, n);
+    return 0;
 }

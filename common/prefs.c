@@ -160,9 +160,7 @@ int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms
                    int64_t window_ms, char *err, size_t errsz)
 {
     char now[24], capbuf[16], window[24];
-    redisReply **replies = NULL;
-    size_t got = 0;
-    int rc = -1;
+    redisReply **replies;
     if (n == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
@@ -185,28 +183,14 @@ int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms
             return -1;
         }
     }
-    if (!(replies = calloc(n, sizeof(*replies)))) {
-        ac_redis_disconnect(r);
-        snprintf(err, errsz, "out of memory");
+    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
         return -1;
-    }
-    if (ac_redis_replies(r, n, replies, err, errsz) < 0)
-        goto out;
-    got = n;
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errsz, "redis: %s",
-                     replies[i]->type == REDIS_REPLY_ERROR ? replies[i]->str : "unexpected reply");
-            goto out;
-        }
-        reqs[i].verdict = (ac_prefs_verdict_t)replies[i]->integer;
-    }
-    rc = 0;
-out:
-    for (size_t i = 0; i < got; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        reqs[i].verdict = replies[i]->type == REDIS_REPLY_INTEGER
+                              ? (ac_prefs_verdict_t)replies[i]->integer
+                              : AC_PREFS_SEND;
+    ac_redis_free_replies(replies, n);
+    return 0;
 }
 
 int ac_prefs_channels(ac_redis_t *r, const char *const *prefs_keys, size_t n, int *prefer,

@@ -231,6 +231,38 @@ fail:
     return -1;
 }
 
+redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz)
+{
+    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
+    if (!replies) {
+        /* The replies must still be read, or the connection is out of step. */
+        ac_redis_disconnect(r);
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
+        free(replies);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errsz, "redis: %s", replies[i]->str);
+            ac_redis_free_replies(replies, n);
+            return NULL;
+        }
+    }
+    return replies;
+}
+
+void ac_redis_free_replies(redisReply **replies, size_t n)
+{
+    if (!replies)
+        return;
+    for (size_t i = 0; i < n; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+}
+
 redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...)
 {
     if (ac_redis_connect(r, err, errsz) < 0)

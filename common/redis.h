@@ -56,6 +56,15 @@ int ac_redis_append_script(ac_redis_t *r, const ac_redis_script_t *script, int n
  * replies from Redis are returned as replies, not as failures. */
 int ac_redis_replies(ac_redis_t *r, size_t n, redisReply **replies, char *err, size_t errsz);
 
+/* Reads n replies into a new array like ac_redis_replies(), and fails when
+ * any of them is an error reply, with its text in err. Returns the array
+ * (free with ac_redis_free_replies()) or NULL; the connection is dropped
+ * when replies were left unread. */
+redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz);
+
+/* Frees n replies and their array. Accepts NULL. */
+void ac_redis_free_replies(redisReply **replies, size_t n);
+
 /* Drops the connection after a failure the caller detected itself. */
 void ac_redis_disconnect(ac_redis_t *r);
 

@@ -143,39 +143,6 @@ void ac_schedule_register(ac_redis_t *r)
     ac_redis_register_script(r, &ack_script);
 }
 
-/* Reads n replies, failing on the first error reply. The caller frees
- * them with free_replies(). */
-static redisReply **read_replies(ac_redis_t *r, size_t n, char *err, size_t errsz)
-{
-    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
-    if (!replies) {
-        ac_redis_disconnect(r);
-        snprintf(err, errsz, "out of memory");
-        return NULL;
-    }
-    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
-        free(replies);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errsz, "redis: %s", replies[i]->str);
-            for (size_t j = 0; j < n; j++)
-                freeReplyObject(replies[j]);
-            free(replies);
-            return NULL;
-        }
-    }
-    return replies;
-}
-
-static void free_replies(redisReply **replies, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-}
-
 static const char *fact_label(const char *name)
 {
     /* The reply's string dies with the reply: map it to a static name. */
@@ -230,7 +197,7 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
             return -1;
         }
     }
-    redisReply **replies = read_replies(r, n, err, errsz);
+    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
     if (!replies)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -244,7 +211,7 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
                                 : AC_SCHEDULE_NONE;
         }
     }
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
@@ -266,7 +233,7 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
         ac_redis_disconnect(r);
         return -1;
     }
-    redisReply **replies = read_replies(r, 1, err, errsz);
+    redisReply **replies = ac_redis_replies_ok(r, 1, err, errsz);
     if (!replies)
         return -1;
     const redisReply *rep = replies[0];
@@ -297,7 +264,7 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
         }
         (*n)++;
     }
-    free_replies(replies, 1);
+    ac_redis_free_replies(replies, 1);
     return rc;
 }
 
@@ -315,10 +282,10 @@ int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, 
             return -1;
         }
     }
-    redisReply **replies = read_replies(r, n, err, errsz);
+    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
     if (!replies)
         return -1;
-    free_replies(replies, n);
+    ac_redis_free_replies(replies, n);
     return 0;
 }
 
