@@ -37,10 +37,7 @@ void ac_dedup_register(ac_redis_t *r)
 
 void ac_dedup_event_key(const char *store_id, const char *event_id, char *buf, size_t bufsz)
 {
-    /* The store id's length goes first so that no split of "a:b" into
-     * store and event id can produce another pair's key. */
-    const char *store = store_id ? store_id : "";
-    snprintf(buf, bufsz, "ac:e:%zu:%s:%s", strlen(store), store, event_id);
+    ac_redis_key(buf, bufsz, "e", store_id, event_id);
 }
 
 static void message_keys(const char *id, char *sent, char *lease, size_t sz)

@@ -6,15 +6,13 @@
 
 static void customer_key(const char *what, const ac_event_t *ev, char *buf, size_t bufsz)
 {
-    const char *store = ev->store.id ? ev->store.id : "";
-    snprintf(buf, bufsz, "ac:%s:%zu:%s:%s", what, strlen(store), store, ev->customer.id);
+    ac_redis_key(buf, bufsz, what, ev->store.id, ev->customer.id);
 }
 
 /* The per-store catalog keys are "<prefix><category>". */
 static void catalog_prefix(const ac_event_t *ev, char *buf, size_t bufsz)
 {
-    const char *store = ev->store.id ? ev->store.id : "";
-    snprintf(buf, bufsz, "ac:c:%zu:%s:", strlen(store), store);
+    ac_redis_key(buf, bufsz, "c", ev->store.id, "");
 }
 
 int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,

@@ -183,10 +183,7 @@ int ac_journey_blocked(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms, ac_
 
 void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_t bufsz)
 {
-    /* Length-prefixed like the event keys, so no split of "a:b" into store
-     * and order collides with another pair. */
-    const char *store = store_id ? store_id : "";
-    snprintf(buf, bufsz, "ac:j:%zu:%s:%s", strlen(store), store, order_id);
+    ac_redis_key(buf, bufsz, "j", store_id, order_id);
 }
 
 /* KEYS[1] journey; ARGV[1] ttl ms, ARGV[2] promised date or "", then

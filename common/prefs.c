@@ -121,14 +121,12 @@ int ac_prefs_utc_offset(const char *tz, int64_t at_ms, int *offset_s)
 
 void ac_prefs_key(const char *store_id, const char *customer_id, char *buf, size_t bufsz)
 {
-    const char *store = store_id ? store_id : "";
-    snprintf(buf, bufsz, "ac:p:%zu:%s:%s", strlen(store), store, customer_id);
+    ac_redis_key(buf, bufsz, "p", store_id, customer_id);
 }
 
 void ac_prefs_sends_key(const char *store_id, const char *customer_id, char *buf, size_t bufsz)
 {
-    const char *store = store_id ? store_id : "";
-    snprintf(buf, bufsz, "ac:f:%zu:%s:%s", strlen(store), store, customer_id);
+    ac_redis_key(buf, bufsz, "f", store_id, customer_id);
 }
 
 /* KEYS[1] preferences, KEYS[2] marketing sends; ARGV[1] message id,

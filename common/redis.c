@@ -231,6 +231,12 @@ fail:
     return -1;
 }
 
+void ac_redis_key(char *buf, size_t bufsz, const char *prefix, const char *store_id, const char *id)
+{
+    const char *store = store_id ? store_id : "";
+    snprintf(buf, bufsz, "ac:%s:%zu:%s:%s", prefix, strlen(store), store, id ? id : "");
+}
+
 redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz)
 {
     redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
