@@ -249,29 +249,6 @@ static void test_promised_first_valid_wins(void **state)
     ac_event_destroy(second);
 }
 
-/* Steps idx[] to the next permutation in lexicographic order; returns 0
- * after the last. */
-static int next_permutation(size_t *idx, size_t n)
-{
-    size_t i = n - 1;
-    while (i > 0 && idx[i - 1] >= idx[i])
-        i--;
-    if (i == 0)
-        return 0;
-    size_t j = n - 1;
-    while (idx[j] <= idx[i - 1])
-        j--;
-    size_t t = idx[i - 1];
-    idx[i - 1] = idx[j];
-    idx[j] = t;
-    for (size_t a = i, b = n - 1; a < b; a++, b--) {
-        t = idx[a];
-        idx[a] = idx[b];
-        idx[b] = t;
-    }
-    return 1;
-}
-
 /* Merges evs in every order and checks that all give the first's journey. */
 static size_t check_all_orders(ac_event_t **evs, size_t n, ac_journey_t *first)
 {
@@ -288,7 +265,7 @@ static size_t check_all_orders(ac_event_t **evs, size_t n, ac_journey_t *first)
             *first = j;
         else
             assert_journeys_equal(&j, first);
-    } while (next_permutation(idx, n));
+    } while (ac_test_next_permutation(idx, n));
     return perms;
 }
 

@@ -15,6 +15,7 @@
 
 #include "rules.h"
 #include "timeutil.h"
+#include "test_util.h"
 
 #define DAY 86400000LL
 
@@ -1024,29 +1025,6 @@ static void print_outcome(const char *title, const outcome_t *o)
         print_error("    %s\n", o->line[i]);
 }
 
-/* Steps idx[] to the next permutation in lexicographic order; returns 0
- * after the last. */
-static int next_permutation(size_t *idx, size_t n)
-{
-    size_t i = n - 1;
-    while (i > 0 && idx[i - 1] >= idx[i])
-        i--;
-    if (i == 0)
-        return 0;
-    size_t j = n - 1;
-    while (idx[j] <= idx[i - 1])
-        j--;
-    size_t t = idx[i - 1];
-    idx[i - 1] = idx[j];
-    idx[j] = t;
-    for (size_t a = i, b = n - 1; a < b; a++, b--) {
-        t = idx[a];
-        idx[a] = idx[b];
-        idx[b] = t;
-    }
-    return 1;
-}
-
 /* Processes evs (listed in the order they happened) in every order and
  * fails, naming the first processing order that differs, unless all end
  * with the messages of the chronological one, which must be exactly want
@@ -1072,7 +1050,7 @@ static void check_any_order(ac_event_t **evs, size_t n, const char *const *want,
         _fail(__FILE__, line);
     }
     size_t perms = 0, bad = 0;
-    while (next_permutation(idx, n)) {
+    while (ac_test_next_permutation(idx, n)) {
         perms++;
         simulate(evs, idx, n, &all_on, &got);
         if (outcomes_equal(&got, &in_order))

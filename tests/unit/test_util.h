@@ -33,4 +33,28 @@ static inline size_t ac_test_count(const char *haystack, const char *needle)
     return n;
 }
 
+/* Steps idx[] (n >= 1 entries) to the next permutation in lexicographic
+ * order; returns 0 after the last. The order-independence tests run their
+ * events through every permutation. */
+static inline int ac_test_next_permutation(size_t *idx, size_t n)
+{
+    size_t i = n - 1;
+    while (i > 0 && idx[i - 1] >= idx[i])
+        i--;
+    if (i == 0)
+        return 0;
+    size_t j = n - 1;
+    while (idx[j] <= idx[i - 1])
+        j--;
+    size_t t = idx[i - 1];
+    idx[i - 1] = idx[j];
+    idx[j] = t;
+    for (size_t a = i, b = n - 1; a < b; a++, b--) {
+        t = idx[a];
+        idx[a] = idx[b];
+        idx[b] = t;
+    }
+    return 1;
+}
+
 #endif
