@@ -9,6 +9,7 @@
 
 static char log_worker[64] = "aftercare";
 static int log_level = AC_LOG_INFO;
+static int log_mask = 1;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -55,12 +56,82 @@ static void put_escaped(FILE *f, const char *s)
     }
 }
 
+static int is_local_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
+}
+
+static int is_domain_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c >= 0x80;
+}
+
+size_t ac_log_scrub(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0, len = strlen(in);
+    size_t verbatim = 0; /* in[verbatim..i) was copied to out as it is */
+    if (outsz == 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        size_t start = i, end = i;
+        if (in[i] == '@' && i > 0) {
+            /* An email: back up over its local part, which was already
+             * copied, and forward over its domain. */
+            while (start > verbatim && is_local_char((unsigned char)in[start - 1]))
+                start--;
+            end = i + 1;
+            while (end < len && is_domain_char((unsigned char)in[end]))
+                end++;
+            while (end > i + 1 && in[end - 1] == '.')
+                end--;
+            if (start == i || end == i + 1 || !memchr(in + i + 1, '.', end - i - 1)) {
+                start = end = i;
+            } else {
+                o -= i - start;
+            }
+        } else if (in[i] == '+' && i + 1 < len && in[i + 1] >= '0' && in[i + 1] <= '9' &&
+                   (i == 0 || !is_domain_char((unsigned char)in[i - 1]))) {
+            /* An E.164 phone number: + and 7 to 15 digits. */
+            end = i + 1;
+            while (end < len && in[end] >= '0' && in[end] <= '9')
+                end++;
+            if (end - i - 1 < 7 || end - i - 1 > 15)
+                start = end = i;
+        }
+        if (end > start) {
+            char token[320], masked[320];
+            snprintf(token, sizeof(token), "%.*s", (int)(end - start), in + start);
+            ac_log_mask(token, masked, sizeof(masked));
+            size_t m = strlen(masked);
+            if (o + m >= outsz)
+                break;
+            memcpy(out + o, masked, m);
+            o += m;
+            i = verbatim = end;
+            continue;
+        }
+        if (o + 1 >= outsz)
+            break;
+        out[o++] = in[i++];
+    }
+    out[o] = '\0';
+    return o;
+}
+
 static void vlog(int level, const ac_log_ctx_t *ctx, const char *fmt, va_list ap)
 {
     if (level < log_level)
         return;
-    char msg[2048];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char raw[2048], msg[2048];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    /* Whatever a message quotes (a provider's answer, an invalid field),
+     * customer addresses in it are masked. */
+    if (log_mask)
+        ac_log_scrub(raw, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "%s", raw);
     char ts[AC_TIME_BUFSZ];
     ac_time_format(ac_time_now_ms(), ts, sizeof(ts));
 
@@ -112,12 +183,26 @@ void ac_log_at(int level, const ac_log_ctx_t *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
+int ac_log_enabled(int level)
+{
+    return level >= log_level;
+}
+
+void ac_log_set_mask(int on)
+{
+    log_mask = on != 0;
+}
+
 const char *ac_log_mask(const char *addr, char *buf, size_t bufsz)
 {
     if (bufsz == 0)
         return buf;
     if (!addr || !*addr) {
         snprintf(buf, bufsz, "-");
+        return buf;
+    }
+    if (!log_mask) {
+        snprintf(buf, bufsz, "%s", addr);
         return buf;
     }
     size_t len = strlen(addr);

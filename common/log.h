@@ -1,7 +1,7 @@
 /* Structured logging: one JSON object per line on stderr, so that log
  * collectors can index by level, worker and the record being processed.
- * Customer addresses are never logged in clear: callers pass them through
- * ac_log_mask() first. */
+ * Customer addresses are never logged in clear: every message is scrubbed
+ * of email addresses and phone numbers unless LOG_MASK is off. */
 #ifndef AC_LOG_H
 #define AC_LOG_H
 
@@ -28,6 +28,17 @@ typedef struct ac_log_ctx {
  * worker is copied. */
 void ac_log_init(const char *worker, int level);
 
+/* Copies in to out with every email address and +E.164 phone number in
+ * it masked as ac_log_mask() does; returns the length written. Every log
+ * line goes through it while masking is on. */
+size_t ac_log_scrub(const char *in, char *out, size_t outsz);
+
+/* True when lines of this level are written, to skip building them. */
+int ac_log_enabled(int level);
+
+/* Turns masking of customer addresses on (the default) or off. */
+void ac_log_set_mask(int on);
+
 /* Maps "debug", "info", "warn", "error" to a level; -1 when unknown. */
 int ac_log_level_parse(const char *s);
 
@@ -36,7 +47,9 @@ void ac_log_at(int level, const ac_log_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Masks an email ("z***@example.com") or phone number ("+44******89") into
- * buf and returns buf; anything else is masked whole. */
+ * buf and returns buf; anything else is masked whole. After
+ * ac_log_set_mask(0) (LOG_MASK=false, for local debugging) the address is
+ * copied as it is. */
 const char *ac_log_mask(const char *addr, char *buf, size_t bufsz);
 
 #endif

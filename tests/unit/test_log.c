@@ -151,6 +151,59 @@ static void emit_lines(void)
     ac_log(AC_LOG_INFO, "default worker");
 }
 
+static const char *scrub(const char *in)
+{
+    static char out[512];
+    ac_log_scrub(in, out, sizeof(out));
+    return out;
+}
+
+/* Addresses inside any message are masked, whatever quotes them; ids,
+ * offsets and amounts are left alone. */
+static void test_scrub_messages(void **state)
+{
+    (void)state;
+    assert_string_equal(scrub("SendGrid said: invalid to zoe.mueller@example.com, try again"),
+                        "SendGrid said: invalid to z***@example.com, try again");
+    assert_string_equal(scrub("<zoe@example.com>"), "<z***@example.com>");
+    assert_string_equal(scrub("{\"to\":\"+4915112345678\"}"), "{\"to\":\"+49*********78\"}");
+    assert_string_equal(scrub("a@b.de and c@d.co.uk."), "a***@b.de and c***@d.co.uk.");
+    assert_string_equal(scrub("order ord_1234567890 offset 1042 total +12.50"),
+                        "order ord_1234567890 offset 1042 total +12.50");
+    assert_string_equal(scrub("user@localhost is not an address; nor is @handle"),
+                        "user@localhost is not an address; nor is @handle");
+    assert_string_equal(scrub("+4915112345678,+447700900123"), "+49*********78,+44********23");
+    /* Output never overruns, and never leaves a clear address at the cut. */
+    char small[12];
+    ac_log_scrub("x zoe.mueller@example.com", small, sizeof(small));
+    assert_true(strlen(small) < sizeof(small));
+    assert_null(strstr(small, "mueller"));
+}
+
+static void emit_unmasked(void)
+{
+    ac_log_init("notify-worker", AC_LOG_INFO);
+    ac_log(AC_LOG_INFO, "to zoe@example.com");
+    ac_log_set_mask(0);
+    ac_log(AC_LOG_INFO, "to zoe@example.com");
+    ac_log_set_mask(1);
+}
+
+/* LOG_MASK=false shows addresses as they are, for local debugging. */
+static void test_mask_can_be_turned_off(void **state)
+{
+    (void)state;
+    char *out = capture_stderr(emit_unmasked);
+    char *second = strchr(out, '\n');
+    assert_non_null(second);
+    *second++ = '\0';
+    assert_contains(out, "to z***@example.com");
+    assert_contains(second, "to zoe@example.com");
+    char buf[64];
+    assert_string_equal(ac_log_mask("zoe@example.com", buf, sizeof(buf)), "z***@example.com");
+    free(out);
+}
+
 static json_object *field(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -218,6 +271,8 @@ int main(void)
         cmocka_unit_test(test_mask_small_buffer),
         cmocka_unit_test(test_level_parse),
         cmocka_unit_test(test_json_lines),
+        cmocka_unit_test(test_scrub_messages),
+        cmocka_unit_test(test_mask_can_be_turned_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
