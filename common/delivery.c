@@ -203,6 +203,23 @@ ac_outcome_t ac_delivery_outcome(long status, int curl_code)
     return AC_OUTCOME_PERMANENT;
 }
 
+const char *ac_delivery_result_class(long status, int curl_code)
+{
+    if (curl_code == CURLE_OPERATION_TIMEDOUT)
+        return "timeout";
+    if (curl_code != CURLE_OK)
+        return "error";
+    if (status >= 200 && status < 300)
+        return "ok";
+    if (status == 429)
+        return "throttled";
+    if (status >= 400 && status < 500)
+        return "client_error";
+    if (status >= 500)
+        return "server_error";
+    return "error"; /* 1xx or 3xx: not an answer a provider should give */
+}
+
 int64_t ac_delivery_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, int64_t retry_after_ms,
                                uint32_t rnd)
 {

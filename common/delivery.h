@@ -50,6 +50,11 @@ typedef enum ac_outcome {
     AC_OUTCOME_PERMANENT,     /* trying again cannot help: other 4xx, 3xx */
 } ac_outcome_t;
 
+/* The class of a provider's answer for metrics: ok, throttled (429),
+ * client_error (other 4xx), server_error (5xx), timeout, or error (no
+ * usable answer). A fixed set, so it is safe as a label value. */
+const char *ac_delivery_result_class(long status, int curl_code);
+
 /* Classifies a completed request. */
 ac_outcome_t ac_delivery_outcome(long status, int curl_code);
 

@@ -105,6 +105,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    ac_kafka_hooks_t *hooks = opaque;
+    (void)rk;
+    if (hooks && hooks->stats)
+        hooks->stats(hooks->stats_opaque, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id, const char *topic,
                                   ac_kafka_hooks_t *hooks, char *errstr, size_t errsz)
 {
@@ -119,11 +128,15 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
         conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errsz) < 0 ||
         conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
         conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
+        (hooks && hooks->stats &&
+         conf_set(conf, "statistics.interval.ms", "5000", errstr, errsz) < 0) ||
         conf_passthrough(conf, cfg, errstr, errsz) < 0)
         goto fail;
     if (hooks) {
         hooks->assigned_count = -1;
         rd_kafka_conf_set_opaque(conf, hooks);
+        if (hooks->stats)
+            rd_kafka_conf_set_stats_cb(conf, stats_cb);
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     char why[512];

@@ -23,9 +23,16 @@
 typedef void (*ac_kafka_rebalance_fn)(void *opaque, int assigned,
                                       const rd_kafka_topic_partition_list_t *parts);
 
+/* Called with librdkafka's statistics JSON every statistics.interval.ms
+ * (5 s unless RDKAFKA_STATISTICS_INTERVAL_MS says otherwise), from the
+ * thread that polls the consumer. */
+typedef void (*ac_kafka_stats_fn)(void *opaque, const char *json, size_t len);
+
 typedef struct ac_kafka_hooks {
     ac_kafka_rebalance_fn rebalance;
     void *opaque;
+    ac_kafka_stats_fn stats; /* set before ac_kafka_consumer_new(); NULL: no statistics */
+    void *stats_opaque;
     int assigned_count; /* partitions currently assigned, -1 before the first assignment */
 } ac_kafka_hooks_t;
 

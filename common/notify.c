@@ -111,8 +111,6 @@ const ac_option_t ac_notify_options[] = {
     {"RETRY_MAX", AC_OPT_DURATION, "5m", 0, 10, 86400000, NULL, "longest delay between retries"},
     {"CLAIM_TTL", AC_OPT_DURATION, "30s", 0, 1000, 3600000, NULL,
      "lease on a message being delivered; must exceed HTTP_TIMEOUT"},
-    {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 0, 600000, NULL,
-     "time allowed on SIGTERM to finish requests in flight"},
     {"STORE_SETTINGS", AC_OPT_STR, "", 0, 0, 0, NULL,
      "JSON file of per-store settings: review and referral links, referral codes "
      "(docs/templates.md)"},
@@ -245,6 +243,16 @@ static void log_job(int level, notify_t *n, const job_t *j, const char *fmt, con
     ac_log_at(level, &ctx, fmt, arg);
 }
 
+/* Counts a notification record by its kind, the type of what this worker
+ * consumes. */
+static void count_record(notify_t *n, const job_t *j, const char *metric)
+{
+    char labels[160];
+    snprintf(labels, sizeof(labels), "topic=\"%s\",type=\"%s\"", n->w->topic,
+             j->m ? ac_kind_name(j->m->kind) : "invalid");
+    ac_metrics_add(n->w->metrics, metric, labels, 1);
+}
+
 /* A partition was revoked: its offsets can no longer be committed by us,
  * and work not yet started on it is left to the new owner. */
 static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partition_list_t *parts)
@@ -346,6 +354,7 @@ static void take_records(notify_t *n, int timeout_ms)
         } else {
             j->state = J_CLAIM;
         }
+        count_record(n, j, "aftercare_events_consumed_total");
         n->jobs[n->n_jobs++] = j;
     }
 }
@@ -734,6 +743,14 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     char labels[160];
     ac_outcome_t outcome = ac_delivery_outcome(r->status, r->curl_code);
     track_provider(n, j, outcome);
+    snprintf(labels, sizeof(labels), "provider=\"%s\",result=\"%s\"", ac_provider_name(j->provider),
+             ac_delivery_result_class(r->status, r->curl_code));
+    ac_metrics_add(n->w->metrics, "aftercare_provider_requests_total", labels, 1);
+    if (outcome != AC_OUTCOME_DELIVERED) {
+        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", ac_kind_name(j->m->kind),
+                 ac_channel_name(j->channel));
+        ac_metrics_add(n->w->metrics, "aftercare_messages_failed_total", labels, 1);
+    }
     if (outcome != AC_OUTCOME_DELIVERED && stale(n, j)) {
         /* The partition has a new owner, who will deliver it. */
         j->state = J_RELEASE;
@@ -746,6 +763,19 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
                  ac_kind_name(j->m->kind), ac_channel_name(j->channel),
                  ac_provider_name(j->provider));
         ac_metrics_add(n->w->metrics, "aftercare_messages_sent_total", labels, 1);
+        {
+            /* From when the message was due (decided, or scheduled for) to
+             * the provider's acceptance: what the customer waited. */
+            int64_t from = j->m->due_ms > j->m->created_ms ? j->m->due_ms : j->m->created_ms;
+            int64_t waited = ac_time_now_ms() - from;
+            snprintf(labels, sizeof(labels), "channel=\"%s\"", ac_channel_name(j->channel));
+            ac_metrics_observe(n->w->metrics, "aftercare_message_delivery_seconds", labels,
+                               waited > 0 ? (double)waited / 1000.0 : 0, 1);
+        }
+        if (ac_log_enabled(AC_LOG_DEBUG)) {
+            char to[320];
+            log_job(AC_LOG_DEBUG, n, j, "delivered to %s", ac_log_mask(j->to, to, sizeof(to)));
+        }
         break;
     case AC_OUTCOME_RETRY:
         if (j->attempts >= n->max_attempts) {
@@ -757,7 +787,9 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
         j->due_ms =
             ac_time_mono_ms() + ac_delivery_backoff_ms(j->attempts, n->retry_base, n->retry_max,
                                                        r->retry_after_ms, next_rand(n));
-        ac_metrics_add(n->w->metrics, "aftercare_messages_retried_total", "", 1);
+        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", ac_kind_name(j->m->kind),
+                 ac_channel_name(j->channel));
+        ac_metrics_add(n->w->metrics, "aftercare_messages_retried_total", labels, 1);
         log_job(AC_LOG_INFO, n, j, "will retry: %s", r->error);
         break;
     case AC_OUTCOME_PERMANENT:
@@ -815,9 +847,10 @@ static void produce_dead_letters(notify_t *n)
             return;
         }
         j->state = J_DLQ_WAIT;
-        char labels[128];
-        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
-                 j->m ? ac_kind_name(j->m->kind) : "unknown", j->dlq_reason);
+        char labels[160];
+        snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\",reason=\"%s\"",
+                 j->m ? ac_kind_name(j->m->kind) : "unknown",
+                 j->m && j->to ? ac_channel_name(j->channel) : "none", j->dlq_reason);
         ac_metrics_add(n->w->metrics, "aftercare_messages_dead_lettered_total", labels, 1);
     }
 }
@@ -841,6 +874,7 @@ static void reap(notify_t *n)
             continue;
         }
         if (!stale(n, j)) {
+            count_record(n, j, "aftercare_events_processed_total");
             int64_t commit = ac_offsets_done(n->offsets, j->msg->partition, j->msg->offset);
             if (commit >= 0) {
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -916,10 +950,20 @@ int ac_notify_run(ac_worker_t *w)
     ac_history_register(w->redis);
     ac_schedule_register(w->redis);
     n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
-    int64_t shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
     ac_metrics_describe(w->metrics, "aftercare_provider_failover_total", AC_METRIC_COUNTER,
                         "Times a channel switched to its fallback provider because the primary "
                         "kept failing.");
+    ac_metrics_describe(w->metrics, "aftercare_provider_requests_total", AC_METRIC_COUNTER,
+                        "Delivery requests by provider and result (ok, throttled, client_error, "
+                        "server_error, timeout, error).");
+    ac_metrics_describe(w->metrics, "aftercare_messages_failed_total", AC_METRIC_COUNTER,
+                        "Delivery attempts that failed, by kind and channel (each is retried or "
+                        "dead-lettered).");
+    static const double buckets[] = AC_METRICS_LATENCY_BUCKETS;
+    ac_metrics_describe_histogram(w->metrics, "aftercare_message_delivery_seconds",
+                                  "Seconds from a message being due to its provider accepting it, "
+                                  "by channel.",
+                                  buckets, sizeof(buckets) / sizeof(buckets[0]));
     /* Checked at start-up (the spec's check); checked again here so that
      * no combination the check missed runs half-configured. */
     ac_provider_settings_t ps;
@@ -968,7 +1012,10 @@ int ac_notify_run(ac_worker_t *w)
     for (;;) {
         int64_t now = ac_time_mono_ms();
         if (ac_worker_stopping() && !deadline) {
-            deadline = now + shutdown_ms;
+            /* Drain in what SHUTDOWN_TIMEOUT leaves after the Kafka close,
+             * which needs a few seconds of it. */
+            int64_t left = ac_worker_shutdown_left_ms(w);
+            deadline = now + (left > 6000 ? left - 3000 : left / 2);
             ac_log(AC_LOG_INFO, "stopping: finishing %zu message(s) in hand", n.n_jobs);
         }
         if (deadline) {
@@ -1007,7 +1054,8 @@ out:
     /* Requests still in flight are aborted; their leases expire and their
      * records were not committed, so the next owner delivers them. */
     ac_delivery_destroy(n.delivery);
-    rd_kafka_flush(w->producer, 5000);
+    int64_t left = ac_worker_shutdown_left_ms(w);
+    rd_kafka_flush(w->producer, (int)(left < 5000 ? (left > 500 ? left : 500) : 5000));
     /* Dead letters still unacknowledged reference their jobs: purge them and
      * serve their (failed) reports before the jobs are freed. */
     rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

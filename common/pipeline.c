@@ -83,6 +83,7 @@ typedef struct batch {
     item_t **op_items;      /* the item of each op */
     char (*jkeys)[600];     /* journey key per item */
     char **records;         /* encoded record per op, owned while a batch is scheduled */
+    int64_t started_ms;     /* when the batch's first record was consumed */
 } batch_t;
 
 /* What a worker's pipeline works with besides the batch. */
@@ -175,8 +176,10 @@ static void collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms)
             rd_kafka_message_destroy(m);
             continue;
         }
-        if (b->n == 0)
-            deadline = ac_time_mono_ms() + wait_ms;
+        if (b->n == 0) {
+            b->started_ms = ac_time_mono_ms();
+            deadline = b->started_ms + wait_ms;
+        }
         b->items[b->n++] = (item_t){.msg = m};
     }
 }
@@ -638,7 +641,9 @@ static void finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms)
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
-static void flush_tally(ac_worker_t *w, const tally_t *t)
+/* Counts the batch's records by type as consumed (before processing) or
+ * processed (their outcome durable and their offsets stored). */
+static void count_events(ac_worker_t *w, const tally_t *t, const char *metric)
 {
     char labels[256];
     for (int i = 0; i <= AC_EVENT__COUNT; i++) {
@@ -646,9 +651,17 @@ static void flush_tally(ac_worker_t *w, const tally_t *t)
             continue;
         snprintf(labels, sizeof(labels), "topic=\"%s\",type=\"%s\"", w->topic,
                  i == AC_EVENT__COUNT ? "invalid" : ac_event_type_name((ac_event_type_t)i));
-        ac_metrics_add(w->metrics, "aftercare_events_consumed_total", labels, t->consumed[i]);
+        ac_metrics_add(w->metrics, metric, labels, t->consumed[i]);
     }
+}
+
+static void flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
+{
+    char labels[256];
+    count_events(w, t, "aftercare_events_processed_total");
     snprintf(labels, sizeof(labels), "topic=\"%s\"", w->topic);
+    ac_metrics_observe(w->metrics, "aftercare_event_processing_seconds", labels,
+                       (double)(ac_time_mono_ms() - b->started_ms) / 1000.0, (unsigned)b->n);
     if (t->duplicates)
         ac_metrics_add(w->metrics, "aftercare_events_duplicate_total", labels, t->duplicates);
     if (t->unknown)
@@ -782,6 +795,11 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     }
     ac_journey_register(w->redis);
     ac_schedule_register(w->redis);
+    static const double buckets[] = AC_METRICS_LATENCY_BUCKETS;
+    ac_metrics_describe_histogram(w->metrics, "aftercare_event_processing_seconds",
+                                  "Seconds from consuming a record to storing its offset, its "
+                                  "outcome durable.",
+                                  buckets, sizeof(buckets) / sizeof(buckets[0]));
     /* Connect early so readiness reflects Redis from the start. */
     char err[256];
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
@@ -799,6 +817,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         tally_t t;
         memset(&t, 0, sizeof(t));
         classify(&b, max_bytes, &t);
+        count_events(w, &t, "aftercare_events_consumed_total");
         if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0)
             break; /* stopping: nothing stored, the batch is consumed again */
         record_history(&p, &b);
@@ -826,7 +845,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
             break;
         }
         finish(w, &b, ttl_ms);
-        flush_tally(w, &t);
+        flush_tally(w, &b, &t);
         batch_clear(&b);
     }
 out:

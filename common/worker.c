@@ -8,16 +8,37 @@
 
 #include "dedup.h"
 #include "log.h"
+#include "progress.h"
 #include "timeutil.h"
 
 extern char **environ;
 
 static volatile sig_atomic_t stop_requested;
+static _Atomic int64_t stop_at_ms;         /* monotonic time of the first SIGTERM */
+static volatile unsigned hard_stop_s = 60; /* SHUTDOWN_TIMEOUT, rounded up, plus slack */
 
+/* The first SIGTERM or SIGINT asks the loop to stop and arms a hard stop:
+ * should anything hang past SHUTDOWN_TIMEOUT (a broker that never answers
+ * the close), SIGALRM ends the process. That is safe at any instant,
+ * because nothing uncommitted is lost: the next owner reads it again. */
 static void on_signal(int sig)
 {
     (void)sig;
+    if (!stop_requested) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        atomic_store(&stop_at_ms, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        alarm(hard_stop_s);
+    }
     stop_requested = 1;
+}
+
+int64_t ac_worker_shutdown_left_ms(const ac_worker_t *w)
+{
+    if (!stop_requested)
+        return w->shutdown_ms;
+    int64_t left = atomic_load(&stop_at_ms) + w->shutdown_ms - ac_time_mono_ms();
+    return left > 0 ? left : 0;
 }
 
 int ac_worker_stopping(void)
@@ -54,6 +75,14 @@ static const ac_option_t common_options[] = {
      "debug, info, warn or error"},
     {"DEDUP_TTL", AC_OPT_DURATION, "7d", 0, 60000, 365LL * 86400000, NULL,
      "how long processed event ids and sent message ids are remembered"},
+    {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 1000, 600000, NULL,
+     "on SIGTERM, the time allowed to finish work in hand, commit and leave the group; keep it "
+     "below the pod's termination grace period"},
+    {"STALL_TIMEOUT", AC_OPT_DURATION, "5m", 0, 0, 86400000, NULL,
+     "a partition with records waiting that makes no progress for this long fails /readyz; 0 "
+     "turns the check off"},
+    {"LOG_MASK", AC_OPT_BOOL, "true", 0, 0, 0, NULL,
+     "mask customer email addresses and phone numbers in logs"},
 };
 
 #define N_COMMON (sizeof(common_options) / sizeof(common_options[0]))
@@ -69,7 +98,47 @@ static int ready(void *ctx, char *why, size_t whysz)
         snprintf(why, whysz, "not yet part of the Kafka consumer group");
         return 0;
     }
+    int stalled = atomic_load(&w->stalled);
+    if (stalled > 0) {
+        snprintf(why, whysz,
+                 "%d partition(s) of %s made no progress for STALL_TIMEOUT, partition %d first",
+                 stalled, w->topic, atomic_load(&w->stalled_partition));
+        return 0;
+    }
     return 1;
+}
+
+/* librdkafka's statistics, every few seconds: the lag of each assigned
+ * partition, and whether one has stalled, for /metrics and /readyz. */
+static void on_stats(void *opaque, const char *json, size_t len)
+{
+    ac_worker_t *w = opaque;
+    ac_partition_stats_t parts[512];
+    char labels[320];
+    int n = ac_progress_parse_stats(json, len, w->topic, parts, 512);
+    int stalled = 0, first = -1;
+    int64_t now = ac_time_mono_ms();
+    for (int i = 0; i < n; i++) {
+        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", w->topic,
+                 (int)parts[i].partition);
+        if (!parts[i].assigned) {
+            ac_progress_forget(w->progress, parts[i].partition);
+            ac_metrics_remove(w->metrics, "aftercare_consumer_lag", labels);
+            ac_metrics_remove(w->metrics, "aftercare_partition_stalled", labels);
+            continue;
+        }
+        int is_stalled;
+        int64_t lag = ac_progress_note(w->progress, &parts[i], now, &is_stalled);
+        ac_metrics_set(w->metrics, "aftercare_consumer_lag", labels, (double)lag);
+        ac_metrics_set(w->metrics, "aftercare_partition_stalled", labels, is_stalled);
+        if (is_stalled && stalled++ == 0)
+            first = parts[i].partition;
+    }
+    if (stalled && !atomic_load(&w->stalled))
+        ac_log(AC_LOG_WARN, "partition %d of %s has made no progress for STALL_TIMEOUT", first,
+               w->topic);
+    atomic_store(&w->stalled_partition, first);
+    atomic_store(&w->stalled, stalled);
 }
 
 void ac_worker_redis_status(ac_worker_t *w, int ok, const char *err)
@@ -86,8 +155,11 @@ void ac_worker_redis_status(ac_worker_t *w, int ok, const char *err)
 
 static void describe_metrics(ac_metrics_t *m)
 {
-    ac_metrics_describe(m, "aftercare_events_consumed_total", AC_METRIC_COUNTER,
-                        "Records consumed from the input topic, by event type.");
+    ac_metrics_describe(
+        m, "aftercare_events_consumed_total", AC_METRIC_COUNTER,
+        "Records consumed from the input topic, by event type (again when re-read).");
+    ac_metrics_describe(m, "aftercare_events_processed_total", AC_METRIC_COUNTER,
+                        "Records whose outcome is durable and offset stored, by event type.");
     ac_metrics_describe(m, "aftercare_events_duplicate_total", AC_METRIC_COUNTER,
                         "Events dropped because their event_id was already processed.");
     ac_metrics_describe(m, "aftercare_events_dead_lettered_total", AC_METRIC_COUNTER,
@@ -101,8 +173,9 @@ static void describe_metrics(ac_metrics_t *m)
         "Customer messages accepted by the provider, by kind, channel and provider.");
     ac_metrics_describe(m, "aftercare_messages_duplicate_total", AC_METRIC_COUNTER,
                         "Messages dropped because they were already sent, by kind.");
-    ac_metrics_describe(m, "aftercare_messages_retried_total", AC_METRIC_COUNTER,
-                        "Delivery attempts that failed transiently and were retried.");
+    ac_metrics_describe(
+        m, "aftercare_messages_retried_total", AC_METRIC_COUNTER,
+        "Delivery attempts that failed transiently and were retried, by kind and channel.");
     ac_metrics_describe(m, "aftercare_messages_dead_lettered_total", AC_METRIC_COUNTER,
                         "Messages that could not be delivered, sent to the dead-letter topic.");
     ac_metrics_describe(m, "aftercare_batches_rewound_total", AC_METRIC_COUNTER,
@@ -126,6 +199,12 @@ static void describe_metrics(ac_metrics_t *m)
                         "How late after its due time the last round of scheduled messages fired.");
     ac_metrics_describe(m, "aftercare_in_flight", AC_METRIC_GAUGE,
                         "Records being worked on and not yet committed.");
+    ac_metrics_describe(m, "aftercare_consumer_lag", AC_METRIC_GAUGE,
+                        "Records of an assigned partition not yet processed (high watermark "
+                        "minus the next offset to process).");
+    ac_metrics_describe(m, "aftercare_partition_stalled", AC_METRIC_GAUGE,
+                        "1 while an assigned partition has records waiting and has made no "
+                        "progress for STALL_TIMEOUT.");
 }
 
 ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, int *exit_code)
@@ -169,6 +248,9 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
     }
 
     ac_log_init(spec->name, ac_log_level_parse(ac_config_str(w->cfg, "LOG_LEVEL")));
+    ac_log_set_mask((int)ac_config_int(w->cfg, "LOG_MASK"));
+    w->shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
+    hard_stop_s = (unsigned)((w->shutdown_ms + 999) / 1000) + 2;
     w->topic = ac_config_str(w->cfg, "KAFKA_TOPIC");
     const char *dlq = ac_config_str(w->cfg, "DLQ_TOPIC");
     snprintf(w->dlq_topic, sizeof(w->dlq_topic), dlq ? "%s" : "%s.dlq", dlq ? dlq : w->topic);
@@ -189,6 +271,11 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
     if (!w->metrics)
         goto fail;
     describe_metrics(w->metrics);
+    w->progress = ac_progress_new(ac_config_int(w->cfg, "STALL_TIMEOUT"));
+    if (!w->progress)
+        goto fail;
+    w->hooks.stats = on_stats;
+    w->hooks.stats_opaque = w;
 
     w->redis = ac_redis_new(ac_config_str(w->cfg, "REDIS_URL"), 5000, err, sizeof(err));
     if (!w->redis) {
@@ -234,8 +321,12 @@ void ac_worker_destroy(ac_worker_t *w)
     if (!w)
         return;
     ac_http_stop(w->http);
-    ac_kafka_consumer_destroy(w->consumer, 10000);
-    ac_kafka_producer_destroy(w->producer, 5000);
+    /* Within what is left of SHUTDOWN_TIMEOUT, but long enough to try. */
+    int64_t left = w->cfg ? ac_worker_shutdown_left_ms(w) : 0;
+    ac_kafka_consumer_destroy(w->consumer, (int)(left > 1000 ? left : 1000));
+    left = w->cfg ? ac_worker_shutdown_left_ms(w) : 0;
+    ac_kafka_producer_destroy(w->producer, (int)(left > 500 ? left : 500));
+    ac_progress_destroy(w->progress);
     ac_redis_destroy(w->redis);
     ac_metrics_destroy(w->metrics);
     ac_config_destroy(w->cfg);

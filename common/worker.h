@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "http.h"
@@ -39,11 +40,15 @@ typedef struct ac_worker {
     ac_redis_t *redis;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
-    ac_kafka_hooks_t hooks; /* set hooks.rebalance/opaque before the first poll */
-    const char *topic;      /* KAFKA_TOPIC */
-    char dlq_topic[256];    /* DLQ_TOPIC, default <KAFKA_TOPIC>.dlq */
-    char token[64];         /* unique per process: owner of Redis leases */
-    atomic_int redis_ok;    /* last Redis call succeeded */
+    ac_kafka_hooks_t hooks;       /* set hooks.rebalance/opaque before the first poll */
+    const char *topic;            /* KAFKA_TOPIC */
+    char dlq_topic[256];          /* DLQ_TOPIC, default <KAFKA_TOPIC>.dlq */
+    char token[64];               /* unique per process: owner of Redis leases */
+    atomic_int redis_ok;          /* last Redis call succeeded */
+    struct ac_progress *progress; /* per-partition progress, from statistics */
+    atomic_int stalled;           /* assigned partitions stalled now */
+    atomic_int stalled_partition; /* the first of them, for /readyz */
+    int64_t shutdown_ms;          /* SHUTDOWN_TIMEOUT */
 } ac_worker_t;
 
 /* Exit statuses. */
@@ -57,12 +62,18 @@ typedef struct ac_worker {
  * setting, AC_EXIT_RUNTIME when a client could not be created. */
 ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, int *exit_code);
 
-/* Stops the HTTP server, closes the consumer (committing stored offsets),
- * flushes the producer and frees everything. Accepts NULL. */
+/* Stops the HTTP server, closes the consumer (committing stored offsets,
+ * leaving the group), flushes the producer and frees everything, within
+ * what is left of SHUTDOWN_TIMEOUT. Accepts NULL. */
 void ac_worker_destroy(ac_worker_t *w);
 
 /* True once SIGTERM or SIGINT arrived. */
 int ac_worker_stopping(void);
+
+/* What is left of SHUTDOWN_TIMEOUT since the stop request (all of it
+ * before one): every step of a shutdown fits in it, so the process exits
+ * within the bound its pod's termination grace period is sized for. */
+int64_t ac_worker_shutdown_left_ms(const ac_worker_t *w);
 
 /* Records the outcome of a Redis call for readiness and metrics, logging
  * a failure at most once per outage. */

@@ -45,7 +45,7 @@ KAFKA_TUNING = {"RDKAFKA_SESSION_TIMEOUT_MS": "6000", "RDKAFKA_HEARTBEAT_INTERVA
 # What shows that a freshly started worker is doing its job (its counters
 # start at zero with each process).
 WORKING = {
-    "order-worker": "aftercare_events_consumed_total",
+    "order-worker": "aftercare_events_processed_total",
     "notify-worker": "aftercare_messages_sent_total",
 }
 

@@ -75,7 +75,7 @@ class DeliveryFaultsTest(unittest.TestCase):
         sink = ["--fail-rate", "0.33", "--delay-ms", "50", "--secret", SECRET, "--seed", "7"]
         with Stack(partitions=4, sink_args=sink) as st:
             order, notify, t0 = self.run_orders(st, placed, {"WEBHOOK_SECRET": SECRET})
-            st.wait_until(lambda: st.metrics(order).value("aftercare_events_consumed_total")
+            st.wait_until(lambda: st.metrics(order).value("aftercare_events_processed_total")
                           >= n, 60, "order-worker to consume every event", interval=0.1)
             consumed_s = time.monotonic() - t0
             delivered, dead = self.outcome(st, placed)

@@ -27,6 +27,22 @@ static void outcome_classification(void **state)
     assert_int_equal(ac_delivery_outcome(301, CURLE_OK), AC_OUTCOME_PERMANENT);
 }
 
+/* The label value of each answer, for aftercare_provider_requests_total. */
+static void result_classes(void **state)
+{
+    (void)state;
+    assert_string_equal(ac_delivery_result_class(200, CURLE_OK), "ok");
+    assert_string_equal(ac_delivery_result_class(204, CURLE_OK), "ok");
+    assert_string_equal(ac_delivery_result_class(429, CURLE_OK), "throttled");
+    assert_string_equal(ac_delivery_result_class(400, CURLE_OK), "client_error");
+    assert_string_equal(ac_delivery_result_class(404, CURLE_OK), "client_error");
+    assert_string_equal(ac_delivery_result_class(500, CURLE_OK), "server_error");
+    assert_string_equal(ac_delivery_result_class(503, CURLE_OK), "server_error");
+    assert_string_equal(ac_delivery_result_class(0, CURLE_OPERATION_TIMEDOUT), "timeout");
+    assert_string_equal(ac_delivery_result_class(0, CURLE_COULDNT_CONNECT), "error");
+    assert_string_equal(ac_delivery_result_class(301, CURLE_OK), "error");
+}
+
 /* Exponential growth with jitter inside [ceiling/2, ceiling], capped. */
 static void backoff_grows_and_is_capped(void **state)
 {
@@ -71,6 +87,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(outcome_classification),
+        cmocka_unit_test(result_classes),
         cmocka_unit_test(backoff_grows_and_is_capped),
         cmocka_unit_test(backoff_honours_retry_after),
         cmocka_unit_test(retry_after_parsing),

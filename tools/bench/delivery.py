@@ -41,7 +41,7 @@ def run(n, sink_args, label):
         t0 = time.monotonic()
         first = None
         while True:
-            done = st.metrics(order).value("aftercare_events_consumed_total")
+            done = st.metrics(order).value("aftercare_events_processed_total")
             if done and first is None:
                 first = time.monotonic()
             if done >= n:
