@@ -128,6 +128,10 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
         conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errsz) < 0 ||
         conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
         conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
+        /* Prefetch 8 MiB per consumer rather than librdkafka's 64 MiB:
+         * seconds of work at full speed, and a worker stays small with a
+         * backlog waiting. */
+        conf_set(conf, "queued.max.messages.kbytes", "8192", errstr, errsz) < 0 ||
         (hooks && hooks->stats &&
          conf_set(conf, "statistics.interval.ms", "5000", errstr, errsz) < 0) ||
         conf_passthrough(conf, cfg, errstr, errsz) < 0)
@@ -167,10 +171,11 @@ fail:
  * is closed or timeout_ms passed: a plain rd_kafka_consumer_close() blocks
  * for as long as the group coordinator is unreachable, and a worker asked
  * to stop must stop within its pod's grace period. */
-void ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
+int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
 {
+    int closed = 1;
     if (!rk)
-        return;
+        return 0;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
     if (error) {
@@ -180,12 +185,18 @@ void ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
         int64_t deadline = ac_time_mono_ms() + timeout_ms;
         while (!rd_kafka_consumer_closed(rk) && ac_time_mono_ms() < deadline)
             rd_kafka_queue_poll_callback(q, 100);
-        if (!rd_kafka_consumer_closed(rk))
-            ac_log(AC_LOG_WARN, "kafka: consumer not closed within %d ms; leaving anyway",
-                   timeout_ms);
+        closed = rd_kafka_consumer_closed(rk);
+    }
+    if (!closed) {
+        /* Destroying the handle would wait for the unreachable broker
+         * without bound; its memory goes with the process instead. */
+        ac_log(AC_LOG_WARN, "kafka: consumer not closed within %d ms; leaving anyway", timeout_ms);
+        rd_kafka_queue_destroy(q);
+        return -1;
     }
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return 0;
 }
 
 rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,

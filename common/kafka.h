@@ -43,8 +43,11 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
                                   ac_kafka_hooks_t *hooks, char *errstr, size_t errsz);
 
 /* Closes the consumer (committing stored offsets, leaving the group) and
- * destroys it, giving up on a clean close after timeout_ms. Accepts NULL. */
-void ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
+ * destroys it. Returns 0, or -1 when the close did not finish within
+ * timeout_ms (a broker unreachable): the handle is then left as it is,
+ * since destroying it would wait for the broker without bound, and the
+ * caller should end the process. Accepts NULL. */
+int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
 
 /* Delivery report callback: msg_opaque is what was given to the produce
  * call. */

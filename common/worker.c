@@ -323,7 +323,13 @@ void ac_worker_destroy(ac_worker_t *w)
     ac_http_stop(w->http);
     /* Within what is left of SHUTDOWN_TIMEOUT, but long enough to try. */
     int64_t left = w->cfg ? ac_worker_shutdown_left_ms(w) : 0;
-    ac_kafka_consumer_destroy(w->consumer, (int)(left > 1000 ? left : 1000));
+    if (ac_kafka_consumer_destroy(w->consumer, (int)(left > 1000 ? left : 1000)) < 0) {
+        /* Kafka is out of reach and the time is up. What was not
+         * committed is read again by the next owner, so nothing is lost
+         * by going now; waiting on would only meet the hard stop. */
+        ac_log(AC_LOG_WARN, "exiting without leaving the group cleanly");
+        _exit(AC_EXIT_RUNTIME);
+    }
     left = w->cfg ? ac_worker_shutdown_left_ms(w) : 0;
     ac_kafka_producer_destroy(w->producer, (int)(left > 500 ? left : 500));
     ac_progress_destroy(w->progress);

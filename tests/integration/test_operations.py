@@ -190,6 +190,30 @@ class StallTest(unittest.TestCase):
             self.assertEqual(m.value("aftercare_consumer_lag"), 0)
 
 
+class BoundedShutdownTest(unittest.TestCase):
+    def test_sigterm_exits_within_the_bound_even_with_kafka_down(self):
+        # With the brokers gone, the consumer can neither commit nor leave
+        # its group; the worker still exits within SHUTDOWN_TIMEOUT, with
+        # status 1 for the unclean leave, and what it could not commit is
+        # read again by the next owner.
+        placed, lines = orders(50, 5104)
+        with Stack(partitions=4) as st:
+            workers = [st.start_worker(name, {"SHUTDOWN_TIMEOUT": "3s"})
+                       for name in ("order-worker", "notify-worker")]
+            st.produce("orders", lines)
+            st.wait_until(lambda: st.sink_stats()["delivered"] >= 50, 60, "50 deliveries")
+            st.broker_signal(signal.SIGUSR1)  # every broker down
+            time.sleep(1)
+            for w in workers:
+                sent = time.monotonic()
+                rc = st.kill(w, signal.SIGTERM, timeout=15)
+                took = time.monotonic() - sent
+                print("\n%s: exit %s %.2fs after SIGTERM with Kafka down" % (w.name, rc, took))
+                self.assertEqual(rc, 1, "%s exits by itself, not by the hard stop" % w.name)
+                self.assertLess(took, 3 + 0.5, "%s exits within SHUTDOWN_TIMEOUT" % w.name)
+            st.broker_signal(signal.SIGUSR2)
+
+
 class RollingRestartTest(unittest.TestCase):
     SHUTDOWN_TIMEOUT_S = 10
 
