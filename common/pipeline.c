@@ -99,7 +99,8 @@ typedef struct pipe {
 /* Batch-local counters, added to the registry once per batch. */
 typedef struct tally {
     double consumed[AC_EVENT__COUNT + 1]; /* last slot: invalid records */
-    double duplicates, unknown, decided[AC_KIND__COUNT], dead[AC_EVENT_ERR_INVALID_FIELD + 1];
+    double duplicates[AC_EVENT__COUNT], unknown, decided[AC_KIND__COUNT];
+    double dead[AC_EVENT_ERR_INVALID_FIELD + 1];
     double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
     double suppressed[AC_KIND__COUNT]
                      [AC_FACT__COUNT + 3]; /* facts, disabled, no_consent, blocked */
@@ -543,7 +544,7 @@ static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t
                 }
             }
         } else if (it->state == ITEM_DUPLICATE) {
-            t->duplicates++;
+            t->duplicates[it->ev->type]++;
         }
         if (err) {
             ac_log(AC_LOG_ERROR, "produce failed: %s", rd_kafka_err2str(err));
@@ -662,8 +663,14 @@ static void flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
     snprintf(labels, sizeof(labels), "topic=\"%s\"", w->topic);
     ac_metrics_observe(w->metrics, "aftercare_event_processing_seconds", labels,
                        (double)(ac_time_mono_ms() - b->started_ms) / 1000.0, (unsigned)b->n);
-    if (t->duplicates)
-        ac_metrics_add(w->metrics, "aftercare_events_duplicate_total", labels, t->duplicates);
+    for (int i = 0; i < AC_EVENT__COUNT; i++) {
+        if (!t->duplicates[i])
+            continue;
+        char by_type[256];
+        snprintf(by_type, sizeof(by_type), "topic=\"%s\",type=\"%s\"", w->topic,
+                 ac_event_type_name((ac_event_type_t)i));
+        ac_metrics_add(w->metrics, "aftercare_events_duplicate_total", by_type, t->duplicates[i]);
+    }
     if (t->unknown)
         ac_metrics_add(w->metrics, "aftercare_events_unknown_type_total", labels, t->unknown);
     for (int k = 0; k < AC_KIND__COUNT; k++) {
