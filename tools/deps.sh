@@ -12,6 +12,16 @@ packages=(
 )
 # Python 3 runs the integration tests and the demo; any python3 will do.
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
+python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
+# Node.js validates the Kubernetes manifests against their schemas
+# (tests/deploy); any node and npm from the last few years will do.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+# kubectl renders the manifests (kubectl kustomize). Debian 12's own
+# kubernetes-client is too old for Kustomize components, so it is not
+# installed from here: use the Kubernetes project's package (1.21 or later).
+command -v kubectl >/dev/null 2>&1 ||
+  echo "note: tests/deploy needs kubectl 1.21 or later (kubectl kustomize); it is not on PATH" >&2
 
 missing=()
 for p in "${packages[@]}"; do
