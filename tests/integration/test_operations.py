@@ -39,27 +39,27 @@ def orders(n, seed):
 
 
 class Producer(threading.Thread):
-    """Produces lines to `orders` at a steady pace, then, once hurry() is
-    called, the rest at once."""
+    """Produces lines to `orders` at a steady pace until stop() or the end
+    of the lines; `produced` says how many went out."""
 
     def __init__(self, stack, lines, chunk=5, pace=0.05):
         super().__init__(name="producer", daemon=True)
         self.stack, self.lines, self.chunk, self.pace = stack, lines, chunk, pace
         self.produced = 0
         self.error = None
-        self.fast = threading.Event()
+        self.stopping = threading.Event()
 
-    def hurry(self):
-        self.fast.set()
+    def stop(self):
+        self.stopping.set()
+        self.join(60)
 
     def run(self):
         try:
-            while self.produced < len(self.lines):
-                chunk = 500 if self.fast.is_set() else self.chunk
-                batch = self.lines[self.produced:self.produced + chunk]
+            while self.produced < len(self.lines) and not self.stopping.is_set():
+                batch = self.lines[self.produced:self.produced + self.chunk]
                 self.stack.produce("orders", batch)
                 self.produced += len(batch)
-                self.fast.wait(self.pace)
+                self.stopping.wait(self.pace)
         except BaseException as e:  # reported by the test
             self.error = e
 
@@ -218,8 +218,10 @@ class RollingRestartTest(unittest.TestCase):
     SHUTDOWN_TIMEOUT_S = 10
 
     def test_rolling_restart_under_load_loses_and_duplicates_nothing(self):
-        n = 6000
-        placed, lines = orders(n, 5103)
+        # More than the restarts take at about 100 records a second; the
+        # producer stops once they are done, and what it produced is what
+        # must arrive.
+        placed, lines = orders(8000, 5103)
         lines = gen_events.with_duplicates(lines, 0.1, 5103)
         common = {**KAFKA_TUNING, "SHUTDOWN_TIMEOUT": "%ds" % self.SHUTDOWN_TIMEOUT_S}
         env = {"order-worker": dict(common),
@@ -250,11 +252,12 @@ class RollingRestartTest(unittest.TestCase):
                 if producer.error:
                     raise producer.error
             self.assertTrue(producer.is_alive(), "the restarts happened while orders flowed")
-            producer.hurry()
-            producer.join(120)
+            producer.stop()
             self.assertFalse(producer.is_alive())
             if producer.error:
                 raise producer.error
+            sent = {json.loads(l)["order"]["id"] for l in lines[:producer.produced]}
+            n = len(sent)
 
             st.wait_until(lambda: st.sink_stats()["delivered"] >= n, 180,
                           "%d deliveries" % n, interval=0.25)
@@ -278,8 +281,7 @@ class RollingRestartTest(unittest.TestCase):
         self.assertEqual(len(ids), n)
         self.assertEqual(len(set(ids)), n, "no message delivered twice")
         self.assertEqual(sorted(str(m["order_id"]) for m in messages),
-                         sorted(str(e["order"]["id"]) for e in placed),
-                         "every order got its confirmation")
+                         sorted(str(o) for o in sent), "every order got its confirmation")
 
 
 if __name__ == "__main__":
