@@ -1,6 +1,7 @@
 /*
- * ac-sink: an HTTP endpoint on loopback that stands in for the store's
- * webhook receiver and for email/SMS providers during the demo and tests.
+ * ac-sink: an HTTP endpoint (on loopback unless --host says otherwise) that
+ * stands in for the store's webhook receiver and for email/SMS providers
+ * during the demo, the tests and the docker compose stack.
  * It records what customers would receive, honours Idempotency-Key the way
  * real providers do, can verify Standard Webhooks signatures, and can inject
  * slowness and failures so that retry paths get exercised.
@@ -32,6 +33,7 @@
 #endif
 
 #define PROG               "ac-sink"
+#define DEFAULT_HOST       "127.0.0.1"
 #define MAX_BODY           (4u * 1024u * 1024u)
 #define MAX_STORED_BYTES   ((size_t)1024 * 1024 * 1024)
 #define MAX_SECRET_BYTES   1024
@@ -45,6 +47,10 @@
 #define CONTENT_TYPE_PLAIN "text/plain; charset=utf-8"
 
 struct options {
+    const char *host;
+    int ipv6;
+    struct in_addr addr4;
+    struct in6_addr addr6;
     unsigned int port;
     const char *port_file;
     const char *log_path;
@@ -97,18 +103,21 @@ struct request_ctx {
 /* Usage goes to stdout for --help and to stderr for mistakes. */
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [options]\n"
-                "  --port N            listen on 127.0.0.1:N (0 = any free port, default 0)\n"
-                "  --port-file PATH    write the bound port to PATH once listening\n"
-                "  --log PATH          append one JSON line per accepted POST\n"
-                "  --print             show each first-time delivery on stdout\n"
-                "  --delay-ms N        wait N ms before answering every POST\n"
-                "  --fail-rate F       answer --fail-status with probability F (0..1)\n"
-                "  --fail-status N     status for injected failures (default 503)\n"
-                "  --secret whsec_...  verify Standard Webhooks signatures\n"
-                "  --seed N            seed for the injected failures\n"
-                "  --help | --version\n"
-                "Endpoints: POST any path; GET /stats, /messages, /healthz.\n");
+    fprintf(fp,
+            "usage: " PROG " [options]\n"
+            "  --host ADDR         listen on this IPv4 or IPv6 address (default " DEFAULT_HOST ";\n"
+            "                      0.0.0.0 or :: for every interface)\n"
+            "  --port N            listen on port N (0 = any free port, default 0)\n"
+            "  --port-file PATH    write the bound port to PATH once listening\n"
+            "  --log PATH          append one JSON line per accepted POST\n"
+            "  --print             show each first-time delivery on stdout\n"
+            "  --delay-ms N        wait N ms before answering every POST\n"
+            "  --fail-rate F       answer --fail-status with probability F (0..1)\n"
+            "  --fail-status N     status for injected failures (default 503)\n"
+            "  --secret whsec_...  verify Standard Webhooks signatures\n"
+            "  --seed N            seed for the injected failures\n"
+            "  --help | --version\n"
+            "Endpoints: POST any path; GET /stats, /messages, /healthz.\n");
 }
 
 /* Numeric options must be whole numbers in range so a typo in a test script
@@ -125,6 +134,21 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     if (errno != 0 || *end != '\0' || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* The listen address is a numeric IPv4 or IPv6 address (no name lookup), so
+ * what the sink binds to is exactly what the command line says. */
+static int parse_host(const char *s, struct options *opts)
+{
+    if (inet_pton(AF_INET, s, &opts->addr4) == 1) {
+        opts->ipv6 = 0;
+    } else if (inet_pton(AF_INET6, s, &opts->addr6) == 1) {
+        opts->ipv6 = 1;
+    } else {
+        return -1;
+    }
+    opts->host = s;
     return 0;
 }
 
@@ -909,22 +933,37 @@ out:
 static int parse_options(int argc, char **argv, struct options *opts)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},        {"port-file", required_argument, NULL, 'f'},
-        {"log", required_argument, NULL, 'l'},         {"print", no_argument, NULL, 'P'},
-        {"delay-ms", required_argument, NULL, 'd'},    {"fail-rate", required_argument, NULL, 'r'},
-        {"fail-status", required_argument, NULL, 's'}, {"secret", required_argument, NULL, 'S'},
-        {"seed", required_argument, NULL, 'e'},        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'f'},
+        {"log", required_argument, NULL, 'l'},
+        {"print", no_argument, NULL, 'P'},
+        {"delay-ms", required_argument, NULL, 'd'},
+        {"fail-rate", required_argument, NULL, 'r'},
+        {"fail-status", required_argument, NULL, 's'},
+        {"secret", required_argument, NULL, 'S'},
+        {"seed", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     unsigned long v;
     char *end;
     int c;
 
     memset(opts, 0, sizeof(*opts));
+    parse_host(DEFAULT_HOST, opts);
     opts->fail_status = 503;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
+        case 'H':
+            if (parse_host(optarg, opts) != 0) {
+                fprintf(stderr, PROG ": --host: expected an IPv4 or IPv6 address, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'p':
             if (parse_uint(optarg, 65535, &v) != 0) {
                 fprintf(stderr, PROG ": --port: expected 0..65535, got '%s'\n", optarg);
@@ -1015,7 +1054,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
     return 0;
 }
 
-/* Starts the daemon on loopback with SIGINT/SIGTERM blocked in every thread,
+/* Starts the daemon on --host with SIGINT/SIGTERM blocked in every thread,
  * then waits for one of them synchronously; no signal handler is needed. */
 int main(int argc, char **argv)
 {
@@ -1024,6 +1063,9 @@ int main(int argc, char **argv)
     struct MHD_Daemon *daemon = NULL;
     const union MHD_DaemonInfo *info;
     struct sockaddr_in addr;
+    struct sockaddr_in6 addr6;
+    struct sockaddr *bind_addr;
+    unsigned int flags;
     sigset_t stop_set;
     char port_line[16];
     size_t i;
@@ -1066,17 +1108,28 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opts.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
-        (uint16_t)opts.port, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &st,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    if (opts.ipv6) {
+        memset(&addr6, 0, sizeof(addr6));
+        addr6.sin6_family = AF_INET6;
+        addr6.sin6_port = htons((uint16_t)opts.port);
+        addr6.sin6_addr = opts.addr6;
+        bind_addr = (struct sockaddr *)&addr6;
+        flags |= MHD_USE_DUAL_STACK; /* "::" takes IPv4 connections too */
+    } else {
+        memset(&addr, 0, sizeof(addr));
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((uint16_t)opts.port);
+        addr.sin_addr = opts.addr4;
+        bind_addr = (struct sockaddr *)&addr;
+    }
+    daemon =
+        MHD_start_daemon(flags, (uint16_t)opts.port, NULL, NULL, on_request, &st,
+                         MHD_OPTION_SOCK_ADDR, bind_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                         &st, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
     if (!daemon) {
-        fprintf(stderr, PROG ": could not listen on 127.0.0.1:%u\n", opts.port);
+        fprintf(stderr, PROG ": could not listen on %s%s%s:%u\n", opts.ipv6 ? "[" : "", opts.host,
+                opts.ipv6 ? "]" : "", opts.port);
         goto out;
     }
     info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
