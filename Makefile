@@ -12,8 +12,11 @@ CTEST_ARGS ?=
 
 all: build
 
+# DEPS=build installs only what building needs (the image's build stage).
+DEPS ?= all
+
 deps:
-	@tools/deps.sh
+	@tools/deps.sh $(DEPS)
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAC_WERROR=ON >/dev/null

@@ -2,26 +2,31 @@
 # Installs the Debian 12 packages aftercare needs to build, test and run the
 # demo. As root it runs apt-get itself; otherwise it prints the exact
 # command to run and fails, so that nothing half-builds.
+#
+#   tools/deps.sh         everything: build, tests, demo
+#   tools/deps.sh build   only what `make build` needs (the image's build stage)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev
   libmicrohttpd-dev libssl-dev libcmocka-dev
-  redis-server tzdata
 )
-# Python 3 runs the integration tests and the demo; any python3 will do.
-command -v python3 >/dev/null 2>&1 || packages+=(python3)
-python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
-# Node.js validates the Kubernetes manifests against their schemas
-# (tests/deploy); any node and npm from the last few years will do.
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
-# kubectl renders the manifests (kubectl kustomize). Debian 12's own
-# kubernetes-client is too old for Kustomize components, so it is not
-# installed from here: use the Kubernetes project's package (1.21 or later).
-command -v kubectl >/dev/null 2>&1 ||
-  echo "note: tests/deploy needs kubectl 1.21 or later (kubectl kustomize); it is not on PATH" >&2
+if [[ "${1:-all}" != build ]]; then
+  packages+=(redis-server tzdata)
+  # Python 3 runs the integration tests and the demo; any python3 will do.
+  command -v python3 >/dev/null 2>&1 || packages+=(python3)
+  python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
+  # Node.js validates the Kubernetes manifests against their schemas
+  # (tests/deploy); any node and npm from the last few years will do.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+  # kubectl renders the manifests (kubectl kustomize). Debian 12's own
+  # kubernetes-client is too old for Kustomize components, so it is not
+  # installed from here: use the Kubernetes project's package (1.21 or later).
+  command -v kubectl >/dev/null 2>&1 ||
+    echo "note: tests/deploy needs kubectl 1.21 or later (kubectl kustomize); it is not on PATH" >&2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
