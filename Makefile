@@ -8,7 +8,7 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all build deps test test-unit test-asan demo bench clean format
+.PHONY: all build deps test test-unit test-asan test-faults demo bench clean format
 
 all: build
 
@@ -33,6 +33,11 @@ test-unit: build
 # (label manifests) are not about memory and run in `make test`.
 test-asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Asan CTEST_ARGS="-LE manifests $(CTEST_ARGS)"
+
+# The crash and outage scenarios at full length: 24 SIGKILLs instead of the
+# 4 that `make test` runs.
+test-faults: build
+	cd $(BUILD) && AC_CRASH_KILLS=24 ctest --output-on-failure -L faults $(CTEST_ARGS)
 
 demo: build
 	python3 tools/demo.py --bin $(BUILD)/bin

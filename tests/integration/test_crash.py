@@ -5,7 +5,8 @@ delivered twice. Re-sends after a crash are allowed only as replays that the
 webhook's Idempotency-Key absorbs; they are counted and reported.
 
 The kill instants are drawn from a seeded random.Random and printed; rerun
-a given plan with AC_CRASH_SEED=<seed>.
+a given plan with AC_CRASH_SEED=<seed>. AC_CRASH_KILLS sets how many kills
+(half of each worker): 4 in `make test`, more in `make test-faults`.
 
     AC_BIN_DIR=../../build/bin python3 -m unittest -v test_crash
 """
@@ -27,8 +28,9 @@ DUP_RATE = 0.1
 PARTITIONS = 8
 CHUNK = 10  # records per produce call
 PACE = 0.05  # seconds between produce calls: roughly 100 records a second
-ORDER_KILLS = 5
-NOTIFY_KILLS = 4
+KILLS = max(2, int(os.environ.get("AC_CRASH_KILLS", "4")))
+ORDER_KILLS = (KILLS + 1) // 2
+NOTIFY_KILLS = KILLS // 2
 
 # Each webhook call takes this long, so a kill often lands while calls are in
 # flight: the case the claim lease (CLAIM_TTL) and Idempotency-Key exist for.
