@@ -22,8 +22,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAC_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
+# Suites labelled long (the fault scenarios at length) run in test-faults.
+TEST_EXCLUDE ?= ^long$$
+
 test: build
-	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -LE '$(TEST_EXCLUDE)' $(CTEST_ARGS)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
@@ -32,7 +35,7 @@ test-unit: build
 # test that runs aftercare's C code. The checks of the deployment files
 # (label manifests) are not about memory and run in `make test`.
 test-asan:
-	$(MAKE) test BUILD=build-asan BUILD_TYPE=Asan CTEST_ARGS="-LE manifests $(CTEST_ARGS)"
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=Asan TEST_EXCLUDE='^(long|manifests)$$$$'
 
 # The crash and outage scenarios at full length: 24 SIGKILLs instead of the
 # 4 that `make test` runs.
