@@ -69,8 +69,11 @@ class MetricsTest(unittest.TestCase):
         n = 300
         placed, lines = orders(n, 5101)
         with Stack(partitions=4, sink_args=["--delay-ms", "20"]) as st:
-            workers = {name: st.start_worker(name, dict(FAST_STATS))
+            # Started together: each takes a few seconds to join its group.
+            workers = {name: st.start_worker(name, dict(FAST_STATS), wait=False)
                        for name in ("order-worker", "shipment-worker", "return-worker")}
+            for w in workers.values():
+                st.wait_ready(w)
             for name, w in workers.items():
                 self.assertEqual(get(w.http_port, "/healthz"), (200, "ok\n"), name)
                 self.assertEqual(get(w.http_port, "/readyz"), (200, "ready\n"), name)
@@ -198,8 +201,10 @@ class BoundedShutdownTest(unittest.TestCase):
         # read again by the next owner.
         placed, lines = orders(50, 5104)
         with Stack(partitions=4) as st:
-            workers = [st.start_worker(name, {"SHUTDOWN_TIMEOUT": "3s"})
+            workers = [st.start_worker(name, {"SHUTDOWN_TIMEOUT": "3s"}, wait=False)
                        for name in ("order-worker", "notify-worker")]
+            for w in workers:
+                st.wait_ready(w)
             st.produce("orders", lines)
             st.wait_until(lambda: st.sink_stats()["delivered"] >= 50, 60, "50 deliveries")
             st.broker_signal(signal.SIGUSR1)  # every broker down
@@ -228,8 +233,11 @@ class RollingRestartTest(unittest.TestCase):
                "notify-worker": {**common, "CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s"}}
         exits = []
         with Stack(partitions=8, sink_args=["--delay-ms", "20"]) as st:
-            running = {name: [st.start_worker(name, env[name], replica_id=r) for r in (0, 1)]
-                       for name in env}
+            running = {name: [st.start_worker(name, env[name], replica_id=r, wait=False)
+                              for r in (0, 1)] for name in env}
+            for ws in running.values():
+                for w in ws:
+                    st.wait_ready(w)
             producer = Producer(st, lines)  # about 100 records a second
             t0 = time.monotonic()
             producer.start()
