@@ -78,7 +78,10 @@ ac_http_t *ac_http_start(int port, ac_metrics_t *metrics, ac_http_ready_fn ready
     h->ready = ready;
     h->ctx = ctx;
     atomic_store(&h->last_beat_ms, ac_time_mono_ms());
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+    /* epoll or poll, never select(): notify-worker holds a connection per
+     * request in flight, and select() cannot watch a descriptor above
+     * FD_SETSIZE (1024) without writing past its set. */
+    h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
                                  (uint16_t)port, NULL, NULL, handle, h,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
     if (!h->daemon) {
