@@ -2,13 +2,15 @@
 """make bench: delivery through notify-worker, against a healthy sink and
 against one that fails a third of requests at random and takes 50 ms per
 request; and order-worker's consumption rate in both cases (a slow
-provider must not slow it down). Prints markdown table rows.
+provider must not slow it down). Prints markdown table rows: the median
+of RUNS runs of each (every run goes to stderr).
 
-    python3 tools/bench/delivery.py BIN_DIR [ORDERS]
+    python3 tools/bench/delivery.py BIN_DIR [ORDERS] [RUNS]
 """
 
 import datetime
 import os
+import statistics
 import sys
 import time
 
@@ -59,20 +61,37 @@ def run(n, sink_args, label):
         k = max(1, int(len(times) * 0.95)) - 1
         rate = (k + 1) / max(times[k] - times[0], 1e-3)
         dead = len(st.consume("notifications.dlq"))
-        return ("| %s | %d | %.0f events/s | %.0f messages/s | %.1f s | %d | %d | %d |"
-                % (label, n, n / max(consumed_s, 1e-3), rate, times[-1] - times[0],
-                   stats["failed_injected"], dead, stats["bad_signatures"]))
+        return (n / max(consumed_s, 1e-3), rate, times[-1] - times[0],
+                stats["failed_injected"], dead, stats["bad_signatures"])
+
+
+def row(label, n, runs):
+    """The median of each column over the runs."""
+    consumed, rate, settled, injected, dead, bad = (statistics.median(c) for c in zip(*runs))
+    return ("| %s | %d | %.0f events/s | %.0f messages/s | %.1f s | %.0f | %.0f | %.0f |"
+            % (label, n, consumed, rate, settled, injected, dead, bad))
 
 
 def main():
     stackmod.BIN_DIR = os.path.abspath(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    cases = [([], "healthy, no delay"),
+             (["--fail-rate", "0.33", "--delay-ms", "50", "--seed", "9"],
+              "fails 1/3 at random, 50 ms per request")]
+    results = {label: [] for _, label in cases}
+    for i in range(runs):
+        for args, label in cases:
+            r = run(n, args, label)
+            results[label].append(r)
+            sys.stderr.write("delivery run %d, %s: consumption %.0f events/s, delivery %.0f "
+                             "messages/s, settled after %.1f s, %d injected, %d dead, "
+                             "%d bad signatures\n" % ((i + 1, label) + r))
     print("| sink | orders | order-worker consumption | delivery rate (first 95 %) "
           "| all settled after | failures injected | dead letters | bad signatures |")
     print("|---|---|---|---|---|---|---|---|")
-    print(run(n, [], "healthy, no delay"), flush=True)
-    print(run(n, ["--fail-rate", "0.33", "--delay-ms", "50", "--seed", "9"],
-              "fails 1/3 at random, 50 ms per request"), flush=True)
+    for _, label in cases:
+        print(row(label, n, results[label]), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# make bench: runs the benchmarks against throwaway servers and writes their
-# tables, with the machine they ran on, to docs/benchmarks.md.
+# make bench: runs the benchmarks against throwaway servers, prints the
+# results and writes them, with the machine they ran on, to
+# docs/benchmarks.md.
 #   tools/bench/run.sh BIN_DIR [ITEMS]
+# ITEMS: scheduled messages pending in the larger scheduling run (1000000).
+# Settings, from the environment:
+#   BENCH_RUNS (3)                 runs of every measurement; figures are medians
+#   BENCH_EVENTS (200000)          backlog of each throughput run
+#   BENCH_BASELINE_EVENTS (20000)  backlog of each BATCH_SIZE=1 run
+#   BENCH_MESSAGES (20000)         backlog of notifications of each delivery run
+#   BENCH_IN_FLIGHT (1000)         the higher MAX_IN_FLIGHT of the delivery runs
+#   BENCH_LATENCY_RATE (2000)      events/s of the latency run ...
+#   BENCH_LATENCY_SECONDS (30)     ... for this long
+#   BENCH_MAX_SECONDS (10)         a slower worker is measured over this long only
+#   BENCH_BASELINE_MAX_SECONDS (5) the same for the BATCH_SIZE=1 runs
 set -euo pipefail
-bin=${1:?usage: run.sh BIN_DIR [ITEMS]}
+bin=$(cd "${1:?usage: run.sh BIN_DIR [ITEMS]}" && pwd)
 items=${2:-1000000}
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+runs=${BENCH_RUNS:-3}
+export BENCH_RUNS=$runs
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 out="$repo/docs/benchmarks.md"
+started=$(date +%s)
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
@@ -17,6 +33,13 @@ for _ in $(seq 50); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && break
     sleep 0.1
 done
+
+echo "workers on the dev stack: $runs run(s) of throughput, baseline, delivery and latency..." >&2
+python3 "$here/pipeline.py" "$bin" --json "$dir/pipeline.json" --runs "$runs"
+
+echo "delivery: notify-worker against a healthy and a failing sink, $runs run(s)..." >&2
+python3 "$here/delivery.py" "$bin" 5000 "$runs" | grep '^|' >"$dir/delivery.md"
+cat "$dir/delivery.md" >&2
 
 # Two sizes: taking what is due must cost the same however much is pending.
 table=""
@@ -32,40 +55,8 @@ for n in $((items / 10)) "$items"; do
         table="$table"$'\n'$(echo "$run" | grep '^|' | tail -n 1)
     fi
 done
+echo "$table" >"$dir/schedule.md"
 
-echo "delivery: notify-worker against a healthy and a failing sink..." >&2
-delivery=$(python3 "$repo/tools/bench/delivery.py" "$bin" 5000 | grep '^|')
-echo "$delivery" >&2
-
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
-redis_version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
-{
-    echo "# Benchmarks"
-    echo
-    echo "Written by \`make bench\` ($(date -u +%Y-%m-%d)) on $(nproc) CPU(s) ($cpu), $mem,"
-    echo "Redis $redis_version on loopback, one client."
-    echo
-    echo "## Durable scheduling (common/schedule.c)"
-    echo
-    echo "Review requests pending in one Redis, 50 000 of them due. *Take* is one"
-    echo "round of a firing worker: the 500 earliest due items, leased and returned with"
-    echo "their records, while the rest stays untouched; *cancel* is one batch of 1 000"
-    echo "cancellations. Memory is Redis's used_memory growth divided by the items, with"
-    echo "1 200-byte notification records (a typical order event)."
-    echo
-    echo "$table"
-    echo
-    echo "## Delivery (notify-worker) and consumption (order-worker)"
-    echo
-    echo "5 000 orders through order-worker and notify-worker (MAX_IN_FLIGHT=256, signed"
-    echo "webhooks) to ac-sink on loopback, once answering at once and once failing a third"
-    echo "of requests at random (503) and taking 50 ms per request. *Consumption* is"
-    echo "order-worker's rate from its first to its last event; *delivery* is accepted"
-    echo "messages per second at the sink until 95 % had arrived (the rest are the ones"
-    echo "retried several times with growing backoff: *all settled after* shows that tail)."
-    echo "Messages still failing after 8 attempts are dead-lettered with their reason."
-    echo
-    echo "$delivery"
-} >"$out"
-echo "wrote $out" >&2
+python3 "$here/report.py" --pipeline "$dir/pipeline.json" --delivery "$dir/delivery.md" \
+    --schedule "$dir/schedule.md" --bin "$bin" --out "$out" --elapsed $(($(date +%s) - started))
+echo "wrote $out ($(($(date +%s) - started)) s)" >&2
