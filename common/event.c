@@ -222,6 +222,35 @@ static int parse_items(ac_event_t *ev, json_object *order)
     return 0;
 }
 
+/* True when a string anywhere in the document holds a NUL (JSON's
+ * \u0000). Every field is used as a C string, so "o\u00001" and "o" would
+ * read the same: two orders sharing a journey and message ids. */
+static int has_nul(json_object *o, int depth)
+{
+    if (!o || depth > 64)
+        return 0;
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        return strlen(json_object_get_string(o)) != (size_t)json_object_get_string_len(o);
+    case json_type_object: {
+        json_object_object_foreach(o, key, v)
+        {
+            (void)key;
+            if (has_nul(v, depth + 1))
+                return 1;
+        }
+        return 0;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (has_nul(json_object_array_get_idx(o, i), depth + 1))
+                return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
 {
     ac_event_t *ev = NULL;
@@ -235,6 +264,10 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
         return NULL;
     }
     ev->root = json_object_get(root);
+    if (has_nul(root, 0)) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "a string holds a NUL character (\\u0000)");
+        goto fail;
+    }
 
     static const char *required[] = {"event_id", "type", "occurred_at"};
     for (size_t i = 0; i < 3; i++) {
@@ -303,6 +336,11 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
     ev->store.timezone = opt_str(store, "timezone");
 
     ev->order.number = opt_id(order, "number");
+    if (ev->order.number && strlen(ev->order.number) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "field order.number is longer than 200 bytes");
+        goto fail;
+    }
     ev->order.currency = opt_str(order, "currency");
     ev->order.promised_delivery_date = opt_str(order, "promised_delivery_date");
     ev->order.has_total = opt_num(order, "total", &ev->order.total);

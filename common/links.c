@@ -23,18 +23,22 @@ void ac_links_referral_code(const char *store_id, const char *customer_id,
 }
 
 typedef struct link_vars {
-    char order_id[3 * AC_EVENT_MAX_ID_LEN + 1], order_number[3 * 96 + 1],
+    char order_id[3 * AC_EVENT_MAX_ID_LEN + 1], order_number[3 * AC_EVENT_MAX_ID_LEN + 1],
         customer_id[3 * AC_EVENT_MAX_ID_LEN + 1], code[3 * AC_LINKS_CODE_LEN + 1];
 } link_vars_t;
 
-/* Percent-encodes everything but RFC 3986's unreserved characters. */
-static void url_encode(const char *s, char *out, size_t outsz)
+/* Percent-encodes everything but RFC 3986's unreserved characters.
+ * Returns -1 when s does not fit: a shortened id would link elsewhere. */
+static int url_encode(const char *s, char *out, size_t outsz)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 4 < outsz; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        if (n + (plain ? 1 : 3) >= outsz)
+            return -1;
+        if (plain) {
             out[n++] = (char)*p;
         } else {
             out[n++] = '%';
@@ -43,6 +47,7 @@ static void url_encode(const char *s, char *out, size_t outsz)
         }
     }
     out[n] = '\0';
+    return 0;
 }
 
 static const char *lookup(void *ctx, const char *name, size_t len)
@@ -67,10 +72,11 @@ int ac_links_render(const char *tpl, const ac_event_t *ev, const char *code, cha
     link_vars_t v;
     char err[128];
     ac_buf_t out = AC_BUF_INIT;
-    url_encode(ev->order.id, v.order_id, sizeof(v.order_id));
-    url_encode(ev->order.number, v.order_number, sizeof(v.order_number));
-    url_encode(ev->customer.id, v.customer_id, sizeof(v.customer_id));
-    url_encode(code, v.code, sizeof(v.code));
+    if (url_encode(ev->order.id, v.order_id, sizeof(v.order_id)) < 0 ||
+        url_encode(ev->order.number, v.order_number, sizeof(v.order_number)) < 0 ||
+        url_encode(ev->customer.id, v.customer_id, sizeof(v.customer_id)) < 0 ||
+        url_encode(code, v.code, sizeof(v.code)) < 0)
+        return -1;
     int rc = ac_template_render(tpl, lookup, &v, AC_TEMPLATE_ESCAPE_NONE, &out, err, sizeof(err));
     if (rc == 0 && (!out.data || out.len + 1 > bufsz))
         rc = -1;

@@ -415,7 +415,9 @@ void ac_render_money(double amount, const char *currency, const char *language, 
         if (dot)
             *dot = ',';
     }
-    if (currency && *currency && n > 0 && (size_t)n < bufsz)
+    /* The currency whole or not at all: a cut one could end inside a
+     * UTF-8 character. */
+    if (currency && *currency && n > 0 && (size_t)n + 1 + strlen(currency) < bufsz)
         snprintf(buf + n, bufsz - (size_t)n, " %s", currency);
 }
 
@@ -461,7 +463,7 @@ static int format_date(const char *s, const char *language, char *buf, size_t bu
 typedef struct render_vars {
     const ac_event_t *ev;
     const char *language;
-    char order_number[96];
+    char order_number[AC_EVENT_MAX_ID_LEN + 2]; /* "#" and the number or id */
     char total[64];
     char *items;        /* one line per item */
     char *item_summary; /* "Rain Jacket and 2 more" */
