@@ -8,7 +8,7 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all build deps test test-unit test-asan test-faults demo bench clean format
+.PHONY: all build deps test test-unit test-asan test-faults fuzz demo bench clean format
 
 all: build
 
@@ -42,6 +42,14 @@ test-asan:
 test-faults: build
 	cd $(BUILD) && AC_CRASH_KILLS=24 ctest --output-on-failure -L faults $(CTEST_ARGS)
 
+# libFuzzer targets with clang (tests/fuzz/README.md), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAC_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 demo: build
 	python3 tools/demo.py --bin $(BUILD)/bin
 
@@ -53,4 +61,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -13,7 +13,8 @@ packages=(
   libmicrohttpd-dev libssl-dev libcmocka-dev
 )
 if [[ "${1:-all}" != build ]]; then
-  packages+=(redis-server tzdata)
+  # clang and its runtime (libFuzzer) for make fuzz.
+  packages+=(redis-server tzdata clang libclang-rt-14-dev)
   # Python 3 runs the integration tests and the demo; any python3 will do.
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
   python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
