@@ -87,6 +87,12 @@ static const ac_option_t common_options[] = {
 
 #define N_COMMON (sizeof(common_options) / sizeof(common_options[0]))
 
+const ac_option_t *ac_worker_common_options(size_t *n)
+{
+    *n = N_COMMON;
+    return common_options;
+}
+
 static int ready(void *ctx, char *why, size_t whysz)
 {
     ac_worker_t *w = ctx;

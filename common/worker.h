@@ -67,6 +67,11 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
  * what is left of SHUTDOWN_TIMEOUT. Accepts NULL. */
 void ac_worker_destroy(ac_worker_t *w);
 
+/* The settings every worker has, before its own; KAFKA_GROUP's and
+ * KAFKA_TOPIC's defaults are filled in from the spec at run time. For
+ * tools that check settings the way a worker would. */
+const ac_option_t *ac_worker_common_options(size_t *n);
+
 /* True once SIGTERM or SIGINT arrived. */
 int ac_worker_stopping(void);
 

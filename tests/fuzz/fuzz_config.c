@@ -34,36 +34,10 @@
 #include "stores.h"
 #include "timeutil.h"
 #include "webhook.h"
+#include "worker.h"
 
 #define MAX_ARGS 256
 #define DAY_S    86400
-
-/* The settings every worker has: a copy of common_options in
- * common/worker.c (static there), with order-worker's and notify-worker's
- * run-time defaults for KAFKA_GROUP and KAFKA_TOPIC. */
-static const ac_option_t common_options[] = {
-    {"KAFKA_BROKERS", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, NULL,
-     "Kafka bootstrap servers, host:port[,host:port...]"},
-    {"KAFKA_GROUP", AC_OPT_STR, "aftercare-worker", 0, 0, 0, NULL, "Kafka consumer group"},
-    {"KAFKA_TOPIC", AC_OPT_STR, "orders", 0, 0, 0, ac_config_validate_topic, "input topic"},
-    {"DLQ_TOPIC", AC_OPT_STR, "", 0, 0, 0, ac_config_validate_topic,
-     "dead-letter topic for invalid records (default: <KAFKA_TOPIC>.dlq)"},
-    {"REDIS_URL", AC_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, ac_config_validate_redis_url,
-     "Redis for deduplication and state, redis://[:password@]host:port[/db]"},
-    {"HTTP_PORT", AC_OPT_INT, "8080", 0, 0, 65535, NULL,
-     "port for /healthz, /readyz and /metrics; 0 turns it off"},
-    {"LOG_LEVEL", AC_OPT_STR, "info", 0, 0, 0, ac_config_validate_log_level,
-     "debug, info, warn or error"},
-    {"DEDUP_TTL", AC_OPT_DURATION, "7d", 0, 60000, 365LL * 86400000, NULL,
-     "how long processed event ids and sent message ids are remembered"},
-    {"SHUTDOWN_TIMEOUT", AC_OPT_DURATION, "20s", 0, 1000, 600000, NULL,
-     "on SIGTERM, the time allowed to finish work in hand"},
-    {"STALL_TIMEOUT", AC_OPT_DURATION, "5m", 0, 0, 86400000, NULL,
-     "a partition with records waiting that makes no progress for this long fails /readyz"},
-    {"LOG_MASK", AC_OPT_BOOL, "true", 0, 0, 0, NULL,
-     "mask customer email addresses and phone numbers in logs"},
-};
-#define N_COMMON (sizeof(common_options) / sizeof(common_options[0]))
 
 static int starts_with(const char *s, const char *prefix)
 {
@@ -150,12 +124,21 @@ static void fuzz_settings(const uint8_t *data, size_t size, int notify)
 {
     const ac_option_t *own = notify ? ac_notify_options : ac_pipeline_options;
     size_t n_own = notify ? ac_notify_n_options : ac_pipeline_n_options;
-    size_t n_opts = N_COMMON + n_own;
+    size_t n_common;
+    const ac_option_t *common = ac_worker_common_options(&n_common);
+    size_t n_opts = n_common + n_own;
     ac_option_t *opts = malloc(n_opts * sizeof(*opts));
     if (!opts)
         return;
-    memcpy(opts, common_options, sizeof(common_options));
-    memcpy(opts + N_COMMON, own, n_own * sizeof(*opts));
+    memcpy(opts, common, n_common * sizeof(*opts));
+    memcpy(opts + n_common, own, n_own * sizeof(*opts));
+    /* The run-time defaults a worker fills in from its spec. */
+    for (size_t k = 0; k < n_common; k++) {
+        if (strcmp(opts[k].env, "KAFKA_GROUP") == 0)
+            opts[k].def = "aftercare-worker";
+        if (strcmp(opts[k].env, "KAFKA_TOPIC") == 0)
+            opts[k].def = "orders";
+    }
 
     char *copy;
     const char *f[MAX_ARGS];
