@@ -743,3 +743,34 @@ class Stack:
         if not worker.http_port:
             raise StackError("%s has no HTTP_PORT" % worker.label)
         return parse_metrics(self._get(worker.http_port, "/metrics").decode("utf-8"))
+
+    # ---------------------------------------------------------------- helpers
+
+    def restart_sink(self, args):
+        """Replaces ac-sink by a new one on the same port, started with
+        args instead of the current sink_args: the provider changes its
+        behaviour mid-stream. The old sink gets SIGTERM (SIGKILL after the
+        grace period); the new one's counters and idempotency keys start
+        from nothing, while the request log (sink.requests.log) goes on
+        across both. Returns the old sink's Proc."""
+        old, port = self.sink, self.sink_port
+        old.stop()
+        try:
+            os.unlink(os.path.join(self.dir, "sink.port"))
+        except FileNotFoundError:
+            pass
+        self.sink_args = list(args)
+        self._start_sink(port)
+        return old
+
+    def sink_log(self):
+        """Every POST any ac-sink of this stack accepted (first deliveries
+        and replays), in order, as dicts: one line of sink.requests.log.
+        A line still being written (no newline yet) is left out."""
+        try:
+            with open(os.path.join(self.dir, "sink.requests.log"), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        lines = data.split(b"\n")[:-1]
+        return [json.loads(l.decode("utf-8")) for l in lines if l.strip()]
