@@ -176,6 +176,21 @@ int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
     int closed = 1;
     if (!rk)
         return 0;
+    /* Records fetched but never polled would reach the close queue, which
+     * cannot hand them out (librdkafka asserts on them): pause every
+     * partition, which makes such records stale, and drop what is left.
+     * None of them was committed, so the next owner reads them again. */
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR && assigned) {
+        rd_kafka_pause_partitions(rk, assigned);
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+    for (int i = 0; i < 100000; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+        if (!m)
+            break;
+        rd_kafka_message_destroy(m);
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
     if (error) {
