@@ -127,7 +127,10 @@ int ac_delivery_post(ac_delivery_t *d, const char *url, struct curl_slist *heade
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* No CURLOPT_PIPEWAIT: waiting for a connection that might multiplex
+     * counts against CURLOPT_TIMEOUT_MS, so against an HTTP/1.1 receiver a
+     * burst timed out in the queue before a byte was sent, and a request
+     * the receiver had accepted was sent again. */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
