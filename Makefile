@@ -37,10 +37,10 @@ test-unit: build
 test-asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Asan TEST_EXCLUDE='^(long|manifests)$$$$'
 
-# The crash and outage scenarios at full length: 24 SIGKILLs instead of the
-# 4 that `make test` runs.
+# The crash and outage scenarios at length: 24 SIGKILLs instead of the
+# 4 that `make test` runs, and test_faults.py at twice its size.
 test-faults: build
-	cd $(BUILD) && AC_CRASH_KILLS=24 ctest --output-on-failure -L faults $(CTEST_ARGS)
+	cd $(BUILD) && AC_CRASH_KILLS=24 AC_FAULTS_SCALE=2 ctest --output-on-failure -L faults $(CTEST_ARGS)
 
 # libFuzzer targets with clang (tests/fuzz/README.md), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
