@@ -81,9 +81,9 @@ ac_http_t *ac_http_start(int port, ac_metrics_t *metrics, ac_http_ready_fn ready
     /* epoll or poll, never select(): notify-worker holds a connection per
      * request in flight, and select() cannot watch a descriptor above
      * FD_SETSIZE (1024) without writing past its set. */
-    h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
-                                 (uint16_t)port, NULL, NULL, handle, h,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+                                 NULL, NULL, handle, h, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned int)10, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errsz, "cannot serve HTTP on port %d (in use?)", port);
         free(h);
