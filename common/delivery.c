@@ -190,6 +190,11 @@ int ac_delivery_poll(ac_delivery_t *d, int timeout_ms, ac_delivery_result_t *out
     return got;
 }
 
+void ac_delivery_wakeup(ac_delivery_t *d)
+{
+    curl_multi_wakeup(d->multi);
+}
+
 int ac_delivery_in_flight(const ac_delivery_t *d)
 {
     return d->in_flight;

@@ -41,6 +41,12 @@ int ac_delivery_post(ac_delivery_t *d, const char *url, struct curl_slist *heade
  * up to max completed results. Returns how many. */
 int ac_delivery_poll(ac_delivery_t *d, int timeout_ms, ac_delivery_result_t *out, int max);
 
+/* Makes the ac_delivery_poll() waiting now, or the next one, return at
+ * once, so that work arriving from elsewhere (records from Kafka) does not
+ * wait out its timeout. Safe to call from any thread, as librdkafka's queue
+ * callbacks do. */
+void ac_delivery_wakeup(ac_delivery_t *d);
+
 /* Requests currently in flight. */
 int ac_delivery_in_flight(const ac_delivery_t *d);
 

@@ -22,6 +22,7 @@
 
 #define NOTIFY_MAX_RECORD_BYTES (4 * 1024 * 1024)
 #define NOTIFY_BUSY_RETRY_MS    1000
+#define NOTIFY_PAUSE_AFTER_MS   2000
 
 static int validate_quiet(const char *value, char *why, size_t whysz)
 {
@@ -175,6 +176,7 @@ typedef struct notify {
     unsigned long long seq;
     uint32_t rng;
     int paused;
+    int64_t full_since;     /* monotonic: when the worker last became full, or 0 */
     int64_t redis_retry_at; /* monotonic: no Redis call before this after a failure */
     int64_t dlq_retry_at;   /* monotonic: no dead-letter produce before this after a failure */
     int redis_failures;
@@ -291,25 +293,50 @@ void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     j->state = j->leased ? J_RELEASE : J_DONE;
 }
 
-/* Takes new records from Kafka while there is room, pausing consumption
- * when the worker is full so that it keeps polling (and stays in its group)
- * without taking on more than it can hold. */
+/* Pauses or resumes every assigned partition. */
+static void set_paused(notify_t *n, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(n->w->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+        if (pause)
+            rd_kafka_pause_partitions(n->w->consumer, parts);
+        else
+            rd_kafka_resume_partitions(n->w->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    n->paused = pause;
+}
+
+/* Takes new records from Kafka while there is room for them. When the
+ * worker is full it first just stops polling: the records wait in
+ * librdkafka's prefetch, which is bounded, and flow again the moment
+ * there is room. Pausing the partitions is kept for a worker that stays
+ * full (a provider down) and must go on polling to stay in its group:
+ * librdkafka drops what it prefetched on a pause and fetches again only
+ * some 400 ms after the resume, so pausing at every brief overflow made a
+ * busy worker stall in a cycle of pauses. Once paused, it resumes at half
+ * the room, not at the first free slot. */
 static void take_records(notify_t *n, int timeout_ms)
 {
     size_t room = (size_t)n->max_in_flight * 4;
-    int full = n->n_jobs >= room;
-    if (full != n->paused) {
-        rd_kafka_topic_partition_list_t *parts = NULL;
-        if (rd_kafka_assignment(n->w->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-            if (full)
-                rd_kafka_pause_partitions(n->w->consumer, parts);
-            else
-                rd_kafka_resume_partitions(n->w->consumer, parts);
-            rd_kafka_topic_partition_list_destroy(parts);
-        }
-        n->paused = full;
+    int64_t now = ac_time_mono_ms();
+    if (n->n_jobs >= room) {
+        if (!n->full_since)
+            n->full_since = now;
+        if (!n->paused && now - n->full_since >= NOTIFY_PAUSE_AFTER_MS)
+            set_paused(n, 1);
+        if (!n->paused)
+            return;
+    } else {
+        n->full_since = 0;
+        if (n->paused && n->n_jobs <= room / 2)
+            set_paused(n, 0);
     }
-    for (int polled = 0; polled < 1000; polled++) {
+    /* Records fetched before a pause may still come: they are taken. */
+    size_t want = n->n_jobs < room ? room - n->n_jobs : 1;
+    if (want > 1000)
+        want = 1000;
+    for (size_t polled = 0; polled < want; polled++) {
         rd_kafka_message_t *msg =
             rd_kafka_consumer_poll(n->w->consumer, polled == 0 ? timeout_ms : 0);
         if (!msg)
@@ -930,11 +957,20 @@ static int idle_timeout(notify_t *n, int64_t now)
     return t < 0 ? 0 : (int)t;
 }
 
+/* Called by librdkafka, from one of its threads, when records reach the
+ * consumer's empty queue. */
+static void on_records(rd_kafka_t *rk, void *opaque)
+{
+    (void)rk;
+    ac_delivery_wakeup(opaque);
+}
+
 int ac_notify_run(ac_worker_t *w)
 {
     int rc = AC_EXIT_OK;
     char err[256];
     notify_t n;
+    rd_kafka_queue_t *records = NULL;
     memset(&n, 0, sizeof(n));
     n.w = w;
     n.max_in_flight = (int)ac_config_int(w->cfg, "MAX_IN_FLIGHT");
@@ -1005,6 +1041,10 @@ int ac_notify_run(ac_worker_t *w)
     }
     w->hooks.rebalance = on_rebalance;
     w->hooks.opaque = &n;
+    /* Records arriving while the loop waits on its HTTP requests end the
+     * wait, rather than waiting for a response or the timeout. */
+    if ((records = rd_kafka_queue_get_consumer(w->consumer)))
+        rd_kafka_queue_cb_event_enable(records, on_records, n.delivery);
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
 
     ac_delivery_result_t results[256];
@@ -1051,6 +1091,10 @@ int ac_notify_run(ac_worker_t *w)
     if (n.n_jobs)
         ac_log(AC_LOG_WARN, "shutdown timeout: %zu message(s) left to the next owner", n.n_jobs);
 out:
+    if (records) {
+        rd_kafka_queue_cb_event_enable(records, NULL, NULL);
+        rd_kafka_queue_destroy(records);
+    }
     /* Requests still in flight are aborted; their leases expire and their
      * records were not committed, so the next owner delivers them. */
     ac_delivery_destroy(n.delivery);
