@@ -222,7 +222,10 @@ rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id,
         return NULL;
     if (conf_set(conf, "enable.idempotence", "true", errstr, errsz) < 0 ||
         conf_set(conf, "acks", "all", errstr, errsz) < 0 ||
-        conf_set(conf, "linger.ms", "5", errstr, errsz) < 0 ||
+        /* A batch is produced whole and then waited for: lingering would
+         * only delay its acknowledgement, while records produced during a
+         * round trip are batched anyway. */
+        conf_set(conf, "linger.ms", "1", errstr, errsz) < 0 ||
         conf_set(conf, "message.timeout.ms", "120000", errstr, errsz) < 0 ||
         /* Room for a notification that wraps an event of MAX_EVENT_BYTES. */
         conf_set(conf, "message.max.bytes", "4194304", errstr, errsz) < 0 ||

@@ -29,7 +29,7 @@ const ac_option_t ac_pipeline_options[] = {
      "records larger than this go to the dead-letter topic"},
     {"BATCH_SIZE", AC_OPT_INT, "500", 0, 1, 100000, NULL,
      "records processed together (one Redis round trip, one produce wait)"},
-    {"BATCH_WAIT", AC_OPT_DURATION, "20ms", 0, 1, 10000, NULL,
+    {"BATCH_WAIT", AC_OPT_DURATION, "5ms", 0, 1, 10000, NULL,
      "how long to wait to fill a batch once its first record arrived"},
     {"REVIEW_REQUEST_DELAY", AC_OPT_DURATION, "7d", 0, 1, 365LL * 86400000, NULL,
      "review_request this long after delivery (STORE_SETTINGS may differ per store)"},

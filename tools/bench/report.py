@@ -351,7 +351,7 @@ def build(p, delivery_table, schedule_table, m, elapsed):
     w("- **Pass-through.** In the same stack, after the worker, `ac-bench-kafka passthrough` "
       "consumes the same backlog in its own consumer group (batches of up to 500, 8 MiB "
       "prefetch, like the workers) and produces every record unchanged (idempotent, "
-      "acks=all, linger 5 ms, like the workers) without waiting, storing offsets once "
+      "acks=all, linger 1 ms, like the workers) without waiting, storing offsets once "
       "records are delivered: the most the dev broker lets a worker do on this machine.")
     w("- **Baseline.** The same worker with `BATCH_SIZE=1`: the same work one event at a "
       "time, with a Redis round trip and a wait for Kafka's acknowledgement per event, over "

@@ -25,7 +25,7 @@
  * passthrough is the ceiling the brokers allow a worker: it consumes the
  * topic --from in a consumer group (batches of up to 500, 8 MiB prefetch
  * like the workers), produces every record unchanged to --to (idempotent,
- * acks=all, linger 5 ms, like the workers) without waiting, and stores each
+ * acks=all, linger 1 ms, like the workers) without waiting, and stores each
  * partition's offset once its records are delivered. It stops after N
  * deliveries and prints records, seconds and records/s from the first
  * delivery to the last.
@@ -707,7 +707,7 @@ static int cmd_passthrough(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static const char *const producer_conf[] = {
-        "enable.idempotence", "true",   "acks", "all", "linger.ms", "5",
+        "enable.idempotence", "true",   "acks", "all", "linger.ms", "1",
         "message.timeout.ms", "120000", NULL,
     };
     const char *consumer_conf[] = {
