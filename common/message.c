@@ -80,8 +80,8 @@ int ac_message_id_valid(const char *id)
     return 1;
 }
 
-char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
-                        const ac_event_t *ev, size_t *len)
+char *ac_message_encode_json(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
+                             const char *event_json, size_t event_len, size_t *len)
 {
     char ts[AC_TIME_BUFSZ];
     char *out = NULL;
@@ -97,17 +97,39 @@ char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int6
         ac_time_format(due_ms, ts, sizeof(ts));
         json_object_object_add(o, "due_at", json_object_new_string(ts));
     }
-    json_object_object_add(o, "event", json_object_get(ev->root));
+    /* The small envelope goes through json-c, for its escaping; the event
+     * is spliced in before the closing brace. */
     size_t n = 0;
     const char *s = json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (s && (out = malloc(n + 1))) {
-        memcpy(out, s, n + 1);
-        if (len)
-            *len = n;
+    static const char field[] = ",\"event\":";
+    if (s && n >= 2 && s[n - 1] == '}') {
+        size_t total = (n - 1) + (sizeof(field) - 1) + event_len + 1;
+        if ((out = malloc(total + 1))) {
+            char *p = out;
+            memcpy(p, s, n - 1);
+            p += n - 1;
+            memcpy(p, field, sizeof(field) - 1);
+            p += sizeof(field) - 1;
+            memcpy(p, event_json, event_len);
+            p += event_len;
+            *p++ = '}';
+            *p = '\0';
+            if (len)
+                *len = total;
+        }
     }
     json_object_put(o);
     return out;
+}
+
+char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
+                        const ac_event_t *ev, size_t *len)
+{
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        ev->root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    return s ? ac_message_encode_json(id, kind, created_ms, due_ms, s, n, len) : NULL;
 }
 
 ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,

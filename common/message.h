@@ -57,6 +57,14 @@ typedef struct ac_message {
 char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
                         const ac_event_t *ev, size_t *len);
 
+/* The same, with the event given as JSON text: event_len bytes holding one
+ * JSON object, such as a record ac_event_parse() accepted. It is copied
+ * into the notification unchanged, so an event worker hands over the
+ * record it consumed instead of serialising the parsed event again for
+ * every message decided from it. */
+char *ac_message_encode_json(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
+                             const char *event_json, size_t event_len, size_t *len);
+
 /* Parses a notification record. Returns the message (free with
  * ac_message_destroy()) or NULL with err filled. */
 ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,

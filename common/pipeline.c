@@ -341,8 +341,9 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
                 op->type = AC_SCHEDULE_ADD;
                 op->journey_key = b->jkeys[i];
                 op->journey_ttl_ms = p->journey_ttl;
-                b->records[n] = ac_message_encode(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
-                                                  it->ev, &op->record_len);
+                b->records[n] =
+                    ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
+                                           it->msg->payload, it->msg->len, &op->record_len);
                 if (!b->records[n]) {
                     ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
                     rc = -2;
@@ -514,8 +515,8 @@ static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t
                 if (d->action != AC_ACTION_SEND)
                     continue;
                 size_t len = 0;
-                char *value =
-                    ac_message_encode(d->id, d->kind, it->ev->occurred_ms, 0, it->ev, &len);
+                char *value = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, 0,
+                                                     it->msg->payload, it->msg->len, &len);
                 if (!value) {
                     err = RD_KAFKA_RESP_ERR__FAIL;
                     break;
