@@ -43,6 +43,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "tool_kafka.h"
+
 #define PROG                "ac-bench-kafka"
 #define EXIT_USAGE          2
 #define EXIT_RUNTIME        1
@@ -124,64 +126,6 @@ static int64_t wall_us(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static rd_kafka_t *new_client(rd_kafka_type_t type, const char *brokers, const char *const *kv,
-                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
-                              void *opaque)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    char errstr[512];
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)) !=
-            RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "client.id", PROG, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        die_msg("config: %s", errstr);
-        goto out;
-    }
-    for (size_t i = 0; kv && kv[i]; i += 2) {
-        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            die_msg("config %s=%s: %s", kv[i], kv[i + 1], errstr);
-            goto out;
-        }
-    }
-    if (dr_cb)
-        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, opaque);
-    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        die_msg("creating client: %s", errstr);
-        goto out;
-    }
-    conf = NULL;
-out:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
-/* Metadata for all topics: naming the topic would make the mock broker
- * create it. */
-static int topic_partition_count(rd_kafka_t *rk, const char *topic)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err;
-    int count = -1;
-
-    err = rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
-    if (err) {
-        die_msg("metadata: %s", rd_kafka_err2str(err));
-        return -1;
-    }
-    for (int i = 0; i < md->topic_cnt; i++) {
-        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
-            count = md->topics[i].partition_cnt;
-    }
-    rd_kafka_metadata_destroy(md);
-    if (count <= 0)
-        die_msg("topic %s does not exist", topic);
-    return count;
 }
 
 /* ------------------------------------------------------------------ produce */
@@ -422,7 +366,7 @@ static int cmd_produce(int argc, char **argv)
     struct tmpl *tmpls = NULL;
     struct sent *ring = NULL;
     size_t n_tmpls = 0, cap_tmpls = 0, *sizes = NULL, ring_n = 0, buf_cap = 0;
-    char **lines = NULL, *buf = NULL;
+    char **lines = NULL, *buf = NULL, errstr[512];
     rd_kafka_t *rk = NULL;
     FILE *fp = NULL;
     int c, rc = EXIT_USAGE, partitions;
@@ -535,12 +479,18 @@ static int cmd_produce(int argc, char **argv)
         die_msg("out of memory");
         goto out;
     }
-    rk = new_client(RD_KAFKA_PRODUCER, brokers, rate > 0 ? paced : bulk, on_produced, &counts);
-    if (!rk)
+    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, rate > 0 ? paced : bulk, on_produced,
+                           &counts, errstr, sizeof(errstr));
+    if (!rk) {
+        die_msg("%s", errstr);
         goto out;
-    partitions = topic_partition_count(rk, topic);
-    if (partitions < 0)
+    }
+    partitions =
+        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (partitions < 0) {
+        die_msg("%s", errstr);
         goto out;
+    }
     if (rate > 0 && warm_up(rk, topic) != 0)
         goto out;
 
@@ -735,6 +685,7 @@ static int cmd_passthrough(int argc, char **argv)
     rd_kafka_queue_t *queue = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
     rd_kafka_message_t *msgs[CONSUME_BATCH];
+    char errstr[512];
     long consumed = 0;
     int c, rc = EXIT_USAGE, partitions;
     double deadline;
@@ -777,12 +728,19 @@ static int cmd_passthrough(int argc, char **argv)
 
     rc = EXIT_RUNTIME;
     consumer_conf[1] = group;
-    producer = new_client(RD_KAFKA_PRODUCER, brokers, producer_conf, on_passed, &st);
-    if (!producer)
+    producer = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, producer_conf, on_passed, &st,
+                                 errstr, sizeof(errstr));
+    if (!producer) {
+        die_msg("%s", errstr);
         goto out;
-    partitions = topic_partition_count(producer, from);
-    if (partitions < 0 || topic_partition_count(producer, to) < 0)
+    }
+    partitions =
+        ac_tool_kafka_partition_count(producer, from, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (partitions < 0 || ac_tool_kafka_partition_count(producer, to, METADATA_TIMEOUT_MS, errstr,
+                                                        sizeof(errstr)) < 0) {
+        die_msg("%s", errstr);
         goto out;
+    }
     st.partitions = partitions;
     st.done = calloc((size_t)partitions, sizeof(*st.done));
     stored = calloc((size_t)partitions, sizeof(*stored));
@@ -790,9 +748,12 @@ static int cmd_passthrough(int argc, char **argv)
         die_msg("out of memory");
         goto out;
     }
-    consumer = new_client(RD_KAFKA_CONSUMER, brokers, consumer_conf, NULL, NULL);
-    if (!consumer)
+    consumer = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, consumer_conf, NULL, NULL,
+                                 errstr, sizeof(errstr));
+    if (!consumer) {
+        die_msg("%s", errstr);
         goto out;
+    }
     rd_kafka_poll_set_consumer(consumer);
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, from, RD_KAFKA_PARTITION_UA);

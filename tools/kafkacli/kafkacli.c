@@ -18,6 +18,8 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "tool_kafka.h"
+
 #ifndef AC_VERSION
 #define AC_VERSION "0.0.0"
 #endif
@@ -161,85 +163,6 @@ static char *base64_encode(const unsigned char *in, size_t len)
     return out;
 }
 
-/* All subcommands need a client pointed at the same brokers; extra settings
- * come as a NULL-terminated list of name/value pairs. */
-static rd_kafka_t *new_client(rd_kafka_type_t type, const char *brokers, const char *const *kv,
-                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
-                              void *opaque)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    char errstr[512];
-    size_t i;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)) !=
-            RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "client.id", PROG, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        die_msg("config: %s", errstr);
-        goto out;
-    }
-    for (i = 0; kv && kv[i]; i += 2) {
-        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            die_msg("config %s=%s: %s", kv[i], kv[i + 1], errstr);
-            goto out;
-        }
-    }
-    if (dr_cb)
-        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, opaque);
-    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        die_msg("creating client: %s", errstr);
-        goto out;
-    }
-    conf = NULL;
-out:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
-/* Consume and offsets work per partition, so they first learn how many
- * partitions the topic has. Metadata is requested for all topics because a
- * request naming the topic would make an auto-creating broker (including the
- * mock one) create it; inspecting a topic must not change the cluster. */
-static int topic_partition_count(rd_kafka_t *rk, const char *topic)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    const struct rd_kafka_metadata_topic *mt = NULL;
-    rd_kafka_resp_err_t err;
-    int count = -1, i;
-
-    err = rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
-    if (err) {
-        die_msg("metadata for %s: %s", topic, rd_kafka_err2str(err));
-        goto out;
-    }
-    for (i = 0; i < md->topic_cnt; i++) {
-        if (strcmp(md->topics[i].topic, topic) == 0) {
-            mt = &md->topics[i];
-            break;
-        }
-    }
-    if (!mt) {
-        die_msg("topic %s does not exist", topic);
-        goto out;
-    }
-    if (mt->err) {
-        die_msg("topic %s: %s", topic, rd_kafka_err2str(mt->err));
-        goto out;
-    }
-    if (mt->partition_cnt <= 0) {
-        die_msg("topic %s has no partitions", topic);
-        goto out;
-    }
-    count = mt->partition_cnt;
-out:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    return count;
-}
-
 /* Delivery reports are the only reliable success signal with acks=all, so
  * the produce summary is built from them rather than from enqueue results. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -333,7 +256,7 @@ static int cmd_produce(int argc, char **argv)
     rd_kafka_topic_t *rkt = NULL;
     json_tokener *tok = NULL;
     FILE *fp = NULL;
-    char *line = NULL;
+    char *line = NULL, errstr[512];
     size_t cap = 0;
     ssize_t n;
     long submitted = 0, rejected = 0, lineno = 0, v;
@@ -399,9 +322,12 @@ static int cmd_produce(int argc, char **argv)
             goto out;
         }
     }
-    rk = new_client(RD_KAFKA_PRODUCER, brokers, settings, on_delivery, &counts);
-    if (!rk)
+    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, settings, on_delivery, &counts, errstr,
+                           sizeof(errstr));
+    if (!rk) {
+        die_msg("%s", errstr);
         goto out;
+    }
     rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt) {
         die_msg("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
@@ -554,7 +480,7 @@ static int cmd_consume(int argc, char **argv)
         "false",
         NULL,
     };
-    char group[64];
+    char group[64], errstr[512];
     const char *brokers = NULL, *topic = NULL;
     long timeout_ms = 3000, max = 0, count = 0;
     rd_kafka_t *rk = NULL;
@@ -604,12 +530,18 @@ static int cmd_consume(int argc, char **argv)
     rc = EXIT_RUNTIME;
     snprintf(group, sizeof(group), PROG "-consume-%ld-%lld", (long)getpid(), (long long)now_ms());
     settings[1] = group;
-    rk = new_client(RD_KAFKA_CONSUMER, brokers, settings, NULL, NULL);
-    if (!rk)
+    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
+                           sizeof(errstr));
+    if (!rk) {
+        die_msg("%s", errstr);
         goto out;
-    partition_cnt = topic_partition_count(rk, topic);
-    if (partition_cnt < 0)
+    }
+    partition_cnt =
+        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (partition_cnt < 0) {
+        die_msg("%s", errstr);
         goto out;
+    }
     eof = calloc((size_t)partition_cnt, 1);
     parts = rd_kafka_topic_partition_list_new(partition_cnt);
     if (!eof || !parts) {
@@ -687,6 +619,7 @@ static int cmd_offsets(int argc, char **argv)
     };
     const char *brokers = NULL, *topic = NULL, *group = NULL;
     const char *settings[] = {"group.id", NULL, "enable.auto.commit", "false", NULL};
+    char errstr[512];
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     json_object *out_obj = NULL, *committed_obj, *high_obj;
@@ -724,12 +657,18 @@ static int cmd_offsets(int argc, char **argv)
 
     rc = EXIT_RUNTIME;
     settings[1] = group;
-    rk = new_client(RD_KAFKA_CONSUMER, brokers, settings, NULL, NULL);
-    if (!rk)
+    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
+                           sizeof(errstr));
+    if (!rk) {
+        die_msg("%s", errstr);
         goto out;
-    partition_cnt = topic_partition_count(rk, topic);
-    if (partition_cnt < 0)
+    }
+    partition_cnt =
+        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (partition_cnt < 0) {
+        die_msg("%s", errstr);
         goto out;
+    }
     parts = rd_kafka_topic_partition_list_new(partition_cnt);
     out_obj = json_object_new_object();
     committed_obj = json_object_new_object();
