@@ -774,3 +774,79 @@ class Stack:
             return []
         lines = data.split(b"\n")[:-1]
         return [json.loads(l.decode("utf-8")) for l in lines if l.strip()]
+
+
+class PacedProducer(threading.Thread):
+    """Feeds lines to a topic of a Stack in small paced chunks, up to a quota
+    the test raises phase by phase (allow), so that records are flowing
+    while the test kills or breaks things.
+
+    Each chunk of at most `chunk` lines is one Stack.produce call, followed
+    by `pace` seconds of sleep. With retry_for=None a chunk that fails ends
+    the thread; otherwise a chunk that ac-kafka could not produce (the
+    brokers were down for longer than it waits) is produced again every
+    half second for up to retry_for seconds: records that did get through
+    the first time are then in the topic twice, which the event id makes
+    harmless, as with any platform that re-sends after an error.
+
+    `produced` counts the lines out, `retries` the chunks produced again;
+    an exception that ends the thread is kept in `error` for the test to
+    raise (finish does)."""
+
+    def __init__(self, stack, lines, topic="orders", chunk=10, pace=0.05, retry_for=None):
+        super().__init__(name="producer", daemon=True)
+        self.stack, self.lines, self.topic = stack, lines, topic
+        self.chunk, self.pace, self.retry_for = chunk, pace, retry_for
+        self.produced = 0
+        self.quota = 0
+        self.retries = 0
+        self.error = None
+        self.cond = threading.Condition()
+
+    def allow(self, n):
+        """Lets the first n lines (at most all of them) be produced."""
+        with self.cond:
+            self.quota = max(self.quota, min(n, len(self.lines)))
+            self.cond.notify()
+
+    def allow_all(self):
+        self.allow(len(self.lines))
+
+    def run(self):
+        try:
+            while self.produced < len(self.lines):
+                with self.cond:
+                    while self.quota <= self.produced:
+                        self.cond.wait(1)
+                    n = min(self.chunk, self.quota - self.produced)
+                self._produce(self.lines[self.produced:self.produced + n])
+                self.produced += n
+                time.sleep(self.pace)
+        except BaseException as e:  # reported by the test
+            self.error = e
+
+    def _produce(self, chunk):
+        if self.retry_for is None:
+            self.stack.produce(self.topic, chunk)
+            return
+        give_up = time.monotonic() + self.retry_for
+        while True:
+            try:
+                self.stack.produce(self.topic, chunk)
+                return
+            except StackError:
+                if time.monotonic() > give_up:
+                    raise
+                self.retries += 1
+                time.sleep(0.5)
+
+    def finish(self, timeout=300):
+        """Allows every line, waits for the thread to produce them all and
+        raises what stopped it, if anything did."""
+        self.allow_all()
+        self.join(timeout)
+        if self.is_alive():
+            raise AssertionError("the producer did not finish within %ds (%d of %d records)"
+                                 % (timeout, self.produced, len(self.lines)))
+        if self.error:
+            raise self.error

@@ -15,12 +15,11 @@ import json
 import os
 import random
 import signal
-import threading
 import time
 import unittest
 
 import gen_events
-from stack import Stack
+from stack import PacedProducer, Stack
 
 SEED = int(os.environ.get("AC_CRASH_SEED", "20241105"))
 N_ORDERS = 2000
@@ -52,38 +51,6 @@ WORKING = {
 }
 
 
-class Producer(threading.Thread):
-    """Feeds the lines to `orders` in small paced chunks, up to a quota the
-    test raises phase by phase, so records are flowing at every kill."""
-
-    def __init__(self, stack, lines):
-        super().__init__(name="producer", daemon=True)
-        self.stack = stack
-        self.lines = lines
-        self.produced = 0
-        self.quota = 0
-        self.error = None
-        self.cond = threading.Condition()
-
-    def allow(self, n):
-        with self.cond:
-            self.quota = max(self.quota, min(n, len(self.lines)))
-            self.cond.notify()
-
-    def run(self):
-        try:
-            while self.produced < len(self.lines):
-                with self.cond:
-                    while self.quota <= self.produced:
-                        self.cond.wait(1)
-                    n = min(CHUNK, self.quota - self.produced)
-                self.stack.produce("orders", self.lines[self.produced:self.produced + n])
-                self.produced += n
-                time.sleep(PACE)
-        except BaseException as e:  # reported by the test
-            self.error = e
-
-
 class CrashTest(unittest.TestCase):
     def test_sigkill_workers_while_orders_flow(self):
         rng = random.Random(SEED)
@@ -110,7 +77,9 @@ class CrashTest(unittest.TestCase):
                     "KAFKA_GROUP": NOTIFY_GROUP, "CLAIM_TTL": "3s", "HTTP_TIMEOUT": "1s",
                     **KAFKA_TUNING}),
             }
-            producer = Producer(st, lines)
+            # Records are flowing at every kill; the brokers never go down,
+            # so a chunk that fails to produce fails the test.
+            producer = PacedProducer(st, lines, chunk=CHUNK, pace=PACE)
             t0 = time.monotonic()
             producer.start()
 
@@ -139,11 +108,7 @@ class CrashTest(unittest.TestCase):
                                                     state[0], state[1]), flush=True)
                 st.restart(w)
 
-            producer.allow(len(lines))
-            producer.join(300)
-            self.assertFalse(producer.is_alive(), "the producer finished")
-            if producer.error:
-                raise producer.error
+            producer.finish(300)
             self.assertEqual(producer.produced, len(lines))
 
             st.wait_until(lambda: delivered() >= N_ORDERS, 300,

@@ -32,12 +32,11 @@ import json
 import os
 import random
 import signal
-import threading
 import time
 import unittest
 
 import gen_events
-from stack import Stack, StackError, record_bytes
+from stack import PacedProducer, Stack, record_bytes
 
 SCALE = max(1, int(os.environ.get("AC_FAULTS_SCALE", "1") or "1"))
 SEED = int(os.environ.get("AC_FAULTS_SEED", "20250302") or "20250302")
@@ -61,63 +60,10 @@ def orders(n, seed, dup_rate=DUP_RATE):
     return placed, lines
 
 
-class Producer(threading.Thread):
-    """Feeds lines to `orders` in small paced chunks, up to a quota the test
-    raises phase by phase, so that records are flowing at every fault.
-
-    A chunk that ac-kafka could not produce (the brokers were down for
-    longer than it waits) is produced again: records that did get through
-    the first time are then in the topic twice, which the event id makes
-    harmless, as with any platform that re-sends after an error."""
-
-    def __init__(self, stack, lines, chunk=10, pace=0.05):
-        super().__init__(name="producer", daemon=True)
-        self.stack, self.lines, self.chunk, self.pace = stack, lines, chunk, pace
-        self.produced = 0
-        self.quota = 0
-        self.retries = 0
-        self.error = None
-        self.cond = threading.Condition()
-
-    def allow(self, n):
-        with self.cond:
-            self.quota = max(self.quota, min(n, len(self.lines)))
-            self.cond.notify()
-
-    def allow_all(self):
-        self.allow(len(self.lines))
-
-    def run(self):
-        try:
-            while self.produced < len(self.lines):
-                with self.cond:
-                    while self.quota <= self.produced:
-                        self.cond.wait(1)
-                    n = min(self.chunk, self.quota - self.produced)
-                chunk = self.lines[self.produced:self.produced + n]
-                give_up = time.monotonic() + 120
-                while True:
-                    try:
-                        self.stack.produce("orders", chunk)
-                        break
-                    except StackError:
-                        if time.monotonic() > give_up:
-                            raise
-                        self.retries += 1
-                        time.sleep(0.5)
-                self.produced += n
-                time.sleep(self.pace)
-        except BaseException as e:  # reported by the test
-            self.error = e
-
-    def finish(self, timeout=300):
-        self.allow_all()
-        self.join(timeout)
-        if self.is_alive():
-            raise AssertionError("the producer did not finish within %ds (%d of %d records)"
-                                 % (timeout, self.produced, len(self.lines)))
-        if self.error:
-            raise self.error
+def paced_producer(st, lines, chunk=10):
+    """Orders fed in paced chunks (see PacedProducer); a chunk the brokers
+    did not take is produced again for up to 2 minutes."""
+    return PacedProducer(st, lines, chunk=chunk, retry_for=120)
 
 
 class FaultScenario(unittest.TestCase):
@@ -240,7 +186,7 @@ class RedisRestartTest(FaultScenario):
         with Stack(partitions=PARTITIONS, sink_args=["--delay-ms", str(SINK_DELAY_MS)],
                    redis_persistent=True) as st:
             order, notify = self.start_pipeline(st)
-            producer = Producer(st, lines)
+            producer = paced_producer(st, lines)
             producer.start()
             for k, (after, down) in enumerate(plan):
                 quota, trigger = self.stage(lines, k, len(plan))
@@ -319,7 +265,7 @@ class BrokerOutageTest(FaultScenario):
         outages = []
         with Stack(partitions=PARTITIONS, sink_args=["--delay-ms", str(SINK_DELAY_MS)]) as st:
             order, notify = self.start_pipeline(st)
-            producer = Producer(st, lines)
+            producer = paced_producer(st, lines)
             producer.start()
             for k, (after, down) in enumerate(plan):
                 quota, trigger = self.stage(lines, k, len(plan))
@@ -438,7 +384,7 @@ class ProviderFaultsTest(FaultScenario):
         sinks = []
         with Stack(partitions=PARTITIONS, sink_args=steps[0][1]) as st:
             order, notify = self.start_pipeline(st, notify_env=self.NOTIFY)
-            producer = Producer(st, lines)
+            producer = paced_producer(st, lines)
             producer.start()
 
             def first_deliveries():
@@ -584,7 +530,7 @@ class ScalingTest(FaultScenario):
             order, notify = self.start_pipeline(st)
             running = {"order-worker": [order], "notify-worker": [notify]}
             next_id = 1
-            producer = Producer(st, lines)
+            producer = paced_producer(st, lines)
             producer.start()
             for k, (name, target) in enumerate(steps):
                 quota, trigger = self.stage(lines, k, len(steps))
@@ -692,7 +638,7 @@ class MalformedFloodTest(FaultScenario):
         with Stack(partitions=PARTITIONS, sink_args=["--delay-ms", str(SINK_DELAY_MS)]) as st:
             order, notify = self.start_pipeline(
                 st, order_env={"MAX_EVENT_BYTES": str(self.MAX_EVENT_BYTES)})
-            producer = Producer(st, lines, chunk=20)
+            producer = paced_producer(st, lines, chunk=20)
             producer.start()
             producer.allow(len(lines) // 2)
             self.wait_flowing(st, producer, "halfway through the flood")
