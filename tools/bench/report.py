@@ -334,7 +334,11 @@ def build(p, delivery_table, schedule_table, m, elapsed):
       "stated otherwise. Records are made by `ac-bench-kafka produce` from templates: "
       "events of `tests/integration/gen_events.py` (three stores, German and English "
       "customers, email and SMS, one to four items), each record with its own event id and "
-      "order, about four orders per customer.")
+      "order, about four orders per customer. The dev broker sets TCP_NODELAY on its "
+      "connections, as Kafka brokers do (librdkafka's mock cluster alone does not, and "
+      "every response written behind an unacknowledged one then waited some 40 ms for the "
+      "client's delayed ACK). What bounds each figure, from profiles of these runs, is in "
+      "[docs/performance.md](performance.md).")
     w("")
     w("- **Throughput.** %s records (median %s bytes; `order.placed` for order-worker, "
       "`shipment.shipped` of the shape in docs/events.md for shipment-worker) are produced "
@@ -352,7 +356,8 @@ def build(p, delivery_table, schedule_table, m, elapsed):
       "consumes the same backlog in its own consumer group (batches of up to 500, 8 MiB "
       "prefetch, like the workers) and produces every record unchanged (idempotent, "
       "acks=all, linger 1 ms, like the workers) without waiting, storing offsets once "
-      "records are delivered: the most the dev broker lets a worker do on this machine.")
+      "records are delivered: the most the dev broker lets a worker do on this machine. Its "
+      "rate runs from the first record consumed to the last delivery reported.")
     w("- **Baseline.** The same worker with `BATCH_SIZE=1`: the same work one event at a "
       "time, with a Redis round trip and a wait for Kafka's acknowledgement per event, over "
       "a backlog of %s, measured the same way for at most %d s."
