@@ -1,5 +1,6 @@
 #include "notify.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,9 +177,10 @@ typedef struct notify {
     unsigned long long seq;
     uint32_t rng;
     int paused;
-    int64_t full_since;     /* monotonic: when the worker last became full, or 0 */
-    int64_t redis_retry_at; /* monotonic: no Redis call before this after a failure */
-    int64_t dlq_retry_at;   /* monotonic: no dead-letter produce before this after a failure */
+    atomic_int wake_on_records; /* read by on_records(), from librdkafka's threads */
+    int64_t full_since;         /* monotonic: when the worker last became full, or 0 */
+    int64_t redis_retry_at;     /* monotonic: no Redis call before this after a failure */
+    int64_t dlq_retry_at;       /* monotonic: no dead-letter produce before this after a failure */
     int redis_failures;
     /* per channel: who sends, who takes over while that keeps failing */
     ac_provider_t *primary[AC_CHANNEL__COUNT];
@@ -958,11 +960,14 @@ static int idle_timeout(notify_t *n, int64_t now)
 }
 
 /* Called by librdkafka, from one of its threads, when records reach the
- * consumer's empty queue. */
+ * consumer's empty queue: ends the loop's wait on its HTTP requests when
+ * the loop asked for that. */
 static void on_records(rd_kafka_t *rk, void *opaque)
 {
+    notify_t *n = opaque;
     (void)rk;
-    ac_delivery_wakeup(opaque);
+    if (atomic_load(&n->wake_on_records))
+        ac_delivery_wakeup(n->delivery);
 }
 
 int ac_notify_run(ac_worker_t *w)
@@ -1044,7 +1049,7 @@ int ac_notify_run(ac_worker_t *w)
     /* Records arriving while the loop waits on its HTTP requests end the
      * wait, rather than waiting for a response or the timeout. */
     if ((records = rd_kafka_queue_get_consumer(w->consumer)))
-        rd_kafka_queue_cb_event_enable(records, on_records, n.delivery);
+        rd_kafka_queue_cb_event_enable(records, on_records, &n);
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
 
     ac_delivery_result_t results[256];
@@ -1081,6 +1086,11 @@ int ac_notify_run(ac_worker_t *w)
         claim_ready(&n);
         produce_dead_letters(&n);
         rd_kafka_poll(w->producer, 0);
+        /* New records need to end the wait only while the worker holds
+         * fewer messages than it may send at once. With more in hand,
+         * responses keep the loop turning, and a wake-up for every fetched
+         * batch would only make each turn walk every transfer again. */
+        atomic_store(&n.wake_on_records, n.n_jobs < (size_t)n.max_in_flight);
         int got = ac_delivery_poll(n.delivery, idle_timeout(&n, ac_time_mono_ms()), results, 256);
         for (int i = 0; i < got; i++)
             handle_result(&n, &results[i]);
