@@ -35,7 +35,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +43,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "tool_cli.h"
 #include "tool_kafka.h"
 
 #define PROG                "ac-bench-kafka"
@@ -63,18 +63,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die_msg(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -85,19 +73,6 @@ static void usage(FILE *fp)
             "                 [--timeout-s S]\n"
             "  " PROG " --help\n"
             "Template placeholders: {{seq}} {{cust}} {{us}}.\n");
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_double(const char *s, double min, double max, double *out)
@@ -296,7 +271,7 @@ static int enqueue(rd_kafka_t *rk, const char *topic, int32_t partition, const c
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            die_msg("produce: %s", rd_kafka_err2str(err));
+            ac_tool_error("produce: %s", rd_kafka_err2str(err));
             return -1;
         }
         rd_kafka_poll(rk, 10);
@@ -312,7 +287,7 @@ static int warm_up(rd_kafka_t *rk, const char *topic)
     rd_kafka_resp_err_t err;
 
     if (!rkt) {
-        die_msg("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        ac_tool_error("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
         return -1;
     }
     err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
@@ -320,7 +295,7 @@ static int warm_up(rd_kafka_t *rk, const char *topic)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     if (err) {
-        die_msg("metadata for %s: %s", topic, rd_kafka_err2str(err));
+        ac_tool_error("metadata for %s: %s", topic, rd_kafka_err2str(err));
         return -1;
     }
     return 0;
@@ -388,37 +363,37 @@ static int cmd_produce(int argc, char **argv)
             path = optarg;
             break;
         case 'n':
-            if (parse_long(optarg, 1, 1000000000L, &count) != 0) {
-                die_msg("--count: expected 1..1000000000, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 1, 1000000000L, &count) != 0) {
+                ac_tool_error("--count: expected 1..1000000000, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'd':
             if (parse_double(optarg, 0, 0.9, &dup_rate) != 0) {
-                die_msg("--duplicates: expected 0..0.9, got '%s'", optarg);
+                ac_tool_error("--duplicates: expected 0..0.9, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'r':
             if (parse_double(optarg, 0, 1e7, &rate) != 0) {
-                die_msg("--rate: expected 0..1e7 records per second, got '%s'", optarg);
+                ac_tool_error("--rate: expected 0..1e7 records per second, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'f':
-            if (parse_long(optarg, 0, 99999999999L, &first) != 0) {
-                die_msg("--first: expected a sequence number, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 0, 99999999999L, &first) != 0) {
+                ac_tool_error("--first: expected a sequence number, got '%s'", optarg);
                 goto out;
             }
             break;
         case 's':
-            if (parse_long(optarg, 1, 1L << 30, &seed) != 0) {
-                die_msg("--seed: expected a positive integer, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 1, 1L << 30, &seed) != 0) {
+                ac_tool_error("--seed: expected a positive integer, got '%s'", optarg);
                 goto out;
             }
             break;
         default:
-            die_msg("%s: unknown option or missing argument", argv[optind - 1]);
+            ac_tool_error("%s: unknown option or missing argument", argv[optind - 1]);
             goto out;
         }
     }
@@ -430,7 +405,7 @@ static int cmd_produce(int argc, char **argv)
     rc = EXIT_RUNTIME;
     fp = fopen(path, "rb");
     if (!fp) {
-        die_msg("%s: %s", path, strerror(errno));
+        ac_tool_error("%s: %s", path, strerror(errno));
         goto out;
     }
     for (;;) {
@@ -455,7 +430,7 @@ static int cmd_produce(int argc, char **argv)
             struct tmpl *gt = gl ? realloc(tmpls, ncap * sizeof(*gt)) : NULL;
             if (!gl || !gt) {
                 free(line);
-                die_msg("out of memory");
+                ac_tool_error("out of memory");
                 goto out;
             }
             tmpls = gt;
@@ -464,32 +439,32 @@ static int cmd_produce(int argc, char **argv)
         lines[n_tmpls] = line;
         if (tmpl_compile(line, &tmpls[n_tmpls]) != 0) {
             n_tmpls++;
-            die_msg("out of memory");
+            ac_tool_error("out of memory");
             goto out;
         }
         n_tmpls++;
     }
     if (n_tmpls == 0) {
-        die_msg("%s: no template lines", path);
+        ac_tool_error("%s: no template lines", path);
         goto out;
     }
 
     ring = calloc(RING, sizeof(*ring));
     sizes = malloc((size_t)count * sizeof(*sizes));
     if (!ring || !sizes) {
-        die_msg("out of memory");
+        ac_tool_error("out of memory");
         goto out;
     }
     rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, rate > 0 ? paced : bulk, on_produced,
                            &counts, errstr, sizeof(errstr));
     if (!rk) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     partitions =
         ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
     if (partitions < 0) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     if (rate > 0 && warm_up(rk, topic) != 0)
@@ -525,12 +500,12 @@ static int cmd_produce(int argc, char **argv)
             struct sent *s = &ring[ring_n % RING];
             len = tmpl_render(t, seq, &buf, &buf_cap);
             if (len == 0) {
-                die_msg("out of memory");
+                ac_tool_error("out of memory");
                 goto out;
             }
             char *copy = realloc(s->value, len);
             if (!copy) {
-                die_msg("out of memory");
+                ac_tool_error("out of memory");
                 goto out;
             }
             memcpy(copy, buf, len);
@@ -554,8 +529,8 @@ static int cmd_produce(int argc, char **argv)
         rd_kafka_flush(rk, 1000);
     t1 = mono_s();
     if (counts.failed) {
-        die_msg("%ld record(s) not delivered: %s", counts.failed,
-                rd_kafka_err2str(counts.last_err));
+        ac_tool_error("%ld record(s) not delivered: %s", counts.failed,
+                      rd_kafka_err2str(counts.last_err));
         goto out;
     }
     qsort(sizes, (size_t)sent, sizeof(*sizes), cmp_size);
@@ -640,7 +615,7 @@ static void store_offsets(rd_kafka_t *consumer, const char *topic, struct pass_s
     if (parts->cnt) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer, parts);
         if (err && err != RD_KAFKA_RESP_ERR__STATE)
-            die_msg("offsets store: %s", rd_kafka_err2str(err));
+            ac_tool_error("offsets store: %s", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -705,19 +680,19 @@ static int cmd_passthrough(int argc, char **argv)
             group = optarg;
             break;
         case 'n':
-            if (parse_long(optarg, 1, 1000000000L, &count) != 0) {
-                die_msg("--count: expected 1..1000000000, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 1, 1000000000L, &count) != 0) {
+                ac_tool_error("--count: expected 1..1000000000, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'T':
-            if (parse_long(optarg, 1, 86400, &timeout_s) != 0) {
-                die_msg("--timeout-s: expected 1..86400, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 1, 86400, &timeout_s) != 0) {
+                ac_tool_error("--timeout-s: expected 1..86400, got '%s'", optarg);
                 goto out;
             }
             break;
         default:
-            die_msg("%s: unknown option or missing argument", argv[optind - 1]);
+            ac_tool_error("%s: unknown option or missing argument", argv[optind - 1]);
             goto out;
         }
     }
@@ -731,34 +706,34 @@ static int cmd_passthrough(int argc, char **argv)
     producer = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, producer_conf, on_passed, &st,
                                  errstr, sizeof(errstr));
     if (!producer) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     partitions =
         ac_tool_kafka_partition_count(producer, from, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
     if (partitions < 0 || ac_tool_kafka_partition_count(producer, to, METADATA_TIMEOUT_MS, errstr,
                                                         sizeof(errstr)) < 0) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     st.partitions = partitions;
     st.done = calloc((size_t)partitions, sizeof(*st.done));
     stored = calloc((size_t)partitions, sizeof(*stored));
     if (!st.done || !stored) {
-        die_msg("out of memory");
+        ac_tool_error("out of memory");
         goto out;
     }
     consumer = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, consumer_conf, NULL, NULL,
                                  errstr, sizeof(errstr));
     if (!consumer) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     rd_kafka_poll_set_consumer(consumer);
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, from, RD_KAFKA_PARTITION_UA);
     if (rd_kafka_subscribe(consumer, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        die_msg("subscribe to %s failed", from);
+        ac_tool_error("subscribe to %s failed", from);
         goto out;
     }
     queue = rd_kafka_queue_get_consumer(consumer);
@@ -771,7 +746,7 @@ static int cmd_passthrough(int argc, char **argv)
             rd_kafka_message_t *m = msgs[i];
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    die_msg("consume: %s", rd_kafka_message_errstr(m));
+                    ac_tool_error("consume: %s", rd_kafka_message_errstr(m));
             } else {
                 uint64_t where =
                     ((uint64_t)m->partition << OPAQUE_OFFSET_BITS) | (uint64_t)m->offset;
@@ -786,7 +761,7 @@ static int cmd_passthrough(int argc, char **argv)
                     rd_kafka_poll(producer, 10);
                 }
                 if (err) {
-                    die_msg("produce: %s", rd_kafka_err2str(err));
+                    ac_tool_error("produce: %s", rd_kafka_err2str(err));
                     st.failed++;
                 }
                 if (consumed++ == 0)
@@ -800,9 +775,11 @@ static int cmd_passthrough(int argc, char **argv)
     rd_kafka_flush(producer, 10000);
     store_offsets(consumer, from, &st, stored);
     if (st.failed) {
-        die_msg("%ld record(s) not passed through: %s", st.failed, rd_kafka_err2str(st.last_err));
+        ac_tool_error("%ld record(s) not passed through: %s", st.failed,
+                      rd_kafka_err2str(st.last_err));
     } else if (st.delivered < count) {
-        die_msg("only %ld of %ld records passed through before the timeout", st.delivered, count);
+        ac_tool_error("only %ld of %ld records passed through before the timeout", st.delivered,
+                      count);
     } else {
         double secs = st.last_s - st.first_s;
         printf("records=%ld seconds=%.3f rate=%.0f\n", st.delivered, secs,
@@ -830,6 +807,7 @@ int main(int argc, char **argv)
 {
     struct sigaction sa;
 
+    ac_tool_cli_init(PROG);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -848,7 +826,7 @@ int main(int argc, char **argv)
         return cmd_produce(argc - 1, argv + 1);
     if (strcmp(argv[1], "passthrough") == 0)
         return cmd_passthrough(argc - 1, argv + 1);
-    die_msg("%s: unknown command", argv[1]);
+    ac_tool_error("%s: unknown command", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
 }

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "tool_cli.h"
 #include "tool_kafka.h"
 
 #ifndef AC_VERSION
@@ -37,20 +37,6 @@ struct produce_counts {
     long failed;
 };
 
-/* Every error is a single stderr line prefixed with the program name, which
- * keeps failures easy to spot in test output. */
-static void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die_msg(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* Top-level usage is shown on --help and on usage errors so callers can see
  * every subcommand at once. */
 static void usage(FILE *fp)
@@ -61,21 +47,6 @@ static void usage(FILE *fp)
                 "  " PROG " consume --brokers B --topic T [--timeout-ms MS] [--max N]\n"
                 "  " PROG " offsets --brokers B --topic T --group G\n"
                 "  " PROG " --help | --version\n");
-}
-
-/* Numeric options must be whole numbers in range so that a typo in a test
- * script fails loudly instead of being read as zero. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Deadlines are measured on the monotonic clock so wall-clock jumps during a
@@ -172,7 +143,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     (void)rk;
     if (msg->err) {
         if (counts->failed < MAX_DR_ERRORS_SHOWN)
-            die_msg("delivery failed: %s", rd_kafka_err2str(msg->err));
+            ac_tool_error("delivery failed: %s", rd_kafka_err2str(msg->err));
         counts->failed++;
     } else {
         counts->produced++;
@@ -277,31 +248,31 @@ static int cmd_produce(int argc, char **argv)
             file = optarg;
             break;
         case 'p':
-            if (parse_long(optarg, 0, INT32_MAX, &v) != 0) {
-                die_msg("--partition: expected a non-negative integer, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 0, INT32_MAX, &v) != 0) {
+                ac_tool_error("--partition: expected a non-negative integer, got '%s'", optarg);
                 goto out;
             }
             partition = (int32_t)v;
             break;
         case ':':
-            die_msg("%s: missing argument", argv[optind - 1]);
+            ac_tool_error("%s: missing argument", argv[optind - 1]);
             goto out;
         default:
-            die_msg("%s: unknown option for produce", argv[optind - 1]);
+            ac_tool_error("%s: unknown option for produce", argv[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        die_msg("%s: unexpected argument", argv[optind]);
+        ac_tool_error("%s: unexpected argument", argv[optind]);
         goto out;
     }
     if (!brokers || !topic) {
-        die_msg("produce: --brokers and --topic are required");
+        ac_tool_error("produce: --brokers and --topic are required");
         goto out;
     }
     if (key_field && (*key_field == '\0' || key_field[0] == '.' ||
                       key_field[strlen(key_field) - 1] == '.' || strstr(key_field, ".."))) {
-        die_msg("--key-field: '%s' is not a dotted path", key_field);
+        ac_tool_error("--key-field: '%s' is not a dotted path", key_field);
         goto out;
     }
 
@@ -311,26 +282,26 @@ static int cmd_produce(int argc, char **argv)
     } else {
         fp = fopen(file, "rb");
         if (!fp) {
-            die_msg("%s: %s", file, strerror(errno));
+            ac_tool_error("%s: %s", file, strerror(errno));
             goto out;
         }
     }
     if (key_field) {
         tok = json_tokener_new();
         if (!tok) {
-            die_msg("out of memory");
+            ac_tool_error("out of memory");
             goto out;
         }
     }
     rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, settings, on_delivery, &counts, errstr,
                            sizeof(errstr));
     if (!rk) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt) {
-        die_msg("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        ac_tool_error("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
         goto out;
     }
 
@@ -349,7 +320,7 @@ static int cmd_produce(int argc, char **argv)
         err = enqueue_record(rk, rkt, partition, line, len, key);
         free(key);
         if (err) {
-            die_msg("line %ld: %s", lineno, rd_kafka_err2str(err));
+            ac_tool_error("line %ld: %s", lineno, rd_kafka_err2str(err));
             rejected++;
         } else {
             submitted++;
@@ -357,7 +328,7 @@ static int cmd_produce(int argc, char **argv)
         rd_kafka_poll(rk, 0);
     }
     if (ferror(fp)) {
-        die_msg("%s: read error: %s", file, strerror(errno));
+        ac_tool_error("%s: read error: %s", file, strerror(errno));
         read_error = 1;
     }
 
@@ -499,31 +470,31 @@ static int cmd_consume(int argc, char **argv)
             topic = optarg;
             break;
         case 'T':
-            if (parse_long(optarg, 0, INT32_MAX, &timeout_ms) != 0) {
-                die_msg("--timeout-ms: expected a non-negative integer, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 0, INT32_MAX, &timeout_ms) != 0) {
+                ac_tool_error("--timeout-ms: expected a non-negative integer, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'm':
-            if (parse_long(optarg, 1, LONG_MAX, &max) != 0) {
-                die_msg("--max: expected a positive integer, got '%s'", optarg);
+            if (ac_tool_parse_long(optarg, 1, LONG_MAX, &max) != 0) {
+                ac_tool_error("--max: expected a positive integer, got '%s'", optarg);
                 goto out;
             }
             break;
         case ':':
-            die_msg("%s: missing argument", argv[optind - 1]);
+            ac_tool_error("%s: missing argument", argv[optind - 1]);
             goto out;
         default:
-            die_msg("%s: unknown option for consume", argv[optind - 1]);
+            ac_tool_error("%s: unknown option for consume", argv[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        die_msg("%s: unexpected argument", argv[optind]);
+        ac_tool_error("%s: unexpected argument", argv[optind]);
         goto out;
     }
     if (!brokers || !topic) {
-        die_msg("consume: --brokers and --topic are required");
+        ac_tool_error("consume: --brokers and --topic are required");
         goto out;
     }
 
@@ -533,26 +504,26 @@ static int cmd_consume(int argc, char **argv)
     rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
                            sizeof(errstr));
     if (!rk) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     partition_cnt =
         ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
     if (partition_cnt < 0) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     eof = calloc((size_t)partition_cnt, 1);
     parts = rd_kafka_topic_partition_list_new(partition_cnt);
     if (!eof || !parts) {
-        die_msg("out of memory");
+        ac_tool_error("out of memory");
         goto out;
     }
     for (i = 0; i < partition_cnt; i++)
         rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     err = rd_kafka_assign(rk, parts);
     if (err) {
-        die_msg("assign: %s", rd_kafka_err2str(err));
+        ac_tool_error("assign: %s", rd_kafka_err2str(err));
         goto out;
     }
 
@@ -571,11 +542,11 @@ static int cmd_consume(int argc, char **argv)
                 }
                 last_event = now;
             } else if (msg->err) {
-                die_msg("consume: %s", rd_kafka_message_errstr(msg));
+                ac_tool_error("consume: %s", rd_kafka_message_errstr(msg));
             } else {
                 if (print_record(msg) != 0) {
                     rd_kafka_message_destroy(msg);
-                    die_msg("out of memory");
+                    ac_tool_error("out of memory");
                     goto out;
                 }
                 count++;
@@ -590,8 +561,8 @@ static int cmd_consume(int argc, char **argv)
         if (eof_cnt == partition_cnt && now - last_record >= timeout_ms)
             break;
         if (eof_cnt < partition_cnt && now - last_event >= timeout_ms + STALL_GRACE_MS) {
-            die_msg("consume: no progress for %ld ms before reaching the end of %s",
-                    timeout_ms + STALL_GRACE_MS, topic);
+            ac_tool_error("consume: no progress for %ld ms before reaching the end of %s",
+                          timeout_ms + STALL_GRACE_MS, topic);
             goto out;
         }
     }
@@ -639,19 +610,19 @@ static int cmd_offsets(int argc, char **argv)
             group = optarg;
             break;
         case ':':
-            die_msg("%s: missing argument", argv[optind - 1]);
+            ac_tool_error("%s: missing argument", argv[optind - 1]);
             goto out;
         default:
-            die_msg("%s: unknown option for offsets", argv[optind - 1]);
+            ac_tool_error("%s: unknown option for offsets", argv[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        die_msg("%s: unexpected argument", argv[optind]);
+        ac_tool_error("%s: unexpected argument", argv[optind]);
         goto out;
     }
     if (!brokers || !topic || !group || *group == '\0') {
-        die_msg("offsets: --brokers, --topic and --group are required");
+        ac_tool_error("offsets: --brokers, --topic and --group are required");
         goto out;
     }
 
@@ -660,13 +631,13 @@ static int cmd_offsets(int argc, char **argv)
     rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
                            sizeof(errstr));
     if (!rk) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     partition_cnt =
         ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
     if (partition_cnt < 0) {
-        die_msg("%s", errstr);
+        ac_tool_error("%s", errstr);
         goto out;
     }
     parts = rd_kafka_topic_partition_list_new(partition_cnt);
@@ -678,7 +649,7 @@ static int cmd_offsets(int argc, char **argv)
             json_object_put(committed_obj);
         if (high_obj)
             json_object_put(high_obj);
-        die_msg("out of memory");
+        ac_tool_error("out of memory");
         goto out;
     }
     json_object_object_add(out_obj, "committed", committed_obj);
@@ -687,7 +658,7 @@ static int cmd_offsets(int argc, char **argv)
         rd_kafka_topic_partition_list_add(parts, topic, i);
     err = rd_kafka_committed(rk, parts, QUERY_TIMEOUT_MS);
     if (err) {
-        die_msg("committed offsets for group %s: %s", group, rd_kafka_err2str(err));
+        ac_tool_error("committed offsets for group %s: %s", group, rd_kafka_err2str(err));
         goto out;
     }
     for (i = 0; i < parts->cnt; i++) {
@@ -696,15 +667,15 @@ static int cmd_offsets(int argc, char **argv)
         char pkey[16];
 
         if (tp->err) {
-            die_msg("committed offset for %s[%" PRId32 "]: %s", topic, tp->partition,
-                    rd_kafka_err2str(tp->err));
+            ac_tool_error("committed offset for %s[%" PRId32 "]: %s", topic, tp->partition,
+                          rd_kafka_err2str(tp->err));
             goto out;
         }
         err = rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &low, &high,
                                                QUERY_TIMEOUT_MS);
         if (err) {
-            die_msg("watermarks for %s[%" PRId32 "]: %s", topic, tp->partition,
-                    rd_kafka_err2str(err));
+            ac_tool_error("watermarks for %s[%" PRId32 "]: %s", topic, tp->partition,
+                          rd_kafka_err2str(err));
             goto out;
         }
         snprintf(pkey, sizeof(pkey), "%" PRId32, tp->partition);
@@ -733,6 +704,7 @@ int main(int argc, char **argv)
 {
     const char *cmd;
 
+    ac_tool_cli_init(PROG);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -754,6 +726,6 @@ int main(int argc, char **argv)
         return cmd_consume(argc - 1, argv + 1);
     if (strcmp(cmd, "offsets") == 0)
         return cmd_offsets(argc - 1, argv + 1);
-    die_msg("%s: unknown command (expected produce, consume or offsets)", cmd);
+    ac_tool_error("%s: unknown command (expected produce, consume or offsets)", cmd);
     return EXIT_USAGE;
 }
