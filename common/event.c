@@ -415,15 +415,11 @@ json_object *ac_event_parse_json(const char *buf, size_t len, size_t max_bytes,
         set_err(err, AC_EVENT_ERR_NOT_UTF8, "%s", "the record is not valid UTF-8");
         return NULL;
     }
-    /* One tokener per thread, reset for each record: creating one costs
-     * about as much as parsing a whole event. It lives as long as the
-     * thread. */
-    static _Thread_local json_tokener *tok;
-    if (!tok && !(tok = json_tokener_new_ex(64))) {
+    json_tokener *tok = json_tokener_new_ex(64);
+    if (!tok) {
         set_err(err, AC_EVENT_ERR_INVALID_JSON, "%s", "out of memory");
         return NULL;
     }
-    json_tokener_reset(tok);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
@@ -435,6 +431,7 @@ json_object *ac_event_parse_json(const char *buf, size_t len, size_t max_bytes,
         jerr = json_tokener_get_error(tok);
         consumed = len;
     }
+    json_tokener_free(tok);
     if (jerr == json_tokener_success) {
         /* Trailing whitespace after the value is harmless; anything else is not. */
         size_t i = consumed;
