@@ -140,6 +140,16 @@ const char *ac_journey_blockers_csv(ac_kind_t kind)
     }
 }
 
+const char *ac_journey_order_blockers_csv(ac_kind_t kind)
+{
+    /* Which parcel "delivered" is about is not in the schedule's item:
+     * for news about one parcel only the order-wide facts are checked at
+     * fire time, and notify-worker checks the parcel before sending. */
+    if (ac_journey_blockers(kind) & BIT(AC_FACT_DELIVERED))
+        return "cancelled,returned";
+    return ac_journey_blockers_csv(kind);
+}
+
 int ac_journey_blocked_parcel(const ac_journey_t *j, ac_kind_t kind, int64_t at_ms,
                               const char *shipment_id, ac_fact_t *why)
 {
@@ -276,6 +286,29 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
             argv[argc++] = times[0];
         }
         if (ac_redis_append_script(r, &apply_script, 1, argc, argv, NULL) < 0) {
+            snprintf(err, errsz, "redis: cannot queue command");
+            ac_redis_disconnect(r);
+            return -1;
+        }
+    }
+    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        parse_reply(replies[i], &out[i]);
+    ac_redis_free_replies(replies, n);
+    return 0;
+}
+
+int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey_t *out, char *err,
+                    size_t errsz)
+{
+    redisReply **replies;
+    if (n == 0)
+        return 0;
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (redisAppendCommand(ac_redis_context(r), "HGETALL %s", keys[i]) != REDIS_OK) {
             snprintf(err, errsz, "redis: cannot queue command");
             ac_redis_disconnect(r);
             return -1;

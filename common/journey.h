@@ -73,6 +73,11 @@ unsigned ac_journey_blockers(ac_kind_t kind);
 /* The same blockers as "cancelled,returned,feedback", for Lua scripts. */
 const char *ac_journey_blockers_csv(ac_kind_t kind);
 
+/* The blockers of kind that stop it whatever parcel it is about: those
+ * of ac_journey_blockers_csv() without "delivered" for the kinds about one
+ * parcel (a shipping update), for checks that do not know the parcel. */
+const char *ac_journey_order_blockers_csv(ac_kind_t kind);
+
 /* Facts a message of kind needs by the time it goes out, whenever they
  * happened: a referral invitation needs marketing consent, which may arrive
  * with an event processed after the delivery. As "consent", or "". */
@@ -101,6 +106,12 @@ void ac_journey_register(ac_redis_t *r);
  * earlier ones. One round trip. Returns 0 or -1 with err. */
 int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                      ac_journey_t *out, char *err, size_t errsz);
+
+/* Reads the journeys at n keys (ac_journey_key()) into out[], one round
+ * trip: what notify-worker checks a late message against before sending
+ * it. A journey that is gone reads as empty. Returns 0 or -1 with err. */
+int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey_t *out, char *err,
+                    size_t errsz);
 
 /* Parses a journey from HGETALL's field/value pairs (for tests and the
  * scheduler). Unknown fields are ignored. */

@@ -214,6 +214,39 @@ int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
     return 0;
 }
 
+/* The reader never subscribes, so it never joins the group it names and
+ * never commits (auto-commit off): the group id only lets
+ * rd_kafka_committed() read that group's commits, and the small fetch
+ * sizes keep a peek at one record per partition cheap. */
+rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, const char *group,
+                                char *errstr, size_t errsz)
+{
+    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
+    if (!conf)
+        return NULL;
+    if (conf_set(conf, "group.id", group, errstr, errsz) < 0 ||
+        conf_set(conf, "enable.auto.commit", "false", errstr, errsz) < 0 ||
+        conf_set(conf, "enable.auto.offset.store", "false", errstr, errsz) < 0 ||
+        conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
+        conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
+        conf_set(conf, "max.partition.fetch.bytes", "65536", errstr, errsz) < 0 ||
+        conf_set(conf, "fetch.max.bytes", "1048576", errstr, errsz) < 0 ||
+        conf_set(conf, "queued.max.messages.kbytes", "1024", errstr, errsz) < 0 ||
+        conf_passthrough(conf, cfg, errstr, errsz) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, errsz, "kafka reader: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
 rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,
                                   void *opaque, char *errstr, size_t errsz)
 {

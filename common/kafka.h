@@ -49,6 +49,14 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
  * caller should end the process. Accepts NULL. */
 int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
 
+/* Creates a consumer that reads without joining a group: it can read the
+ * committed offsets of consumer group `group` (rd_kafka_committed()), the
+ * partitions' offsets, and peek at records by assigning partitions. It
+ * never commits. Destroy with rd_kafka_destroy_flags(rk,
+ * RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE). Returns NULL with errstr. */
+rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, const char *group,
+                                char *errstr, size_t errsz);
+
 /* Delivery report callback: msg_opaque is what was given to the produce
  * call. */
 typedef void (*ac_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);

@@ -13,8 +13,17 @@
 #include "schedule.h"
 #include "stores.h"
 #include "timeutil.h"
+#include "watermark.h"
+#include "wmprobe.h"
 
 #define FIRE_BATCH 500
+
+static int validate_watermark_topics(const char *value, char *why, size_t whysz)
+{
+    ac_wm_topic_t topics[AC_WATERMARK_MAX_TOPICS];
+    size_t n;
+    return ac_watermark_parse_topics(value, topics, &n, why, whysz);
+}
 
 static int validate_updates(const char *value, char *why, size_t whysz)
 {
@@ -50,6 +59,17 @@ const ac_option_t ac_pipeline_options[] = {
      "how often due scheduled messages are looked for"},
     {"FIRE_LEASE", AC_OPT_DURATION, "30s", 0, 1000, 3600000, NULL,
      "a fired message not confirmed in Kafka within this is fired again"},
+    {"WATERMARK_TOPICS", AC_OPT_STR,
+     "orders:aftercare-order-worker,shipments:aftercare-shipment-worker,"
+     "returns:aftercare-return-worker",
+     0, 0, 0, validate_watermark_topics,
+     "topic:group pairs whose unprocessed records hold back scheduled messages due after them "
+     "(event-time watermarks); none: fire when due"},
+    {"WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL,
+     "longest a scheduled message waits for the watermarks before it fires on the facts known "
+     "(STORE_SETTINGS may differ per store)"},
+    {"WATERMARK_INTERVAL", AC_OPT_DURATION, "1s", 0, 50, 60000, NULL,
+     "how often the watermarks are read from Kafka"},
 };
 const size_t ac_pipeline_n_options = sizeof(ac_pipeline_options) / sizeof(ac_pipeline_options[0]);
 
@@ -94,6 +114,9 @@ typedef struct pipe {
     const char *notify_topic;
     int64_t journey_ttl, fire_lease, fire_interval, next_fire, history_ttl;
     int scheduler;
+    ac_wmprobe_t *wm; /* NULL: no watermarks (WATERMARK_TOPICS=none, or not firing) */
+    size_t n_wm;
+    int64_t started_ms; /* wall clock: a watermark never read lags from here */
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
@@ -341,6 +364,9 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
                 op->type = AC_SCHEDULE_ADD;
                 op->journey_key = b->jkeys[i];
                 op->journey_ttl_ms = p->journey_ttl;
+                op->release_ms = ac_watermark_release(
+                    d->kind, d->due_ms,
+                    ac_stores_get(p->stores, it->ev->store.id)->watermark_hold_ms);
                 b->records[n] =
                     ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
                                            it->msg->payload, it->msg->len, &op->record_len);
@@ -397,33 +423,32 @@ static int produce_err_permanent(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR_INVALID_RECORD;
 }
 
-/* Produces the scheduled messages that are due. Any number of workers do
- * this at once: taking an item leases it, so each goes to one of them, and
- * it is removed only once Kafka has it. A worker that dies in between
- * leaves the item to be taken again when the lease lapses; the message id
- * makes that second copy a duplicate notify-worker drops. Each record is
- * acknowledged on its own, so one Kafka keeps refusing does not hold back
- * the others. */
-static void fire_due(pipe_t *p)
+/* The bound of a firing round: the lowest watermark of the watched topics,
+ * never above now. Exports how far each watermark lags behind now; one
+ * never read lags from the worker's start. */
+static int64_t fire_bound(pipe_t *p, int64_t now)
 {
-    /* Static: a delivery report served after a stop (when the worker's
-     * shutdown flushes the producer) must still find its tracker. */
-    static ac_schedule_due_t due[FIRE_BATCH];
-    static ac_kafka_tracker_t trk[FIRE_BATCH];
-    const char *ids[FIRE_BATCH];
-    char err[256], labels[128];
-    size_t n = 0, n_ack = 0;
-    int64_t now = ac_time_now_ms();
-    double lateness = 0;
-    p->next_fire = ac_time_mono_ms() + p->fire_interval;
-    if (ac_schedule_take(p->w->redis, now, p->fire_lease, FIRE_BATCH, due, &n, err, sizeof(err)) <
-        0) {
-        ac_worker_redis_status(p->w, 0, err);
-        ac_schedule_due_clear(due, n);
-        p->next_fire = ac_time_mono_ms() + 1000; /* an outage: look again in a second */
-        return;
+    int64_t wm[AC_WATERMARK_MAX_TOPICS];
+    char labels[300];
+    if (!p->wm)
+        return now + 1;
+    size_t n = ac_wmprobe_read(p->wm, wm, AC_WATERMARK_MAX_TOPICS);
+    for (size_t i = 0; i < n; i++) {
+        int64_t from = wm[i] == AC_WATERMARK_UNKNOWN ? p->started_ms : wm[i];
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", ac_wmprobe_topic(p->wm, i));
+        ac_metrics_set(p->w->metrics, "aftercare_watermark_lag_seconds", labels,
+                       now > from ? (double)(now - from) / 1000.0 : 0);
     }
-    ac_worker_redis_status(p->w, 1, NULL);
+    int64_t bound = ac_watermark_bound(wm, n, now);
+    return bound == AC_WATERMARK_UNKNOWN ? AC_SCHEDULE_NO_BOUND : bound;
+}
+
+/* Produces the taken items that were not blocked, each with a tracker of
+ * its own, and serves delivery reports until each has one (or the worker
+ * is stopping). */
+static void fire_produce(pipe_t *p, ac_schedule_due_t *due, ac_kafka_tracker_t *trk, size_t n)
+{
+    char labels[128];
     ac_kafka_tracker_t all = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         trk[i] = (ac_kafka_tracker_t){0, 0, 0};
@@ -444,7 +469,6 @@ static void fire_due(pipe_t *p)
         trk[i].pending = 1;
         all.pending++;
     }
-    /* Serve reports until every record of the round has one. */
     while (all.pending > 0 && !ac_worker_stopping()) {
         rd_kafka_poll(p->w->producer, 100);
         ac_http_beat(p->w->http);
@@ -452,35 +476,84 @@ static void fire_due(pipe_t *p)
         for (size_t i = 0; i < n; i++)
             all.pending += trk[i].pending;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (due[i].blocked_by)
-            continue; /* already removed by the take */
-        if (trk[i].pending)
-            continue; /* stopping before Kafka answered: fired again after the lease */
-        if (trk[i].failed) {
-            if (!produce_err_permanent(trk[i].last_err)) {
-                ac_log(AC_LOG_WARN,
-                       "scheduled message not produced, fired again after the lease: %s",
-                       rd_kafka_err2str(trk[i].last_err));
-                continue;
-            }
-            /* Kafka will never take it (too large for the topic): keeping
-             * it would fire it again forever. */
-            ac_log_ctx_t ctx = {p->notify_topic, -1, -1, NULL, due[i].id};
-            ac_log_at(AC_LOG_ERROR, &ctx, "scheduled message dropped: %s",
-                      rd_kafka_err2str(trk[i].last_err));
-            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(due[i].kind),
-                     "produce_failed");
-            ac_metrics_add(p->w->metrics, "aftercare_scheduled_dropped_total", labels, 1);
-        } else {
-            if (now - due[i].due_ms > lateness * 1000)
-                lateness = (double)(now - due[i].due_ms) / 1000.0;
-            snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(due[i].kind));
-            ac_metrics_add(p->w->metrics, "aftercare_scheduled_fired_total", labels, 1);
-            ac_metrics_add(p->w->metrics, "aftercare_messages_decided_total", labels, 1);
-        }
-        ids[n_ack++] = due[i].id;
+}
+
+/* Counts a fired item, or drops one Kafka will never take (too large for
+ * the topic: keeping it would fire it again forever). Returns 1 when the
+ * item is done with, 0 when it stays to be fired again after its lease. */
+static int fire_outcome(pipe_t *p, const ac_schedule_due_t *d, const ac_kafka_tracker_t *t,
+                        int64_t now, double *lateness, size_t *expired)
+{
+    char labels[128];
+    if (t->pending)
+        return 0; /* stopping before Kafka answered: fired again after the lease */
+    if (t->failed && !produce_err_permanent(t->last_err)) {
+        ac_log(AC_LOG_WARN, "scheduled message not produced, fired again after the lease: %s",
+               rd_kafka_err2str(t->last_err));
+        return 0;
     }
+    if (t->failed) {
+        ac_log_ctx_t ctx = {p->notify_topic, -1, -1, NULL, d->id};
+        ac_log_at(AC_LOG_ERROR, &ctx, "scheduled message dropped: %s",
+                  rd_kafka_err2str(t->last_err));
+        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(d->kind),
+                 "produce_failed");
+        ac_metrics_add(p->w->metrics, "aftercare_scheduled_dropped_total", labels, 1);
+        return 1;
+    }
+    if (now - d->due_ms > *lateness * 1000)
+        *lateness = (double)(now - d->due_ms) / 1000.0;
+    snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(d->kind));
+    ac_metrics_add(p->w->metrics, "aftercare_scheduled_fired_total", labels, 1);
+    ac_metrics_add(p->w->metrics, "aftercare_messages_decided_total", labels, 1);
+    if (d->hold_expired) {
+        ac_metrics_add(p->w->metrics, "aftercare_scheduled_hold_expired_total", labels, 1);
+        (*expired)++;
+    }
+    return 1;
+}
+
+/* Produces the scheduled messages that are due and that the input topics'
+ * watermarks let fire (watermark.h): a message due at T waits until every
+ * watched topic was processed up to T, so that a return still unread in
+ * its topic stops the review request it rules out, or until its store's
+ * WATERMARK_MAX_HOLD has passed. Any number of workers do this at once:
+ * taking an item leases it, so each goes to one of them, and it is
+ * removed only once Kafka has it. A worker that dies in between leaves the
+ * item to be taken again when the lease lapses; the message id makes that
+ * second copy a duplicate notify-worker drops. Each record is acknowledged
+ * on its own, so one Kafka keeps refusing does not hold back the others. */
+static void fire_due(pipe_t *p)
+{
+    /* Static: a delivery report served after a stop (when the worker's
+     * shutdown flushes the producer) must still find its tracker. */
+    static ac_schedule_due_t due[FIRE_BATCH];
+    static ac_kafka_tracker_t trk[FIRE_BATCH];
+    const char *ids[FIRE_BATCH];
+    char err[256];
+    size_t n = 0, n_ack = 0, expired = 0;
+    long long held = 0;
+    int64_t now = ac_time_now_ms();
+    double lateness = 0;
+    p->next_fire = ac_time_mono_ms() + p->fire_interval;
+    if (ac_schedule_take_until(p->w->redis, now, fire_bound(p, now), p->fire_lease, FIRE_BATCH, due,
+                               &n, &held, err, sizeof(err)) < 0) {
+        ac_worker_redis_status(p->w, 0, err);
+        ac_schedule_due_clear(due, n);
+        p->next_fire = ac_time_mono_ms() + 1000; /* an outage: look again in a second */
+        return;
+    }
+    ac_worker_redis_status(p->w, 1, NULL);
+    ac_metrics_set(p->w->metrics, "aftercare_scheduled_held", "", (double)held);
+    fire_produce(p, due, trk, n);
+    for (size_t i = 0; i < n; i++)
+        if (!due[i].blocked_by && fire_outcome(p, &due[i], &trk[i], now, &lateness, &expired))
+            ids[n_ack++] = due[i].id;
+    if (expired)
+        ac_log(AC_LOG_WARN,
+               "%zu scheduled message(s) held past WATERMARK_MAX_HOLD fired on the facts known: "
+               "an input topic's consumers are behind or down",
+               expired);
     if (ac_schedule_ack(p->w->redis, ids, n_ack, err, sizeof(err)) < 0)
         ac_worker_redis_status(p->w, 0, err);
     if (n_ack)
@@ -717,6 +790,7 @@ static ac_stores_t *load_stores(const ac_config_t *cfg, char *err, size_t errsz)
         .referral_delay_ms = ac_config_int(cfg, "REFERRAL_DELAY"),
         .review_requests = 1,
         .referral_invites = 1,
+        .watermark_hold_ms = ac_config_int(cfg, "WATERMARK_MAX_HOLD"),
     };
     /* Already validated by the option's validator. */
     ac_stores_parse_updates(ac_config_str(cfg, "SHIPPING_UPDATES"), &defaults, why, sizeof(why));
@@ -770,6 +844,20 @@ static int setup(pipe_t *p)
         fprintf(stderr, "%s: %s\n", w->spec->name, err);
         return -1;
     }
+    p->started_ms = ac_time_now_ms();
+    ac_wm_topic_t topics[AC_WATERMARK_MAX_TOPICS];
+    ac_watermark_parse_topics(ac_config_str(w->cfg, "WATERMARK_TOPICS"), topics, &p->n_wm, err,
+                              sizeof(err)); /* validated with the settings */
+    if (p->scheduler && p->n_wm > 0) {
+        char client[128];
+        snprintf(client, sizeof(client), "%s-watermarks", w->spec->name);
+        p->wm = ac_wmprobe_new(w->cfg, client, topics, p->n_wm,
+                               ac_config_int(w->cfg, "WATERMARK_INTERVAL"), err, sizeof(err));
+        if (!p->wm) {
+            ac_log(AC_LOG_ERROR, "cannot read watermarks: %s", err);
+            return -2;
+        }
+    }
     return 0;
 }
 
@@ -782,8 +870,9 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     int64_t ttl_ms = ac_config_int(w->cfg, AC_DEDUP_TTL);
     pipe_t p = {.w = w, .rules = rules};
     batch_t b = {0};
-    if (setup(&p) < 0) {
-        rc = AC_EXIT_CONFIG;
+    int su = setup(&p);
+    if (su < 0) {
+        rc = su == -2 ? AC_EXIT_RUNTIME : AC_EXIT_CONFIG;
         goto out;
     }
     b.items = calloc(max, sizeof(item_t));
@@ -858,6 +947,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     }
 out:
     batch_free(&b);
+    ac_wmprobe_destroy(p.wm);
     ac_stores_destroy(p.stores);
     return rc;
 }

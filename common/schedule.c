@@ -9,6 +9,9 @@
 #define KEY_QUEUE "ac:sched"
 #define KEY_ITEMS "ac:sched:items"
 #define KEY_META  "ac:sched:meta"
+/* The same ids scored by when each fires whatever the watermark says
+ * (watermark.h): its due time plus the longest it may be held. */
+#define KEY_RELEASE "ac:sched:release"
 
 /* Records taken in one round, at most (plus the last one's size). */
 #define TAKE_MAX_BYTES "8388608"
@@ -26,9 +29,10 @@
  * stopped it also blocks adding it again at that time, while an earlier
  * delivery heard of later may still add it, due before the fact. */
 
-/* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta; ARGV[1] id,
- * ARGV[2] due, ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record,
- * ARGV[6] description, ARGV[7] the journey's expiry should this create it.
+/* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta, KEYS[5]
+ * release; ARGV[1] id, ARGV[2] due, ARGV[3] marker field, ARGV[4]
+ * blockers, ARGV[5] record, ARGV[6] description, ARGV[7] the journey's
+ * expiry should this create it, ARGV[8] the release time.
  * Returns 0 (added), 1 (already) or the blocking fact's name. */
 static ac_redis_script_t add_script = {
     "local due = tonumber(ARGV[2])\n"
@@ -46,14 +50,16 @@ static ac_redis_script_t add_script = {
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])\n"
     "redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])\n"
+    "redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])\n"
     "return 0\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id, ARGV[2] due,
- * ARGV[3] record, ARGV[4] description. */
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
+ * id, ARGV[2] due, ARGV[3] record, ARGV[4] description, ARGV[5] release. */
 static ac_redis_script_t defer_script = {"redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
                                          "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
                                          "redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])\n"
+                                         "redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])\n"
                                          "return 0\n",
                                          {0}};
 
@@ -65,13 +71,15 @@ static ac_redis_script_t defer_script = {"redis.call('ZADD', KEYS[1], ARGV[2], A
     "  redis.call('ZREM', KEYS[1], id)\n"                                                          \
     "  redis.call('HDEL', KEYS[2], id)\n"                                                          \
     "  redis.call('HDEL', KEYS[3], id)\n"                                                          \
+    "  redis.call('ZREM', KEYS[4], id)\n"                                                          \
     "  if m and not keep_marker then\n"                                                            \
     "    local _, kind, _, _, jk = string.match(m, '^(-?%d+) (%S+) (%S*) (%S*) (.*)$')\n"          \
     "    if kind then redis.call('HDEL', jk, 's:' .. kind) end\n"                                  \
     "  end\n"                                                                                      \
     "end\n"
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id, ARGV[2] since:
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
+ * id, ARGV[2] since:
  * an item due before the blocking fact happened stays (it fired, or will,
  * just as it would have had the events arrived in order). */
 static ac_redis_script_t cancel_script = {
@@ -82,17 +90,36 @@ static ac_redis_script_t cancel_script = {
                "return 3\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] now, ARGV[2] lease
- * end, ARGV[3] max items, ARGV[4] max bytes of records: a round stops
- * there (after at least one), so that its reply stays well within the
- * client's timeout however large the records are. Returns id, kind, due, status ("fire", a blocking
- * fact, or "no_<fact>" for a required fact that is missing), record (""
- * unless fired) for each item taken. */
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
+ * now, ARGV[2] lease end, ARGV[3] max items, ARGV[4] max bytes of records
+ * (a round stops there, after at least one, so that its reply stays well
+ * within the client's timeout however large the records are), ARGV[5] the
+ * highest due time the watermark lets fire (as a ZRANGEBYSCORE bound),
+ * ARGV[6] the lowest it holds back (for ZCOUNT).
+ *
+ * Takes the items due within the watermark, then those whose release time
+ * has come whatever the watermark says. Returns the count of items held
+ * back by the watermark, then id, kind, due, status ("fire"; "late" for
+ * an item fired on its release time while the watermark held it; a
+ * blocking fact; or "no_<fact>" for a required fact that is missing) and
+ * record ("" unless fired) for each item taken. */
 static ac_redis_script_t take_script = {
     FORGET_LUA
-    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
-    "local out, bytes = {}, 0\n"
-    "for _, id in ipairs(ids) do\n"
+    "local cand, seen = {}, {}\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5], 'LIMIT', 0, "
+    "ARGV[3])) do\n"
+    "  seen[id] = true table.insert(cand, {id, false})\n"
+    "end\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, "
+    "ARGV[3])) do\n"
+    "  if not seen[id] and #cand < tonumber(ARGV[3]) then\n"
+    "    seen[id] = true table.insert(cand, {id, true})\n"
+    "  end\n"
+    "end\n"
+    "local out, bytes = {0}, 0\n"
+    "local lease = tonumber(ARGV[2])\n"
+    "for _, c in ipairs(cand) do\n"
+    "  local id = c[1]\n"
     "  if bytes >= tonumber(ARGV[4]) then break end\n"
     "  local m = redis.call('HGET', KEYS[3], id)\n"
     "  local rec = redis.call('HGET', KEYS[2], id)\n"
@@ -116,21 +143,26 @@ static ac_redis_script_t take_script = {
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
     "      table.insert(out, why) table.insert(out, '')\n"
     "    else\n"
-    "      redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)\n"
+    "      redis.call('ZADD', KEYS[1], 'XX', lease, id)\n"
+    "      local r = redis.call('ZSCORE', KEYS[4], id)\n"
+    "      if r and tonumber(r) < lease then redis.call('ZADD', KEYS[4], 'XX', lease, id) end\n"
     "      bytes = bytes + #rec\n"
+    "      local late = c[2] and (bl ~= '' or rq ~= '')\n"
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
-    "      table.insert(out, 'fire') table.insert(out, rec)\n"
+    "      table.insert(out, late and 'late' or 'fire') table.insert(out, rec)\n"
     "    end\n"
     "  end\n"
     "end\n"
+    "out[1] = redis.call('ZCOUNT', KEYS[1], ARGV[6], ARGV[1])\n"
     "return out\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta; ARGV[1] id. The marker
- * stays: the message went out. */
+/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
+ * id. The marker stays: the message went out. */
 static ac_redis_script_t ack_script = {"redis.call('ZREM', KEYS[1], ARGV[1])\n"
                                        "redis.call('HDEL', KEYS[2], ARGV[1])\n"
                                        "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+                                       "redis.call('ZREM', KEYS[4], ARGV[1])\n"
                                        "return 0\n",
                                        {0}};
 
@@ -154,6 +186,44 @@ static const char *fact_label(const char *name)
     return "unknown";
 }
 
+/* Queues one operation's script. Returns what ac_redis_append_script()
+ * does. */
+static int append_op(ac_redis_t *r, const ac_schedule_op_t *op)
+{
+    char due[24], release[24], marker[64], meta[700], ttl[24];
+    const char *csv = op->type == AC_SCHEDULE_DEFER && op->blockers
+                          ? op->blockers
+                          : ac_journey_blockers_csv(op->kind);
+    snprintf(due, sizeof(due), "%lld", (long long)op->due_ms);
+    snprintf(release, sizeof(release), "%lld",
+             (long long)(op->release_ms > op->due_ms ? op->release_ms : op->due_ms));
+    if (op->type != AC_SCHEDULE_CANCEL)
+        snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
+                 ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind), op->journey_key);
+    if (op->type == AC_SCHEDULE_DEFER) {
+        const char *argv[] = {KEY_QUEUE, KEY_ITEMS,  KEY_META, KEY_RELEASE, op->id,
+                              due,       op->record, meta,     release};
+        size_t lens[] = {strlen(KEY_QUEUE),   strlen(KEY_ITEMS), strlen(KEY_META),
+                         strlen(KEY_RELEASE), strlen(op->id),    strlen(due),
+                         op->record_len,      strlen(meta),      strlen(release)};
+        return ac_redis_append_script(r, &defer_script, 4, 9, argv, lens);
+    }
+    if (op->type == AC_SCHEDULE_ADD) {
+        snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
+        snprintf(ttl, sizeof(ttl), "%lld",
+                 (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
+        const char *argv[] = {
+            op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, KEY_RELEASE, op->id, due,
+            marker,          csv,       op->record, meta,     ttl,         release};
+        size_t lens[13];
+        for (size_t i = 0; i < 13; i++)
+            lens[i] = argv[i] == op->record ? op->record_len : strlen(argv[i]);
+        return ac_redis_append_script(r, &add_script, 5, 13, argv, lens);
+    }
+    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, op->id, due};
+    return ac_redis_append_script(r, &cancel_script, 4, 6, argv, NULL);
+}
+
 int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
 {
     if (n == 0)
@@ -161,37 +231,7 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
     if (ac_redis_connect(r, err, errsz) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        ac_schedule_op_t *op = &ops[i];
-        char due[24], marker[64], meta[700];
-        int rc;
-        snprintf(due, sizeof(due), "%lld", (long long)op->due_ms);
-        const char *csv = ac_journey_blockers_csv(op->kind);
-        if (op->type != AC_SCHEDULE_CANCEL)
-            snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
-                     ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind),
-                     op->journey_key);
-        if (op->type == AC_SCHEDULE_DEFER) {
-            const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, op->id, due, op->record, meta};
-            size_t lens[] = {strlen(KEY_QUEUE), strlen(KEY_ITEMS), strlen(KEY_META), strlen(op->id),
-                             strlen(due),       op->record_len,    strlen(meta)};
-            rc = ac_redis_append_script(r, &defer_script, 3, 7, argv, lens);
-        } else if (op->type == AC_SCHEDULE_ADD) {
-            snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
-            char ttl[24];
-            snprintf(ttl, sizeof(ttl), "%lld",
-                     (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
-            const char *argv[] = {op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, op->id, due,
-                                  marker,          csv,       op->record, meta,     ttl};
-            size_t lens[] = {strlen(argv[0]),  strlen(KEY_QUEUE), strlen(KEY_ITEMS),
-                             strlen(KEY_META), strlen(op->id),    strlen(due),
-                             strlen(marker),   strlen(csv),       op->record_len,
-                             strlen(meta),     strlen(ttl)};
-            rc = ac_redis_append_script(r, &add_script, 4, 11, argv, lens);
-        } else {
-            const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, op->id, due};
-            rc = ac_redis_append_script(r, &cancel_script, 3, 5, argv, NULL);
-        }
-        if (rc < 0) {
+        if (append_op(r, &ops[i]) < 0) {
             snprintf(err, errsz, "redis: cannot queue command");
             ac_redis_disconnect(r);
             return -1;
@@ -215,11 +255,39 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
     return 0;
 }
 
-int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
-                     ac_schedule_due_t *out, size_t *n, char *err, size_t errsz)
+/* Copies one taken item (five reply elements) into d. Returns 1 when it
+ * is usable, 0 to skip it, -1 when out of memory. */
+static int parse_due(redisReply **e, ac_schedule_due_t *d)
 {
-    char now[24], until[24], lim[24];
+    memset(d, 0, sizeof(*d));
+    if (e[0]->type != REDIS_REPLY_STRING || !ac_message_id_valid(e[0]->str) ||
+        e[1]->type != REDIS_REPLY_STRING || ac_kind_parse(e[1]->str, &d->kind) < 0)
+        return 0;
+    memcpy(d->id, e[0]->str, AC_MESSAGE_ID_LEN);
+    d->due_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : 0;
+    int fire = e[3]->type == REDIS_REPLY_STRING &&
+               (strcmp(e[3]->str, "fire") == 0 || strcmp(e[3]->str, "late") == 0);
+    if (!fire) {
+        d->blocked_by = fact_label(e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "");
+        return 1;
+    }
+    d->hold_expired = strcmp(e[3]->str, "late") == 0;
+    if (!(d->record = malloc(e[4]->len + 1)))
+        return -1;
+    memcpy(d->record, e[4]->str, e[4]->len);
+    d->record[e[4]->len] = '\0';
+    d->record_len = e[4]->len;
+    return 1;
+}
+
+int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
+                           size_t max, ac_schedule_due_t *out, size_t *n, long long *held,
+                           char *err, size_t errsz)
+{
+    char now[24], until[24], lim[24], upto[32], from[32];
     *n = 0;
+    if (held)
+        *held = 0;
     if (max == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
@@ -227,8 +295,18 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(until, sizeof(until), "%lld", (long long)(now_ms + lease_ms));
     snprintf(lim, sizeof(lim), "%zu", max);
-    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, now, until, lim, TAKE_MAX_BYTES};
-    if (ac_redis_append_script(r, &take_script, 3, 7, argv, NULL) < 0) {
+    if (bound_ms > now_ms)
+        bound_ms = now_ms + 1;
+    if (bound_ms == AC_SCHEDULE_NO_BOUND) {
+        snprintf(upto, sizeof(upto), "-inf");
+        snprintf(from, sizeof(from), "-inf");
+    } else {
+        snprintf(upto, sizeof(upto), "(%lld", (long long)bound_ms);
+        snprintf(from, sizeof(from), "%lld", (long long)bound_ms);
+    }
+    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META,       KEY_RELEASE, now,
+                          until,     lim,       TAKE_MAX_BYTES, upto,        from};
+    if (ac_redis_append_script(r, &take_script, 4, 10, argv, NULL) < 0) {
         snprintf(err, errsz, "redis: cannot queue command");
         ac_redis_disconnect(r);
         return -1;
@@ -238,34 +316,28 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
         return -1;
     const redisReply *rep = replies[0];
     int rc = 0;
-    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *n < max;
+    if (held && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER)
+        *held = rep->element[0]->integer;
+    for (size_t i = 1; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *n < max;
          i += 5) {
-        redisReply **e = rep->element + i;
-        ac_schedule_due_t *d = &out[*n];
-        memset(d, 0, sizeof(*d));
-        if (e[0]->type != REDIS_REPLY_STRING || !ac_message_id_valid(e[0]->str) ||
-            e[1]->type != REDIS_REPLY_STRING || ac_kind_parse(e[1]->str, &d->kind) < 0)
-            continue;
-        memcpy(d->id, e[0]->str, AC_MESSAGE_ID_LEN);
-        d->due_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : 0;
-        if (e[3]->type == REDIS_REPLY_STRING && strcmp(e[3]->str, "fire") != 0) {
-            d->blocked_by = fact_label(e[3]->str);
-        } else {
-            d->record = malloc(e[4]->len + 1);
-            if (!d->record) {
-                /* The item stays leased and fires again once the lease lapses. */
-                snprintf(err, errsz, "out of memory");
-                rc = -1;
-                break;
-            }
-            memcpy(d->record, e[4]->str, e[4]->len);
-            d->record[e[4]->len] = '\0';
-            d->record_len = e[4]->len;
+        int ok = parse_due(rep->element + i, &out[*n]);
+        if (ok < 0) {
+            /* The item stays leased and fires again once the lease lapses. */
+            snprintf(err, errsz, "out of memory");
+            rc = -1;
+            break;
         }
-        (*n)++;
+        *n += (size_t)ok;
     }
     ac_redis_free_replies(replies, 1);
     return rc;
+}
+
+int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
+                     ac_schedule_due_t *out, size_t *n, char *err, size_t errsz)
+{
+    return ac_schedule_take_until(r, now_ms, now_ms + 1, lease_ms, max, out, n, NULL, err, errsz);
 }
 
 int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz)
@@ -275,8 +347,8 @@ int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, 
     if (ac_redis_connect(r, err, errsz) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, ids[i]};
-        if (ac_redis_append_script(r, &ack_script, 3, 4, argv, NULL) < 0) {
+        const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, ids[i]};
+        if (ac_redis_append_script(r, &ack_script, 4, 5, argv, NULL) < 0) {
             snprintf(err, errsz, "redis: cannot queue command");
             ac_redis_disconnect(r);
             return -1;

@@ -14,6 +14,10 @@
  * item whose firer died is taken again once the lease lapses (the message
  * id then makes the second copy a duplicate that notify-worker drops).
  *
+ * A third sorted set scores the same ids by their release time: due time
+ * plus the longest a watermark may hold the item back, so that items held
+ * past it are found without scanning the held ones.
+ *
  * The scripts touch the journey key named in an item, which Redis Cluster
  * does not allow: scheduling needs a single Redis (with replicas and
  * persistence as wanted). */
@@ -54,6 +58,10 @@ typedef struct ac_schedule_op {
     const char *record;      /* ADD, DEFER: the notification record to produce when it fires */
     size_t record_len;
     int64_t journey_ttl_ms;      /* ADD: the journey's expiry, should the add create it */
+    const char *blockers;        /* DEFER: the facts checked when it fires, comma-separated;
+                                  * NULL: ac_journey_blockers_csv(kind) */
+    int64_t release_ms;          /* ADD, DEFER: when it fires even while a watermark holds it back
+                                  * (ac_watermark_release()); at or below due_ms: at due_ms */
     ac_schedule_result_t result; /* filled */
     const char *blocked_by;      /* filled for AC_SCHEDULE_BLOCKED: the fact's name */
 } ac_schedule_op_t;
@@ -67,6 +75,7 @@ typedef struct ac_schedule_due {
                              * "no_consent"), else NULL */
     char *record;           /* owned; NULL when blocked */
     size_t record_len;
+    int hold_expired; /* fired on its release time while the watermark held it */
 } ac_schedule_due_t;
 
 /* Registers the scripts; call once per handle. */
@@ -80,6 +89,20 @@ int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err,
  * Fills out[] and *n; free with ac_schedule_due_clear(). */
 int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
                      ac_schedule_due_t *out, size_t *n, char *err, size_t errsz);
+
+/* A bound for ac_schedule_take_until() when no watermark is known: only
+ * items whose release time has come may fire. */
+#define AC_SCHEDULE_NO_BOUND INT64_MIN
+
+/* Like ac_schedule_take(), for a firer that waits for event-time
+ * watermarks (watermark.h): takes the items due strictly before bound_ms
+ * (never above now_ms), and those whose release time has come whatever
+ * their due time, flagged hold_expired when the watermark held them.
+ * *held (may be NULL) gets how many items due by now_ms the bound holds
+ * back. */
+int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
+                           size_t max, ac_schedule_due_t *out, size_t *n, long long *held,
+                           char *err, size_t errsz);
 
 /* Removes n fired items, once their records are safely in Kafka. */
 int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz);

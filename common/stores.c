@@ -79,6 +79,23 @@ static int get_delay(json_object *o, const char *field, int64_t *ms, const char 
     return 0;
 }
 
+/* A hold may be zero (fire at the due time whatever the watermark says)
+ * and at most a year, like WATERMARK_MAX_HOLD. */
+static int get_hold(json_object *o, const char *field, int64_t *ms, const char *store, char *err,
+                    size_t errsz)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, field, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_string) ||
+        ac_duration_parse(json_object_get_string(v), ms) < 0 || *ms < 0 || *ms > 365LL * 86400000) {
+        snprintf(err, errsz, "store %s: %s must be a duration from \"0s\" to \"365d\"", store,
+                 field);
+        return -1;
+    }
+    return 0;
+}
+
 static int get_flag(json_object *o, const char *field, int *flag, const char *store, char *err,
                     size_t errsz)
 {
@@ -130,9 +147,10 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
     json_object_object_foreach(o, key, val)
     {
         (void)val;
-        static const char *known[] = {"shipping_updates", "review_request_delay", "referral_delay",
-                                      "review_requests",  "referral_invites",     "review_url",
-                                      "referral_url",     "referral_codes"};
+        static const char *known[] = {
+            "shipping_updates", "review_request_delay", "referral_delay",
+            "review_requests",  "referral_invites",     "review_url",
+            "referral_url",     "referral_codes",       "watermark_max_hold"};
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(key, known[k]) != 0)
             k++;
@@ -163,6 +181,7 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
     }
     if (get_delay(o, "review_request_delay", &s->review_delay_ms, id, err, errsz) < 0 ||
         get_delay(o, "referral_delay", &s->referral_delay_ms, id, err, errsz) < 0 ||
+        get_hold(o, "watermark_max_hold", &s->watermark_hold_ms, id, err, errsz) < 0 ||
         get_flag(o, "review_requests", &s->review_requests, id, err, errsz) < 0 ||
         get_flag(o, "referral_invites", &s->referral_invites, id, err, errsz) < 0 ||
         get_flag(o, "referral_codes", &s->referral_codes, id, err, errsz) < 0 ||

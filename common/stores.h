@@ -9,7 +9,7 @@
  *                                "review_requests": true, "referral_invites": false,
  *                                "review_url": "https://alpenglow.example/review/{{order_id}}",
  *                                "referral_url": "https://alpenglow.example/r/{{referral_code}}",
- *                                "referral_codes": true}}}
+ *                                "referral_codes": true, "watermark_max_hold": "12h"}}}
  *
  * A store the file does not name gets the defaults. */
 #ifndef AC_STORES_H
@@ -23,6 +23,9 @@ typedef struct ac_store_settings {
     int64_t referral_delay_ms; /* referral_invite this long after delivery */
     int shipped_updates;       /* shipping_update on shipment.shipped */
     int out_for_delivery_updates;
+    /* How long a scheduled message may wait for the input topics'
+     * watermarks (watermark.h) before it fires on the facts known. */
+    int64_t watermark_hold_ms;
     int review_requests; /* 0: the store sends none */
     int referral_invites;
     /* notify-worker's: links in review requests and referral invitations,

@@ -203,6 +203,18 @@ static void describe_metrics(ac_metrics_t *m)
                         "Scheduled messages waiting in Redis (all workers).");
     ac_metrics_describe(m, "aftercare_scheduled_lateness_seconds", AC_METRIC_GAUGE,
                         "How late after its due time the last round of scheduled messages fired.");
+    ac_metrics_describe(m, "aftercare_scheduled_held", AC_METRIC_GAUGE,
+                        "Scheduled messages due but held back because an input topic's "
+                        "watermark is behind their due time (all workers).");
+    ac_metrics_describe(m, "aftercare_scheduled_hold_expired_total", AC_METRIC_COUNTER,
+                        "Scheduled messages fired on the facts known after waiting "
+                        "WATERMARK_MAX_HOLD for the watermarks, by kind.");
+    ac_metrics_describe(m, "aftercare_watermark_lag_seconds", AC_METRIC_GAUGE,
+                        "How far behind now the event-time watermark of an input topic is, by "
+                        "topic: the age of its oldest record its group has not processed.");
+    ac_metrics_describe(m, "aftercare_messages_deferred_total", AC_METRIC_COUNTER,
+                        "Messages put back into the durable schedule, by kind and reason "
+                        "(quiet_hours, retry).");
     ac_metrics_describe(m, "aftercare_in_flight", AC_METRIC_GAUGE,
                         "Records being worked on and not yet committed.");
     ac_metrics_describe(m, "aftercare_consumer_lag", AC_METRIC_GAUGE,

@@ -322,6 +322,10 @@ def produce(st, evs, dup_rate, seed):
     return n
 
 
+WATERMARK_GROUPS = (("orders", "order-worker"), ("shipments", "shipment-worker"),
+                    ("returns", "return-worker"))
+
+
 def parse_ts(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
@@ -336,6 +340,10 @@ class JourneyTest(unittest.TestCase):
                 over = dict(KAFKA_TUNING)
                 over.update(env)
                 over["KAFKA_GROUP"] = "journey-" + name
+                # Scheduled messages wait for these groups to have read
+                # their topics up to the due time (event-time watermarks).
+                over["WATERMARK_TOPICS"] = ",".join(
+                    "%s:journey-%s" % (t, w) for t, w in WATERMARK_GROUPS)
                 if name == "notify-worker":
                     over.update({"CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s"})
                 procs.append(st.start_worker(name, over, replica_id=r, wait=False))

@@ -32,8 +32,11 @@ static ac_event_t *event(const char *event_id, const char *type, const char *sto
 }
 
 static const ac_journey_t no_journey;
-static const ac_store_settings_t defaults = {
-    7 * 86400000LL, 14 * 86400000LL, 1, 0, 1, 1, NULL, NULL, 0};
+static const ac_store_settings_t defaults = {.review_delay_ms = 7 * 86400000LL,
+                                             .referral_delay_ms = 14 * 86400000LL,
+                                             .shipped_updates = 1,
+                                             .review_requests = 1,
+                                             .referral_invites = 1};
 
 /* Runs the orders rules with a sentinel-filled output array. */
 static size_t decide(const ac_event_t *ev, ac_decision_t out[AC_RULES_MAX_DECISIONS])

@@ -66,7 +66,12 @@ static ac_event_t *make_event(const spec_t *s)
 #define EV(...) make_event(&(spec_t){__VA_ARGS__})
 
 /* Every flag on, a review after a week and a referral after two. */
-static const ac_store_settings_t all_on = {7 * DAY, 14 * DAY, 1, 1, 1, 1, NULL, NULL, 0};
+static const ac_store_settings_t all_on = {.review_delay_ms = 7 * DAY,
+                                           .referral_delay_ms = 14 * DAY,
+                                           .shipped_updates = 1,
+                                           .out_for_delivery_updates = 1,
+                                           .review_requests = 1,
+                                           .referral_invites = 1};
 
 static int64_t ms(const char *rfc3339)
 {
