@@ -173,6 +173,15 @@ ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
         ac_time_parse(ts, &m->created_ms);
     if (json_object_object_get_ex(root, "due_at", &v) && (ts = json_object_get_string(v)))
         ac_time_parse(ts, &m->due_ms);
+    /* Attempts made before the message was put back into the schedule to
+     * wait for the next one; anything but a small count reads as none. */
+    if (json_object_object_get_ex(root, "attempts", &v) && json_object_is_type(v, json_type_int)) {
+        int64_t a = json_object_get_int64(v);
+        m->attempts = a > 0 && a <= 1000000 ? (int)a : 0;
+    }
+    if (json_object_object_get_ex(root, "first_attempt_at", &v) &&
+        (ts = json_object_get_string(v)) && ac_time_parse(ts, &m->first_attempt_ms) < 0)
+        m->first_attempt_ms = 0;
     if (!json_object_object_get_ex(root, "event", &v)) {
         if (err) {
             err->code = AC_EVENT_ERR_MISSING_FIELD;
@@ -188,6 +197,31 @@ fail:
     json_object_put(root);
     ac_message_destroy(m);
     return NULL;
+}
+
+char *ac_message_with_attempts(const char *record, size_t len, int attempts,
+                               int64_t first_attempt_ms, size_t *out_len)
+{
+    char *out = NULL;
+    ac_event_error_t err;
+    json_object *root = ac_event_parse_json(record, len, len + 1, &err);
+    if (!root || !json_object_is_type(root, json_type_object))
+        goto out;
+    char ts[AC_TIME_BUFSZ];
+    ac_time_format(first_attempt_ms, ts, sizeof(ts));
+    json_object_object_add(root, "attempts", json_object_new_int(attempts));
+    json_object_object_add(root, "first_attempt_at", json_object_new_string(ts));
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (s && (out = malloc(n + 1))) {
+        memcpy(out, s, n + 1);
+        if (out_len)
+            *out_len = n;
+    }
+out:
+    json_object_put(root);
+    return out;
 }
 
 void ac_message_destroy(ac_message_t *m)

@@ -46,9 +46,11 @@ int ac_message_id_valid(const char *id);
 typedef struct ac_message {
     char id[AC_MESSAGE_ID_LEN];
     ac_kind_t kind;
-    int64_t created_ms; /* when the message was decided */
-    int64_t due_ms;     /* when it should go out; 0 = at once */
-    ac_event_t *event;  /* owned */
+    int64_t created_ms;       /* when the message was decided */
+    int64_t due_ms;           /* when it should go out; 0 = at once */
+    ac_event_t *event;        /* owned */
+    int attempts;             /* delivery attempts made before it was rescheduled (retry.h) */
+    int64_t first_attempt_ms; /* ... and when the first was (or it was first held); 0: none */
 } ac_message_t;
 
 /* Serialises a notification record as JSON. Returns a malloc'd,
@@ -69,6 +71,15 @@ char *ac_message_encode_json(const char *id, ac_kind_t kind, int64_t created_ms,
  * ac_message_destroy()) or NULL with err filled. */
 ac_message_t *ac_message_decode(const char *buf, size_t len, size_t max_bytes,
                                 ac_event_error_t *err);
+
+/* The notification record (len bytes) with its "attempts" and
+ * "first_attempt_at" set: what goes
+ * back into the schedule while a message waits for its next attempt, so
+ * that the backoff and MAX_ATTEMPTS go on from there. Returns a malloc'd
+ * copy and its length in *out_len, or NULL when out of memory or the
+ * record is not a JSON object. */
+char *ac_message_with_attempts(const char *record, size_t len, int attempts,
+                               int64_t first_attempt_ms, size_t *out_len);
 
 void ac_message_destroy(ac_message_t *m);
 

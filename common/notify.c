@@ -16,9 +16,11 @@
 #include "prefs.h"
 #include "provider.h"
 #include "render.h"
+#include "retry.h"
 #include "schedule.h"
 #include "stores.h"
 #include "timeutil.h"
+#include "watermark.h"
 #include "webhook.h"
 
 #define NOTIFY_MAX_RECORD_BYTES (4 * 1024 * 1024)
@@ -81,10 +83,13 @@ const ac_option_t ac_notify_options[] = {
     {"SMS_FALLBACK", AC_OPT_STR, "none", 0, 0, 0, ac_provider_validate_sms_fallback,
      "SMS goes here while SMS_PROVIDER keeps failing: none, webhook or twilio"},
     {"FAILOVER_AFTER", AC_OPT_INT, "5", 0, 1, 1000, NULL,
-     "consecutive transient failures of a primary provider that switch its channel to the "
-     "fallback"},
+     "consecutive transient failures of a primary provider that open its channel's circuit: "
+     "sending moves to the fallback, or holds without one"},
     {"FAILOVER_COOLDOWN", AC_OPT_DURATION, "30s", 0, 100, 86400000, NULL,
-     "how long a channel stays on its fallback before the primary is tried again"},
+     "how long a channel's circuit stays open before one attempt probes the primary again"},
+    {"CIRCUIT_RAMP", AC_OPT_DURATION, "30s", 0, 0, 3600000, NULL,
+     "after a channel's circuit closes, requests in flight grow to MAX_IN_FLIGHT over this; 0: "
+     "at once"},
     {"SENDGRID_URL", AC_OPT_STR, AC_PROVIDER_SENDGRID_URL, 0, 0, 0, ac_config_validate_http_url,
      "SendGrid's v3 mail send endpoint"},
     {"SENDGRID_API_KEY", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_provider_validate_credential,
@@ -106,8 +111,21 @@ const ac_option_t ac_notify_options[] = {
     {"HTTP_CONNECT_TIMEOUT", AC_OPT_DURATION, "3s", 0, 100, 60000, NULL,
      "time allowed to connect to the provider"},
     {"MAX_IN_FLIGHT", AC_OPT_INT, "256", 0, 1, 10000, NULL, "delivery requests in flight at once"},
-    {"MAX_ATTEMPTS", AC_OPT_INT, "8", 0, 1, 100, NULL,
-     "delivery attempts before a message is dead-lettered"},
+    {"MAX_ATTEMPTS", AC_OPT_INT, "0", 0, 0, 1000000, NULL,
+     "delivery attempts before a message is dead-lettered; 0: no bound but RETRY_FOR"},
+    {"RETRY_FOR", AC_OPT_DURATION, "24h", 0, 1000, 30LL * 86400000, NULL,
+     "how long after it was due a transactional message is retried through transient failures"},
+    {"RETRY_FOR_MARKETING", AC_OPT_DURATION, "3d", 0, 1000, 30LL * 86400000, NULL,
+     "the same for review requests and referral invitations"},
+    {"RETRY_DEFER_AFTER", AC_OPT_DURATION, "5s", 0, 0, 3600000, NULL,
+     "a message waiting longer than this for its next attempt waits in the durable schedule, "
+     "not in memory"},
+    {"RECHECK_AFTER", AC_OPT_DURATION, "2s", 0, 0, 86400000, NULL,
+     "a message decided longer ago than this (or retried) is checked against its order's "
+     "journey again right before it is sent"},
+    {"WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL,
+     "for messages put back into the schedule: the longest they wait for the input topics' "
+     "watermarks (as the event workers' setting)"},
     {"RETRY_BASE", AC_OPT_DURATION, "1s", 0, 10, 3600000, NULL,
      "first retry delay; doubles on every attempt, with jitter"},
     {"RETRY_MAX", AC_OPT_DURATION, "5m", 0, 10, 86400000, NULL, "longest delay between retries"},
@@ -164,6 +182,11 @@ typedef struct job {
     ac_provider_kind_t provider; /* where the last attempt went */
     const char *dlq_reason;
     char dlq_detail[256];
+    int64_t first_attempt_ms; /* wall clock of the first attempt (or hold); 0: none yet */
+    int64_t decided_ms;       /* wall clock: when it was decided (its record was written) */
+    const char *defer_reason; /* J_DEFER: "quiet_hours" or "retry" */
+    char *defer_record;       /* J_DEFER of a retry: the record with its attempts, owned */
+    size_t defer_record_len;
 } job_t;
 
 typedef struct notify {
@@ -187,8 +210,10 @@ typedef struct notify {
     ac_provider_t *fallback[AC_CHANNEL__COUNT]; /* NULL: none */
     ac_breaker_t breaker[AC_CHANNEL__COUNT];
     /* settings */
-    int max_in_flight, max_attempts;
-    int64_t retry_base, retry_max, claim_ttl, sent_ttl;
+    int max_in_flight;
+    int sending[AC_CHANNEL__COUNT]; /* requests in flight per channel */
+    ac_retry_policy_t retry;
+    int64_t claim_ttl, sent_ttl, recheck_after, hold_ms;
     ac_quiet_t quiet;
     ac_stores_t *stores;
     ac_templates_t *templates;
@@ -230,6 +255,7 @@ static void job_free(job_t *j)
     ac_message_destroy(j->m);
     ac_rendered_free(&j->rendered);
     free(j->body);
+    free(j->defer_record);
     free(j);
 }
 
@@ -382,6 +408,16 @@ static void take_records(notify_t *n, int timeout_ms)
             to_dlq(j, "invalid_notification", err.detail);
         } else {
             j->state = J_CLAIM;
+            j->attempts = j->m->attempts;
+            j->first_attempt_ms = j->m->first_attempt_ms;
+            /* The record's timestamp is when an event worker decided the
+             * message, or fired it from the schedule; a message retried
+             * from the schedule was decided before its first attempt. */
+            j->decided_ms = rd_kafka_message_timestamp(msg, NULL);
+            if (j->decided_ms <= 0)
+                j->decided_ms = ac_time_now_ms();
+            if (j->first_attempt_ms > 0 && j->first_attempt_ms < j->decided_ms)
+                j->decided_ms = j->first_attempt_ms;
         }
         count_record(n, j, "aftercare_events_consumed_total");
         n->jobs[n->n_jobs++] = j;
@@ -441,13 +477,58 @@ static int prepare(notify_t *n, job_t *j)
 }
 
 /* The channel's primary provider, or its fallback while the primary's
- * circuit is open. */
+ * circuit is open or the provider asked for a pause; NULL then when the
+ * channel has no fallback: the message is held, no attempt spent. */
 static const ac_provider_t *route_job(notify_t *n, job_t *j)
 {
-    j->route = AC_ROUTE_PRIMARY;
-    if (n->fallback[j->channel])
-        j->route = ac_breaker_route(&n->breaker[j->channel], ac_time_mono_ms());
+    j->route = ac_breaker_route(&n->breaker[j->channel], ac_time_mono_ms());
     return j->route == AC_ROUTE_FALLBACK ? n->fallback[j->channel] : n->primary[j->channel];
+}
+
+/* Puts a job off until d says: in memory for a short wait (it keeps its
+ * lease, renewed by the next claim), in the durable schedule for a long
+ * one, carrying its attempts, so that it holds neither its partition's
+ * commit nor the worker's memory; or dead-letters it once its lifetime is
+ * spent. */
+static void retry_later(notify_t *n, job_t *j, ac_retry_decision_t d, const char *why)
+{
+    int64_t now = ac_time_now_ms();
+    switch (d.action) {
+    case AC_RETRY_GIVE_UP:
+        log_job(AC_LOG_WARN, n, j, "giving up: %s", why);
+        to_dlq(j, "retries_exhausted", why);
+        return;
+    case AC_RETRY_DEFER:
+        free(j->defer_record);
+        j->defer_record = ac_message_with_attempts(j->msg->payload, j->msg->len, j->attempts,
+                                                   j->first_attempt_ms, &j->defer_record_len);
+        if (j->defer_record) {
+            j->state = J_DEFER;
+            j->defer_until = d.at_ms;
+            j->defer_reason = "retry";
+            return;
+        }
+        d.at_ms = now + NOTIFY_BUSY_RETRY_MS; /* out of memory: wait here instead */
+        /* fall through */
+    case AC_RETRY_WAIT:
+        j->state = J_WAIT;
+        j->due_ms = ac_time_mono_ms() + (d.at_ms > now ? d.at_ms - now : 0);
+        return;
+    }
+}
+
+/* The channel's circuit is open (or paused) and there is no fallback:
+ * the job waits for the next probe of the provider, or longer the longer
+ * it has waited. */
+static void hold_job(notify_t *n, job_t *j)
+{
+    int64_t now = ac_time_now_ms(), mono = ac_time_mono_ms();
+    int64_t next = ac_breaker_next_ms(&n->breaker[j->channel], mono);
+    if (!j->first_attempt_ms)
+        j->first_attempt_ms = now;
+    ac_retry_decision_t d = ac_retry_hold(&n->retry, j->m->kind, j->first_attempt_ms, now,
+                                          now + (next - mono), next_rand(n));
+    retry_later(n, j, d, "the provider kept failing for as long as the message was useful");
 }
 
 static void send_job(notify_t *n, job_t *j)
@@ -457,6 +538,17 @@ static void send_job(notify_t *n, job_t *j)
     if (prepare(n, j) < 0)
         return;
     const ac_provider_t *p = route_job(n, j);
+    if (!p) {
+        hold_job(n, j);
+        return;
+    }
+    if (j->route == AC_ROUTE_PRIMARY &&
+        n->sending[j->channel] >=
+            ac_breaker_limit(&n->breaker[j->channel], n->max_in_flight, ac_time_mono_ms())) {
+        j->state = J_WAIT; /* the provider is coming back: its pace ramps up */
+        j->due_ms = ac_time_mono_ms() + 20;
+        return;
+    }
     /* The request is built for each attempt: the provider may differ from
      * the last one, and the webhook's timestamp must be fresh. */
     if (ac_provider_request(p, j->m, j->channel, j->to, &j->rendered, ac_time_now_ms(), &req, err,
@@ -479,6 +571,9 @@ static void send_job(notify_t *n, job_t *j)
         return;
     }
     j->attempts++;
+    if (!j->first_attempt_ms)
+        j->first_attempt_ms = ac_time_now_ms();
+    n->sending[j->channel]++;
     j->state = J_SENDING;
 }
 
@@ -504,6 +599,7 @@ static void check_quiet_hours(notify_t *n)
         if (until > now) {
             j->state = J_DEFER;
             j->defer_until = until;
+            j->defer_reason = "quiet_hours";
         }
     }
 }
@@ -524,13 +620,16 @@ static void defer_jobs(notify_t *n)
             continue;
         const ac_event_t *ev = j->m->event;
         ac_journey_key(ev->store.id, ev->order.id, keys[k], sizeof(keys[k]));
-        ops[k] = (ac_schedule_op_t){.type = AC_SCHEDULE_DEFER,
-                                    .id = j->m->id,
-                                    .kind = j->m->kind,
-                                    .due_ms = j->defer_until,
-                                    .journey_key = keys[k],
-                                    .record = j->msg->payload,
-                                    .record_len = j->msg->len};
+        ops[k] = (ac_schedule_op_t){
+            .type = AC_SCHEDULE_DEFER,
+            .id = j->m->id,
+            .kind = j->m->kind,
+            .due_ms = j->defer_until,
+            .journey_key = keys[k],
+            .record = j->defer_record ? j->defer_record : j->msg->payload,
+            .record_len = j->defer_record ? j->defer_record_len : j->msg->len,
+            .blockers = ac_journey_order_blockers_csv(j->m->kind),
+            .release_ms = ac_watermark_release(j->m->kind, j->defer_until, n->hold_ms)};
         which[k++] = j;
     }
     if (k == 0)
@@ -540,10 +639,13 @@ static void defer_jobs(notify_t *n)
     if (rc < 0)
         return;
     for (size_t i = 0; i < k; i++) {
-        char until[AC_TIME_BUFSZ];
+        char until[AC_TIME_BUFSZ], line[96];
         ac_time_format(which[i]->defer_until, until, sizeof(until));
-        log_job(AC_LOG_INFO, n, which[i], "quiet hours: deferred until %s", until);
-        snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(which[i]->m->kind));
+        snprintf(line, sizeof(line), "%s: deferred until %%s",
+                 strcmp(which[i]->defer_reason, "retry") == 0 ? "next attempt" : "quiet hours");
+        log_job(AC_LOG_INFO, n, which[i], line, until);
+        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
+                 ac_kind_name(which[i]->m->kind), which[i]->defer_reason);
         ac_metrics_add(n->w->metrics, "aftercare_messages_deferred_total", labels, 1);
         which[i]->state = which[i]->leased ? J_RELEASE : J_DONE;
     }
@@ -665,6 +767,88 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* True when a message is no longer fresh: decided more than
+ * RECHECK_AFTER ago (a backlog, a wait for the watermarks) or being
+ * retried (an outage), and of a kind facts can rule out. */
+static int needs_recheck(const notify_t *n, const job_t *j, int64_t now)
+{
+    return ac_watermark_gated(j->m->kind) &&
+           (j->attempts > 0 || now - j->decided_ms > n->recheck_after);
+}
+
+/* The event time a late message is judged at: the time it was judged at
+ * when decided (its due time, or its event's), moved on by as long as it
+ * has waited since. For a live stream that is now; for a replay of last
+ * month's events it stays last month, so facts that came after it in
+ * the replay, but not while it waited, do not stop it (docs/journey.md,
+ * order of events). */
+static int64_t recheck_at(const job_t *j, int64_t now)
+{
+    int64_t from = j->m->due_ms > j->m->created_ms ? j->m->due_ms : j->m->created_ms;
+    int64_t at = from + (now - j->decided_ms);
+    return at < now ? at : now;
+}
+
+/* Checks the claimed messages that are no longer fresh against their
+ * orders' journeys, one round trip, with the blockers a
+ * scheduled message has: a shipping update whose parcel arrived while it
+ * waited out a provider outage is not sent. Such a message is recorded
+ * as sent (so that no replay sends it) and counted as suppressed, with
+ * the fact as the reason. The jobs taken out here get res[i] =
+ * AC_CLAIM_BUSY; on a Redis failure they wait, still leased. */
+static void recheck(notify_t *n, job_t **which, ac_claim_t *res, size_t k)
+{
+    const char *keys[512];
+    size_t idx[512], m = 0;
+    char err[256], labels[128];
+    int64_t now = ac_time_now_ms();
+    char(*buf)[600] = malloc((k ? k : 1) * sizeof(*buf));
+    ac_journey_t *js = malloc((k ? k : 1) * sizeof(*js));
+    for (size_t i = 0; i < k; i++) {
+        if (res[i] != AC_CLAIM_OK || !needs_recheck(n, which[i], now))
+            continue;
+        if (!buf || !js) { /* out of memory: try again shortly */
+            which[i]->state = J_WAIT;
+            which[i]->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+            res[i] = AC_CLAIM_BUSY;
+            continue;
+        }
+        const ac_event_t *ev = which[i]->m->event;
+        ac_journey_key(ev->store.id, ev->order.id, buf[m], sizeof(buf[m]));
+        keys[m] = buf[m];
+        idx[m++] = i;
+    }
+    int rc = m ? ac_journey_read(n->w->redis, keys, m, js, err, sizeof(err)) : 0;
+    if (m)
+        redis_result(n, rc == 0, err);
+    for (size_t q = 0; q < m; q++) {
+        job_t *j = which[idx[q]];
+        const char *reason = NULL;
+        ac_fact_t why;
+        if (rc < 0) {
+            j->state = J_WAIT;
+            j->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
+        } else if (ac_journey_blocked_parcel(&js[q], j->m->kind, recheck_at(j, now),
+                                             j->m->event->shipment.id, &why)) {
+            reason = ac_fact_name(why);
+        } else if (ac_journey_requires_csv(j->m->kind)[0] && !js[q].at[AC_FACT_CONSENT]) {
+            reason = "no_consent";
+        } else {
+            continue;
+        }
+        res[idx[q]] = AC_CLAIM_BUSY;
+        if (!reason)
+            continue;
+        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(j->m->kind),
+                 reason);
+        ac_metrics_add(n->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
+        log_job(AC_LOG_INFO, n, j, "not sent, checked again before sending: %s", reason);
+        j->state = J_MARK;
+    }
+    free(buf);
+    free(js);
+}
+
 static void claim_ready(notify_t *n)
 {
     const char *ids[512], *tokens[512];
@@ -724,11 +908,13 @@ static void claim_ready(notify_t *n)
             break;
         case AC_CLAIM_OK:
             j->leased = 1;
-            if (ac_prefs_marketing(j->m->kind))
-                marketing[n_marketing++] = j;
             break;
         }
     }
+    recheck(n, which, res, k);
+    for (size_t i = 0; i < k; i++)
+        if (res[i] == AC_CLAIM_OK && ac_prefs_marketing(which[i]->m->kind))
+            marketing[n_marketing++] = which[i];
     lookup_channels(n, which, res, k);
     if (n_marketing)
         check_prefs(n, marketing, n_marketing);
@@ -745,21 +931,29 @@ static int stale(notify_t *n, const job_t *j)
  * job's partition now: the provider's health is the same either way. */
 static void track_provider(notify_t *n, const job_t *j, ac_outcome_t outcome)
 {
-    if (!n->fallback[j->channel])
-        return;
     const char *ch = ac_channel_name(j->channel);
     const char *primary = ac_provider_name(ac_provider_kind(n->primary[j->channel]));
-    const char *fallback = ac_provider_name(ac_provider_kind(n->fallback[j->channel]));
+    const char *fallback = n->fallback[j->channel]
+                               ? ac_provider_name(ac_provider_kind(n->fallback[j->channel]))
+                               : NULL;
     char labels[64];
+    snprintf(labels, sizeof(labels), "channel=\"%s\"", ch);
     switch (ac_breaker_report(&n->breaker[j->channel], j->route, outcome, ac_time_mono_ms())) {
     case AC_BREAKER_OPENED:
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", ch);
+        ac_metrics_set(n->w->metrics, "aftercare_circuit_open", labels, 1);
+        if (!fallback) {
+            ac_log(AC_LOG_WARN, "%s: %s keeps failing; holding messages, probing it every %lld ms",
+                   ch, primary, (long long)n->breaker[j->channel].cooldown_ms);
+            break;
+        }
         ac_metrics_add(n->w->metrics, "aftercare_provider_failover_total", labels, 1);
         ac_log(AC_LOG_WARN, "%s: %s keeps failing; sending through %s for now", ch, primary,
                fallback);
         break;
     case AC_BREAKER_CLOSED:
-        ac_log(AC_LOG_INFO, "%s: %s works again; back from %s", ch, primary, fallback);
+        ac_metrics_set(n->w->metrics, "aftercare_circuit_open", labels, 0);
+        ac_log(AC_LOG_INFO, "%s: %s works again%s%s", ch, primary, fallback ? "; back from " : "",
+               fallback ? fallback : "");
         break;
     case AC_BREAKER_SAME:
         break;
@@ -771,7 +965,16 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     job_t *j = r->opaque;
     char labels[160];
     ac_outcome_t outcome = ac_delivery_outcome(r->status, r->curl_code);
+    n->sending[j->channel]--;
     track_provider(n, j, outcome);
+    /* A Retry-After speaks for the provider, not for this one message:
+     * nothing more goes to it before then (the fallback, if any, takes
+     * over meanwhile). */
+    if (outcome == AC_OUTCOME_RETRY && r->retry_after_ms >= 0 && j->route != AC_ROUTE_FALLBACK)
+        ac_breaker_pause(&n->breaker[j->channel],
+                         ac_time_mono_ms() + (r->retry_after_ms < n->retry.max_ms
+                                                  ? r->retry_after_ms
+                                                  : n->retry.max_ms));
     snprintf(labels, sizeof(labels), "provider=\"%s\",result=\"%s\"", ac_provider_name(j->provider),
              ac_delivery_result_class(r->status, r->curl_code));
     ac_metrics_add(n->w->metrics, "aftercare_provider_requests_total", labels, 1);
@@ -807,15 +1010,12 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
         }
         break;
     case AC_OUTCOME_RETRY:
-        if (j->attempts >= n->max_attempts) {
-            log_job(AC_LOG_WARN, n, j, "giving up: %s", r->error);
-            to_dlq(j, "retries_exhausted", r->error);
+        retry_later(n, j,
+                    ac_retry_next(&n->retry, j->m->kind, j->first_attempt_ms, j->attempts,
+                                  ac_time_now_ms(), r->retry_after_ms, 0, next_rand(n)),
+                    r->error);
+        if (j->state == J_DLQ)
             break;
-        }
-        j->state = J_WAIT;
-        j->due_ms =
-            ac_time_mono_ms() + ac_delivery_backoff_ms(j->attempts, n->retry_base, n->retry_max,
-                                                       r->retry_after_ms, next_rand(n));
         snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", ac_kind_name(j->m->kind),
                  ac_channel_name(j->channel));
         ac_metrics_add(n->w->metrics, "aftercare_messages_retried_total", labels, 1);
@@ -979,9 +1179,16 @@ int ac_notify_run(ac_worker_t *w)
     memset(&n, 0, sizeof(n));
     n.w = w;
     n.max_in_flight = (int)ac_config_int(w->cfg, "MAX_IN_FLIGHT");
-    n.max_attempts = (int)ac_config_int(w->cfg, "MAX_ATTEMPTS");
-    n.retry_base = ac_config_int(w->cfg, "RETRY_BASE");
-    n.retry_max = ac_config_int(w->cfg, "RETRY_MAX");
+    n.retry = (ac_retry_policy_t){
+        .base_ms = ac_config_int(w->cfg, "RETRY_BASE"),
+        .max_ms = ac_config_int(w->cfg, "RETRY_MAX"),
+        .lifetime_ms = ac_config_int(w->cfg, "RETRY_FOR"),
+        .marketing_lifetime_ms = ac_config_int(w->cfg, "RETRY_FOR_MARKETING"),
+        .defer_after_ms = ac_config_int(w->cfg, "RETRY_DEFER_AFTER"),
+        .max_attempts = (int)ac_config_int(w->cfg, "MAX_ATTEMPTS"),
+    };
+    n.recheck_after = ac_config_int(w->cfg, "RECHECK_AFTER");
+    n.hold_ms = ac_config_int(w->cfg, "WATERMARK_MAX_HOLD");
     n.claim_ttl = ac_config_int(w->cfg, "CLAIM_TTL");
     n.sent_ttl = ac_config_int(w->cfg, AC_DEDUP_TTL);
     n.cap = (int)ac_config_int(w->cfg, "MARKETING_CAP");
@@ -991,6 +1198,9 @@ int ac_notify_run(ac_worker_t *w)
     ac_history_register(w->redis);
     ac_schedule_register(w->redis);
     n.rng = (uint32_t)ac_time_now_ms() ^ (uint32_t)(uintptr_t)&n;
+    ac_metrics_describe(w->metrics, "aftercare_circuit_open", AC_METRIC_GAUGE,
+                        "1 while a channel's circuit is open: its primary provider kept failing, "
+                        "and messages go to the fallback or are held.");
     ac_metrics_describe(w->metrics, "aftercare_provider_failover_total", AC_METRIC_COUNTER,
                         "Times a channel switched to its fallback provider because the primary "
                         "kept failing.");
@@ -1024,6 +1234,7 @@ int ac_notify_run(ac_worker_t *w)
             goto out;
         }
         ac_breaker_init(&n.breaker[ch], ps.failover_after, ps.failover_cooldown_ms);
+        ac_breaker_set_ramp(&n.breaker[ch], ac_config_int(w->cfg, "CIRCUIT_RAMP"));
         ac_log(AC_LOG_INFO, "%s through %s%s%s", ac_channel_name(ch),
                ac_provider_name(ps.primary[ch]), n.fallback[ch] ? ", falling back to " : "",
                n.fallback[ch] ? ac_provider_name(ps.fallback[ch]) : "");

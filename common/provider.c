@@ -643,7 +643,7 @@ ac_route_t ac_breaker_route(ac_breaker_t *b, int64_t now_ms)
         b->until_ms = now_ms + b->cooldown_ms;
         return AC_ROUTE_TRIAL;
     default:
-        return AC_ROUTE_PRIMARY;
+        return now_ms < b->paused_until_ms ? AC_ROUTE_FALLBACK : AC_ROUTE_PRIMARY;
     }
 }
 
@@ -677,6 +677,7 @@ ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outc
             return breaker_open(b, now_ms);
         b->state = BREAKER_CLOSED;
         b->failures = 0;
+        b->closed_at_ms = now_ms;
         return AC_BREAKER_CLOSED;
     case AC_ROUTE_FALLBACK:
         break;
@@ -687,4 +688,31 @@ ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outc
 int ac_breaker_open(const ac_breaker_t *b)
 {
     return b->state != BREAKER_CLOSED;
+}
+
+void ac_breaker_set_ramp(ac_breaker_t *b, int64_t ramp_ms)
+{
+    b->ramp_ms = ramp_ms > 0 ? ramp_ms : 0;
+}
+
+void ac_breaker_pause(ac_breaker_t *b, int64_t until_ms)
+{
+    if (until_ms > b->paused_until_ms)
+        b->paused_until_ms = until_ms;
+}
+
+int ac_breaker_limit(const ac_breaker_t *b, int max, int64_t now_ms)
+{
+    if (b->state != BREAKER_CLOSED || b->ramp_ms <= 0 || b->closed_at_ms <= 0 ||
+        now_ms - b->closed_at_ms >= b->ramp_ms)
+        return max;
+    int64_t limit = (int64_t)max * (now_ms - b->closed_at_ms) / b->ramp_ms;
+    return limit < 1 ? 1 : (int)limit;
+}
+
+int64_t ac_breaker_next_ms(const ac_breaker_t *b, int64_t now_ms)
+{
+    if (b->state != BREAKER_CLOSED)
+        return b->until_ms > now_ms ? b->until_ms : now_ms;
+    return b->paused_until_ms > now_ms ? b->paused_until_ms : now_ms;
 }

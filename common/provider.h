@@ -158,9 +158,12 @@ typedef enum ac_breaker_change {
 typedef struct ac_breaker {
     int threshold;
     int64_t cooldown_ms;
-    int state;        /* closed, open or half-open */
-    int failures;     /* consecutive transient failures of the primary while closed */
-    int64_t until_ms; /* open: when the first trial may go; half-open: when another may */
+    int state;               /* closed, open or half-open */
+    int failures;            /* consecutive transient failures of the primary while closed */
+    int64_t until_ms;        /* open: when the first trial may go; half-open: when another may */
+    int64_t paused_until_ms; /* closed: the provider's Retry-After asked for no requests before */
+    int64_t ramp_ms;         /* after closing, the pace grows to the full one over this */
+    int64_t closed_at_ms;    /* when the circuit last closed after being open */
 } ac_breaker_t;
 
 void ac_breaker_init(ac_breaker_t *b, int threshold, int64_t cooldown_ms);
@@ -175,5 +178,25 @@ ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outc
 
 /* True while attempts go to the fallback (open or half-open). */
 int ac_breaker_open(const ac_breaker_t *b);
+
+/* Without a fallback, AC_ROUTE_FALLBACK from ac_breaker_route() means
+ * "hold": no attempt is spent on a provider that fails everything, and
+ * one trial probes it every cooldown. */
+
+/* After the circuit closes, the requests allowed in flight grow from one
+ * to the full count over ramp_ms (0: at once), so that a provider coming
+ * back from an outage is not knocked over by the backlog. */
+void ac_breaker_set_ramp(ac_breaker_t *b, int64_t ramp_ms);
+
+/* The provider answered with Retry-After: no attempt goes to the primary
+ * before until_ms (routes say fallback, or hold, until then). */
+void ac_breaker_pause(ac_breaker_t *b, int64_t until_ms);
+
+/* How many requests may be in flight to the primary at now_ms, of max. */
+int ac_breaker_limit(const ac_breaker_t *b, int max, int64_t now_ms);
+
+/* The earliest time the primary takes an attempt again: now_ms while the
+ * circuit is closed and not paused. */
+int64_t ac_breaker_next_ms(const ac_breaker_t *b, int64_t now_ms);
 
 #endif

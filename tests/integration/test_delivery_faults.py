@@ -26,7 +26,9 @@ from stack import REPO, Stack, free_port, wait_until
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OLD_SECRET = "whsec_dGhpcyBpcyB0aGUgb2xkIHNlY3JldCBrZXk="
 RECEIVER = os.path.join(REPO, "docs", "examples", "webhook_receiver.py")
-FAST_RETRIES = {"RETRY_BASE": "100ms", "RETRY_MAX": "1s", "MAX_ATTEMPTS": "8",
+# Retries bounded by their lifetime (RETRY_FOR), not by a count; a circuit
+# opened by a run of failures probes again after a second.
+FAST_RETRIES = {"RETRY_BASE": "100ms", "RETRY_MAX": "1s", "FAILOVER_COOLDOWN": "1s",
                 "HTTP_TIMEOUT": "2s", "CLAIM_TTL": "5s"}
 
 
@@ -84,11 +86,9 @@ class DeliveryFaultsTest(unittest.TestCase):
             for e in placed:
                 k = order_key(e)
                 with self.subTest(order=k):
-                    self.assertEqual(len(delivered[k]) + len(dead[k]), 1,
-                                     "delivered once or dead-lettered once")
-                    for r in dead[k]:
-                        self.assertIn(r["headers"].get("ac-dlq-reason"),
-                                      ("retries_exhausted", "rejected"))
+                    self.assertEqual(len(delivered[k]), 1, "delivered once")
+                    self.assertEqual(dead[k], [], "nothing dead-lettered: retries go on for "
+                                     "as long as the message is useful, not 8 attempts")
             self.assertEqual(stats["bad_signatures"], 0, "every signature verified")
             self.assertGreater(stats["failed_injected"], n // 5, "the sink did fail")
             m = st.metrics(notify)
@@ -105,15 +105,16 @@ class DeliveryFaultsTest(unittest.TestCase):
                  ("500", ["--fail-rate", "0.5", "--fail-status", "500"], {}),
                  ("503", ["--fail-rate", "0.5", "--fail-status", "503"], {}),
                  ("stall past the timeout", ["--delay-ms", "1500"],
-                  {"HTTP_TIMEOUT": "500ms", "MAX_ATTEMPTS": "2"})]
+                  {"HTTP_TIMEOUT": "500ms", "RETRY_FOR": "3s"})]
         placed = gen_events.orders_placed(40, 78)
         for name, sink, env in cases:
             with self.subTest(fault=name), Stack(partitions=2, sink_args=sink) as st:
                 self.run_orders(st, placed, env, dup_rate=0)
                 delivered, dead = self.outcome(st, placed)
                 if name.startswith("stall"):
-                    # Every attempt times out: each message is dead-lettered
-                    # once, with the reason. (The stalled sink still records
+                    # Every attempt times out for as long as RETRY_FOR
+                    # allows: each message is dead-lettered once, with the
+                    # reason. (The stalled sink still records
                     # what it got after the client gave up: a provider that
                     # times out may have sent it, which is why the dead
                     # letter says retries_exhausted, not rejected.)
