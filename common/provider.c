@@ -635,7 +635,8 @@ ac_route_t ac_breaker_route(ac_breaker_t *b, int64_t now_ms)
     switch (b->state) {
     case BREAKER_OPEN:
     case BREAKER_HALF_OPEN:
-        if (now_ms < b->until_ms)
+        /* A provider that asked for a pause gets no trial before it ends. */
+        if (now_ms < b->until_ms || now_ms < b->paused_until_ms)
             return AC_ROUTE_FALLBACK;
         /* One attempt tries the primary; until it reports (or a cooldown
          * passes without a report) the others keep to the fallback. */
@@ -712,7 +713,8 @@ int ac_breaker_limit(const ac_breaker_t *b, int max, int64_t now_ms)
 
 int64_t ac_breaker_next_ms(const ac_breaker_t *b, int64_t now_ms)
 {
-    if (b->state != BREAKER_CLOSED)
-        return b->until_ms > now_ms ? b->until_ms : now_ms;
-    return b->paused_until_ms > now_ms ? b->paused_until_ms : now_ms;
+    int64_t next = b->paused_until_ms > now_ms ? b->paused_until_ms : now_ms;
+    if (b->state != BREAKER_CLOSED && b->until_ms > next)
+        next = b->until_ms;
+    return next;
 }

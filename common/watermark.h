@@ -50,7 +50,7 @@ int64_t ac_watermark_next(const ac_wm_partition_t *p);
 int64_t ac_watermark_topic(const ac_wm_partition_t *parts, size_t n, int64_t queried_ms);
 
 /* The bound of a firing round at now_ms: messages due strictly before it
- * may fire. The lowest of the topics' watermarks, never above now_ms;
+ * may fire. The lowest of the topics' watermarks, never above now_ms + 1;
  * AC_WATERMARK_UNKNOWN when any is. With no topics watched, now_ms + 1. */
 int64_t ac_watermark_bound(const int64_t *topic_wm, size_t n, int64_t now_ms);
 

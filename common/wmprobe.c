@@ -1,6 +1,7 @@
 #include "wmprobe.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,9 @@
 #include "log.h"
 #include "timeutil.h"
 
-/* Each Kafka request of a round waits at most this long. */
-#define WM_TIMEOUT_MS 2000
+/* Each Kafka request of a round waits at most this long: also the longest
+ * a worker's shutdown waits for the thread. */
+#define WM_TIMEOUT_MS 1000
 #define WM_MAX_PARTS  4096
 
 /* The timestamp of the record at one offset, cached: a record never
@@ -44,7 +46,7 @@ struct ac_wmprobe {
     int started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop;
+    atomic_int stop;
 };
 
 static rd_kafka_topic_partition_list_t *all_partitions(const char *topic, int np, int64_t offset)
@@ -130,7 +132,8 @@ out:
  * with records waiting whose timestamp is not cached yet: assigns those
  * partitions at that offset and takes one record of each. A partition
  * that yields nothing in time stays unknown, which holds the topic. */
-static void peek(rd_kafka_t *rk, const char *topic, ac_wm_partition_t *parts, head_t *heads, int np)
+static void peek(ac_wmprobe_t *p, rd_kafka_t *rk, const char *topic, ac_wm_partition_t *parts,
+                 head_t *heads, int np)
 {
     rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < np; i++) {
@@ -145,7 +148,7 @@ static void peek(rd_kafka_t *rk, const char *topic, ac_wm_partition_t *parts, he
     if (want->cnt > 0 && rd_kafka_assign(rk, want) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         int left = want->cnt;
         int64_t deadline = ac_time_mono_ms() + WM_TIMEOUT_MS;
-        while (left > 0 && ac_time_mono_ms() < deadline) {
+        while (left > 0 && ac_time_mono_ms() < deadline && !atomic_load(&p->stop)) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
             if (!m)
                 continue;
@@ -193,8 +196,12 @@ static int refresh(ac_wmprobe_t *p, wtopic_t *t, int64_t *wm, char *err, size_t 
         return -1;
     }
     int rc = read_offsets(rk, t->name.topic, parts, np, err, errsz);
+    if (rc == 0 && atomic_load(&p->stop)) {
+        snprintf(err, errsz, "stopping");
+        rc = -1;
+    }
     if (rc == 0) {
-        peek(rk, t->name.topic, parts, t->heads, np);
+        peek(p, rk, t->name.topic, parts, t->heads, np);
         *wm = ac_watermark_topic(parts, (size_t)np, queried);
     }
     free(parts);
@@ -203,7 +210,7 @@ static int refresh(ac_wmprobe_t *p, wtopic_t *t, int64_t *wm, char *err, size_t 
 
 static void round_all(ac_wmprobe_t *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t i = 0; i < p->n && !atomic_load(&p->stop); i++) {
         wtopic_t *t = &p->topics[i];
         char err[256];
         int64_t wm;
