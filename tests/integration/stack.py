@@ -51,7 +51,9 @@ WORKER_VARS = (
     "REVIEW_REQUEST_DELAY", "REFERRAL_DELAY", "SHIPPING_UPDATES", "STORE_SETTINGS",
     "JOURNEY_TTL", "SCHEDULER", "FIRE_INTERVAL", "FIRE_LEASE", "QUIET_HOURS", "MARKETING_CAP",
     "MARKETING_CAP_WINDOW", "SHUTDOWN_TIMEOUT", "STALL_TIMEOUT", "LOG_MASK", "MAX_ATTEMPTS",
-    "RETRY_BASE", "RETRY_MAX",
+    "RETRY_BASE", "RETRY_MAX", "WATERMARK_TOPICS", "WATERMARK_MAX_HOLD", "WATERMARK_INTERVAL",
+    "RETRY_FOR", "RETRY_FOR_MARKETING", "RETRY_DEFER_AFTER", "RECHECK_AFTER", "CIRCUIT_RAMP",
+    "FAILOVER_AFTER", "FAILOVER_COOLDOWN",
 )
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -737,6 +739,29 @@ class Stack:
 
     def sink_messages(self):
         return json.loads(self._get(self.sink_port, "/messages", timeout=30))
+
+    def sink_faults(self):
+        """The faults ac-sink injects right now: {"fail_rate", "fail_status",
+        "delay_ms"}."""
+        return json.loads(self._get(self.sink_port, "/faults"))
+
+    def set_sink_faults(self, fail_rate=0.0, fail_status=503, delay_ms=0):
+        """Changes the faults ac-sink injects, at once and without a restart:
+        unlike restart_sink, its counters and idempotency keys carry on, so a
+        test can stage a provider outage (set_sink_faults(1.0, 503)) and its
+        end (set_sink_faults()) and still see every duplicate. Returns the
+        settings now in force; raises StackError if the sink refused them."""
+        body = json.dumps({"fail_rate": float(fail_rate), "fail_status": int(fail_status),
+                           "delay_ms": int(delay_ms)}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d/faults" % self.sink_port, data=body,
+                                     headers={"Content-Type": "application/json"},
+                                     method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise StackError("ac-sink refused faults %s: %d %s"
+                             % (body.decode(), e.code, e.read(300).decode(errors="replace")))
 
     def metrics(self, worker):
         """The worker's /metrics parsed into Metrics."""

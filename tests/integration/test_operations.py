@@ -144,12 +144,15 @@ class MetricsTest(unittest.TestCase):
 
 class StallTest(unittest.TestCase):
     def test_a_stalled_partition_fails_readiness_until_it_moves(self):
-        # Every request fails, so the one partition holding a message
-        # cannot move past it; the others have nothing waiting.
+        # Every request fails, and the message waits for its next attempt
+        # in memory (RETRY_DEFER_AFTER is longer than any wait), so the one
+        # partition holding it cannot move past it; the others have
+        # nothing waiting. (By default a wait this long goes to the
+        # durable schedule and the partition moves on.)
         with Stack(partitions=4, sink_args=["--fail-rate", "1", "--fail-status", "503"]) as st:
             notify = st.start_worker("notify-worker", {
-                **FAST_STATS, "STALL_TIMEOUT": "3s", "MAX_ATTEMPTS": "100",
-                "RETRY_BASE": "200ms", "RETRY_MAX": "400ms"})
+                **FAST_STATS, "STALL_TIMEOUT": "3s", "RETRY_DEFER_AFTER": "1h",
+                "FAILOVER_COOLDOWN": "500ms", "RETRY_BASE": "200ms", "RETRY_MAX": "400ms"})
             order = st.start_worker("order-worker")
             placed, lines = orders(1, 5102)
             st.produce("orders", lines)

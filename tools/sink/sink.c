@@ -4,7 +4,10 @@
  * during the demo, the tests and the docker compose stack.
  * It records what customers would receive, honours Idempotency-Key the way
  * real providers do, can verify Standard Webhooks signatures, and can inject
- * slowness and failures so that retry paths get exercised.
+ * slowness and failures so that retry paths get exercised. The injected
+ * faults start as the flags say and can be changed while it runs (POST
+ * /faults), so that a test can stage a provider outage and its recovery
+ * without a restart that would forget the idempotency keys.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +41,7 @@
 #define MAX_STORED_BYTES   ((size_t)1024 * 1024 * 1024)
 #define MAX_SECRET_BYTES   1024
 #define MAX_DELAY_MS       600000
+#define FAULTS_PATH        "/faults"
 #define JSON_PLAIN         (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define HDR_IDEMPOTENCY    "Idempotency-Key"
 #define HDR_WEBHOOK_ID     "webhook-id"
@@ -64,6 +68,14 @@ struct options {
     int seed_given;
 };
 
+/* The injected faults. They live in the shared state rather than in the
+ * options because POST /faults changes them while requests are in flight. */
+struct faults {
+    unsigned int delay_ms;
+    double fail_rate;
+    unsigned int fail_status;
+};
+
 /* Open-addressing set of idempotency keys that were already delivered. */
 struct key_set {
     char **slots;
@@ -82,6 +94,7 @@ struct sink_state {
     uint64_t bad_signatures;
     uint64_t no_key;
     uint64_t unstored;
+    struct faults faults;
     struct key_set keys;
     char **messages;
     size_t message_count;
@@ -117,7 +130,10 @@ static void usage(FILE *fp)
             "  --secret whsec_...  verify Standard Webhooks signatures\n"
             "  --seed N            seed for the injected failures\n"
             "  --help | --version\n"
-            "Endpoints: POST any path; GET /stats, /messages, /healthz.\n");
+            "Endpoints: POST any path but /faults (a delivery); GET /stats, /messages,\n"
+            "/healthz; GET /faults shows the injected faults and POST /faults changes\n"
+            "them at once, e.g. {\"fail_rate\":1.0,\"fail_status\":503,\"delay_ms\":0}\n"
+            "(any subset of the fields; the same ranges as the flags).\n");
 }
 
 /* Numeric options must be whole numbers in range so a typo in a test script
@@ -708,6 +724,164 @@ static void count_kind(struct sink_state *st, json_object *body)
         json_object_object_add(st->by_kind, name, json_object_new_int64(1));
 }
 
+/* Errors of the control endpoint name what was wrong, so that a test that
+ * sends a bad setting fails with a message rather than a bare 400. The text
+ * goes through json-c so that any quoting in it stays valid JSON. */
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned int status, const char *fmt,
+                                  ...)
+{
+    json_object *obj = json_object_new_object();
+    enum MHD_Result ret;
+    char text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (!obj)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+    json_object_object_add(obj, "error", json_object_new_string(text));
+    ret = send_json_object(conn, status, obj);
+    json_object_put(obj);
+    return ret;
+}
+
+/* Answers with the faults in force. The caller copies them out under the
+ * lock, so the three fields always belong to one setting. */
+static enum MHD_Result send_faults(struct MHD_Connection *conn, const struct faults *f)
+{
+    json_object *obj = json_object_new_object();
+    enum MHD_Result ret;
+
+    if (!obj)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+    json_object_object_add(obj, "fail_rate", json_object_new_double(f->fail_rate));
+    json_object_object_add(obj, "fail_status", json_object_new_int64((int64_t)f->fail_status));
+    json_object_object_add(obj, "delay_ms", json_object_new_int64((int64_t)f->delay_ms));
+    ret = send_json_object(conn, MHD_HTTP_OK, obj);
+    json_object_put(obj);
+    return ret;
+}
+
+/* GET /faults: what is injected right now. */
+static enum MHD_Result handle_faults_get(struct sink_state *st, struct MHD_Connection *conn)
+{
+    struct faults now;
+
+    pthread_mutex_lock(&st->lock);
+    now = st->faults;
+    pthread_mutex_unlock(&st->lock);
+    return send_faults(conn, &now);
+}
+
+/* A POST /faults body names only the fields it changes; the rest keep the
+ * value they have when the change is applied, not when it was parsed, so
+ * two concurrent changes of different fields both take effect. */
+struct faults_change {
+    struct faults value;
+    int has_delay_ms;
+    int has_fail_rate;
+    int has_fail_status;
+};
+
+/* Reads a POST /faults body with the same ranges as the flags, so that a
+ * test cannot set through the endpoint what the command line would refuse.
+ * Every field is checked before any is applied: a bad request changes
+ * nothing. Returns 0, or -1 with the reason in why. */
+static int parse_faults_change(json_object *obj, struct faults_change *out, char *why, size_t whysz)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_object_is_type(obj, json_type_object)) {
+        snprintf(why, whysz,
+                 "expected a JSON object such as "
+                 "{\"fail_rate\":1.0,\"fail_status\":503,\"delay_ms\":0}");
+        return -1;
+    }
+    json_object_object_foreach(obj, name, v)
+    {
+        const char *shown = json_object_to_json_string_ext(v, JSON_PLAIN);
+        int64_t n;
+
+        if (strcmp(name, "fail_rate") == 0) {
+            double rate = -1.0;
+
+            if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+                rate = json_object_get_double(v);
+            if (!(rate >= 0.0) || rate > 1.0) {
+                snprintf(why, whysz, "fail_rate: expected a number from 0 to 1, got %.60s", shown);
+                return -1;
+            }
+            out->value.fail_rate = rate;
+            out->has_fail_rate = 1;
+        } else if (strcmp(name, "fail_status") == 0) {
+            n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+            if (n < 400 || n > 599) {
+                snprintf(why, whysz,
+                         "fail_status: expected an HTTP error status 400..599, got %.60s", shown);
+                return -1;
+            }
+            out->value.fail_status = (unsigned int)n;
+            out->has_fail_status = 1;
+        } else if (strcmp(name, "delay_ms") == 0) {
+            n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+            if (n < 0 || n > MAX_DELAY_MS) {
+                snprintf(why, whysz, "delay_ms: expected a whole number 0..%d, got %.60s",
+                         MAX_DELAY_MS, shown);
+                return -1;
+            }
+            out->value.delay_ms = (unsigned int)n;
+            out->has_delay_ms = 1;
+        } else {
+            snprintf(why, whysz,
+                     "unknown field '%.60s' (expected fail_rate, fail_status, delay_ms)", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* POST /faults: changes the injected faults at once, under the state lock,
+ * keeping the counters and the idempotency keys, so that a test can stage a
+ * provider outage and its end as one sink. A request already waiting out
+ * the old delay finishes it; every decision to fail is taken with the
+ * settings in force at that moment. It is not a delivery: no signature,
+ * no delay and no counters apply to it. */
+static enum MHD_Result handle_faults_post(struct sink_state *st, struct MHD_Connection *conn,
+                                          struct request_ctx *ctx)
+{
+    struct faults_change change;
+    struct faults now;
+    json_object *body;
+    char why[256];
+    int rc;
+
+    if (ctx->too_large)
+        return send_json_const(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                               "{\"error\":\"payload too large\"}");
+    body = parse_body(ctx->body ? ctx->body : "", ctx->len);
+    if (!body)
+        return send_json_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"oom\"}");
+    rc = parse_faults_change(body, &change, why, sizeof(why));
+    json_object_put(body);
+    if (rc != 0)
+        return send_error(conn, MHD_HTTP_BAD_REQUEST, "%s", why);
+
+    pthread_mutex_lock(&st->lock);
+    if (change.has_delay_ms)
+        st->faults.delay_ms = change.value.delay_ms;
+    if (change.has_fail_rate)
+        st->faults.fail_rate = change.value.fail_rate;
+    if (change.has_fail_status)
+        st->faults.fail_status = change.value.fail_status;
+    now = st->faults;
+    pthread_mutex_unlock(&st->lock);
+    /* On stderr, so that a failed test's logs show when the outage began
+     * and ended next to what the workers did. */
+    fprintf(stderr, PROG ": faults now fail_rate=%g fail_status=%u delay_ms=%u\n", now.fail_rate,
+            now.fail_status, now.delay_ms);
+    return send_faults(conn, &now);
+}
+
 /* POST any path: the order of checks mirrors a real provider, which
  * authenticates first, may then fail transiently, and only then applies
  * idempotency. Injected failures are never recorded as deliveries. */
@@ -718,12 +892,18 @@ static enum MHD_Result handle_post(struct sink_state *st, struct MHD_Connection 
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HDR_IDEMPOTENCY);
     json_object *body = NULL;
     enum MHD_Result ret;
+    unsigned int delay_ms, fail_status;
     int replay = 0, fail;
 
     if (key && *key == '\0')
         key = NULL;
-    if (opts->delay_ms) {
-        struct timespec nap = {opts->delay_ms / 1000, (long)(opts->delay_ms % 1000) * 1000000L};
+    /* The faults can change at any moment (POST /faults), so each is read
+     * under the lock where it is used. */
+    pthread_mutex_lock(&st->lock);
+    delay_ms = st->faults.delay_ms;
+    pthread_mutex_unlock(&st->lock);
+    if (delay_ms) {
+        struct timespec nap = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
 
         while (nanosleep(&nap, &nap) != 0 && errno == EINTR)
             ;
@@ -744,15 +924,16 @@ static enum MHD_Result handle_post(struct sink_state *st, struct MHD_Connection 
     }
 
     pthread_mutex_lock(&st->lock);
-    fail = opts->fail_rate > 0 && next_random(st) < opts->fail_rate;
+    fail = st->faults.fail_rate > 0 && next_random(st) < st->faults.fail_rate;
+    fail_status = st->faults.fail_status;
     if (fail)
         st->failed_injected++;
     pthread_mutex_unlock(&st->lock);
     if (fail)
-        return send_response(conn, opts->fail_status, CONTENT_TYPE_JSON,
+        return send_response(conn, fail_status, CONTENT_TYPE_JSON,
                              (char *)"{\"error\":\"injected failure\"}",
                              strlen("{\"error\":\"injected failure\"}"), MHD_RESPMEM_PERSISTENT,
-                             opts->fail_status == 429 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, "1");
+                             fail_status == 429 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, "1");
 
     body = parse_body(ctx->body ? ctx->body : "", ctx->len);
     if (!body)
@@ -826,6 +1007,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct sink_state *st = cls;
     struct request_ctx *ctx = *con_cls;
+    int control = strcmp(url, FAULTS_PATH) == 0;
 
     (void)version;
     if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
@@ -839,7 +1021,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *con_cls = ctx;
             if (clen && strtoull(clen, NULL, 10) > MAX_BODY) {
                 ctx->too_large = 1;
-                return handle_post(st, conn, url, ctx);
+                return control ? handle_faults_post(st, conn, ctx)
+                               : handle_post(st, conn, url, ctx);
             }
             return MHD_YES;
         }
@@ -848,7 +1031,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_data_size = 0;
             return MHD_YES;
         }
-        return handle_post(st, conn, url, ctx);
+        return control ? handle_faults_post(st, conn, ctx) : handle_post(st, conn, url, ctx);
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
         if (!ctx) {
@@ -867,6 +1050,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return handle_stats(st, conn);
         if (strcmp(url, "/messages") == 0)
             return handle_messages(st, conn);
+        if (control)
+            return handle_faults_get(st, conn);
         if (strcmp(url, "/healthz") == 0)
             return send_response(conn, MHD_HTTP_OK, CONTENT_TYPE_PLAIN, (char *)"ok", 2,
                                  MHD_RESPMEM_PERSISTENT, NULL, NULL);
@@ -1084,6 +1269,9 @@ int main(int argc, char **argv)
     }
 
     st.opts = &opts;
+    st.faults.delay_ms = opts.delay_ms;
+    st.faults.fail_rate = opts.fail_rate;
+    st.faults.fail_status = opts.fail_status;
     st.rng = opts.seed_given ? opts.seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
     st.rng = st.rng * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
     if (st.rng == 0)
