@@ -507,6 +507,20 @@ static void test_parse(void **state)
     }
 }
 
+/* A retry of news about one parcel, put back into the schedule, is
+ * checked at fire time only against what stops it for every parcel: the
+ * item does not say which parcel "delivered" is about. */
+static void test_order_blockers(void **state)
+{
+    (void)state;
+    assert_string_equal(ac_journey_order_blockers_csv(AC_KIND_SHIPPING_UPDATE),
+                        "cancelled,returned");
+    assert_string_equal(ac_journey_order_blockers_csv(AC_KIND_DELAY_NOTICE), "cancelled,returned");
+    assert_string_equal(ac_journey_order_blockers_csv(AC_KIND_REVIEW_REQUEST),
+                        ac_journey_blockers_csv(AC_KIND_REVIEW_REQUEST));
+    assert_string_equal(ac_journey_order_blockers_csv(AC_KIND_ORDER_CONFIRMATION), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_blocked_empty_journey),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_order_blockers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -503,6 +503,163 @@ static void test_decode_invalid_record(void **state)
     free(rec);
 }
 
+#define FIRST_ATTEMPT_MS (CREATED_MS + 3600000 + 7) /* an hour after, to the millisecond */
+
+/* A message put back into the schedule carries its attempts and the time
+ * of its first one, so that the backoff, RETRY_FOR and MAX_ATTEMPTS go on
+ * from there when it comes back; everything else in the record survives
+ * unchanged, and setting them again replaces rather than repeats them. */
+static void test_attempts_round_trip(void **state)
+{
+    (void)state;
+    ac_event_t *ev = event(EVENT);
+    char id[AC_MESSAGE_ID_LEN];
+    ac_message_id(AC_KIND_REVIEW_REQUEST, ev->store.id, ev->order.id, NULL, id);
+    size_t len = 0;
+    char *rec = ac_message_encode(id, AC_KIND_REVIEW_REQUEST, CREATED_MS, DUE_MS, ev, &len);
+    assert_non_null(rec);
+
+    /* A record that never waited for a retry has neither field. */
+    ac_message_t *m = decode_ok(rec, len);
+    assert_int_equal(m->attempts, 0);
+    assert_int_equal(m->first_attempt_ms, 0);
+    ac_message_destroy(m);
+
+    size_t n = 0;
+    char *with = ac_message_with_attempts(rec, len, 3, FIRST_ATTEMPT_MS, &n);
+    assert_non_null(with);
+    assert_int_equal(n, strlen(with));
+    m = decode_ok(with, n);
+    assert_int_equal(m->attempts, 3);
+    assert_int_equal(m->first_attempt_ms, FIRST_ATTEMPT_MS);
+    assert_string_equal(m->id, id);
+    assert_int_equal(m->kind, AC_KIND_REVIEW_REQUEST);
+    assert_int_equal(m->created_ms, CREATED_MS);
+    assert_int_equal(m->due_ms, DUE_MS);
+    assert_string_equal(m->event->event_id, "evt_42");
+    assert_string_equal(m->event->store.name, "Müller & Söhne");
+    assert_string_equal(m->event->order.items[1].name, "Socken \"Öko\" / Wolle");
+    json_object *x;
+    assert_true(json_object_object_get_ex(m->event->root, "x_unknown", &x));
+    ac_message_destroy(m);
+
+    /* The next deferral overwrites the count; out_len may be NULL. */
+    char *again = ac_message_with_attempts(with, n, 4, FIRST_ATTEMPT_MS, NULL);
+    assert_non_null(again);
+    assert_int_equal(ac_test_count(again, "\"attempts\""), 1);
+    assert_int_equal(ac_test_count(again, "\"first_attempt_at\""), 1);
+    m = decode_ok(again, strlen(again));
+    assert_int_equal(m->attempts, 4);
+    assert_int_equal(m->first_attempt_ms, FIRST_ATTEMPT_MS);
+    ac_message_destroy(m);
+
+    /* A held message (no attempt made yet) keeps 0 attempts. */
+    char *held = ac_message_with_attempts(rec, len, 0, FIRST_ATTEMPT_MS, NULL);
+    assert_non_null(held);
+    m = decode_ok(held, strlen(held));
+    assert_int_equal(m->attempts, 0);
+    assert_int_equal(m->first_attempt_ms, FIRST_ATTEMPT_MS);
+    ac_message_destroy(m);
+
+    free(held);
+    free(again);
+    free(with);
+    free(rec);
+    ac_event_destroy(ev);
+}
+
+/* The record is len bytes, as consumed from Kafka: not NUL-terminated,
+ * whatever follows it in memory is not part of it. */
+static void test_with_attempts_reads_only_len_bytes(void **state)
+{
+    (void)state;
+    char *rec = record(GOOD_ID, "order_cancelled", MINIMAL_EVENT);
+    size_t len = strlen(rec);
+    char *buf = malloc(len + 16);
+    assert_non_null(buf);
+    memcpy(buf, rec, len);
+    memcpy(buf + len, "}garbage,\"x\":1}", 16);
+    size_t n = 0;
+    char *with = ac_message_with_attempts(buf, len, 2, CREATED_MS, &n);
+    assert_non_null(with);
+    assert_not_contains(with, "garbage");
+    ac_message_t *m = decode_ok(with, n);
+    assert_int_equal(m->attempts, 2);
+    assert_int_equal(m->first_attempt_ms, CREATED_MS);
+    assert_string_equal(m->event->order.id, "o1");
+    ac_message_destroy(m);
+    free(with);
+    free(buf);
+    free(rec);
+}
+
+/* Only a JSON object can carry the fields: anything else, or text that is
+ * not JSON at all, gives NULL rather than a made-up record. */
+static void test_with_attempts_needs_an_object(void **state)
+{
+    (void)state;
+    const char *bad[] = {"[1,2,3]", "\"text\"", "42", "null", "true", "{\"id\":", "not json", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = 12345;
+        char *out = ac_message_with_attempts(bad[i], strlen(bad[i]), 1, CREATED_MS, &n);
+        if (out) {
+            free(out);
+            fail_msg("expected NULL for %s", bad[i]);
+        }
+    }
+}
+
+/* Builds the minimal record with one more field, given as JSON text. */
+static char *record_with(const char *field, const char *value_json)
+{
+    char *base = record(GOOD_ID, "order_cancelled", MINIMAL_EVENT);
+    json_object *o = json_tokener_parse(base);
+    json_object_object_add(o, field, json_tokener_parse(value_json));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    free(base);
+    return s;
+}
+
+/* Decoding is lenient about the two fields, as about the timestamps: a
+ * count that is not a small positive integer reads as none, and so does a
+ * first attempt that is not a timestamp; the message itself still
+ * decodes, since dropping it over retry bookkeeping would lose it. */
+static void test_decode_attempts_out_of_range(void **state)
+{
+    (void)state;
+    struct {
+        const char *field, *value;
+        int attempts;
+        int64_t first_ms;
+    } cases[] = {
+        {"attempts", "7", 7, 0},
+        {"attempts", "1000000", 1000000, 0},
+        {"attempts", "1000001", 0, 0},
+        {"attempts", "-3", 0, 0},
+        {"attempts", "0", 0, 0},
+        {"attempts", "\"3\"", 0, 0},
+        {"attempts", "2.5", 0, 0},
+        {"attempts", "9223372036854775807", 0, 0},
+        {"attempts", "null", 0, 0},
+        {"first_attempt_at", "\"2026-11-25T10:15:00.123Z\"", 0, CREATED_MS},
+        {"first_attempt_at", "\"yesterday\"", 0, 0},
+        {"first_attempt_at", "\"2026-13-45T99:00:00Z\"", 0, 0},
+        {"first_attempt_at", "null", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *rec = record_with(cases[i].field, cases[i].value);
+        ac_message_t *m = decode_ok(rec, strlen(rec));
+        if (m->attempts != cases[i].attempts || m->first_attempt_ms != cases[i].first_ms)
+            fail_msg("%s = %s: expected attempts %d, first attempt %lld; got %d, %lld",
+                     cases[i].field, cases[i].value, cases[i].attempts,
+                     (long long)cases[i].first_ms, m->attempts, (long long)m->first_attempt_ms);
+        assert_int_equal(m->kind, AC_KIND_ORDER_CANCELLED);
+        ac_message_destroy(m);
+        free(rec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +679,10 @@ int main(void)
         cmocka_unit_test(test_decode_unknown_kind),
         cmocka_unit_test(test_decode_missing_or_bad_event),
         cmocka_unit_test(test_decode_invalid_record),
+        cmocka_unit_test(test_attempts_round_trip),
+        cmocka_unit_test(test_with_attempts_reads_only_len_bytes),
+        cmocka_unit_test(test_with_attempts_needs_an_object),
+        cmocka_unit_test(test_decode_attempts_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

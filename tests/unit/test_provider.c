@@ -657,6 +657,187 @@ static void breaker_threshold_floor(void **state)
                      AC_BREAKER_OPENED);
 }
 
+/* Retry-After from the primary while the circuit is closed pauses it: the
+ * routes say fallback (or hold) until the pause ends, then primary again,
+ * without the circuit counting as open. A shorter pause asked later does
+ * not cut a longer one short. */
+static void breaker_pause_routes_away_until_it_ends(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 3, COOLDOWN);
+    int64_t t = 5000;
+    ac_breaker_pause(&b, t + 10000);
+    assert_int_equal(ac_breaker_route(&b, t), AC_ROUTE_FALLBACK);
+    assert_int_equal(ac_breaker_route(&b, t + 9999), AC_ROUTE_FALLBACK);
+    assert_false(ac_breaker_open(&b));
+    assert_int_equal(ac_breaker_next_ms(&b, t), t + 10000);
+    ac_breaker_pause(&b, t + 2000);
+    assert_int_equal(ac_breaker_route(&b, t + 5000), AC_ROUTE_FALLBACK);
+    assert_int_equal(ac_breaker_next_ms(&b, t + 5000), t + 10000);
+    /* What the fallback answers meanwhile moves nothing. */
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_FALLBACK, AC_OUTCOME_RETRY, t + 6000),
+                     AC_BREAKER_SAME);
+    assert_int_equal(ac_breaker_route(&b, t + 10000), AC_ROUTE_PRIMARY);
+    assert_int_equal(ac_breaker_next_ms(&b, t + 10000), t + 10000);
+    assert_int_equal(ac_breaker_next_ms(&b, t + 20000), t + 20000);
+    /* A longer pause asked later does extend it. */
+    ac_breaker_pause(&b, t + 40000);
+    assert_int_equal(ac_breaker_route(&b, t + 30000), AC_ROUTE_FALLBACK);
+    assert_int_equal(ac_breaker_route(&b, t + 40000), AC_ROUTE_PRIMARY);
+}
+
+/* next_ms says when the primary takes an attempt again: at once while
+ * closed, at the end of the cooldown while open, and a cooldown after a
+ * trial went out while half-open (the next trial). */
+static void breaker_next_ms_follows_the_state(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 1, COOLDOWN);
+    int64_t t = 1000;
+    assert_int_equal(ac_breaker_next_ms(&b, t), t);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t),
+                     AC_BREAKER_OPENED);
+    assert_int_equal(ac_breaker_next_ms(&b, t), t + COOLDOWN);
+    assert_int_equal(ac_breaker_next_ms(&b, t + COOLDOWN - 1), t + COOLDOWN);
+    /* Once the cooldown has passed, the next route is the trial: now. */
+    assert_int_equal(ac_breaker_next_ms(&b, t + COOLDOWN + 7), t + COOLDOWN + 7);
+    assert_int_equal(ac_breaker_route(&b, t + COOLDOWN + 7), AC_ROUTE_TRIAL);
+    assert_int_equal(ac_breaker_next_ms(&b, t + COOLDOWN + 8), t + 2 * COOLDOWN + 7);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_DELIVERED, t + COOLDOWN + 9),
+                     AC_BREAKER_CLOSED);
+    assert_int_equal(ac_breaker_next_ms(&b, t + COOLDOWN + 10), t + COOLDOWN + 10);
+}
+
+/* Without a fallback, "fallback" means hold: while the primary fails
+ * everything, exactly one attempt per cooldown (the trial) reaches it and
+ * every other message is held, however many ask. */
+static void breaker_hold_without_fallback_probes_once_per_cooldown(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 2, COOLDOWN);
+    int64_t t = 100000;
+    ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t),
+                     AC_BREAKER_OPENED);
+    int trials = 0, primaries = 0, held = 0;
+    /* Five cooldowns, a message every 100 ms; each trial's failure is
+     * reported at the next step, 100 ms after it went out. */
+    int64_t pending_trial = -1;
+    for (int64_t now = t; now < t + 5 * COOLDOWN; now += 100) {
+        if (pending_trial >= 0 && now >= pending_trial + 50) {
+            assert_int_equal(ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_RETRY, now),
+                             AC_BREAKER_OPENED);
+            pending_trial = -1;
+        }
+        switch (ac_breaker_route(&b, now)) {
+        case AC_ROUTE_TRIAL:
+            trials++;
+            pending_trial = now;
+            break;
+        case AC_ROUTE_PRIMARY:
+            primaries++;
+            break;
+        case AC_ROUTE_FALLBACK:
+            held++;
+            break;
+        }
+    }
+    /* The trial at t + COOLDOWN fails 100 ms later and reopens the
+     * circuit until t + 2 COOLDOWN + 100; each later trial comes 100 ms
+     * later than a whole cooldown, so five cooldowns hold four trials. */
+    assert_int_equal(trials, 4);
+    assert_int_equal(primaries, 0);
+    assert_int_equal(held, 5 * COOLDOWN / 100 - 4);
+    assert_true(ac_breaker_open(&b));
+}
+
+/* After a trial closes the circuit, the requests allowed in flight to the
+ * primary grow from one to the full count over the ramp, so the backlog
+ * does not knock the provider over again. */
+static void breaker_ramps_up_after_closing(void **state)
+{
+    (void)state;
+    const int64_t ramp = 10000;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 1, COOLDOWN);
+    ac_breaker_set_ramp(&b, ramp);
+    /* Never opened: no ramp, the full count. */
+    assert_int_equal(ac_breaker_limit(&b, 100, 5000), 100);
+    ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, 5000);
+    int64_t t = 5000 + COOLDOWN;
+    assert_int_equal(ac_breaker_route(&b, t), AC_ROUTE_TRIAL);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_DELIVERED, t),
+                     AC_BREAKER_CLOSED);
+    assert_int_equal(ac_breaker_limit(&b, 100, t), 1);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + 50), 1);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + ramp / 4), 25);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + ramp / 2), 50);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + ramp - 1), 99);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + ramp), 100);
+    assert_int_equal(ac_breaker_limit(&b, 100, t + 10 * ramp), 100);
+    /* Never below one, or nothing would go at all. */
+    assert_int_equal(ac_breaker_limit(&b, 3, t + 1), 1);
+    assert_int_equal(ac_breaker_limit(&b, 1, t + 1), 1);
+    /* The ramp grows without ever shrinking. */
+    int last = 0;
+    for (int64_t dt = 0; dt <= ramp; dt += 37) {
+        int l = ac_breaker_limit(&b, 64, t + dt);
+        assert_true(l >= last && l >= 1 && l <= 64);
+        last = l;
+    }
+    /* A second outage and recovery ramps again, from its own close. */
+    ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t + 2 * ramp);
+    int64_t t2 = t + 2 * ramp + COOLDOWN;
+    assert_int_equal(ac_breaker_route(&b, t2), AC_ROUTE_TRIAL);
+    ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_PERMANENT, t2);
+    assert_int_equal(ac_breaker_limit(&b, 100, t2 + ramp / 2), 50);
+}
+
+/* CIRCUIT_RAMP=0 (or a nonsensical negative value) means no ramp: the full
+ * count as soon as the circuit closes. */
+static void breaker_without_ramp_allows_all(void **state)
+{
+    (void)state;
+    const int64_t ramps[] = {0, -5000};
+    for (size_t i = 0; i < sizeof(ramps) / sizeof(ramps[0]); i++) {
+        ac_breaker_t b;
+        ac_breaker_init(&b, 1, COOLDOWN);
+        ac_breaker_set_ramp(&b, ramps[i]);
+        ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, 1000);
+        assert_int_equal(ac_breaker_route(&b, 1000 + COOLDOWN), AC_ROUTE_TRIAL);
+        assert_int_equal(
+            ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_DELIVERED, 1000 + COOLDOWN),
+            AC_BREAKER_CLOSED);
+        assert_int_equal(ac_breaker_limit(&b, 100, 1000 + COOLDOWN), 100);
+    }
+}
+
+/* A trial answered with 429 and a Retry-After longer than the cooldown:
+ * the circuit opens again and the provider asked for no request before
+ * the pause ends. No trial may go to the primary before then, and next_ms
+ * (which a held message waits for) says so. */
+static void breaker_pause_holds_back_trials_while_open(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 1, COOLDOWN);
+    int64_t t = 1000;
+    ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t);
+    int64_t trial = t + COOLDOWN;
+    assert_int_equal(ac_breaker_route(&b, trial), AC_ROUTE_TRIAL);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_RETRY, trial + 10),
+                     AC_BREAKER_OPENED);
+    int64_t pause_end = trial + 10 + 10 * COOLDOWN;
+    ac_breaker_pause(&b, pause_end);
+    assert_int_equal(ac_breaker_next_ms(&b, trial + 20), pause_end);
+    assert_int_equal(ac_breaker_route(&b, trial + 10 + COOLDOWN), AC_ROUTE_FALLBACK);
+    assert_int_equal(ac_breaker_route(&b, pause_end - 1), AC_ROUTE_FALLBACK);
+    assert_int_equal(ac_breaker_route(&b, pause_end), AC_ROUTE_TRIAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +856,12 @@ int main(void)
         cmocka_unit_test(breaker_trial_failure_reopens),
         cmocka_unit_test(breaker_lost_trial_is_replaced),
         cmocka_unit_test(breaker_threshold_floor),
+        cmocka_unit_test(breaker_pause_routes_away_until_it_ends),
+        cmocka_unit_test(breaker_next_ms_follows_the_state),
+        cmocka_unit_test(breaker_hold_without_fallback_probes_once_per_cooldown),
+        cmocka_unit_test(breaker_ramps_up_after_closing),
+        cmocka_unit_test(breaker_without_ramp_allows_all),
+        cmocka_unit_test(breaker_pause_holds_back_trials_while_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

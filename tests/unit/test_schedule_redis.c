@@ -24,6 +24,7 @@
 
 #include "journey.h"
 #include "schedule.h"
+#include "watermark.h"
 #include "timeutil.h"
 
 #define DAY   86400000LL
@@ -574,6 +575,86 @@ static void test_take_lease_ack(void **state)
     assert_int_equal(pending(r), 0);
 }
 
+/* The watermark holds a review request due after it, lets an order
+ * confirmation put back for a retry fire at its due time anyway (nothing
+ * can rule it out), and fires the held one once its release time has
+ * come, flagged as fired on the facts known. Held items are counted. */
+static void test_take_until_watermark(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256], jkey[128];
+    const int64_t due = T0 + 7 * DAY, hold = 3600000;
+    item_t review, other;
+    make_add(&review, AC_KIND_REVIEW_REQUEST, "ord_1", due, "{\"r\":1}");
+    review.op.release_ms = ac_watermark_release(AC_KIND_REVIEW_REQUEST, due, hold);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    make_add(&other, AC_KIND_REVIEW_REQUEST, "ord_2", due + 10, "{\"r\":2}");
+    other.op.release_ms = ac_watermark_release(AC_KIND_REVIEW_REQUEST, due + 10, hold);
+    assert_int_equal(apply_op(r, &other.op), AC_SCHEDULE_ADDED);
+    ac_schedule_op_t retry;
+    char rid[AC_MESSAGE_ID_LEN];
+    memset(&retry, 0, sizeof(retry));
+    ac_message_id(AC_KIND_ORDER_CONFIRMATION, "st_1", "ord_3", NULL, rid);
+    ac_journey_key("st_1", "ord_3", jkey, sizeof(jkey));
+    retry.type = AC_SCHEDULE_DEFER;
+    retry.id = rid;
+    retry.kind = AC_KIND_ORDER_CONFIRMATION;
+    retry.due_ms = due;
+    retry.journey_key = jkey;
+    retry.record = "{\"c\":1}";
+    retry.record_len = 7;
+    retry.release_ms = ac_watermark_release(AC_KIND_ORDER_CONFIRMATION, due, hold);
+    assert_int_equal(retry.release_ms, due);
+    if (ac_schedule_apply(r, &retry, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_apply: %s", err);
+
+    ac_schedule_due_t out[8];
+    size_t n = 0;
+    long long held = -1;
+    /* The watermark is an hour behind: only the confirmation fires. */
+    if (ac_schedule_take_until(r, due + 100, due - hold, LEASE, 8, out, &n, &held, err,
+                               sizeof(err)) < 0)
+        fail_msg("ac_schedule_take_until: %s", err);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, rid);
+    assert_false(out[0].hold_expired);
+    assert_int_equal(held, 2);
+    ac_schedule_due_clear(out, n);
+    /* No watermark known at all: still nothing gated fires before its release. */
+    if (ac_schedule_take_until(r, due + 100, AC_SCHEDULE_NO_BOUND, LEASE, 8, out, &n, &held, err,
+                               sizeof(err)) < 0)
+        fail_msg("ac_schedule_take_until: %s", err);
+    assert_int_equal(n, 0);
+    assert_int_equal(held, 2);
+    /* The watermark passes the first one's due time: it fires, on time. */
+    if (ac_schedule_take_until(r, due + 100, due + 5, LEASE, 8, out, &n, &held, err, sizeof(err)) <
+        0)
+        fail_msg("ac_schedule_take_until: %s", err);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, review.id);
+    assert_false(out[0].hold_expired);
+    assert_int_equal(held, 1);
+    ac_schedule_due_clear(out, n);
+    const char *fired[] = {review.id, rid};
+    if (ac_schedule_ack(r, fired, 2, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_ack: %s", err);
+    /* The other's hold runs out with the watermark still stuck: it fires,
+     * flagged, and nothing is held any more. */
+    if (ac_schedule_take_until(r, due + 10 + hold, due + 5, LEASE, 8, out, &n, &held, err,
+                               sizeof(err)) < 0)
+        fail_msg("ac_schedule_take_until: %s", err);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, other.id);
+    assert_true(out[0].hold_expired);
+    assert_int_equal(held, 0);
+    ac_schedule_due_clear(out, n);
+    /* Acknowledged items leave the release set too. */
+    const char *ids[] = {other.id};
+    if (ac_schedule_ack(r, ids, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_ack: %s", err);
+    assert_int_equal(command_int(r, "ZCARD %s", "ac:sched:release", NULL), 0);
+}
+
 static void test_take_drops_blocked(void **state)
 {
     ac_redis_t *r = *state;
@@ -794,6 +875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_earlier_due_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_referral_needs_consent_at_fire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_lease_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_until_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_drops_blocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_not_blocked_by_later_fact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_firers_never_share, setup, teardown),
