@@ -72,6 +72,7 @@ AFTERCARE_METRICS = {
     "aftercare_messages_failed_total", "aftercare_messages_retried_total",
     "aftercare_messages_dead_lettered_total", "aftercare_provider_requests_total",
     "aftercare_redis_errors_total", "aftercare_scheduled_pending",
+    "aftercare_watermark_lag_seconds", "aftercare_circuit_open",
 }
 AFTERCARE_HISTOGRAMS = {"aftercare_event_processing_seconds", "aftercare_message_delivery_seconds"}
 ALLOWED_ALERT_METRICS = (AFTERCARE_METRICS

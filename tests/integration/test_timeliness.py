@@ -75,9 +75,8 @@ def order_key(ev):
 def placed_orders(n, seed):
     """n order.placed events placed just now, a millisecond apart, every
     customer with marketing consent (so that each delivered order is owed a
-    referral invitation). Now, because a message is retried for RETRY_FOR
-    after it was due, and the confirmation of an order is due when it was
-    placed: one placed days ago would be given up at its first failure."""
+    referral invitation). Now, so that the review requests and referral
+    invitations of their deliveries fall due during the test."""
     now = time.time()
     placed = gen_events.orders_placed(n, seed)
     for i, ev in enumerate(placed):
