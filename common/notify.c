@@ -114,7 +114,8 @@ const ac_option_t ac_notify_options[] = {
     {"MAX_ATTEMPTS", AC_OPT_INT, "0", 0, 0, 1000000, NULL,
      "delivery attempts before a message is dead-lettered; 0: no bound but RETRY_FOR"},
     {"RETRY_FOR", AC_OPT_DURATION, "24h", 0, 1000, 30LL * 86400000, NULL,
-     "how long after it was due a transactional message is retried through transient failures"},
+     "how long after its first attempt a transactional message is retried through transient "
+     "failures"},
     {"RETRY_FOR_MARKETING", AC_OPT_DURATION, "3d", 0, 1000, 30LL * 86400000, NULL,
      "the same for review requests and referral invitations"},
     {"RETRY_DEFER_AFTER", AC_OPT_DURATION, "5s", 0, 0, 3600000, NULL,
