@@ -8,14 +8,13 @@
  * auth (SMS only). Base URLs and credentials are settings, so tests point
  * them at a loopback sink.
  *
- * Each channel has a primary provider and may have a fallback. A small
- * circuit breaker per channel moves new attempts to the fallback while the
- * primary keeps failing transiently, and tries the primary again after a
- * cooldown. The message id is the Idempotency-Key whichever provider sends
- * it (docs/providers.md).
+ * Each channel has a primary provider and may have a fallback; the
+ * circuit breaker of breaker.h says which one an attempt goes to. The
+ * message id is the Idempotency-Key whichever provider sends it
+ * (docs/providers.md).
  *
- * Building requests and the breaker are pure: no network and no clock
- * except the times passed in, so both are unit-tested with fake inputs. */
+ * Building requests is pure: no network and no clock except the times
+ * passed in, so it is unit-tested with fake inputs. */
 #ifndef AC_PROVIDER_H
 #define AC_PROVIDER_H
 
@@ -27,6 +26,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "message.h"
+#include "breaker.h"
 #include "render.h"
 
 typedef enum ac_provider_kind {
@@ -126,77 +126,5 @@ int ac_provider_request(const ac_provider_t *p, const ac_message_t *m, ac_channe
 /* Frees what req holds (headers too, unless they were handed over and
  * set to NULL); accepts a zeroed struct. */
 void ac_provider_request_free(ac_provider_request_t *req);
-
-/* Which provider one attempt goes to. */
-typedef enum ac_route {
-    AC_ROUTE_PRIMARY = 0, /* the circuit is closed */
-    AC_ROUTE_FALLBACK,    /* the circuit is open */
-    AC_ROUTE_TRIAL,       /* the cooldown passed: this one attempt tries the primary again */
-} ac_route_t;
-
-typedef enum ac_breaker_change {
-    AC_BREAKER_SAME = 0,
-    AC_BREAKER_OPENED, /* from now on the fallback: the primary failed too often */
-    AC_BREAKER_CLOSED, /* back to the primary: a trial went through */
-} ac_breaker_change_t;
-
-/* A circuit breaker for one channel. A value type so that it needs no
- * allocation; its fields belong to the functions below.
- *
- * Closed: attempts go to the primary; each transient failure of the
- * primary counts, a delivery or permanent rejection (the provider is up
- * and answering) resets the count, and the threshold-th failure in a row
- * opens the circuit. Open: attempts go to the fallback until the cooldown
- * has passed; then the next attempt is a trial of the primary while the
- * others keep to the fallback (half-open). The trial's success or
- * permanent rejection closes the circuit; its transient failure opens it
- * for another cooldown. A trial that never reports (its job abandoned)
- * is replaced by another after a cooldown. Results of primary attempts
- * that arrive while the circuit is open are ignored: a burst of requests in
- * flight when the primary went down opens it once, not once per request.
- * Results of fallback attempts never move it. */
-typedef struct ac_breaker {
-    int threshold;
-    int64_t cooldown_ms;
-    int state;               /* closed, open or half-open */
-    int failures;            /* consecutive transient failures of the primary while closed */
-    int64_t until_ms;        /* open: when the first trial may go; half-open: when another may */
-    int64_t paused_until_ms; /* closed: the provider's Retry-After asked for no requests before */
-    int64_t ramp_ms;         /* after closing, the pace grows to the full one over this */
-    int64_t closed_at_ms;    /* when the circuit last closed after being open */
-} ac_breaker_t;
-
-void ac_breaker_init(ac_breaker_t *b, int threshold, int64_t cooldown_ms);
-
-/* Where the next attempt goes at now_ms (any monotonic clock). */
-ac_route_t ac_breaker_route(ac_breaker_t *b, int64_t now_ms);
-
-/* Feeds the breaker the outcome of an attempt that ac_breaker_route()
- * sent along route. Returns what changed. */
-ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outcome_t outcome,
-                                      int64_t now_ms);
-
-/* True while attempts go to the fallback (open or half-open). */
-int ac_breaker_open(const ac_breaker_t *b);
-
-/* Without a fallback, AC_ROUTE_FALLBACK from ac_breaker_route() means
- * "hold": no attempt is spent on a provider that fails everything, and
- * one trial probes it every cooldown. */
-
-/* After the circuit closes, the requests allowed in flight grow from one
- * to the full count over ramp_ms (0: at once), so that a provider coming
- * back from an outage is not knocked over by the backlog. */
-void ac_breaker_set_ramp(ac_breaker_t *b, int64_t ramp_ms);
-
-/* The provider answered with Retry-After: no attempt goes to the primary
- * before until_ms (routes say fallback, or hold, until then). */
-void ac_breaker_pause(ac_breaker_t *b, int64_t until_ms);
-
-/* How many requests may be in flight to the primary at now_ms, of max. */
-int ac_breaker_limit(const ac_breaker_t *b, int max, int64_t now_ms);
-
-/* The earliest time the primary takes an attempt again: now_ms while the
- * circuit is closed and not paused. */
-int64_t ac_breaker_next_ms(const ac_breaker_t *b, int64_t now_ms);
 
 #endif
