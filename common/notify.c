@@ -27,126 +27,6 @@
 #define NOTIFY_BUSY_RETRY_MS    1000
 #define NOTIFY_PAUSE_AFTER_MS   2000
 
-static int validate_quiet(const char *value, char *why, size_t whysz)
-{
-    ac_quiet_t q;
-    return ac_prefs_parse_quiet(value, &q, why, whysz);
-}
-
-/* The per-store settings (links, referral codes) and the template
- * overrides. Returns 0, or -1 with one line in err naming the setting. */
-static int load_extras(const ac_config_t *cfg, ac_stores_t **stores, ac_templates_t **templates,
-                       char *err, size_t errsz)
-{
-    static const ac_store_settings_t none;
-    char why[512];
-    const char *path = ac_config_str(cfg, "STORE_SETTINGS");
-    *templates = NULL;
-    *stores = path && *path ? ac_stores_load(&none, path, why, sizeof(why))
-                            : ac_stores_new(&none, NULL, 0, why, sizeof(why));
-    if (!*stores) {
-        snprintf(err, errsz, "invalid setting STORE_SETTINGS: %s", why);
-        return -1;
-    }
-    if (!(*templates = ac_templates_load(ac_config_str(cfg, "TEMPLATE_DIR"), why, sizeof(why)))) {
-        snprintf(err, errsz, "invalid setting TEMPLATE_DIR: %s", why);
-        ac_stores_destroy(*stores);
-        *stores = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-int ac_notify_check(const ac_config_t *cfg, char *err, size_t errsz)
-{
-    ac_stores_t *stores;
-    ac_templates_t *templates;
-    if (ac_provider_config_check(cfg, err, errsz) < 0 ||
-        load_extras(cfg, &stores, &templates, err, errsz) < 0)
-        return -1;
-    ac_stores_destroy(stores);
-    ac_templates_destroy(templates);
-    return 0;
-}
-
-const ac_option_t ac_notify_options[] = {
-    {"WEBHOOK_URL", AC_OPT_STR, NULL, 0, 0, 0, ac_config_validate_http_url,
-     "messages of a channel using the webhook provider are POSTed here as JSON; required then"},
-    {"WEBHOOK_SECRET", AC_OPT_STR, "", AC_OPT_SECRET, 0, 0, ac_webhook_validate_secret,
-     "Standard Webhooks signing secret whsec_...; several, space-separated, while rotating"},
-    {"EMAIL_PROVIDER", AC_OPT_STR, "webhook", 0, 0, 0, ac_provider_validate_email_provider,
-     "who delivers email: webhook or sendgrid"},
-    {"SMS_PROVIDER", AC_OPT_STR, "webhook", 0, 0, 0, ac_provider_validate_sms_provider,
-     "who delivers SMS: webhook or twilio"},
-    {"EMAIL_FALLBACK", AC_OPT_STR, "none", 0, 0, 0, ac_provider_validate_email_fallback,
-     "email goes here while EMAIL_PROVIDER keeps failing: none, webhook or sendgrid"},
-    {"SMS_FALLBACK", AC_OPT_STR, "none", 0, 0, 0, ac_provider_validate_sms_fallback,
-     "SMS goes here while SMS_PROVIDER keeps failing: none, webhook or twilio"},
-    {"FAILOVER_AFTER", AC_OPT_INT, "5", 0, 1, 1000, NULL,
-     "consecutive transient failures of a primary provider that open its channel's circuit: "
-     "sending moves to the fallback, or holds without one"},
-    {"FAILOVER_COOLDOWN", AC_OPT_DURATION, "30s", 0, 100, 86400000, NULL,
-     "how long a channel's circuit stays open before one attempt probes the primary again"},
-    {"CIRCUIT_RAMP", AC_OPT_DURATION, "30s", 0, 0, 3600000, NULL,
-     "after a channel's circuit closes, requests in flight grow to MAX_IN_FLIGHT over this; 0: "
-     "at once"},
-    {"SENDGRID_URL", AC_OPT_STR, AC_PROVIDER_SENDGRID_URL, 0, 0, 0, ac_config_validate_http_url,
-     "SendGrid's v3 mail send endpoint"},
-    {"SENDGRID_API_KEY", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_provider_validate_credential,
-     "SendGrid API key (sent as a Bearer token); required with sendgrid"},
-    {"EMAIL_FROM", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_email_address,
-     "sender address of email sent through SendGrid; required with sendgrid"},
-    {"EMAIL_FROM_NAME", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_display_name,
-     "sender name shown with EMAIL_FROM"},
-    {"TWILIO_URL", AC_OPT_STR, AC_PROVIDER_TWILIO_URL, 0, 0, 0, ac_config_validate_http_url,
-     "Twilio's API base URL; /2010-04-01/Accounts/<sid>/Messages.json is appended"},
-    {"TWILIO_ACCOUNT_SID", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_credential,
-     "Twilio account SID (AC...); required with twilio"},
-    {"TWILIO_AUTH_TOKEN", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_provider_validate_credential,
-     "Twilio auth token; required with twilio"},
-    {"SMS_FROM", AC_OPT_STR, NULL, 0, 0, 0, ac_provider_validate_sms_sender,
-     "sender of SMS sent through Twilio: +E.164 number or alphanumeric id; required with twilio"},
-    {"HTTP_TIMEOUT", AC_OPT_DURATION, "10s", 0, 100, 300000, NULL,
-     "total time allowed for one delivery request"},
-    {"HTTP_CONNECT_TIMEOUT", AC_OPT_DURATION, "3s", 0, 100, 60000, NULL,
-     "time allowed to connect to the provider"},
-    {"MAX_IN_FLIGHT", AC_OPT_INT, "256", 0, 1, 10000, NULL, "delivery requests in flight at once"},
-    {"MAX_ATTEMPTS", AC_OPT_INT, "0", 0, 0, 1000000, NULL,
-     "delivery attempts before a message is dead-lettered; 0: no bound but RETRY_FOR"},
-    {"RETRY_FOR", AC_OPT_DURATION, "24h", 0, 1000, 30LL * 86400000, NULL,
-     "how long after its first attempt a transactional message is retried through transient "
-     "failures"},
-    {"RETRY_FOR_MARKETING", AC_OPT_DURATION, "3d", 0, 1000, 30LL * 86400000, NULL,
-     "the same for review requests and referral invitations"},
-    {"RETRY_DEFER_AFTER", AC_OPT_DURATION, "5s", 0, 0, 3600000, NULL,
-     "a message waiting longer than this for its next attempt waits in the durable schedule, "
-     "not in memory"},
-    {"RECHECK_AFTER", AC_OPT_DURATION, "2s", 0, 0, 86400000, NULL,
-     "a message decided longer ago than this (or retried) is checked against its order's "
-     "journey again right before it is sent"},
-    {"WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL,
-     "for messages put back into the schedule: the longest they wait for the input topics' "
-     "watermarks (as the event workers' setting)"},
-    {"RETRY_BASE", AC_OPT_DURATION, "1s", 0, 10, 3600000, NULL,
-     "first retry delay; doubles on every attempt, with jitter"},
-    {"RETRY_MAX", AC_OPT_DURATION, "5m", 0, 10, 86400000, NULL, "longest delay between retries"},
-    {"CLAIM_TTL", AC_OPT_DURATION, "30s", 0, 1000, 3600000, NULL,
-     "lease on a message being delivered; must exceed HTTP_TIMEOUT"},
-    {"STORE_SETTINGS", AC_OPT_STR, "", 0, 0, 0, NULL,
-     "JSON file of per-store settings: review and referral links, referral codes "
-     "(docs/templates.md)"},
-    {"TEMPLATE_DIR", AC_OPT_STR, "", 0, 0, 0, NULL,
-     "directory of template overrides, per store or for all (docs/templates.md)"},
-    {"QUIET_HOURS", AC_OPT_STR, "21:00-08:00", 0, 0, 0, validate_quiet,
-     "marketing messages due in this local time window wait until it ends; off for none"},
-    {"MARKETING_CAP", AC_OPT_INT, "2", 0, 0, 1000, NULL,
-     "at most this many review requests and referral invitations per customer per "
-     "MARKETING_CAP_WINDOW; 0 for no cap"},
-    {"MARKETING_CAP_WINDOW", AC_OPT_DURATION, "7d", 0, 60000, 365LL * 86400000, NULL,
-     "the rolling window of MARKETING_CAP"},
-};
-const size_t ac_notify_n_options = sizeof(ac_notify_options) / sizeof(ac_notify_options[0]);
-
 typedef enum job_state {
     J_CLAIM,    /* to claim in Redis (first time or after a wait) */
     J_DEFER,    /* quiet hours: to put back in the schedule until defer_until */
@@ -640,11 +520,12 @@ static void defer_jobs(notify_t *n)
     if (rc < 0)
         return;
     for (size_t i = 0; i < k; i++) {
-        char until[AC_TIME_BUFSZ], line[96];
+        char until[AC_TIME_BUFSZ];
         ac_time_format(which[i]->defer_until, until, sizeof(until));
-        snprintf(line, sizeof(line), "%s: deferred until %%s",
-                 strcmp(which[i]->defer_reason, "retry") == 0 ? "next attempt" : "quiet hours");
-        log_job(AC_LOG_INFO, n, which[i], line, until);
+        log_job(AC_LOG_INFO, n, which[i],
+                which[i]->defer_record ? "next attempt: deferred until %s"
+                                       : "quiet hours: deferred until %s",
+                until);
         snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
                  ac_kind_name(which[i]->m->kind), which[i]->defer_reason);
         ac_metrics_add(n->w->metrics, "aftercare_messages_deferred_total", labels, 1);
@@ -803,30 +684,29 @@ static void recheck(notify_t *n, job_t **which, ac_claim_t *res, size_t k)
     size_t idx[512], m = 0;
     char err[256], labels[128];
     int64_t now = ac_time_now_ms();
-    char(*buf)[600] = malloc((k ? k : 1) * sizeof(*buf));
-    ac_journey_t *js = malloc((k ? k : 1) * sizeof(*js));
-    for (size_t i = 0; i < k; i++) {
-        if (res[i] != AC_CLAIM_OK || !needs_recheck(n, which[i], now))
-            continue;
-        if (!buf || !js) { /* out of memory: try again shortly */
-            which[i]->state = J_WAIT;
-            which[i]->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
-            res[i] = AC_CLAIM_BUSY;
-            continue;
+    for (size_t i = 0; i < k; i++)
+        if (res[i] == AC_CLAIM_OK && needs_recheck(n, which[i], now))
+            idx[m++] = i;
+    if (m == 0)
+        return; /* the usual case: every message is fresh */
+    char(*buf)[600] = malloc(m * sizeof(*buf));
+    ac_journey_t *js = malloc(m * sizeof(*js));
+    int rc = -1;
+    if (buf && js) {
+        for (size_t q = 0; q < m; q++) {
+            const ac_event_t *ev = which[idx[q]]->m->event;
+            ac_journey_key(ev->store.id, ev->order.id, buf[q], sizeof(buf[q]));
+            keys[q] = buf[q];
         }
-        const ac_event_t *ev = which[i]->m->event;
-        ac_journey_key(ev->store.id, ev->order.id, buf[m], sizeof(buf[m]));
-        keys[m] = buf[m];
-        idx[m++] = i;
-    }
-    int rc = m ? ac_journey_read(n->w->redis, keys, m, js, err, sizeof(err)) : 0;
-    if (m)
+        rc = ac_journey_read(n->w->redis, keys, m, js, err, sizeof(err));
         redis_result(n, rc == 0, err);
+    }
     for (size_t q = 0; q < m; q++) {
         job_t *j = which[idx[q]];
         const char *reason = NULL;
         ac_fact_t why;
         if (rc < 0) {
+            /* Out of memory or Redis failed: still leased, tried again shortly. */
             j->state = J_WAIT;
             j->due_ms = ac_time_mono_ms() + NOTIFY_BUSY_RETRY_MS;
         } else if (ac_journey_blocked_parcel(&js[q], j->m->kind, recheck_at(j, now),
@@ -1240,7 +1120,7 @@ int ac_notify_run(ac_worker_t *w)
                ac_provider_name(ps.primary[ch]), n.fallback[ch] ? ", falling back to " : "",
                n.fallback[ch] ? ac_provider_name(ps.fallback[ch]) : "");
     }
-    if (load_extras(w->cfg, &n.stores, &n.templates, err, sizeof(err)) < 0) {
+    if (ac_notify_load_extras(w->cfg, &n.stores, &n.templates, err, sizeof(err)) < 0) {
         ac_log(AC_LOG_ERROR, "%s", err);
         rc = AC_EXIT_CONFIG;
         goto out;

@@ -6,6 +6,8 @@
 #ifndef AC_NOTIFY_H
 #define AC_NOTIFY_H
 
+#include "stores.h"
+#include "render.h"
 #include "worker.h"
 
 extern const ac_option_t ac_notify_options[];
@@ -13,6 +15,12 @@ extern const size_t ac_notify_n_options;
 
 /* The spec's check: providers, STORE_SETTINGS and TEMPLATE_DIR. */
 int ac_notify_check(const ac_config_t *cfg, char *err, size_t errsz);
+
+/* Loads the per-store settings (links, referral codes) and the template
+ * overrides; both are the caller's to destroy. Returns 0, or -1 with one
+ * line in err naming the setting. */
+int ac_notify_load_extras(const ac_config_t *cfg, ac_stores_t **stores, ac_templates_t **templates,
+                          char *err, size_t errsz);
 
 /* The producer delivery report notify-worker needs; put it in its spec. */
 void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);

@@ -13,10 +13,8 @@
 #include "schedule.h"
 #include "stores.h"
 #include "timeutil.h"
+#include "fire.h"
 #include "watermark.h"
-#include "wmprobe.h"
-
-#define FIRE_BATCH 500
 
 static int validate_watermark_topics(const char *value, char *why, size_t whysz)
 {
@@ -65,9 +63,8 @@ const ac_option_t ac_pipeline_options[] = {
      0, 0, 0, validate_watermark_topics,
      "topic:group pairs whose unprocessed records hold back scheduled messages due after them "
      "(event-time watermarks); none: fire when due"},
-    {"WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL,
-     "longest a scheduled message waits for the watermarks before it fires on the facts known "
-     "(STORE_SETTINGS may differ per store)"},
+    AC_SCHEDULE_HOLD_OPTION("longest a scheduled message waits for the watermarks before it "
+                            "fires on the facts known (STORE_SETTINGS may differ per store)"),
     {"WATERMARK_INTERVAL", AC_OPT_DURATION, "1s", 0, 50, 60000, NULL,
      "how often the watermarks are read from Kafka"},
 };
@@ -112,11 +109,8 @@ typedef struct pipe {
     ac_rules_fn rules;
     ac_stores_t *stores;
     const char *notify_topic;
-    int64_t journey_ttl, fire_lease, fire_interval, next_fire, history_ttl;
-    int scheduler;
-    ac_wmprobe_t *wm; /* NULL: no watermarks (WATERMARK_TOPICS=none, or not firing) */
-    size_t n_wm;
-    int64_t started_ms; /* wall clock: a watermark never read lags from here */
+    int64_t journey_ttl, history_ttl;
+    ac_fire_t *fire; /* NULL: this worker does not fire scheduled messages */
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
@@ -416,154 +410,6 @@ out:
     return rc;
 }
 
-/* Errors no retry can fix: the record is too large for the topic. */
-static int produce_err_permanent(rd_kafka_resp_err_t e)
-{
-    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
-           e == RD_KAFKA_RESP_ERR_INVALID_RECORD;
-}
-
-/* The bound of a firing round: the lowest watermark of the watched topics,
- * never above now. Exports how far each watermark lags behind now; one
- * never read lags from the worker's start. */
-static int64_t fire_bound(pipe_t *p, int64_t now)
-{
-    int64_t wm[AC_WATERMARK_MAX_TOPICS];
-    char labels[300];
-    if (!p->wm)
-        return now + 1;
-    size_t n = ac_wmprobe_read(p->wm, wm, AC_WATERMARK_MAX_TOPICS);
-    for (size_t i = 0; i < n; i++) {
-        int64_t from = wm[i] == AC_WATERMARK_UNKNOWN ? p->started_ms : wm[i];
-        snprintf(labels, sizeof(labels), "topic=\"%s\"", ac_wmprobe_topic(p->wm, i));
-        ac_metrics_set(p->w->metrics, "aftercare_watermark_lag_seconds", labels,
-                       now > from ? (double)(now - from) / 1000.0 : 0);
-    }
-    int64_t bound = ac_watermark_bound(wm, n, now);
-    return bound == AC_WATERMARK_UNKNOWN ? AC_SCHEDULE_NO_BOUND : bound;
-}
-
-/* Produces the taken items that were not blocked, each with a tracker of
- * its own, and serves delivery reports until each has one (or the worker
- * is stopping). */
-static void fire_produce(pipe_t *p, ac_schedule_due_t *due, ac_kafka_tracker_t *trk, size_t n)
-{
-    char labels[128];
-    ac_kafka_tracker_t all = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        trk[i] = (ac_kafka_tracker_t){0, 0, 0};
-        if (due[i].blocked_by) {
-            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(due[i].kind),
-                     due[i].blocked_by);
-            ac_metrics_add(p->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
-            continue;
-        }
-        rd_kafka_resp_err_t e =
-            ac_kafka_produce(p->w->producer, p->notify_topic, due[i].id, strlen(due[i].id),
-                             due[i].record, due[i].record_len, NULL, &trk[i]);
-        if (e) {
-            trk[i].failed = 1;
-            trk[i].last_err = e;
-            continue;
-        }
-        trk[i].pending = 1;
-        all.pending++;
-    }
-    while (all.pending > 0 && !ac_worker_stopping()) {
-        rd_kafka_poll(p->w->producer, 100);
-        ac_http_beat(p->w->http);
-        all.pending = 0;
-        for (size_t i = 0; i < n; i++)
-            all.pending += trk[i].pending;
-    }
-}
-
-/* Counts a fired item, or drops one Kafka will never take (too large for
- * the topic: keeping it would fire it again forever). Returns 1 when the
- * item is done with, 0 when it stays to be fired again after its lease. */
-static int fire_outcome(pipe_t *p, const ac_schedule_due_t *d, const ac_kafka_tracker_t *t,
-                        int64_t now, double *lateness, size_t *expired)
-{
-    char labels[128];
-    if (t->pending)
-        return 0; /* stopping before Kafka answered: fired again after the lease */
-    if (t->failed && !produce_err_permanent(t->last_err)) {
-        ac_log(AC_LOG_WARN, "scheduled message not produced, fired again after the lease: %s",
-               rd_kafka_err2str(t->last_err));
-        return 0;
-    }
-    if (t->failed) {
-        ac_log_ctx_t ctx = {p->notify_topic, -1, -1, NULL, d->id};
-        ac_log_at(AC_LOG_ERROR, &ctx, "scheduled message dropped: %s",
-                  rd_kafka_err2str(t->last_err));
-        snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", ac_kind_name(d->kind),
-                 "produce_failed");
-        ac_metrics_add(p->w->metrics, "aftercare_scheduled_dropped_total", labels, 1);
-        return 1;
-    }
-    if (now - d->due_ms > *lateness * 1000)
-        *lateness = (double)(now - d->due_ms) / 1000.0;
-    snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name(d->kind));
-    ac_metrics_add(p->w->metrics, "aftercare_scheduled_fired_total", labels, 1);
-    ac_metrics_add(p->w->metrics, "aftercare_messages_decided_total", labels, 1);
-    if (d->hold_expired) {
-        ac_metrics_add(p->w->metrics, "aftercare_scheduled_hold_expired_total", labels, 1);
-        (*expired)++;
-    }
-    return 1;
-}
-
-/* Produces the scheduled messages that are due and that the input topics'
- * watermarks let fire (watermark.h): a message due at T waits until every
- * watched topic was processed up to T, so that a return still unread in
- * its topic stops the review request it rules out, or until its store's
- * WATERMARK_MAX_HOLD has passed. Any number of workers do this at once:
- * taking an item leases it, so each goes to one of them, and it is
- * removed only once Kafka has it. A worker that dies in between leaves the
- * item to be taken again when the lease lapses; the message id makes that
- * second copy a duplicate notify-worker drops. Each record is acknowledged
- * on its own, so one Kafka keeps refusing does not hold back the others. */
-static void fire_due(pipe_t *p)
-{
-    /* Static: a delivery report served after a stop (when the worker's
-     * shutdown flushes the producer) must still find its tracker. */
-    static ac_schedule_due_t due[FIRE_BATCH];
-    static ac_kafka_tracker_t trk[FIRE_BATCH];
-    const char *ids[FIRE_BATCH];
-    char err[256];
-    size_t n = 0, n_ack = 0, expired = 0;
-    long long held = 0;
-    int64_t now = ac_time_now_ms();
-    double lateness = 0;
-    p->next_fire = ac_time_mono_ms() + p->fire_interval;
-    if (ac_schedule_take_until(p->w->redis, now, fire_bound(p, now), p->fire_lease, FIRE_BATCH, due,
-                               &n, &held, err, sizeof(err)) < 0) {
-        ac_worker_redis_status(p->w, 0, err);
-        ac_schedule_due_clear(due, n);
-        p->next_fire = ac_time_mono_ms() + 1000; /* an outage: look again in a second */
-        return;
-    }
-    ac_worker_redis_status(p->w, 1, NULL);
-    ac_metrics_set(p->w->metrics, "aftercare_scheduled_held", "", (double)held);
-    fire_produce(p, due, trk, n);
-    for (size_t i = 0; i < n; i++)
-        if (!due[i].blocked_by && fire_outcome(p, &due[i], &trk[i], now, &lateness, &expired))
-            ids[n_ack++] = due[i].id;
-    if (expired)
-        ac_log(AC_LOG_WARN,
-               "%zu scheduled message(s) held past WATERMARK_MAX_HOLD fired on the facts known: "
-               "an input topic's consumers are behind or down",
-               expired);
-    if (ac_schedule_ack(p->w->redis, ids, n_ack, err, sizeof(err)) < 0)
-        ac_worker_redis_status(p->w, 0, err);
-    if (n_ack)
-        ac_metrics_set(p->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
-    ac_schedule_due_clear(due, n);
-    long long pending;
-    if (ac_schedule_pending(p->w->redis, &pending, err, sizeof(err)) == 0)
-        ac_metrics_set(p->w->metrics, "aftercare_scheduled_pending", "", (double)pending);
-}
-
 /* Produces the messages and dead letters of the batch and waits until
  * Kafka has them all. Returns 0, or -1 when any failed. */
 static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t *t)
@@ -836,27 +682,14 @@ static int setup(pipe_t *p)
     ac_worker_t *w = p->w;
     p->journey_ttl = ac_config_int(w->cfg, "JOURNEY_TTL");
     p->history_ttl = ac_config_int(w->cfg, "HISTORY_TTL");
-    p->fire_lease = ac_config_int(w->cfg, "FIRE_LEASE");
-    p->fire_interval = ac_config_int(w->cfg, "FIRE_INTERVAL");
-    p->scheduler = (int)ac_config_int(w->cfg, "SCHEDULER");
     p->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
     if (!(p->stores = load_stores(w->cfg, err, sizeof(err)))) {
         fprintf(stderr, "%s: %s\n", w->spec->name, err);
         return -1;
     }
-    p->started_ms = ac_time_now_ms();
-    ac_wm_topic_t topics[AC_WATERMARK_MAX_TOPICS];
-    ac_watermark_parse_topics(ac_config_str(w->cfg, "WATERMARK_TOPICS"), topics, &p->n_wm, err,
-                              sizeof(err)); /* validated with the settings */
-    if (p->scheduler && p->n_wm > 0) {
-        char client[128];
-        snprintf(client, sizeof(client), "%s-watermarks", w->spec->name);
-        p->wm = ac_wmprobe_new(w->cfg, client, topics, p->n_wm,
-                               ac_config_int(w->cfg, "WATERMARK_INTERVAL"), err, sizeof(err));
-        if (!p->wm) {
-            ac_log(AC_LOG_ERROR, "cannot read watermarks: %s", err);
-            return -2;
-        }
+    if (ac_config_int(w->cfg, "SCHEDULER") && !(p->fire = ac_fire_new(w, err, sizeof(err)))) {
+        ac_log(AC_LOG_ERROR, "cannot fire scheduled messages: %s", err);
+        return -2;
     }
     return 0;
 }
@@ -901,13 +734,12 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     char err[256];
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
     ac_log(AC_LOG_INFO, "%zu store(s) with their own settings; %s scheduled messages",
-           ac_stores_count(p.stores), p.scheduler ? "firing" : "not firing");
+           ac_stores_count(p.stores), p.fire ? "firing" : "not firing");
 
     while (!ac_worker_stopping()) {
         ac_http_beat(w->http);
         rd_kafka_poll(w->producer, 0);
-        if (p.scheduler && ac_time_mono_ms() >= p.next_fire)
-            fire_due(&p);
+        ac_fire_poll(p.fire);
         collect(w, &b, max, wait_ms);
         if (b.n == 0)
             continue;
@@ -947,7 +779,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     }
 out:
     batch_free(&b);
-    ac_wmprobe_destroy(p.wm);
+    ac_fire_destroy(p.fire);
     ac_stores_destroy(p.stores);
     return rc;
 }

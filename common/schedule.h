@@ -78,6 +78,15 @@ typedef struct ac_schedule_due {
     int hold_expired; /* fired on its release time while the watermark held it */
 } ac_schedule_due_t;
 
+/* WATERMARK_MAX_HOLD, a setting of every worker that puts messages into
+ * the schedule (event workers, and notify-worker for the messages it puts
+ * back): how long an item of a gated kind may wait for the watermarks
+ * (watermark.h). An option table entry; help is the line --help shows. */
+#define AC_SCHEDULE_HOLD_OPTION(help)                                                              \
+    {                                                                                              \
+        "WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL, (help)         \
+    }
+
 /* Registers the scripts; call once per handle. */
 void ac_schedule_register(ac_redis_t *r);
 
