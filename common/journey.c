@@ -252,10 +252,21 @@ static void parse_reply(const redisReply *rep, ac_journey_t *out)
     ac_journey_parse(fields, values, n, out);
 }
 
+/* Reads the n journeys the commands just queued answer with. */
+static int read_journeys(ac_redis_t *r, size_t n, ac_journey_t *out, char *err, size_t errsz)
+{
+    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
+    if (!replies)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        parse_reply(replies[i], &out[i]);
+    ac_redis_free_replies(replies, n);
+    return 0;
+}
+
 int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                      ac_journey_t *out, char *err, size_t errsz)
 {
-    redisReply **replies;
     if (n == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
@@ -291,18 +302,12 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
             return -1;
         }
     }
-    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        parse_reply(replies[i], &out[i]);
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return read_journeys(r, n, out, err, errsz);
 }
 
 int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey_t *out, char *err,
                     size_t errsz)
 {
-    redisReply **replies;
     if (n == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
@@ -314,10 +319,5 @@ int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey
             return -1;
         }
     }
-    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        parse_reply(replies[i], &out[i]);
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return read_journeys(r, n, out, err, errsz);
 }

@@ -17,6 +17,27 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
     return 0;
 }
 
+/* Applies NULL-terminated name/value pairs in order. */
+static int conf_set_pairs(rd_kafka_conf_t *conf, const char *const *kv, char *errstr, size_t errsz)
+{
+    for (; kv[0]; kv += 2)
+        if (conf_set(conf, kv[0], kv[1], errstr, errsz) < 0)
+            return -1;
+    return 0;
+}
+
+/* How every consumer reads, the workers' and the watermark reader alike:
+ * offsets stored only when the caller says, and a group with no commit
+ * starts at the earliest record (which is also where the watermarks look
+ * for a group's first unprocessed record). */
+static const char *const reading[] = {"enable.auto.offset.store",
+                                      "false",
+                                      "auto.offset.reset",
+                                      "earliest",
+                                      "enable.partition.eof",
+                                      "false",
+                                      NULL};
+
 /* Applies the RDKAFKA_* / --rdkafka pass-through properties. */
 static int conf_passthrough(rd_kafka_conf_t *conf, const ac_config_t *cfg, char *errstr,
                             size_t errsz)
@@ -123,11 +144,9 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
     if (!conf)
         return NULL;
     if (conf_set(conf, "group.id", ac_config_str(cfg, "KAFKA_GROUP"), errstr, errsz) < 0 ||
-        conf_set(conf, "enable.auto.offset.store", "false", errstr, errsz) < 0 ||
+        conf_set_pairs(conf, reading, errstr, errsz) < 0 ||
         conf_set(conf, "enable.auto.commit", "true", errstr, errsz) < 0 ||
         conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errsz) < 0 ||
-        conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
-        conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
         /* Prefetch 8 MiB per consumer rather than librdkafka's 64 MiB:
          * seconds of work at full speed, and a worker stays small with a
          * backlog waiting. */
@@ -224,14 +243,18 @@ rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, c
     rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
     if (!conf)
         return NULL;
+    static const char *const peeking[] = {"enable.auto.commit",
+                                          "false",
+                                          "max.partition.fetch.bytes",
+                                          "65536",
+                                          "fetch.max.bytes",
+                                          "1048576",
+                                          "queued.max.messages.kbytes",
+                                          "1024",
+                                          NULL};
     if (conf_set(conf, "group.id", group, errstr, errsz) < 0 ||
-        conf_set(conf, "enable.auto.commit", "false", errstr, errsz) < 0 ||
-        conf_set(conf, "enable.auto.offset.store", "false", errstr, errsz) < 0 ||
-        conf_set(conf, "auto.offset.reset", "earliest", errstr, errsz) < 0 ||
-        conf_set(conf, "enable.partition.eof", "false", errstr, errsz) < 0 ||
-        conf_set(conf, "max.partition.fetch.bytes", "65536", errstr, errsz) < 0 ||
-        conf_set(conf, "fetch.max.bytes", "1048576", errstr, errsz) < 0 ||
-        conf_set(conf, "queued.max.messages.kbytes", "1024", errstr, errsz) < 0 ||
+        conf_set_pairs(conf, reading, errstr, errsz) < 0 ||
+        conf_set_pairs(conf, peeking, errstr, errsz) < 0 ||
         conf_passthrough(conf, cfg, errstr, errsz) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
