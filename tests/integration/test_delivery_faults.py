@@ -157,6 +157,13 @@ class DeliveryFaultsTest(unittest.TestCase):
                 "RDKAFKA_SESSION_TIMEOUT_MS": "6000", "RDKAFKA_HEARTBEAT_INTERVAL_MS": "500"})
             st.wait_until(lambda: self.receiver_stats(port)["valid"] >= len(placed), 60,
                           "every delivery verified by the receiver", interval=0.3)
+            # The receiver may have verified a request whose answer
+            # notify-worker never saw (a timeout): that message is retried.
+            # Wait until notify-worker itself is done with every message
+            # before the receiver changes.
+            st.wait_until(lambda: st.metrics(notify).value("aftercare_messages_sent_total")
+                          >= len(placed) and st.metrics(notify).value("aftercare_in_flight") == 0,
+                          60, "notify-worker to finish every message", interval=0.3)
             stats = self.receiver_stats(port)
             self.assertEqual(stats["valid"], len(placed))
             self.assertEqual(stats["invalid"], 0)
