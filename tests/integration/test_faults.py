@@ -343,8 +343,12 @@ class ProviderFaultsTest(FaultScenario):
     HTTP_TIMEOUT_MS = 500
     STALL_MS = 1000  # the sink's delay in the timeout step: above HTTP_TIMEOUT
     RETRY_AFTER_S = 1  # what ac-sink sends with its 429s
+    # A sink failing everything opens the channel's circuit: attempts stop
+    # but for one probe per FAILOVER_COOLDOWN, which must be well within a
+    # step for every sink to be tried.
     NOTIFY = {"HTTP_TIMEOUT": "%dms" % HTTP_TIMEOUT_MS, "CLAIM_TTL": "3s",
-              "RETRY_BASE": "100ms", "RETRY_MAX": "500ms", "MAX_ATTEMPTS": "100"}
+              "RETRY_BASE": "100ms", "RETRY_MAX": "500ms", "MAX_ATTEMPTS": "100",
+              "FAILOVER_COOLDOWN": "1s"}
 
     @staticmethod
     def unanswered_attempts(worker):
