@@ -397,3 +397,12 @@ void ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker)
         ac_log(AC_LOG_ERROR, "kafka: %d delivery report(s) never came after a purge",
                tracker->pending);
 }
+
+int ac_kafka_has_header(const rd_kafka_message_t *msg, const char *name)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *value;
+    size_t size;
+    return rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           rd_kafka_header_get_last(h, name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}

@@ -49,6 +49,13 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
  * caller should end the process. Accepts NULL. */
 int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
 
+/* The header ac-dlq-replay puts on a record it replays from a dead-letter
+ * topic: "<dlq topic>/<partition>/<offset>". */
+#define AC_KAFKA_REPLAYED_HEADER "ac-replayed-from"
+
+/* True when msg carries header `name`. */
+int ac_kafka_has_header(const rd_kafka_message_t *msg, const char *name);
+
 /* Creates a consumer that reads without joining a group: it can read the
  * committed offsets of consumer group `group` (rd_kafka_committed()), the
  * partitions' offsets, and peek at records by assigning partitions. It

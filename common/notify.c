@@ -289,8 +289,12 @@ static void take_records(notify_t *n, int timeout_ms)
             to_dlq(j, "invalid_notification", err.detail);
         } else {
             j->state = J_CLAIM;
-            j->attempts = j->m->attempts;
-            j->first_attempt_ms = j->m->first_attempt_ms;
+            /* A record replayed from the dead-letter topic after a fix
+             * (ac-dlq-replay) starts its lifetime afresh. */
+            if (!ac_kafka_has_header(msg, AC_KAFKA_REPLAYED_HEADER)) {
+                j->attempts = j->m->attempts;
+                j->first_attempt_ms = j->m->first_attempt_ms;
+            }
             /* The record's timestamp is when an event worker decided the
              * message, or fired it from the schedule; a message retried
              * from the schedule was decided before its first attempt. */

@@ -236,6 +236,44 @@ class DlqReplayTest(unittest.TestCase):
                                                  "skipped_filtered": 0, "invalid": 1})
             self.assertEqual(len(st.consume("notifications")), len(notifications))
 
+    def test_replay_starts_a_fresh_lifetime(self):
+        """A message that waited in the schedule carries its attempts and the
+        time of its first one; replayed from the dead-letter topic after a
+        fix, it is retried for a whole RETRY_FOR again rather than given up
+        at its first failure."""
+        placed = gen_events.orders_placed(5, SEED + 1)
+        with Stack(partitions=PARTITIONS, sink_args=["--fail-rate", "1", "--fail-status",
+                                                     "503"]) as st:
+            st.start_worker("order-worker", {"KAFKA_GROUP": ORDER_GROUP})
+            notify = st.start_worker("notify-worker", {
+                "KAFKA_GROUP": NOTIFY_GROUP, "CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s",
+                "RETRY_FOR": "3s", "RETRY_BASE": "200ms", "RETRY_MAX": "500ms",
+                "RETRY_DEFER_AFTER": "100ms", "FAILOVER_COOLDOWN": "300ms"})
+            st.produce("orders", [gen_events.encode(e) for e in placed])
+            st.wait_until(lambda: len(st.consume(DLQ, 200)) >= len(placed), 60,
+                          "every message given up after RETRY_FOR", interval=0.25)
+            dlq = st.consume(DLQ)
+            self.assertEqual({r["headers"].get("ac-dlq-reason") for r in dlq},
+                             {"retries_exhausted"})
+            waited = [r for r in dlq if "first_attempt_at" in json.loads(r["value"])]
+            self.assertTrue(waited, "some dead letters waited in the schedule")
+            retried = st.metrics(notify).value("aftercare_messages_retried_total")
+
+            # Replayed while the provider still fails: each copy is tried,
+            # retried and given up only after another RETRY_FOR.
+            replayed_at = time.monotonic()
+            self.replay_ok(st)
+            st.wait_until(lambda: len(st.consume(DLQ, 200)) >= 2 * len(placed), 60,
+                          "every replayed message given up again", interval=0.25)
+            took = time.monotonic() - replayed_at
+            self.assertGreater(st.metrics(notify).value("aftercare_messages_retried_total"),
+                               retried, "replayed messages were retried, not given up at "
+                               "their first failure")
+            self.assertGreaterEqual(took, 3.0, "given up again only after a whole RETRY_FOR")
+            print("\n%d messages given up after RETRY_FOR, %d of them after waiting in the "
+                  "schedule; replayed, given up again after %.1fs"
+                  % (len(placed), len(waited), took))
+
 
 if __name__ == "__main__":
     unittest.main()

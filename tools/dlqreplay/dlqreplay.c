@@ -53,7 +53,7 @@
  * is not a notification for this tool either. */
 #define MAX_RECORD_BYTES (4 * 1024 * 1024)
 #define DLQ_HEADER       "ac-dlq-"
-#define REPLAYED_HEADER  "ac-replayed-from"
+#define REPLAYED_HEADER  AC_KAFKA_REPLAYED_HEADER
 
 typedef struct options {
     const char *brokers;
