@@ -150,7 +150,10 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
         static const char *known[] = {
             "shipping_updates", "review_request_delay", "referral_delay",
             "review_requests",  "referral_invites",     "review_url",
-            "referral_url",     "referral_codes",       "watermark_max_hold"};
+            "referral_url",     "referral_codes",       "watermark_max_hold",
+            /* The store's identity and platform credentials, read by the
+             * ingest gateway (creds.c). */
+            "name", "locale", "timezone", "shopify", "woocommerce", "bigcommerce", "events"};
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(key, known[k]) != 0)
             k++;
