@@ -273,16 +273,25 @@ rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, c
 rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,
                                   void *opaque, char *errstr, size_t errsz)
 {
+    return ac_kafka_producer_new_bounded(cfg, client_id, dr, opaque, 120000, errstr, errsz);
+}
+
+rd_kafka_t *ac_kafka_producer_new_bounded(const ac_config_t *cfg, const char *client_id,
+                                          ac_kafka_dr_fn dr, void *opaque, int64_t timeout_ms,
+                                          char *errstr, size_t errsz)
+{
+    char timeout[32];
     rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
     if (!conf)
         return NULL;
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms);
     if (conf_set(conf, "enable.idempotence", "true", errstr, errsz) < 0 ||
         conf_set(conf, "acks", "all", errstr, errsz) < 0 ||
         /* A batch is produced whole and then waited for: lingering would
          * only delay its acknowledgement, while records produced during a
          * round trip are batched anyway. */
         conf_set(conf, "linger.ms", "1", errstr, errsz) < 0 ||
-        conf_set(conf, "message.timeout.ms", "120000", errstr, errsz) < 0 ||
+        conf_set(conf, "message.timeout.ms", timeout, errstr, errsz) < 0 ||
         /* Room for a notification that wraps an event of MAX_EVENT_BYTES. */
         conf_set(conf, "message.max.bytes", "4194304", errstr, errsz) < 0 ||
         conf_passthrough(conf, cfg, errstr, errsz) < 0) {

@@ -73,6 +73,13 @@ typedef void (*ac_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
 rd_kafka_t *ac_kafka_producer_new(const ac_config_t *cfg, const char *client_id, ac_kafka_dr_fn dr,
                                   void *opaque, char *errstr, size_t errsz);
 
+/* Same, giving up on a record (its delivery report says
+ * _MSG_TIMED_OUT) when Kafka has not acknowledged it within timeout_ms:
+ * for a caller that answers someone waiting, such as the ingest gateway. */
+rd_kafka_t *ac_kafka_producer_new_bounded(const ac_config_t *cfg, const char *client_id,
+                                          ac_kafka_dr_fn dr, void *opaque, int64_t timeout_ms,
+                                          char *errstr, size_t errsz);
+
 /* Flushes for at most timeout_ms, then destroys. Accepts NULL. */
 void ac_kafka_producer_destroy(rd_kafka_t *rk, int timeout_ms);
 
