@@ -33,6 +33,17 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+void ac_worker_signals(int64_t shutdown_ms)
+{
+    struct sigaction sa;
+    hard_stop_s = (unsigned)((shutdown_ms + 999) / 1000) + 2;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int64_t ac_worker_shutdown_left_ms(const ac_worker_t *w)
 {
     if (!stop_requested)
@@ -268,7 +279,7 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
     ac_log_init(spec->name, ac_log_level_parse(ac_config_str(w->cfg, "LOG_LEVEL")));
     ac_log_set_mask((int)ac_config_int(w->cfg, "LOG_MASK"));
     w->shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
-    hard_stop_s = (unsigned)((w->shutdown_ms + 999) / 1000) + 2;
+
     w->topic = ac_config_str(w->cfg, "KAFKA_TOPIC");
     const char *dlq = ac_config_str(w->cfg, "DLQ_TOPIC");
     snprintf(w->dlq_topic, sizeof(w->dlq_topic), dlq ? "%s" : "%s.dlq", dlq ? dlq : w->topic);
@@ -278,12 +289,7 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
     snprintf(w->token, sizeof(w->token), "%.32s:%d:%llx", host, (int)getpid(),
              (unsigned long long)ac_time_now_ms());
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ac_worker_signals(w->shutdown_ms);
 
     w->metrics = ac_metrics_new();
     if (!w->metrics)

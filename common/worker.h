@@ -72,6 +72,13 @@ void ac_worker_destroy(ac_worker_t *w);
  * tools that check settings the way a worker would. */
 const ac_option_t *ac_worker_common_options(size_t *n);
 
+/* Installs the SIGTERM/SIGINT handling every aftercare process shares:
+ * ac_worker_stopping() turns true, and should the process still run
+ * shutdown_ms (plus slack) later, SIGALRM ends it. SIGPIPE is ignored.
+ * ac_worker_new() calls it; a process without a consumer (the ingest
+ * gateway) calls it itself. */
+void ac_worker_signals(int64_t shutdown_ms);
+
 /* True once SIGTERM or SIGINT arrived. */
 int ac_worker_stopping(void);
 
