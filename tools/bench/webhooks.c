@@ -470,6 +470,7 @@ struct worker {
     size_t nlat, caplat;
     long long status[MAX_STATUS];
     long long errors, reconnects;
+    long long ok_all, answered_all; /* the warm-up included */
     long long bytes_sent;
     double last_done;
     char first_error[160];
@@ -725,6 +726,9 @@ static void *worker_main(void *arg)
             w->reconnects++;
             continue;
         }
+        w->answered_all++;
+        if (status == 200)
+            w->ok_all++;
         if (counted) {
             w->status[status]++;
             record_latency(w, done - sent);
@@ -928,7 +932,8 @@ int main(int argc, char **argv)
     double t_done = mono();
     double cpu = cpu_seconds() - cpu_at_start;
 
-    long long status[MAX_STATUS] = {0}, errors = 0, reconnects = 0, bytes = 0;
+    long long status[MAX_STATUS] = {0}, errors = 0, reconnects = 0, bytes = 0, ok_all = 0,
+              answered_all = 0;
     size_t n = 0;
     double last_done = t_measure;
     const char *first_error = NULL;
@@ -937,6 +942,8 @@ int main(int argc, char **argv)
             status[s] += ws[i].status[s];
         errors += ws[i].errors;
         reconnects += ws[i].reconnects;
+        ok_all += ws[i].ok_all;
+        answered_all += ws[i].answered_all;
         bytes += ws[i].bytes_sent;
         n += ws[i].nlat;
         if (ws[i].last_done > last_done)
@@ -990,10 +997,10 @@ int main(int argc, char **argv)
            "\"reconnects\":%lld,\"rate\":%.1f,\"ok_rate\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_s\":%.3f,"
            "\"payloads\":%d,\"median_bytes\":%zu,\"bytes_sent\":%lld,\"first_id\":%" PRIu64
-           ",\"sequences\":%lld}\n",
+           ",\"sequences\":%lld,\"ok_all\":%lld,\"answered_all\":%lld}\n",
            opt.label, opt.connections, elapsed, opt.warmup, n, ok, non200, by_status_json, errors,
            reconnects, rate, ok_rate, p50, p90, p99, p999, mx, cpu, opt.payloads, median_bytes,
-           bytes, opt.first_id, (long long)atomic_load(&next_seq));
+           bytes, opt.first_id, (long long)atomic_load(&next_seq), ok_all, answered_all);
     for (int i = 0; i < opt.connections; i++) {
         EVP_MAC_CTX_free(ws[i].mac);
         free(ws[i].buf);
