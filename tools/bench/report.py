@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """make bench: writes docs/benchmarks.md from the results of
-tools/bench/pipeline.py (JSON), the delivery table of delivery.py and the
-scheduling table of ac-bench-schedule, with the machine they ran on; and
-prints the summary table.
+tools/bench/pipeline.py (JSON), the delivery table of delivery.py, the
+scheduling table of ac-bench-schedule and the ingest gateway's results of
+tools/bench/gateway.py (JSON), with the machine they ran on; and prints the
+summary table.
 
     python3 tools/bench/report.py --pipeline R.json --delivery D.md --schedule S.md
-                                  --bin BIN_DIR --out docs/benchmarks.md [--elapsed S]
+                                  [--gateway G.json] --bin BIN_DIR --out docs/benchmarks.md
+                                  [--elapsed S]
+    python3 tools/bench/report.py --gateway G.json --bin BIN_DIR --out docs/benchmarks.md
+                                  --gateway-only
+
+With --gateway-only, only the "Ingest gateway" section of the existing file
+is written (replaced, or added at the end); the rest stays as it is.
 """
 
 import argparse
@@ -24,6 +31,9 @@ PASSTHROUGH_SHARE = 0.80  # ... or this share of the dev broker's pass-through
 DELIVERY_TARGET = 5000  # messages/s
 LATENCY_TARGET_MS = 100  # p99
 MEMORY_TARGET_MIB = 64
+GATEWAY_TARGET = 10000  # webhooks/s per ingest-gateway process
+GATEWAY_P99_TARGET_MS = 50
+GATEWAY_HEADING = "## Ingest gateway"
 
 
 def median(xs):
@@ -96,8 +106,14 @@ def machine(bin_dir):
             osname = "%s, Linux %s" % (kv.get("PRETTY_NAME", "").strip('"'), platform.release())
     except OSError:
         pass
+    mhd = "?"
+    try:
+        mhd = subprocess.run(["pkg-config", "--modversion", "libmicrohttpd"],
+                             capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        pass
     return {"cpus": os.cpu_count(), "cpu": cpu, "mem_gib": mem, "redis": redis,
-            "rdkafka": rdkafka, "os": osname, "python": platform.python_version()}
+            "rdkafka": rdkafka, "os": osname, "python": platform.python_version(), "mhd": mhd}
 
 
 # ------------------------------------------------------------------ figures
@@ -205,12 +221,13 @@ def yes_no(met):
 
 # ------------------------------------------------------------------ writing
 
-def build(p, delivery_table, schedule_table, m, elapsed):
+def build(p, delivery_table, schedule_table, m, elapsed, gateway=None):
     s = summarize(p)
     tput = throughput_rows(p, s)
     deliv = delivery_rows(p, s)
     lat = latency_row(p, s)
     mem = memory_rows(p, s, tput, deliv)
+    gw = gateway_section(gateway, m) if gateway is not None else None
     runs = p["runs"]
     out = []
     w = out.append
@@ -307,6 +324,9 @@ def build(p, delivery_table, schedule_table, m, elapsed):
         if r["met"] is False:
             unmet.append("- Memory of %s: **not met**. Its peak RSS is %s, %s over 64 MiB."
                          % (r["worker"], mib(peak), mib(peak - MEMORY_TARGET_MIB * MIB)))
+    if gw:
+        unmet += ["- Ingest gateway: **not met**. %s ([Ingest gateway](#ingest-gateway))."
+                  % (u[0].upper() + u[1:]) for u in gw[1]]
     if unmet:
         w("Not met in this run:")
         w("")
@@ -322,6 +342,8 @@ def build(p, delivery_table, schedule_table, m, elapsed):
     if lat["met"]:
         met.append("end-to-end latency")
     met += ["memory of %s" % r["worker"] for r in mem if r["met"]]
+    if gw:
+        met += gw[2]
     if unmet and met:
         w("")
         w("Met: %s." % "; ".join(met))
@@ -460,33 +482,236 @@ def build(p, delivery_table, schedule_table, m, elapsed):
     w("")
     w(schedule_table.strip())
     w("")
+    if gw:
+        out.extend(gw[0])
     summary = [line for line in out if line.startswith("|")]
     return "\n".join(out), summary, unmet
 
 
+# ----------------------------------------------------------- ingest gateway
+
+def ms(v):
+    return "—" if v is None else "%.1f ms" % v if v < 10 else "%.0f ms" % v
+
+
+def gateway_section(g, m):
+    """The "Ingest gateway" section from tools/bench/gateway.py's results:
+    its own date and machine line, as it may be written on its own
+    (--gateway-only)."""
+    out = []
+    w = out.append
+    loaded = [r for r in g.get("loaded", []) if ok(r)]
+    base = [r for r in g.get("baseline", []) if ok(r)]
+    rate = median(r.get("ok_rate") for r in loaded)
+    p50 = median(r.get("p50_ms") for r in loaded)
+    p99 = median(r.get("p99_ms") for r in loaded)
+    b_rate = median(r.get("ok_rate") for r in base)
+    b_p50 = median(r.get("p50_ms") for r in base)
+    b_p99 = median(r.get("p99_ms") for r in base)
+    rate_met = None if rate is None else rate >= GATEWAY_TARGET
+    p99_met = None if p99 is None else p99 < GATEWAY_P99_TARGET_MS
+    every = loaded + base
+    agree = all(r.get("produced_metric") == r.get("ok_all") == r.get("produced_topic")
+                for r in every)
+    conns = g.get("connections", 64)
+    runs = g.get("runs", len(g.get("loaded", [])))
+
+    w(GATEWAY_HEADING)
+    w("")
+    w("Measured %s by `make bench` (`tools/bench/gateway.py`); every figure is the median of "
+      "%d run%s, the single runs beside it. Machine: %d CPU%s (%s), %.0f GiB of memory, %s; "
+      "libmicrohttpd %s, librdkafka %s (the dev broker), Redis %s. The gateway, the dev "
+      "broker, Redis and the load generator share the %d CPUs."
+      % (g.get("date", "?"), runs, "" if runs == 1 else "s", m["cpus"],
+         "" if m["cpus"] == 1 else "s", m["cpu"], m["mem_gib"] or 0, m["os"],
+         g.get("mhd") or m.get("mhd", "?"), m["rdkafka"], m["redis"], m["cpus"]))
+    w("")
+    w("| measurement | median | runs | baseline: 1 connection | design / baseline | target "
+      "| met |")
+    w("|---|---|---|---|---|---|---|")
+    w("| ingest-gateway, %d connections: webhooks/s answered 200 | %s | %s | %s (%s) | %s | "
+      "≥ 10 000 webhooks/s per process | %s |"
+      % (conns, n0(rate), runs_of(g.get("loaded", []), "ok_rate"), n0(b_rate),
+         runs_of(g.get("baseline", []), "ok_rate"),
+         times(rate / b_rate) if rate and b_rate else "—", yes_no(rate_met)))
+    w("| ingest-gateway, %d connections: p99 latency | %s | %s | %s (%s) | — | < 50 ms | %s |"
+      % (conns, ms(p99), runs_of(g.get("loaded", []), "p99_ms", ms), ms(b_p99),
+         runs_of(g.get("baseline", []), "p99_ms", ms), yes_no(p99_met)))
+    w("| ingest-gateway, %d connections: p50 latency | %s | %s | %s (%s) | — | — | — |"
+      % (conns, ms(p50), runs_of(g.get("loaded", []), "p50_ms", ms), ms(b_p50),
+         runs_of(g.get("baseline", []), "p50_ms", ms)))
+    w("| events in `orders` = 200s answered (every run) | %s | — | — | — | every 200 is in "
+      "Kafka | %s |" % ("equal" if agree and every else "**differ** (see below)" if every
+                        else "—", yes_no(agree if every else None)))
+    w("")
+    unmet = []
+    if rate_met is False:
+        unmet.append("throughput: %s webhooks/s is %s (%s) short of 10 000" % (
+            n0(rate), n0(GATEWAY_TARGET - rate), pct(1 - rate / GATEWAY_TARGET)))
+    if p99_met is False:
+        unmet.append("latency: p99 is %s, %s over 50 ms"
+                     % (ms(p99), ms(p99 - GATEWAY_P99_TARGET_MS)))
+    met = []
+    if rate_met:
+        met.append("ingest-gateway throughput")
+    if p99_met:
+        met.append("ingest-gateway p99 latency")
+    if rate is None:
+        unmet.append("no figure (every run failed)")
+        w("No figure: every run failed (see below).")
+    elif unmet:
+        w("Target **not met**: %s. Where the gateway's time goes is [below](#where-the-"
+          "gateways-time-goes)." % "; ".join(unmet))
+    else:
+        w("Both targets are met.")
+    w("")
+    cores = {}
+    for r in loaded:
+        for k, v in (r.get("cores") or {}).items():
+            cores.setdefault(k, []).append(v)
+    if cores:
+        w("CPU during the loaded runs (median, in cores of %d): %s." % (m["cpus"], ", ".join(
+            "%s %.2f" % (k, median(v)) for k, v in cores.items())))
+        w("")
+    mb = median(r.get("median_bytes") for r in every)
+    w("Method: each run starts a fresh dev stack (`tests/integration/stack.py`: devbroker with "
+      "`orders`, `shipments` and `returns` on %d partitions each, redis-server, ac-sink idle) "
+      "and one ingest-gateway with one Shopify store (`STORE_SETTINGS`), `LOG_LEVEL=warn` and "
+      "`RDKAFKA_LINGER_MS=%s` (every answer waits for Kafka's acknowledgement, so a short "
+      "linger lets concurrent requests share a batch without adding much to each). "
+      "`ac-bench-webhooks` (`tools/bench/webhooks.c`) then sends `POST /webhooks/shopify` "
+      "`orders/create` webhooks over keep-alive connections, each connection its own thread "
+      "sending the next request when the answer to the last arrived: %s s with one "
+      "connection (the baseline: what one webhook costs end to end), then %s s with %d. "
+      "The first %s s of each are not counted (connections, Kafka metadata and the producer "
+      "id). Bodies are Shopify's documented order webhook (customer with marketing consent, "
+      "8 to 10 line items with properties and tax lines, billing and shipping addresses; "
+      "median %s bytes), 1 000 of them built before the clock starts; every request carries "
+      "its own order id (a 64-bit integer) and X-Shopify-Event-Id and is signed "
+      "(HMAC-SHA256 of the body with the store's secret, computed per request). Latency is "
+      "from the first byte written to the last byte of the answer read: with %d connections "
+      "in a closed loop it includes the wait behind the other requests. After each phase the "
+      "200s received are compared with `aftercare_ingest_events_produced_total` and with the "
+      "records that arrived in `orders` (the sum of its partitions' high watermarks)."
+      % (g.get("partitions", 16), g.get("linger_ms"), n0(g.get("seconds")),
+         n0(g.get("seconds")), conns, n0(g.get("warmup")), n0(mb), conns))
+    w("")
+    w("| run | connections | webhooks/s | requests | non-200 | p50 / p99 / max | 200s / "
+      "produced / in `orders` | cores: gateway, broker, client | gateway peak RSS |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for r in g.get("baseline", []) + g.get("loaded", []):
+        if not ok(r):
+            w("| %s | | failed: %s | | | | | | |" % (r.get("run"), r["error"]))
+            continue
+        nb = r.get("non200") or 0
+        by = ", ".join("%s: %s" % kv for kv in (r.get("by_status") or {}).items())
+        c = r.get("cores") or {}
+        w("| %d | %d | %s | %s | %s%s | %s / %s / %s | %s / %s / %s | %s | %s |"
+          % (r["run"], r["connections"], n0(r.get("ok_rate")), n0(r.get("requests")),
+             n0(nb), " (%s)" % by if by else "", ms(r.get("p50_ms")), ms(r.get("p99_ms")),
+             ms(r.get("max_ms")), n0(r.get("ok_all")), n0(r.get("produced_metric")),
+             n0(r.get("produced_topic")),
+             ", ".join("%.2f" % c[k] if k in c else "—"
+                       for k in ("gateway", "devbroker", "client")),
+             mib(r.get("hwm_kib"))))
+    w("")
+    if every and not agree:
+        w("In some run the 200s, the produced count and the records in `orders` differ: a "
+          "request the client gave up on (a timeout, a closed connection) may still have been "
+          "produced, and a 503 may have been produced after its deadline.")
+        w("")
+    prof = g.get("profile")
+    if prof:
+        w("### Where the gateway's time goes")
+        w("")
+        if not ok(prof):
+            w("No profile: %s." % prof["error"])
+            w("")
+        else:
+            w("`perf record -F 999 -p <gateway>` over one more loaded run of %s s (%d "
+              "connections, not counted above: %s webhooks/s, p99 %s under the profiler). "
+              "Share of the gateway's CPU samples (self time) by library, and the functions "
+              "with the most:" % (n0(prof.get("seconds")), conns, n0(prof.get("rate")),
+                                   ms(prof.get("p99_ms"))))
+            w("")
+            w("| share | library |")
+            w("|---|---|")
+            for share, name in prof.get("dso", []):
+                w("| %.1f %% | %s |" % (share, name))
+            w("")
+            w("| share | library and function |")
+            w("|---|---|")
+            for share, name in prof.get("symbols", []):
+                w("| %.1f %% | `%s` |" % (share, name.replace("|", "\\|")))
+            w("")
+    return out, unmet, met
+
+
+def replace_section(text, section):
+    """text with its gateway section replaced by section (or added at the
+    end)."""
+    lines = text.rstrip("\n").split("\n")
+    if GATEWAY_HEADING in lines:
+        start = lines.index(GATEWAY_HEADING)
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith("## ")), len(lines))
+        lines = lines[:start] + section + lines[end:]
+    else:
+        lines = lines + [""] + section
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pipeline", required=True)
-    ap.add_argument("--delivery", required=True)
-    ap.add_argument("--schedule", required=True)
+    ap.add_argument("--pipeline")
+    ap.add_argument("--delivery")
+    ap.add_argument("--schedule")
+    ap.add_argument("--gateway", help="results of tools/bench/gateway.py")
+    ap.add_argument("--gateway-only", action="store_true",
+                    help="write only the gateway section into the existing --out")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--elapsed", type=int, default=0)
     o = ap.parse_args()
+    gateway = None
+    if o.gateway:
+        with open(o.gateway) as f:
+            gateway = json.load(f)
+    if o.gateway_only:
+        if gateway is None:
+            ap.error("--gateway-only needs --gateway")
+        section, _, _ = gateway_section(gateway, machine(o.bin))
+        try:
+            with open(o.out) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = "# Benchmarks\n"
+        with open(o.out, "w") as f:
+            f.write(replace_section(text, section))
+        print("\n".join(line for line in section if not line.startswith("| share"))
+              .split("### ")[0].rstrip())
+        return
+    if not (o.pipeline and o.delivery and o.schedule):
+        ap.error("--pipeline, --delivery and --schedule are required (or --gateway-only)")
     with open(o.pipeline) as f:
         p = json.load(f)
     with open(o.delivery) as f:
         delivery = f.read()
     with open(o.schedule) as f:
         schedule = f.read()
-    text, _, unmet = build(p, delivery, schedule, machine(o.bin), o.elapsed)
+    text, _, unmet = build(p, delivery, schedule, machine(o.bin), o.elapsed, gateway)
     with open(o.out, "w") as f:
         f.write(text)
-    # The summary on the terminal: the results table and what is not met.
+    # The summary on the terminal: the results table and what is not met,
+    # and the gateway's table.
     lines = text.splitlines()
     start = lines.index("## Results")
     end = lines.index("## Method")
     print("\n".join(lines[start:end]).rstrip())
+    if GATEWAY_HEADING in lines:
+        start = lines.index(GATEWAY_HEADING)
+        table = [line for line in lines[start:] if line.startswith("|")]
+        print("\n" + GATEWAY_HEADING + "\n\n" + "\n".join(table[:6]))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@
 #   BENCH_LATENCY_SECONDS (30)     ... for this long
 #   BENCH_MAX_SECONDS (10)         a slower worker is measured over this long only
 #   BENCH_BASELINE_MAX_SECONDS (5) the same for the BATCH_SIZE=1 runs
+#   BENCH_WEBHOOK_SECONDS (10)     each ingest-gateway run, 1 and N connections ...
+#   BENCH_WEBHOOK_CONNECTIONS (64) ... N
+#   BENCH_GATEWAY_LINGER_MS (2)    RDKAFKA_LINGER_MS of the gateway
+#   BENCH_GATEWAY_PROFILE (8)      seconds of a profiled gateway run (perf; 0: none)
 set -euo pipefail
 bin=$(cd "${1:?usage: run.sh BIN_DIR [ITEMS]}" && pwd)
 items=${2:-1000000}
@@ -57,6 +61,10 @@ for n in $((items / 10)) "$items"; do
 done
 echo "$table" >"$dir/schedule.md"
 
+echo "ingest gateway: $runs run(s) of signed Shopify webhooks, 1 and ${BENCH_WEBHOOK_CONNECTIONS:-64} connections..." >&2
+python3 "$here/gateway.py" "$bin" --json "$dir/gateway.json" --runs "$runs"
+
 python3 "$here/report.py" --pipeline "$dir/pipeline.json" --delivery "$dir/delivery.md" \
-    --schedule "$dir/schedule.md" --bin "$bin" --out "$out" --elapsed $(($(date +%s) - started))
+    --schedule "$dir/schedule.md" --gateway "$dir/gateway.json" --bin "$bin" --out "$out" \
+    --elapsed $(($(date +%s) - started))
 echo "wrote $out ($(($(date +%s) - started)) s)" >&2
