@@ -46,7 +46,7 @@ GATEWAY = "ingest-gateway"
 CLIENT = "ac-bench-webhooks"
 PARTITIONS = 16
 TOPICS = ["orders", "shipments", "returns", "notifications", "orders.dlq", "shipments.dlq",
-          "returns.dlq", "notifications.dlq"]
+          "returns.dlq", "notifications.dlq", "ingest.dlq"]
 STORE_ID = "st_bench"
 SHOP_DOMAIN = "bench.myshopify.com"
 SECRET = "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"  # the store's webhook secret (a test value)
