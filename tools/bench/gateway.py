@@ -206,12 +206,15 @@ class GatewayBench:
         return out
 
     def profile(self, st, gw, seconds, first_id):
+        """perf record of the gateway (with call graphs) while it serves a
+        loaded run: its CPU time by kind of work, by function (self), and
+        the gateway's own functions with what they call (inclusive)."""
         perf = shutil.which("perf")
         if not perf:
             return {"error": "perf not found"}
         data = os.path.join(st.dir, "perf.data")
-        rec = subprocess.Popen([perf, "record", "-F", "999", "-p", str(gw.pid), "-o", data,
-                                "--", "sleep", str(seconds)],
+        rec = subprocess.Popen([perf, "record", "-F", "499", "--call-graph", "dwarf,16384",
+                                "-p", str(gw.pid), "-o", data, "--", "sleep", str(seconds)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)
         res = self.client(gw.ingest_port, self.o.connections, seconds - 0.5, first_id,
@@ -220,22 +223,57 @@ class GatewayBench:
         if rec.returncode != 0:
             return {"error": "perf record: %s" % err.strip()[-300:]}
 
-        def report(sort, limit=15):
-            argv = [perf, "report", "-i", data, "--stdio", "-q", "--sort", sort,
-                    "--percent-limit", "0.5"]
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        def report(children, limit):
+            """[[share, dso, symbol], ...]: self time, or with children the
+            time in a function and everything it calls."""
+            argv = [perf, "report", "-i", data, "--stdio", "-q", "--sort", "dso,sym", "-g",
+                    "none", "--percent-limit", "0.3" if children else "0",
+                    "--children" if children else "--no-children"]
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
             rows = []
             for line in r.stdout.splitlines():
-                m = re.match(r"\s*([\d.]+)%\s+(?:([\d.]+)%\s+)?(.*\S)", line)
-                if not m:
-                    continue
-                share = float(m.group(1))
-                rest = m.group(3)
-                rows.append([share, re.sub(r"\s+", " ", rest)])
-            return rows[:limit]
+                m = re.match(r"\s*([\d.]+)%\s+(?:([\d.]+)%\s+)?(\S+)\s+\[.\]\s+(.*\S)", line)
+                if m:
+                    rows.append([float(m.group(1)), m.group(3), m.group(4)])
+            return rows[:limit] if limit else rows
 
+        every = report(False, None)
+        kinds = {}
+        for share, dso, sym in every:
+            k = kind_of(dso, sym)
+            kinds[k] = kinds.get(k, 0.0) + share
+        own = [r for r in report(True, None) if r[1] == GATEWAY]
         return {"seconds": seconds, "rate": res.get("ok_rate"), "p99_ms": res.get("p99_ms"),
-                "dso": report("dso"), "symbols": report("dso,sym", limit=25)}
+                "samples": len(every),
+                "kinds": sorted(([round(v, 1), k] for k, v in kinds.items()), reverse=True),
+                "symbols": every[:20], "inclusive": own[:16]}
+
+
+MALLOC = re.compile(r"malloc|free|calloc|realloc|_int_|consolidate|unlink_chunk|tcache|"
+                    r"arena|sysmalloc|systrim")
+
+
+def kind_of(dso, sym):
+    """What kind of work a sample of the gateway was doing."""
+    if dso.startswith("libjson-c"):
+        return "JSON (json-c: parsing, building, serialising and freeing objects)"
+    if dso.startswith("libc") and MALLOC.search(sym):
+        return "memory allocation (glibc malloc and free)"
+    if dso.startswith("[kernel"):
+        return "kernel (system calls, scheduling, loopback TCP)"
+    if dso.startswith("libcrypto"):
+        return "OpenSSL (the HMAC)"
+    if dso.startswith("librdkafka"):
+        return "librdkafka (the Kafka client)"
+    if dso.startswith("libhiredis"):
+        return "hiredis (the Redis client)"
+    if dso.startswith("libmicrohttpd"):
+        return "libmicrohttpd (HTTP)"
+    if dso == GATEWAY:
+        return "the gateway's own code"
+    if dso.startswith("libc"):
+        return "libc, other (string functions, copies, locks)"
+    return dso
 
 
 def attempt(fn, *args, **kwargs):

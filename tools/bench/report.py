@@ -570,8 +570,11 @@ def gateway_section(g, m):
         for k, v in (r.get("cores") or {}).items():
             cores.setdefault(k, []).append(v)
     if cores:
-        w("CPU during the loaded runs (median, in cores of %d): %s." % (m["cpus"], ", ".join(
-            "%s %.2f" % (k, median(v)) for k, v in cores.items())))
+        per = median(r["cores"]["gateway"] / r["ok_rate"] * 1e6 for r in loaded
+                     if (r.get("cores") or {}).get("gateway") and r.get("ok_rate"))
+        w("CPU during the loaded runs (median, in cores of %d): %s%s." % (
+            m["cpus"], ", ".join("%s %.2f" % (k, median(v)) for k, v in cores.items()),
+            "; the gateway spends %s µs of CPU per webhook" % n0(per) if per else ""))
         w("")
     mb = median(r.get("median_bytes") for r in every)
     w("Method: each run starts a fresh dev stack (`tests/integration/stack.py`: devbroker with "
@@ -628,21 +631,34 @@ def gateway_section(g, m):
             w("No profile: %s." % prof["error"])
             w("")
         else:
-            w("`perf record -F 999 -p <gateway>` over one more loaded run of %s s (%d "
-              "connections, not counted above: %s webhooks/s, p99 %s under the profiler). "
-              "Share of the gateway's CPU samples (self time) by library, and the functions "
-              "with the most:" % (n0(prof.get("seconds")), conns, n0(prof.get("rate")),
-                                   ms(prof.get("p99_ms"))))
+            w("From `perf record -F 499 --call-graph dwarf -p <gateway>` over one more loaded "
+              "run of %s s (%d connections, not counted above: %s webhooks/s, p99 %s under the "
+              "profiler). The gateway's CPU time by kind of work (self time of each function, "
+              "grouped by library; JSON counts json-c only, its malloc and free are under "
+              "memory allocation):" % (n0(prof.get("seconds")), conns, n0(prof.get("rate")),
+                                       ms(prof.get("p99_ms"))))
             w("")
-            w("| share | library |")
+            w("| share of the gateway's CPU | kind of work |")
             w("|---|---|")
-            for share, name in prof.get("dso", []):
-                w("| %.1f %% | %s |" % (share, name))
+            for share, kind in prof.get("kinds", []):
+                if share >= 0.5:
+                    w("| %.1f %% | %s |" % (share, kind))
             w("")
-            w("| share | library and function |")
-            w("|---|---|")
-            for share, name in prof.get("symbols", []):
-                w("| %.1f %% | `%s` |" % (share, name.replace("|", "\\|")))
+            if prof.get("inclusive"):
+                w("The gateway's own functions, with everything they call (inclusive; nested "
+                  "functions count in each of their callers):")
+                w("")
+                w("| inclusive share | function |")
+                w("|---|---|")
+                for share, _, sym in prof["inclusive"]:
+                    w("| %.1f %% | `%s` |" % (share, sym))
+                w("")
+            w("The functions with the most self time:")
+            w("")
+            w("| self share | library | function |")
+            w("|---|---|---|")
+            for share, dso, sym in prof.get("symbols", []):
+                w("| %.1f %% | %s | `%s` |" % (share, dso, sym))
             w("")
     return out, unmet, met
 
