@@ -351,8 +351,9 @@ static void same_state_same_event_ids(void **state)
     }
 }
 
-/* Ids beyond 2^53 (and up to 2^64 - 2: json-c clamps larger ones to 2^64 - 1, which canon refuses)
- * reach the event as their exact decimal text, never through a double. */
+/* Ids beyond 2^53, up to 2^64 - 2, reach the event as their exact decimal
+ * text, never through a double (json-c clamps larger ones to 2^64 - 1,
+ * which canon refuses). */
 static void big_ids_stay_exact(void **state)
 {
     (void)state;
