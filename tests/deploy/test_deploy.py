@@ -3,15 +3,21 @@
 Every overlay in deploy/overlays is rendered with `kubectl kustomize` and
   - validated against Kubernetes, KEDA and Prometheus Operator schemas by
     validate.mjs (npm packages in package.json, installed here by `npm ci`);
-  - checked against what the workers need and accept: restricted security
-    context, probes on the paths and port the binaries serve, a termination
-    grace period above SHUTDOWN_TIMEOUT, a PodDisruptionBudget, an autoscaler
-    bounded by the topic's partitions and agreeing with the worker's topic,
-    group and brokers, a PodMonitor, a NetworkPolicy, settings the worker
-    accepts (`<worker> --help`), alerts on metrics the workers export;
-  - run for real: each Deployment's worker binary starts with the rendered
-    settings against a throwaway stack (tests/integration/stack.py) and must
-    answer its probe paths with 200 and /metrics with aftercare_ metrics.
+  - checked against what the workers and the ingest gateway need and
+    accept: restricted security context, probes on the paths and port the
+    binaries serve, a termination grace period above SHUTDOWN_TIMEOUT, a
+    PodDisruptionBudget, an autoscaler bounded by the topic's partitions and
+    agreeing with the worker's topic, group and brokers (the gateway's: on
+    CPU, never below two), a PodMonitor, a NetworkPolicy, settings the binary
+    accepts (`<binary> --help`), alerts on metrics the binaries export; for
+    the gateway also its Service, its Ingress (TLS, webhook paths only), its
+    topics against the workers' and its STORE_SETTINGS file and the Secret
+    files that file names;
+  - run for real: each Deployment's binary starts with the rendered settings
+    (and the gateway with its mounted files) against a throwaway stack
+    (tests/integration/stack.py) and must answer its probe paths with 200 and
+    /metrics with aftercare_ metrics; the gateway also its webhook port, and
+    it must declare every metric family of its contract.
 
     cd tests/deploy && AC_BIN_DIR=/path/to/build/bin python3 -m unittest -v test_deploy
 
@@ -22,6 +28,8 @@ $AC_BIN_DIR (default build/bin).
 
 import base64
 import hashlib
+import hmac
+import json
 import os
 import re
 import shutil
@@ -48,6 +56,17 @@ WORKERS = {
     "return-worker": "returns",
     "notify-worker": "notifications",
 }
+# The ingest gateway: an HTTP server, not a consumer. Its topic settings
+# name the topics of the workers that read what it produces.
+GATEWAY = "ingest-gateway"
+GATEWAY_TOPICS = {"TOPIC_ORDERS": "order-worker", "TOPIC_SHIPMENTS": "shipment-worker",
+                  "TOPIC_RETURNS": "return-worker"}
+# The Secret holding the stores' platform secrets, which only the gateway
+# mounts, and the fields of STORE_SETTINGS that hold secrets (each may be
+# given inline, as <field>_env or as <field>_file).
+PLATFORM_SECRETS = "aftercare-platform-secrets"
+SECRET_FIELDS = ("webhook_secret", "api_token", "client_secret")
+DEPLOYMENTS = sorted(list(WORKERS) + [GATEWAY])
 IMAGE = "ghcr.io/aftercare/aftercare"
 UID = 10001
 
@@ -74,7 +93,17 @@ AFTERCARE_METRICS = {
     "aftercare_redis_errors_total", "aftercare_scheduled_pending",
     "aftercare_watermark_lag_seconds", "aftercare_circuit_open",
 }
-AFTERCARE_HISTOGRAMS = {"aftercare_event_processing_seconds", "aftercare_message_delivery_seconds"}
+# The gateway's, which its /metrics must declare (the live test checks).
+GATEWAY_METRICS = {
+    "aftercare_ingest_requests_total", "aftercare_ingest_signature_failures_total",
+    "aftercare_ingest_events_produced_total", "aftercare_ingest_ignored_total",
+    "aftercare_ingest_waiting", "aftercare_ingest_bigcommerce_jobs",
+    "aftercare_ingest_dead_letters_total",
+}
+GATEWAY_HISTOGRAMS = {"aftercare_ingest_request_duration_seconds"}
+AFTERCARE_METRICS |= GATEWAY_METRICS
+AFTERCARE_HISTOGRAMS = ({"aftercare_event_processing_seconds", "aftercare_message_delivery_seconds"}
+                        | GATEWAY_HISTOGRAMS)
 ALLOWED_ALERT_METRICS = (AFTERCARE_METRICS
                          | {h + s for h in AFTERCARE_HISTOGRAMS for s in ("_bucket", "_sum", "_count")})
 EXTERNAL_ALERT_METRICS = {"up", "kube_deployment_status_replicas_unavailable"}
@@ -83,7 +112,7 @@ EXTERNAL_ALERT_METRICS = {"up", "kube_deployment_status_replicas_unavailable"}
 # Settings the live check replaces with the throwaway stack's, and librdkafka
 # properties that describe how to reach the real brokers (SASL, TLS), which
 # the stack's plaintext broker cannot offer.
-STACK_SETTINGS = {"KAFKA_BROKERS", "REDIS_URL", "HTTP_PORT"}
+STACK_SETTINGS = {"KAFKA_BROKERS", "REDIS_URL", "HTTP_PORT", "INGEST_PORT"}
 BROKER_SECURITY = re.compile(r"^RDKAFKA_(SECURITY_PROTOCOL|SASL_|SSL_)")
 
 
@@ -101,6 +130,28 @@ def parse_duration_s(text):
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError("not a duration: %r" % text)
     return sum(float(n) * units[u] for n, u in parts)
+
+
+def parse_nginx_size(text):
+    """ingress-nginx's proxy-body-size ('1m', '512k', '8192') -> bytes."""
+    m = re.fullmatch(r"(\d+)([kKmMgG]?)", str(text).strip())
+    if not m:
+        raise ValueError("not a size: %r" % text)
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+
+
+def prestop_seconds(container):
+    """How long a container's preStop hook delays its SIGTERM: a sleep
+    action or an exec of `sleep N`; 0 without a hook."""
+    pre = (container.get("lifecycle") or {}).get("preStop")
+    if not pre:
+        return 0.0
+    if "sleep" in pre:
+        return float(pre["sleep"]["seconds"])
+    cmd = (pre.get("exec") or {}).get("command") or []
+    if len(cmd) == 2 and os.path.basename(cmd[0]) == "sleep":
+        return float(cmd[1]) if re.fullmatch(r"\d+(\.\d+)?", cmd[1]) else parse_duration_s(cmd[1])
+    raise AssertionError("a preStop hook this check cannot time: %s" % pre)
 
 
 _KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
@@ -155,6 +206,42 @@ def worker_settings(worker):
         raise AssertionError("%s --help no longer documents RDKAFKA_<PROPERTY>" % worker)
     _help_cache[worker] = (names, defaults)
     return names, defaults
+
+
+def effective(render, d, binary, setting):
+    """The value a Deployment's binary uses for a setting: its rendered
+    environment, else the default `<binary> --help` documents (None if
+    neither)."""
+    value = render.container_env(d).get(setting, (None,))[0]
+    return value if value is not None else worker_settings(binary)[1].get(setting)
+
+
+def container_port(container, ref):
+    """A container port by name or number -> its number (None if absent)."""
+    for p in container.get("ports") or []:
+        if ref in (p.get("name"), p["containerPort"]):
+            return p["containerPort"]
+    return None
+
+
+def secret_references(settings):
+    """[(json path, field, value)] of every secret reference (<field>_env,
+    <field>_file) and inline secret (<field>) in a STORE_SETTINGS document."""
+    out = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                for field in SECRET_FIELDS:
+                    if k in (field, field + "_env", field + "_file"):
+                        out.append(("%s.%s" % (path, k), k, v))
+                walk(v, "%s.%s" % (path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, "%s[%d]" % (path, i))
+
+    walk(settings, "$")
+    return out
 
 
 def labels_match(selector, labels):
@@ -236,6 +323,54 @@ class Render:
             else:
                 env[e["name"]] = (None, "field")
         return env
+
+    def volume_files(self, volume, namespace):
+        """{file name: bytes} a configMap or secret volume mounts, or None
+        when its ConfigMap or Secret is not in the render."""
+        if "configMap" in volume:
+            src = volume["configMap"]
+            obj = self.get("ConfigMap", src["name"], namespace)
+            if obj is None:
+                return None
+            data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+            data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+        elif "secret" in volume:
+            src = volume["secret"]
+            obj = self.get("Secret", src["secretName"], namespace)
+            if obj is None:
+                return None
+            data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+            data.update({k: v.encode() for k, v in (obj.get("stringData") or {}).items()})
+        else:
+            raise AssertionError("not a configMap or secret volume: %s" % volume)
+        if src.get("items"):
+            data = {i["path"]: data[i["key"]] for i in src["items"] if i["key"] in data}
+        return data
+
+    def mounts(self, deployment):
+        """[(mountPath, volume)] of the first container's volume mounts."""
+        pod = deployment["spec"]["template"]["spec"]
+        vols = {v["name"]: v for v in pod.get("volumes") or []}
+        out = []
+        for m in pod["containers"][0].get("volumeMounts") or []:
+            if m.get("subPath") or m.get("subPathExpr"):
+                raise AssertionError("%s: subPath mounts are not followed by these checks"
+                                     % m["name"])
+            out.append((m["mountPath"].rstrip("/"), vols[m["name"]]))
+        return out
+
+    def mounted_file(self, deployment, path):
+        """(volume, file name, bytes or None) of the file at path in the
+        container, from the render; None when no mount holds path."""
+        ns = deployment["metadata"].get("namespace")
+        for mount, vol in sorted(self.mounts(deployment), key=lambda m: -len(m[0])):
+            if path.startswith(mount + "/"):
+                name = path[len(mount) + 1:]
+                if "configMap" not in vol and "secret" not in vol:
+                    return vol, name, None
+                files = self.volume_files(vol, ns)
+                return vol, name, None if files is None else files.get(name)
+        return None
 
     def autoscalers(self):
         """{worker: (kind, object)} for ScaledObjects and HPAs."""
@@ -332,7 +467,7 @@ class SchemaTest(unittest.TestCase):
     def test_expected_objects(self):
         for name, render in overlays():
             with self.subTest(overlay=name):
-                self.assertEqual(sorted(render.deployments()), sorted(WORKERS))
+                self.assertEqual(sorted(render.deployments()), DEPLOYMENTS)
                 for worker, d in render.deployments().items():
                     self.assertEqual(d["metadata"]["name"], worker)
                 ns = {o["metadata"].get("namespace") for o in render.objects
@@ -346,8 +481,8 @@ class SchemaTest(unittest.TestCase):
 
 class WorkloadTest(unittest.TestCase):
     def each_deployment(self, check):
-        """check(overlay name, render, worker, Deployment) for every worker of
-        every overlay, each in its own subTest."""
+        """check(overlay name, render, worker, Deployment) for every worker
+        (and the ingest gateway) of every overlay, each in its own subTest."""
         for name, render in overlays():
             for worker, d in sorted(render.deployments().items()):
                 with self.subTest(overlay=name, worker=worker):
@@ -428,6 +563,12 @@ class WorkloadTest(unittest.TestCase):
             port_setting = env.get("HTTP_PORT", (defaults.get("HTTP_PORT"), "default"))[0]
             self.assertEqual(str(number), str(port_setting),
                              "port http is %s but HTTP_PORT is %s" % (number, port_setting))
+            if worker == GATEWAY:
+                ingest = effective(render, d, worker, "INGEST_PORT")
+                self.assertEqual(str(container_port(c, "ingest")), str(ingest),
+                                 "port ingest is %s but INGEST_PORT is %s"
+                                 % (container_port(c, "ingest"), ingest))
+                self.assertNotEqual(str(ingest), str(number), "webhooks and probes share a port")
             want = {"livenessProbe": "/healthz", "readinessProbe": "/readyz",
                     "startupProbe": "/healthz"}
             for probe, path in want.items():
@@ -447,10 +588,13 @@ class WorkloadTest(unittest.TestCase):
             env = render.container_env(d)
             _, defaults = worker_settings(worker)
             value = env.get("SHUTDOWN_TIMEOUT", (None, None))[0] or defaults["SHUTDOWN_TIMEOUT"]
-            grace = d["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
-            self.assertGreater(grace, parse_duration_s(value),
-                               "terminationGracePeriodSeconds %s <= SHUTDOWN_TIMEOUT %s"
-                               % (grace, value))
+            pod = d["spec"]["template"]["spec"]
+            grace = pod.get("terminationGracePeriodSeconds", 30)
+            # The grace period runs from the start of the preStop hook.
+            pre = prestop_seconds(pod["containers"][0])
+            self.assertGreater(grace, pre + parse_duration_s(value),
+                               "terminationGracePeriodSeconds %s <= preStop %gs + "
+                               "SHUTDOWN_TIMEOUT %s" % (grace, pre, value))
 
         self.each_deployment(check)
 
@@ -470,16 +614,29 @@ class WorkloadTest(unittest.TestCase):
             c = d["spec"]["template"]["spec"]["containers"][0]
             self.assertFalse([s for s in c.get("envFrom") or [] if "secretRef" in s],
                              "whole Secrets in envFrom would hand every worker every key")
+            # The stores' platform secrets are the gateway's alone.
+            allowed = ("aftercare-secrets",) + ((PLATFORM_SECRETS,) if worker == GATEWAY else ())
             for e in c.get("env") or []:
                 ref = (e.get("valueFrom") or {}).get("secretKeyRef")
                 if not ref:
                     continue
-                self.assertTrue(ref["name"].startswith("aftercare-secrets"), ref["name"])
+                self.assertTrue(ref["name"].startswith(allowed), ref["name"])
                 sec = render.get("Secret", ref["name"], ns)
                 if sec is not None and not ref.get("optional"):
                     self.assertIn(ref["key"], sec.get("data") or {},
                                   "required key %s missing from rendered Secret %s"
                                   % (ref["key"], ref["name"]))
+            for v in d["spec"]["template"]["spec"].get("volumes") or []:
+                if "secret" not in v:
+                    continue
+                name = v["secret"]["secretName"]
+                self.assertEqual(worker, GATEWAY, "%s mounts Secret %s" % (worker, name))
+                self.assertTrue(name.startswith(PLATFORM_SECRETS), name)
+                # The operator creates it: without optional, no pod would
+                # start before it exists, even with no store naming a file.
+                if render.get("Secret", name, ns) is None:
+                    self.assertIs(v["secret"].get("optional"), True,
+                                  "Secret %s is not in the render and not optional" % name)
 
         self.each_deployment(check)
 
@@ -509,6 +666,9 @@ class WorkloadTest(unittest.TestCase):
             scaler = render.autoscalers().get(worker)
             if want is None:
                 self.assertIsNone(scaler, "%s wants no autoscaler" % name)
+                return
+            if worker == GATEWAY:
+                self.check_gateway_autoscaler(render, d, scaler)
                 return
             self.assertIsNotNone(scaler, "no %s for %s" % (want, worker))
             kind, obj = scaler
@@ -558,16 +718,38 @@ class WorkloadTest(unittest.TestCase):
 
         self.each_deployment(check)
 
+    def check_gateway_autoscaler(self, render, d, scaler):
+        """The gateway, wherever an overlay autoscales: an HPA on CPU (there
+        is no lag to scale on), never below two replicas."""
+        self.assertIsNotNone(scaler, "no HorizontalPodAutoscaler for %s" % GATEWAY)
+        kind, obj = scaler
+        self.assertEqual(kind, "HorizontalPodAutoscaler")
+        self.assertEqual(obj["spec"]["scaleTargetRef"].get("kind"), "Deployment")
+        self.assertNotIn("replicas", d["spec"],
+                         "an autoscaled Deployment must leave replicas to the autoscaler")
+        low, high = bounds(kind, obj)
+        self.assertGreaterEqual(low, 2, "one gateway replica leaves webhooks nowhere to go "
+                                "while it restarts")
+        self.assertLessEqual(low, high)
+        metrics = obj["spec"].get("metrics") or []
+        self.assertTrue(metrics)
+        for m in metrics:
+            self.assertEqual(m["type"], "Resource", "the gateway consumes no topic: %s" % m)
+        self.assertIn("cpu", [m["resource"]["name"] for m in metrics])
+        requests = d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+        self.assertIn("cpu", requests, "CPU utilization is relative to the request")
+
     def test_bounds_agree_between_variants(self):
         for a, b in SAME_BOUNDS:
             sa, sb = RENDERS[a].autoscalers(), RENDERS[b].autoscalers()
-            for worker in WORKERS:
+            for worker in DEPLOYMENTS:
                 with self.subTest(overlays=(a, b), worker=worker):
                     ka, oa = sa[worker]
                     kb, ob = sb[worker]
                     self.assertEqual(bounds(ka, oa), bounds(kb, ob))
-                    self.assertEqual(oa["metadata"]["annotations"][PARTITIONS_ANNOTATION],
-                                     ob["metadata"]["annotations"][PARTITIONS_ANNOTATION])
+                    self.assertEqual(
+                        (oa["metadata"].get("annotations") or {}).get(PARTITIONS_ANNOTATION),
+                        (ob["metadata"].get("annotations") or {}).get(PARTITIONS_ANNOTATION))
 
     def test_pod_monitor_covers_worker(self):
         def check(name, render, worker, d):
@@ -594,19 +776,148 @@ class WorkloadTest(unittest.TestCase):
                     and labels_match(p["spec"]["podSelector"], labels)]
             types = {t for p in pols for t in p["spec"].get("policyTypes") or []}
             self.assertEqual(types, {"Ingress", "Egress"}, "policy types selecting %s" % worker)
-            number = [x["containerPort"] for x in d["spec"]["template"]["spec"]["containers"][0]
-                      ["ports"] if x.get("name") == "http"][0]
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            # Scrapes on "http"; the gateway's webhooks on "ingest" too.
+            names = ("http", "ingest") if worker == GATEWAY else ("http",)
+            allowed = set(names) | {container_port(c, n) for n in names}
+            admitted = set()
             for p in pols:
                 for rule in p["spec"].get("ingress") or []:
                     self.assertTrue(rule.get("from"), "ingress from anywhere")
                     ports = [x.get("port") for x in rule.get("ports") or []]
-                    self.assertTrue(ports and set(ports) <= {"http", number},
+                    self.assertTrue(ports and set(ports) <= allowed,
                                     "ingress to ports %s" % ports)
+                    admitted |= set(ports)
             egress_ports = {x.get("port") for p in pols for r in p["spec"].get("egress") or []
                             for x in r.get("ports") or []}
             self.assertIn(53, egress_ports, "no DNS egress")
+            if worker == GATEWAY:
+                self.assertTrue(admitted & {"ingest", container_port(c, "ingest")},
+                                "nothing may reach the gateway's webhook port")
+                # BIGCOMMERCE_API_URL: https unless changed.
+                self.assertIn(443, egress_ports, "no HTTPS egress for the BigCommerce API")
 
         self.each_deployment(check)
+
+
+class GatewayTest(unittest.TestCase):
+    """The ingest gateway's Service, Ingress, topics and store settings."""
+
+    def each_overlay(self, check):
+        for name, render in overlays():
+            with self.subTest(overlay=name):
+                check(name, render, render.deployments()[GATEWAY])
+
+    def service(self, render, d):
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        ns = d["metadata"]["namespace"]
+        svcs = [s for s in render.of("Service") if s["metadata"]["namespace"] == ns
+                and s["spec"].get("selector")
+                and labels_match({"matchLabels": s["spec"]["selector"]}, labels)]
+        self.assertEqual(len(svcs), 1, "Services selecting %s: %d" % (GATEWAY, len(svcs)))
+        return svcs[0]
+
+    def test_service_routes_to_the_webhook_port(self):
+        def check(name, render, d):
+            svc = self.service(render, d)
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            ingest = container_port(c, "ingest")
+            for p in svc["spec"]["ports"]:
+                target = container_port(c, p.get("targetPort", p["port"]))
+                # /metrics and the probes stay off the Service.
+                self.assertEqual(target, ingest, "Service port %s goes to container port %s, "
+                                 "not to ingest (%s)" % (p["port"], target, ingest))
+            self.assertNotEqual(svc["spec"].get("type", "ClusterIP"), "LoadBalancer",
+                                "plain HTTP to the world: the Ingress ends TLS")
+
+        self.each_overlay(check)
+
+    def test_ingress_is_tls_and_webhook_paths_only(self):
+        def check(name, render, d):
+            svc = self.service(render, d)
+            ns = d["metadata"]["namespace"]
+            ings = [i for i in render.of("Ingress") if i["metadata"]["namespace"] == ns]
+            self.assertEqual(len(ings), 1, "Ingresses: %d" % len(ings))
+            ing = ings[0]
+            spec = ing["spec"]
+            ann = ing["metadata"].get("annotations") or {}
+            self.assertTrue(spec.get("ingressClassName")
+                            or "kubernetes.io/ingress.class" in ann, "no ingress class")
+            self.assertTrue({"cert-manager.io/cluster-issuer", "cert-manager.io/issuer"} & set(ann),
+                            "no cert-manager issuer annotation: who issues the certificate?")
+            tls_hosts = {h for t in spec.get("tls") or [] if t.get("secretName")
+                         for h in t.get("hosts") or []}
+            self.assertNotIn("defaultBackend", spec, "a default backend takes every path")
+            self.assertTrue(spec.get("rules"))
+            svc_ports = {x for p in svc["spec"]["ports"] for x in (p["port"], p.get("name"))}
+            for rule in spec["rules"]:
+                self.assertIn(rule.get("host"), tls_hosts,
+                              "host %s has no TLS certificate" % rule.get("host"))
+                for path in rule["http"]["paths"]:
+                    # What the gateway serves on INGEST_PORT (ingest.h), nothing else.
+                    self.assertIn(path["path"].rstrip("/"), ("/webhooks", "/events"),
+                                  "path %s" % path["path"])
+                    self.assertIn(path["pathType"], ("Prefix", "Exact"),
+                                  "%s: an ImplementationSpecific path may match more"
+                                  % path["path"])
+                    backend = path["backend"]["service"]
+                    self.assertEqual(backend["name"], svc["metadata"]["name"])
+                    port = backend["port"].get("number", backend["port"].get("name"))
+                    self.assertIn(port, svc_ports, "backend port %s is not the Service's" % port)
+            size = ann.get("nginx.ingress.kubernetes.io/proxy-body-size")
+            if size is not None:
+                limit = int(effective(render, d, GATEWAY, "MAX_BODY_BYTES"))
+                self.assertEqual(parse_nginx_size(size), limit,
+                                 "proxy-body-size %s is not MAX_BODY_BYTES %d" % (size, limit))
+
+        self.each_overlay(check)
+
+    def test_produces_to_the_workers_topics(self):
+        def check(name, render, d):
+            deps = render.deployments()
+            for setting, worker in GATEWAY_TOPICS.items():
+                produced = effective(render, d, GATEWAY, setting)
+                read = effective(render, deps[worker], worker, "KAFKA_TOPIC")
+                self.assertEqual(produced, read, "the gateway's %s is %s, but %s reads %s"
+                                 % (setting, produced, worker, read))
+            dlq = effective(render, d, GATEWAY, "INGEST_DLQ_TOPIC")
+            self.assertTrue(dlq)
+            for worker in WORKERS:
+                self.assertNotEqual(dlq, effective(render, deps[worker], worker, "KAFKA_TOPIC"),
+                                    "dead letters into a topic %s reads" % worker)
+
+        self.each_overlay(check)
+
+    def test_store_settings_are_mounted_and_their_secrets_are_in_secrets(self):
+        def check(name, render, d):
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            env = render.container_env(d)
+            path = env.get("STORE_SETTINGS", (None,))[0]
+            self.assertTrue(path, "STORE_SETTINGS is not set (it is required)")
+            found = render.mounted_file(d, path)
+            self.assertIsNotNone(found, "no volume is mounted at %s" % path)
+            vol, fname, data = found
+            self.assertIn("configMap", vol, "STORE_SETTINGS is not from a ConfigMap")
+            self.assertIsNotNone(data, "ConfigMap %s has no %s" % (vol["configMap"]["name"], fname))
+            settings = json.loads(data)
+            self.assertIsInstance(settings.get("stores"), dict, '{"stores": {...}} expected')
+            for where, field, value in secret_references(settings):
+                if field.endswith("_file"):
+                    f = render.mounted_file(d, value)
+                    self.assertIsNotNone(f, "%s: %s is on no volume" % (where, value))
+                    svol, key, secret = f
+                    self.assertIn("secret", svol, "%s: %s is not from a Secret" % (where, value))
+                    if render.volume_files(svol, d["metadata"]["namespace"]) is not None:
+                        self.assertIsNotNone(secret, "%s: Secret %s has no key %s"
+                                             % (where, svol["secret"]["secretName"], key))
+                elif field.endswith("_env"):
+                    self.assertEqual(env.get(value, (None, None))[1], "secret",
+                                     "%s: %s is not set from a Secret" % (where, value))
+                else:
+                    self.fail("%s: a secret in a ConfigMap; use %s_file or %s_env"
+                              % (where, field, field))
+
+        self.each_overlay(check)
 
 
 class AlertTest(unittest.TestCase):
@@ -638,11 +949,14 @@ class AlertTest(unittest.TestCase):
                     if "alert" in r:
                         self.assertIn("severity", r.get("labels") or {})
                         self.assertIn("summary", r.get("annotations") or {})
-            # The brief's examples: lag, stalls, dead letters, delivery, Redis, readiness.
+            # The brief's examples: lag, stalls, dead letters, delivery, Redis, readiness;
+            # for the gateway: signature failures, refusals, events waiting for their order.
             for must in ("aftercare_consumer_lag", "aftercare_partition_stalled",
                          "aftercare_events_dead_lettered_total",
                          "aftercare_messages_dead_lettered_total",
-                         "aftercare_provider_requests_total", "aftercare_redis_errors_total"):
+                         "aftercare_provider_requests_total", "aftercare_redis_errors_total",
+                         "aftercare_ingest_signature_failures_total",
+                         "aftercare_ingest_requests_total", "aftercare_ingest_waiting"):
                 self.assertIn(must, used, "%s: no alert on %s" % (name, must))
 
 
@@ -659,26 +973,132 @@ class LiveProbeTest(unittest.TestCase):
         except (urllib.error.URLError, OSError) as e:
             return None, "", str(e)
 
-    def live_env(self, render, d, worker, st):
+    def post(self, port, path, body, headers=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=body,
+                                     headers=dict({"Content-Type": "application/json"},
+                                                  **(headers or {})), method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(300).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as e:
+            return None, str(e)
+
+    def mount_volumes(self, render, d, root):
+        """Writes the Deployment's ConfigMap and Secret volumes from the
+        render under root, as the kubelet would mount them (a Secret not in
+        the render, which must be optional, as an empty directory); returns
+        {mountPath: local directory}. Files' mount paths inside ConfigMap
+        files (STORE_SETTINGS naming a Secret file) are rewritten too."""
+        ns = d["metadata"]["namespace"]
+        local = {}
+        for i, (mount, vol) in enumerate(render.mounts(d)):
+            if "configMap" not in vol and "secret" not in vol:
+                continue
+            local[mount] = os.path.join(root, "%d-%s" % (i, vol["name"]))
+            os.makedirs(local[mount])
+        for i, (mount, vol) in enumerate(render.mounts(d)):
+            if mount not in local:
+                continue
+            for fname, data in (render.volume_files(vol, ns) or {}).items():
+                if "configMap" in vol:
+                    data = self.localize(data.decode(), local).encode()
+                with open(os.path.join(local[mount], fname), "wb") as f:
+                    f.write(data)
+        return local
+
+    @staticmethod
+    def localize(text, local):
+        for mount in sorted(local, key=len, reverse=True):
+            text = text.replace(mount + "/", local[mount] + "/")
+        return text
+
+    def live_env(self, render, d, worker, st, root):
         env = {}
         for k, (v, source) in render.container_env(d).items():
-            if source not in ("configmap", "literal") or k in STACK_SETTINGS:
+            if k in STACK_SETTINGS or BROKER_SECURITY.match(k):
                 continue
-            if BROKER_SECURITY.match(k):
+            # A store secret given as <field>_env comes from a Secret.
+            if source == "secret" and worker == GATEWAY and v is not None:
+                env[k] = v
+            if source not in ("configmap", "literal"):
                 continue
             env[k] = v
         if worker == "notify-worker":
             env["WEBHOOK_URL"] = st.sink_url
+        if worker == GATEWAY:
+            env["INGEST_PORT"] = str(stack.free_port())
+            local = self.mount_volumes(render, d, root)
+            env = {k: self.localize(v, local) for k, v in env.items()}
         return env
+
+    def stack_topics(self, render):
+        """The workers' topics and dead-letter topics, and the gateway's."""
+        deps = render.deployments()
+        topics = set()
+        for worker in WORKERS:
+            for setting in ("KAFKA_TOPIC", "DLQ_TOPIC"):
+                topics.add(effective(render, deps[worker], worker, setting))
+        for setting in list(GATEWAY_TOPICS) + ["INGEST_DLQ_TOPIC"]:
+            topics.add(effective(render, deps[GATEWAY], GATEWAY, setting))
+        return sorted(t for t in topics if t)
+
+    @staticmethod
+    def woocommerce_secret(stores, env):
+        """(store id, one of its WooCommerce webhook secrets) of the first
+        store connected to WooCommerce, read the way the gateway reads it
+        (inline, from the environment or from a mounted file); None if none."""
+        for sid, st in sorted(stores.items()):
+            woo = st.get("woocommerce") or {}
+            value = woo.get("webhook_secret")
+            if isinstance(value, list):
+                value = " ".join(value)
+            if woo.get("webhook_secret_env"):
+                value = env.get(woo["webhook_secret_env"])
+            if woo.get("webhook_secret_file"):
+                with open(woo["webhook_secret_file"]) as f:
+                    value = f.read()
+            if value and value.split():
+                return sid, value.split()[0]
+        return None
+
+    def check_gateway(self, name, render, d, proc, env, body):
+        """/metrics declares the gateway's metrics; the webhook port (the
+        Service's target) refuses an unsigned webhook and, where a store is
+        connected to WooCommerce, takes one signed with its secret as
+        mounted from the render (a topic aftercare ignores: 200, nothing
+        produced)."""
+        for family in sorted(GATEWAY_METRICS | GATEWAY_HISTOGRAMS):
+            self.assertRegex(body, r"(?m)^# TYPE %s " % re.escape(family),
+                             "%s: /metrics does not declare %s" % (name, family))
+        port = int(env["INGEST_PORT"])
+        with open(env["STORE_SETTINGS"]) as f:
+            stores = json.load(f)["stores"]
+        woo = self.woocommerce_secret(stores, env)
+        path = "/webhooks/woocommerce/%s" % (woo[0] if woo else "st_not_configured")
+        payload = b'{"id": 1}'
+        status, text = self.post(port, path, payload, {"X-WC-Webhook-Topic": "coupon.created"})
+        self.assertEqual(status, 401 if woo else 404,
+                         "%s: an unsigned webhook on INGEST_PORT: %s" % (name, text))
+        if woo:
+            mac = base64.b64encode(hmac.new(woo[1].encode(), payload, hashlib.sha256).digest())
+            status, text = self.post(port, path, payload,
+                                     {"X-WC-Webhook-Topic": "coupon.created",
+                                      "X-WC-Webhook-Signature": mac.decode()})
+            self.assertEqual(status, 200, "%s: a webhook signed with %s's mounted secret: %s"
+                             % (name, woo[0], text))
 
     def test_probe_paths_answer(self):
         for name, render in overlays():
             deps = render.deployments()
-            with stack.Stack(partitions=2, name="aftercare-deploy") as st:
-                procs = {}
+            with stack.Stack(partitions=2, name="aftercare-deploy",
+                             topics=self.stack_topics(render)) as st:
+                procs, envs = {}, {}
                 for worker, d in sorted(deps.items()):
-                    procs[worker] = st.start_worker(worker, self.live_env(render, d, worker, st),
-                                                    wait=False)
+                    envs[worker] = self.live_env(render, d, worker, st,
+                                                 os.path.join(st.dir, "mounts-" + worker))
+                    procs[worker] = st.start_worker(worker, envs[worker], wait=False)
                 for worker, d in sorted(deps.items()):
                     with self.subTest(overlay=name, worker=worker):
                         c = d["spec"]["template"]["spec"]["containers"][0]
@@ -701,6 +1121,8 @@ class LiveProbeTest(unittest.TestCase):
                         self.assertEqual(status, 200, body)
                         self.assertTrue(ctype.startswith("text/plain"), ctype)
                         self.assertIn("aftercare_", body)
+                        if worker == GATEWAY:
+                            self.check_gateway(name, render, d, proc, envs[worker], body)
 
 
 if __name__ == "__main__":
