@@ -569,12 +569,17 @@ def gateway_section(g, m):
     for r in loaded:
         for k, v in (r.get("cores") or {}).items():
             cores.setdefault(k, []).append(v)
+    busy = median(r.get("machine_cores") for r in loaded)
     if cores:
         per = median(r["cores"]["gateway"] / r["ok_rate"] * 1e6 for r in loaded
                      if (r.get("cores") or {}).get("gateway") and r.get("ok_rate"))
         w("CPU during the loaded runs (median, in cores of %d): %s%s." % (
             m["cpus"], ", ".join("%s %.2f" % (k, median(v)) for k, v in cores.items()),
             "; the gateway spends %s µs of CPU per webhook" % n0(per) if per else ""))
+        if busy is not None:
+            w("")
+            w("The whole machine was busy %.2f of its %d cores meanwhile (the rest of that: "
+              "the harness, and anything else running)." % (busy, m["cpus"]))
         w("")
     mb = median(r.get("median_bytes") for r in every)
     w("Method: each run starts a fresh dev stack (`tests/integration/stack.py`: devbroker with "
