@@ -116,9 +116,11 @@ class GatewayBench:
             "STORE_SETTINGS": self.settings_file(st.dir),
             "LOG_LEVEL": "warn",
             "PRODUCE_TIMEOUT": "4s",
-            # Every answer waits for Kafka's acknowledgement: linger only a
-            # little, so that concurrent requests share a batch without
-            # adding much to each one's latency.
+            # Every answer waits for Kafka's acknowledgement, so the linger
+            # adds to every webhook's latency: 1 ms, the gateway's own
+            # default (as deployed). Under load the batches fill from the
+            # concurrent requests anyway (0, 1, 2 and 5 ms gave the same
+            # rate with 64 connections; docs/performance.md).
             "RDKAFKA_LINGER_MS": str(self.o.linger_ms),
         }
         if self.o.redis_url:
@@ -335,7 +337,7 @@ def main():
                     default=int(env("BENCH_WEBHOOK_CONNECTIONS", "64")))
     ap.add_argument("--warmup", type=float, default=1.0,
                     help="seconds of each client run not counted")
-    ap.add_argument("--linger-ms", type=int, default=int(env("BENCH_GATEWAY_LINGER_MS", "2")),
+    ap.add_argument("--linger-ms", type=int, default=int(env("BENCH_GATEWAY_LINGER_MS", "1")),
                     help="RDKAFKA_LINGER_MS of the gateway")
     ap.add_argument("--redis-url", default=env("BENCH_REDIS_URL"),
                     help="use this Redis instead of starting one per run")

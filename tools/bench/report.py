@@ -585,8 +585,8 @@ def gateway_section(g, m):
     w("Method: each run starts a fresh dev stack (`tests/integration/stack.py`: devbroker with "
       "`orders`, `shipments` and `returns` on %d partitions each, redis-server, ac-sink idle) "
       "and one ingest-gateway with one Shopify store (`STORE_SETTINGS`), `LOG_LEVEL=warn` and "
-      "`RDKAFKA_LINGER_MS=%s` (every answer waits for Kafka's acknowledgement, so a short "
-      "linger lets concurrent requests share a batch without adding much to each). "
+      "`RDKAFKA_LINGER_MS=%s` (1 ms is the gateway's default; every answer waits for "
+      "Kafka's acknowledgement, so the linger adds to each webhook's latency). "
       "`ac-bench-webhooks` (`tools/bench/webhooks.c`) then sends `POST /webhooks/shopify` "
       "`orders/create` webhooks over keep-alive connections, each connection its own thread "
       "sending the next request when the answer to the last arrived: %s s with one "
@@ -636,6 +636,9 @@ def gateway_section(g, m):
             w("No profile: %s." % prof["error"])
             w("")
         else:
+            w("What bounds the figure, from these profiles, stage by stage: "
+              "[performance.md](performance.md#ingest-gateway).")
+            w("")
             w("From `perf record -F 499 --call-graph dwarf -p <gateway>` over one more loaded "
               "run of %s s (%d connections, not counted above: %s webhooks/s, p99 %s under the "
               "profiler). The gateway's CPU time by kind of work (self time of each function, "

@@ -16,7 +16,7 @@
 #   BENCH_BASELINE_MAX_SECONDS (5) the same for the BATCH_SIZE=1 runs
 #   BENCH_WEBHOOK_SECONDS (10)     each ingest-gateway run, 1 and N connections ...
 #   BENCH_WEBHOOK_CONNECTIONS (64) ... N
-#   BENCH_GATEWAY_LINGER_MS (2)    RDKAFKA_LINGER_MS of the gateway
+#   BENCH_GATEWAY_LINGER_MS (1)    RDKAFKA_LINGER_MS of the gateway
 #   BENCH_GATEWAY_PROFILE (8)      seconds of a profiled gateway run (perf; 0: none)
 set -euo pipefail
 bin=$(cd "${1:?usage: run.sh BIN_DIR [ITEMS]}" && pwd)
