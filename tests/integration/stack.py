@@ -609,6 +609,19 @@ class Stack:
             self.wait_ready(proc, timeout)
         return proc
 
+    def start_gateway(self, stores, env_overrides=None, replica_id=0, wait=True, timeout=60):
+        """Starts ingest-gateway with STORE_SETTINGS written from `stores`
+        (the object under "stores") on a free INGEST_PORT; the Proc's
+        ingest_port says where its webhooks go."""
+        path = os.path.join(self.dir, "gateway-stores-%d.json" % replica_id)
+        with open(path, "w") as f:
+            json.dump({"stores": stores}, f)
+        overrides = {"STORE_SETTINGS": path, "INGEST_PORT": free_port()}
+        overrides.update(env_overrides or {})
+        proc = self.start_worker("ingest-gateway", overrides, replica_id, wait, timeout)
+        proc.ingest_port = int(overrides["INGEST_PORT"])
+        return proc
+
     def wait_ready(self, proc, timeout=30):
         """Waits until the worker answers /readyz with 200 (Redis reachable,
         joined its consumer group); /healthz for a worker without /readyz."""
