@@ -5,14 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kafka.h"
 #include "log.h"
 
-/* What one request waits on; lives on the requesting thread's stack until
- * every report arrived. */
+/* What one request waits on. It lives on the heap: a request that gave
+ * up waiting (abandoned) leaves it to the last delivery report to free. */
 typedef struct waiter {
     int pending;
+    int abandoned;
     rd_kafka_resp_err_t err;
     pthread_cond_t cond;
 } waiter_t;
@@ -23,6 +25,7 @@ struct ac_iprod {
     int thread_started;
     atomic_int stop;
     atomic_int connected;
+    int64_t timeout_ms;
     pthread_mutex_t lock; /* guards every waiter's pending and err */
 };
 
@@ -38,9 +41,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         w->err = msg->err;
     if (!msg->err)
         atomic_store(&p->connected, 1);
-    if (--w->pending == 0)
+    int last = --w->pending == 0;
+    /* Read under the lock: once it is released, a waiter that was not
+     * abandoned belongs to its request again, which frees it. */
+    int orphan = last && w->abandoned;
+    if (last && !orphan)
         pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&p->lock);
+    if (orphan) {
+        pthread_cond_destroy(&w->cond);
+        free(w);
+    }
 }
 
 /* Serves delivery reports, and every few seconds asks a broker for
@@ -72,6 +83,7 @@ ac_iprod_t *ac_iprod_new(const ac_config_t *cfg, const char *client_id, int64_t 
         return NULL;
     }
     pthread_mutex_init(&p->lock, NULL);
+    p->timeout_ms = timeout_ms;
     p->rk = ac_kafka_producer_new_bounded(cfg, client_id, on_delivery, p, timeout_ms, err, errsz);
     if (!p->rk)
         goto fail;
@@ -104,33 +116,68 @@ static rd_kafka_resp_err_t produce_one(ac_iprod_t *p, const ac_iprod_rec_t *r, w
     return e;
 }
 
+/* Waits for w's reports until deadline; 0 when all arrived, else -1 and w
+ * is abandoned to the reports still due. Called with p->lock held. */
+static int wait_reports(ac_iprod_t *p, waiter_t *w, const struct timespec *deadline)
+{
+    while (w->pending > 0)
+        if (pthread_cond_timedwait(&w->cond, &p->lock, deadline) != 0 && w->pending > 0) {
+            w->abandoned = 1;
+            return -1;
+        }
+    return 0;
+}
+
 int ac_iprod_send(ac_iprod_t *p, const ac_iprod_rec_t *recs, size_t n, char *err, size_t errsz)
 {
-    waiter_t w = {0};
     rd_kafka_resp_err_t failed = RD_KAFKA_RESP_ERR_NO_ERROR;
-    pthread_cond_init(&w.cond, NULL);
+    waiter_t *w = calloc(1, sizeof(*w));
+    struct timespec deadline;
+    if (!w) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &attr);
+    pthread_condattr_destroy(&attr);
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&p->lock);
-        w.pending++;
+        w->pending++;
         pthread_mutex_unlock(&p->lock);
-        rd_kafka_resp_err_t e = produce_one(p, &recs[i], &w);
+        rd_kafka_resp_err_t e = produce_one(p, &recs[i], w);
         if (e) {
             /* Nothing was queued for this record (a full local queue, say):
              * the request fails, after the records already queued report. */
             pthread_mutex_lock(&p->lock);
-            w.pending--;
+            w->pending--;
             pthread_mutex_unlock(&p->lock);
             failed = e;
             break;
         }
     }
+    /* librdkafka reports a record it could not deliver after
+     * message.timeout.ms, but not always promptly (an idempotent producer
+     * waits for its state to settle): the answer must not wait longer than
+     * the platform does, so the request gives up a little after the
+     * timeout itself. */
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)(p->timeout_ms / 1000);
+    deadline.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L + 200000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&p->lock);
-    while (w.pending > 0)
-        pthread_cond_wait(&w.cond, &p->lock);
+    int timed_out = wait_reports(p, w, &deadline) < 0;
     if (!failed)
-        failed = w.err;
+        failed = timed_out ? RD_KAFKA_RESP_ERR__MSG_TIMED_OUT : w->err;
     pthread_mutex_unlock(&p->lock);
-    pthread_cond_destroy(&w.cond);
+    if (!timed_out) {
+        pthread_cond_destroy(&w->cond);
+        free(w);
+    }
     if (failed) {
         snprintf(err, errsz, "kafka: %s", rd_kafka_err2str(failed));
         return -1;
