@@ -48,8 +48,8 @@ typedef struct ac_canon_batch {
     json_object *ev[AC_CANON_MAX_EVENTS];
     size_t n;
     /* Extra facts about the order to remember for completing later thin
-     * events, as {"shipments": {"<id>": {carrier, tracking_number,
-     * tracking_url}}}; NULL when none. Owned. */
+     * events, as {"order_id": "<id>", "shipments": {"<id>": {carrier,
+     * tracking_number, tracking_url}}}; NULL when none. Owned. */
     json_object *remember;
 } ac_canon_batch_t;
 

@@ -134,6 +134,8 @@ static int remember(ac_ingest_t *g, const ac_store_creds_t *store, ac_canon_batc
     for (size_t i = 0; i < b->n && !ctx; i++)
         if ((ctx = ac_canon_context(b->ev[i])))
             order = order_of(b->ev[i]);
+    if (!order && b->remember)
+        order = ac_canon_str(b->remember, "order_id");
     if (!order && b->remember && b->n)
         order = order_of(b->ev[0]);
     if (!order || !*order || (!ctx && !b->remember)) {

@@ -57,7 +57,7 @@
  *                from refund_line_items; returns:
  *                reason = first line's return_reason, items when the line
  *                items name a SKU or title.
- *   remember     fulfillments: {"shipments": {"<id>": carrier and tracking}}
+ *   remember     fulfillments: {"order_id": ..., "shipments": {"<id>": carrier and tracking}}
  *
  * A fulfillment whose own status is cancelled, error or failure says
  * nothing. Ids are copied as text (ac_canon_id), never through a double. */
@@ -306,7 +306,8 @@ static void set_tracking(json_object *shp, json_object *f)
 
 /* Remembers the fulfillment's carrier and tracking, so that the gateway
  * completes later fulfillment events (which carry neither). */
-static void remember_tracking(ac_canon_batch_t *out, const char *fid, json_object *f)
+static void remember_tracking(ac_canon_batch_t *out, const char *oid, const char *fid,
+                              json_object *f)
 {
     json_object *t = json_object_new_object();
     set_tracking(t, f);
@@ -316,6 +317,7 @@ static void remember_tracking(ac_canon_batch_t *out, const char *fid, json_objec
     }
     if (!out->remember)
         out->remember = json_object_new_object();
+    ac_canon_set_str(out->remember, "order_id", oid);
     json_object *ships = out->remember ? ac_canon_section(out->remember, "shipments") : NULL;
     if (ships)
         json_object_object_add(ships, fid, t);
@@ -383,7 +385,7 @@ static ac_canon_rc_t map_fulfillment(const ac_canon_in_t *in, int created, ac_ca
         return invalid(err, errsz, "the fulfillment has no usable id");
     if (!ac_canon_id_of(f, "order_id", oid, sizeof(oid)))
         return invalid(err, errsz, "the fulfillment has no usable order_id");
-    remember_tracking(out, fid, f);
+    remember_tracking(out, oid, fid, f);
     if (fulfillment_void(f))
         return AC_CANON_OK;
     if (created) {
