@@ -7,11 +7,19 @@ real binaries with the compose file's settings:
   * the mock provider's command line (ac-sink --host 0.0.0.0 ...) listens on
     every interface and answers /healthz, also to the image's HEALTHCHECK;
   * the compose file's redis-server arguments are accepted and take effect;
-  * every worker, started with the compose file's environment (only the
-    addresses of Kafka, Redis and the webhook replaced by those of the
-    stack of tests/integration/stack.py), becomes ready, and an order event
-    produced to it arrives at the mock provider as a correctly signed order
-    confirmation; SIGTERM then stops every worker within stop_grace_period.
+  * every worker and the ingest gateway, started with the compose file's
+    environment (only the addresses of Kafka, Redis and the webhook replaced
+    by those of the stack of tests/integration/stack.py, the gateway's
+    INGEST_PORT by a free port and the files the containers read, such as
+    STORE_SETTINGS, by the repository files they are mounted from), becomes
+    ready; an order event produced to Kafka, and one posted to the gateway
+    signed with a store's secret from the mounted settings, each arrive at
+    the mock provider as a correctly signed order confirmation; SIGTERM then
+    stops every one within stop_grace_period.
+
+The ingest gateway has no input topic: it receives the platforms' webhooks
+on INGEST_PORT, which the compose file publishes besides HTTP_PORT, and
+produces to the topics the event workers read.
 
 Run from this directory:
 
@@ -44,6 +52,7 @@ DOCKERFILE_PATH = os.path.join(REPO, "docker", "Dockerfile")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import gen_events  # noqa: E402
+import platforms  # noqa: E402
 import stack  # noqa: E402
 from stack import Stack, binary, free_port, wait_until  # noqa: E402
 
@@ -176,6 +185,57 @@ def parse_port_mapping(item):
     if len(parts) == 2:
         return "", parts[0], int(parts[1])
     return ":".join(parts[:-2]), parts[-2], int(parts[-1])
+
+
+def bind_mounts(service):
+    """[(host path, container path, read_only)] of a service's bind mounts,
+    host paths resolved against the compose file's directory as compose
+    does; named volumes are left out."""
+    out = []
+    for v in service.get("volumes") or []:
+        if isinstance(v, dict):
+            if v.get("type") != "bind":
+                continue
+            source, target, ro = v.get("source", ""), v.get("target", ""), \
+                bool(v.get("read_only"))
+        else:
+            parts = str(v).split(":")
+            if len(parts) < 2 or not parts[0].startswith((".", "/", "~")):
+                continue
+            source, target = parts[0], parts[1]
+            ro = len(parts) > 2 and "ro" in parts[2].split(",")
+        source = os.path.expanduser(source)
+        if not os.path.isabs(source):
+            source = os.path.join(os.path.dirname(COMPOSE_PATH), source)
+        out.append((os.path.normpath(source), os.path.normpath(target), ro))
+    return out
+
+
+def host_path(service, path):
+    """(host path, read_only) of what a container path of a service is
+    through its bind mounts, or None when no bind mount provides it."""
+    best = None
+    for source, target, ro in bind_mounts(service):
+        rel = os.path.relpath(os.path.normpath(path), target)
+        if rel == "." or not rel.startswith(".."):
+            if best is None or len(target) > best[0]:
+                best = (len(target), os.path.normpath(os.path.join(source, rel)), ro)
+    return best and best[1:]
+
+
+def container_paths(env):
+    """{SETTING: value} of the settings whose value is a file in the container."""
+    return {k: v for k, v in env.items() if v and v.startswith("/")}
+
+
+def topic_settings(exe):
+    """A binary's topic settings by role, from its --help: what it reads
+    (KAFKA_TOPIC; the ingest gateway has none: webhooks come over HTTP),
+    where it dead-letters to and what it produces to."""
+    known = settings_of(exe)
+    return {"reads": [k for k in known if k == "KAFKA_TOPIC"],
+            "dead-letters to": [k for k in known if k.endswith("DLQ_TOPIC")],
+            "produces to": [k for k in known if k == "NOTIFY_TOPIC" or k.startswith("TOPIC_")]}
 
 
 # ---------------------------------------------------------------- Dockerfile
@@ -580,6 +640,22 @@ class ComposeFileTest(unittest.TestCase):
                                         "the %s provider" % (key, exe, m.group(1)))
         self.assertEqual(seen, workers, "services running each worker")
 
+    def test_files_the_settings_name_are_mounted(self):
+        # The image holds only the binaries: a setting naming a file in the
+        # container (the gateway's STORE_SETTINGS) needs a bind mount of a
+        # file that exists here, read-only like the root file system.
+        for name in FILES.aftercare:
+            svc = FILES.services[name]
+            for key, path in container_paths(env_map(svc)).items():
+                with self.subTest(service=name, setting=key):
+                    found = host_path(svc, path)
+                    self.assertIsNotNone(found, "%s=%s is in no bind mount of %s (volumes: %s)"
+                                         % (key, path, name, svc.get("volumes")))
+                    local, ro = found
+                    self.assertTrue(os.path.isfile(local), "%s=%s is mounted from %s, which "
+                                    "does not exist" % (key, path, os.path.relpath(local, REPO)))
+                    self.assertTrue(ro, "%s is mounted read-only (:ro)" % path)
+
     def test_kafka_brokers_is_kafkas_advertised_listener(self):
         kname, ksvc = FILES.kafka_service()
         kenv = env_map(ksvc)
@@ -652,21 +728,36 @@ class ComposeFileTest(unittest.TestCase):
         init_deps = FILES.services[init].get("depends_on") or {}
         self.assertEqual((init_deps.get(kname) or {}).get("condition"), "service_healthy")
         workers = set(worker_binaries())
+        read = {}  # topic -> the services that read it
+        for name in FILES.aftercare:
+            exe = FILES.binary_of(name)
+            if exe in workers and "KAFKA_TOPIC" in settings_of(exe):
+                topic = effective(exe, env_map(FILES.services[name]), "KAFKA_TOPIC")
+                read.setdefault(topic, []).append(name)
         for name in FILES.aftercare:
             exe = FILES.binary_of(name)
             if exe not in workers:
                 continue
             env = env_map(FILES.services[name])
-            known = settings_of(exe)
+            roles = topic_settings(exe)
             with self.subTest(service=name):
-                used = {"reads": effective(exe, env, "KAFKA_TOPIC"),
-                        "dead-letters to": effective(exe, env, "DLQ_TOPIC")}
-                if "NOTIFY_TOPIC" in known:
-                    used["produces to"] = effective(exe, env, "NOTIFY_TOPIC")
-                for what, topic in used.items():
-                    self.assertTrue(topic, "%s: no topic it %s" % (exe, what))
-                    self.assertIn(topic, topics, "%s %s %s, which %s does not create"
-                                  % (exe, what, topic, init))
+                if not roles["reads"]:
+                    # No input topic: the ingest gateway takes its input
+                    # over HTTP and produces what the event workers read.
+                    self.assertIn("INGEST_PORT", settings_of(exe),
+                                  "%s reads no topic and receives nothing over HTTP" % exe)
+                    self.assertTrue(roles["produces to"], "%s neither reads nor produces "
+                                    "to a topic" % exe)
+                self.assertTrue(roles["dead-letters to"], "%s has no dead-letter topic" % exe)
+                for what, keys in roles.items():
+                    for key in keys:
+                        topic = effective(exe, env, key)
+                        self.assertTrue(topic, "%s: no topic it %s (%s)" % (exe, what, key))
+                        self.assertIn(topic, topics, "%s %s %s (%s), which %s does not create"
+                                      % (exe, what, topic, key, init))
+                        if what == "produces to":
+                            self.assertIn(topic, read, "%s produces to %s (%s), which no "
+                                          "service reads" % (exe, topic, key))
                 deps = FILES.services[name].get("depends_on") or {}
                 self.assertEqual((deps.get(init) or {}).get("condition"),
                                  "service_completed_successfully",
@@ -750,9 +841,21 @@ class ComposeFileTest(unittest.TestCase):
                                    % (svc.get("stop_grace_period", "10s (default)"), timeout))
                 http = int(effective(exe, env, "HTTP_PORT") or 0)
                 self.assertTrue(http, "health and metrics endpoints on")
+                serving = {http: "HTTP_PORT"}
+                if "INGEST_PORT" in settings_of(exe):
+                    ingest = int(effective(exe, env, "INGEST_PORT") or 0)
+                    self.assertTrue(ingest, "INGEST_PORT, where the webhooks arrive")
+                    self.assertNotEqual(ingest, http, "INGEST_PORT and HTTP_PORT differ")
+                    serving[ingest] = "INGEST_PORT"
+                published = set()
                 for item in svc.get("ports") or []:
-                    self.assertEqual(parse_port_mapping(item)[2], http,
-                                     "published port %s is not HTTP_PORT" % (item,))
+                    target = parse_port_mapping(item)[2]
+                    published.add(target)
+                    self.assertIn(target, serving, "published port %s is not %s"
+                                  % (item, " or ".join(sorted(serving.values()))))
+                if "INGEST_PORT" in serving.values():
+                    self.assertIn(ingest, published, "INGEST_PORT %d is not published: the "
+                                  "platforms' webhooks cannot reach it" % ingest)
 
     def test_image_healthcheck_port_is_where_services_listen(self):
         check = FILES.dockerfile.healthcheck(FILES.dockerfile.final)
@@ -950,6 +1053,37 @@ class RedisLiveTest(unittest.TestCase):
                 p.wait(10)
 
 
+def live_overrides(name, st):
+    """The environment a service of the aftercare image gets on the stack:
+    the compose file's, with only the addresses replaced by the stack's, the
+    ports by free ones and the container's files by the ones they are
+    mounted from."""
+    svc = FILES.services[name]
+    env = env_map(svc)
+    overrides = {k: v for k, v in env.items() if k not in ADDRESS_SETTINGS}
+    # Only what the compose file says: none of the stack's own
+    # test settings (quiet hours, cap, log level).
+    for k in ("LOG_LEVEL", "QUIET_HOURS", "MARKETING_CAP"):
+        overrides.setdefault(k, None)
+    if env.get("WEBHOOK_URL"):
+        path = urllib.parse.urlsplit(env["WEBHOOK_URL"]).path
+        overrides["WEBHOOK_URL"] = "http://127.0.0.1:%d%s" % (st.sink_port, path)
+    if "INGEST_PORT" in settings_of(FILES.binary_of(name)):
+        # Published to the host in the compose file; a free port here.
+        overrides["INGEST_PORT"] = str(free_port())
+    for key, path in container_paths(env).items():
+        found = host_path(svc, path)
+        if found is None:
+            raise AssertionError("%s: %s=%s is in no bind mount" % (name, key, path))
+        overrides[key] = found[0]
+    return overrides
+
+
+def http_get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+        return r.status, r.read().decode("utf-8", errors="replace")
+
+
 class ComposeWiringLiveTest(unittest.TestCase):
     """The compose configuration run without Docker."""
 
@@ -960,22 +1094,14 @@ class ComposeWiringLiveTest(unittest.TestCase):
         workers = set(worker_binaries())
         services = [n for n in FILES.aftercare if FILES.binary_of(n) in workers]
         order_svc = [n for n in services if FILES.binary_of(n) == "order-worker"][0]
+        gateways = [n for n in services if "INGEST_PORT" in settings_of(FILES.binary_of(n))]
         t0 = time.monotonic()
         with Stack(topics=["%s:%d" % kv for kv in sorted(topics.items())],
                    sink_args=sink_args) as st:
-            procs = {}
+            procs, envs = {}, {}
             for name in services:
-                exe = FILES.binary_of(name)
-                env = env_map(FILES.services[name])
-                overrides = {k: v for k, v in env.items() if k not in ADDRESS_SETTINGS}
-                # Only what the compose file says: none of the stack's own
-                # test settings (quiet hours, cap, log level).
-                for k in ("LOG_LEVEL", "QUIET_HOURS", "MARKETING_CAP"):
-                    overrides.setdefault(k, None)
-                if env.get("WEBHOOK_URL"):
-                    path = urllib.parse.urlsplit(env["WEBHOOK_URL"]).path
-                    overrides["WEBHOOK_URL"] = "http://127.0.0.1:%d%s" % (st.sink_port, path)
-                procs[name] = st.start_worker(exe, overrides, wait=False)
+                envs[name] = live_overrides(name, st)
+                procs[name] = st.start_worker(FILES.binary_of(name), envs[name], wait=False)
             for name, proc in procs.items():
                 # st.wait_until gives up as soon as any process exits (a
                 # setting the worker refuses), instead of after the timeout.
@@ -985,6 +1111,21 @@ class ComposeWiringLiveTest(unittest.TestCase):
                 if hc is not None:
                     self.assertEqual(hc[0], 0, "the image's HEALTHCHECK fails against %s: %s"
                                      % (name, hc[1]))
+
+            for name in gateways:
+                proc = procs[name]
+                with self.subTest(service=name):
+                    port = int(envs[name]["INGEST_PORT"])
+                    addrs = listening_addresses(port)
+                    self.assertTrue(addrs, "nothing listens on INGEST_PORT %d" % port)
+                    for a in addrs:
+                        self.assertEqual(set(a), {"0"}, "%s listens on %s, not on every "
+                                         "interface: the published port cannot reach it"
+                                         % (name, a))
+                    status, text = http_get(proc.http_port, "/metrics")
+                    self.assertEqual(status, 200)
+                    self.assertRegex(text, r"(?m)^# TYPE aftercare_ingest_requests_total "
+                                     r"counter$", "/metrics declares the gateway's requests")
 
             event = gen_events.orders_placed(1, seed=20250101)[0]
             order_env = env_map(FILES.services[order_svc])
@@ -1000,12 +1141,47 @@ class ComposeWiringLiveTest(unittest.TestCase):
             self.assertEqual(str(msg["order_id"]), str(event["order"]["id"]))
             self.assertEqual(msg["event_id"], event["event_id"])
 
+            # An order posted to each gateway as a store's backend posts it
+            # (Standard Webhooks, signed with the store's secret from the
+            # mounted settings file) reaches the customer the same way.
+            expected = [event]
+            for i, name in enumerate(gateways):
+                with open(envs[name]["STORE_SETTINGS"]) as f:
+                    stores = json.load(f)["stores"]
+                secrets = {sid: (s.get("events") or {}).get("webhook_secret")
+                           for sid, s in stores.items()}
+                candidates = [e for e in gen_events.orders_placed(20, seed=20250102 + i)
+                              if secrets.get(e["store"]["id"])]
+                self.assertTrue(candidates, "%s: no store with an events secret in %s"
+                                % (name, envs[name]["STORE_SETTINGS"]))
+                posted = candidates[0]
+                status, text = platforms.events(int(envs[name]["INGEST_PORT"]),
+                                                posted["store"]["id"],
+                                                secrets[posted["store"]["id"]], posted)
+                self.assertEqual(status, 200, "%s answers a signed order: %s" % (name, text))
+                expected.append(posted)
+                metrics = st.metrics(procs[name])
+                self.assertGreaterEqual(metrics.value("aftercare_ingest_requests_total"), 1,
+                                        "%s counts the request" % name)
+                self.assertGreaterEqual(
+                    metrics.value("aftercare_ingest_events_produced_total"), 1,
+                    "%s counts the event it produced" % name)
+            stats = st.wait_until(
+                lambda: (lambda s: s if s["delivered"] >= len(expected) or s["bad_signatures"]
+                         else None)(st.sink_stats()), 60,
+                "the gateways' order confirmations at the mock provider", interval=0.2)
+            self.assertEqual(stats["bad_signatures"], 0)
+            self.assertEqual(stats["by_kind"], {"order_confirmation": len(expected)})
+            self.assertEqual(sorted(str(m["order_id"]) for m in st.sink_messages()),
+                             sorted(str(e["order"]["id"]) for e in expected))
+
             for name, proc in procs.items():
                 grace = parse_duration(FILES.services[name].get("stop_grace_period", "10s"))
                 rc = st.kill(proc, signal.SIGTERM, timeout=grace)
                 self.assertEqual(rc, 0, "%s exits 0 on SIGTERM within stop_grace_period" % name)
-        print("\ncompose configuration: %d workers ready, order confirmed and stopped in %.1fs"
-              % (len(procs), time.monotonic() - t0))
+        print("\ncompose configuration: %d services ready (%d gateway), orders confirmed "
+              "(%d through a gateway) and stopped in %.1fs"
+              % (len(procs), len(gateways), len(expected) - 1, time.monotonic() - t0))
 
 
 if __name__ == "__main__":
