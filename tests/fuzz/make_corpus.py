@@ -7,7 +7,9 @@
 The seeds are small, meaningful inputs: the event examples of
 docs/events.md (one of every type), records of tests/data/sample-events.jsonl,
 each reason a record is dead-lettered for, notification records of every
-kind, templates and link templates, settings and values of every parser.
+kind, templates and link templates, settings and values of every parser,
+the platform webhooks of tests/data/platforms/ (behind the selector byte of
+fuzz_webhook.c), signatures of every scheme, store credentials.
 The input format of each target is described at the top of its
 fuzz_<target>.c. Run it again after changing the formats or the examples;
 the files are committed, so that replaying them needs no Python.
@@ -332,6 +334,211 @@ def config_seeds():
     return seeds
 
 
+# fuzz_webhook.c: the selector byte of each platform and topic.
+WEBHOOK_MODES = {
+    "orders/create": 0, "orders/paid": 1, "orders/cancelled": 2, "orders/updated": 3,
+    "fulfillments/create": 4, "fulfillments/update": 5, "fulfillment_events/create": 6,
+    "refunds/create": 7, "returns/request": 8, "returns/close": 9,
+    "order.created": 10, "order.updated": 11, "bigc-webhook": 12, "bigc-order": 13,
+    "order.restored": 14, "orders/delete": 15,
+}
+NO_STORE, TRIGGERED, LONG_STORE_ID = 0x10, 0x20, 0x40
+
+
+def platform_fixture(platform, name):
+    return (ROOT / "tests" / "data" / "platforms" / platform / name).read_bytes()
+
+
+def webhook_seeds():
+    seeds = {}
+    m = WEBHOOK_MODES
+    for topic in ["orders/create", "orders/paid", "orders/cancelled", "orders/updated",
+                  "fulfillments/create", "fulfillments/update", "fulfillment_events/create",
+                  "refunds/create", "returns/request", "returns/close"]:
+        body = platform_fixture("shopify", topic.replace("/", "_") + ".json")
+        seeds["shopify-" + topic.replace("/", "-")] = bytes([m[topic]]) + body
+    woo = {"order_created_processing": "order.created", "order_updated_cancelled": "order.updated",
+           "order_updated_completed_tracking": "order.updated",
+           "order_updated_refunded": "order.updated"}
+    for name, topic in woo.items():
+        seeds["woo-" + name.replace("_", "-")] = bytes([m[topic]]) + platform_fixture(
+            "woocommerce", name + ".json")
+    seeds["woo-ping"] = bytes([m["order.created"]]) + platform_fixture("woocommerce", "ping.txt")
+    for name in ["webhook_order_created", "webhook_order_status_updated",
+                 "webhook_shipment_created"]:
+        seeds["bigc-" + name.replace("_", "-")] = bytes([m["bigc-webhook"]]) + platform_fixture(
+            "bigcommerce", name + ".json")
+    products = platform_fixture("bigcommerce", "order_products.json")
+    shipments = platform_fixture("bigcommerce", "order_shipments.json")
+    for name in ["order", "order_cancelled", "order_refunded"]:
+        seeds["bigc-" + name.replace("_", "-")] = bytes([m["bigc-order"]]) + b"\0".join(
+            [platform_fixture("bigcommerce", name + ".json"), products, shipments])
+    seeds["bigc-order-alone"] = bytes([m["bigc-order"]]) + platform_fixture("bigcommerce",
+                                                                            "order.json")
+
+    # What the gateway knows of the delivery.
+    create = platform_fixture("shopify", "orders_create.json")
+    seeds["shopify-orders-create-no-store"] = bytes([m["orders/create"] | NO_STORE]) + create
+    seeds["shopify-orders-create-long-store-id"] = bytes(
+        [m["orders/create"] | LONG_STORE_ID | TRIGGERED]) + create
+    seeds["shopify-unused-topic"] = bytes([m["orders/delete"]]) + b'{"id":450789469}'
+    seeds["woo-order-restored"] = bytes([m["order.restored"] | TRIGGERED]) + platform_fixture(
+        "woocommerce", "order_created_processing.json")
+
+    # Small bodies at the edges of what the mappers read.
+    long_id = "9" * 200
+    guest_id = "9" * 194  # "guest-" and it: the longest customer id (200 bytes)
+    edge = {
+        "shopify-guest-200-byte-id": ("orders/create", {"id": long_id, "name": "#1"}),
+        "shopify-ids-64-bit": ("orders/create", {
+            "id": 18446744073709551614, "customer": {"id": 9223372036854775806},
+            "line_items": [{"sku": 1, "title": "x", "quantity": 2, "price": 1.5}]}),
+        "shopify-cancelled-at": ("orders/updated", {
+            "id": 1, "cancelled_at": "2024-11-04T09:01:28-05:00", "total_price": "-0.00"}),
+        "shopify-fulfillment-delayed": ("fulfillments/update", {
+            "id": 4100000001, "order_id": 1, "shipment_status": "delayed",
+            "estimated_delivery_at": "2024-11-09T12:00:00Z", "tracking_numbers": ["1Z"],
+            "tracking_urls": ["https://t.example/1Z"]}),
+        "shopify-fulfillment-event-picked-up": ("fulfillment_events/create", {
+            "fulfillment_id": "4100000001", "order_id": "1", "status": "picked_up",
+            "happened_at": "Tue, 05 Mar 2019 21:40:11 +0000"}),
+        "shopify-refund-kwd": ("refunds/create", {"refund": {
+            "id": 5, "order_id": 1, "transactions": [
+                {"kind": "refund", "status": "success", "amount": "1.234", "currency": "KWD"},
+                {"kind": "refund", "status": "success", "amount": 999999999999999}]}}),
+        "shopify-return-order-id": ("returns/close", {"id": "gid://shopify/Return/1",
+                                                      "order_id": 7}),
+        "woo-guest-200-byte-id": ("order.created", {"id": guest_id, "status": "processing",
+                                                    "customer_id": 0}),
+        "woo-negative-refunds": ("order.updated", {
+            "id": 9, "status": "refunded", "refunds": [
+                {"id": 1, "total": "-10.00"}, {"id": 2, "total": -9223372036854775807},
+                {"id": 3, "total": -2.5}]}),
+        "woo-tracking-object": ("order.updated", {
+            "id": 9, "status": "completed", "date_completed_gmt": "2024-11-04 09:01:28",
+            "meta_data": [{"key": "_wc_shipment_tracking_items", "value": {
+                "0": {"tracking_id": "a1", "tracking_provider": "DHL",
+                      "date_shipped": 1730710888}}}]}),
+    }
+    for name, (topic, body) in edge.items():
+        seeds[name] = bytes([m[topic]]) + dumps(body)
+    order = {"id": guest_id, "status_id": 2, "customer_id": 0, "refunded_amount": "1e308",
+             "date_created": "Tue, 05 Mar 2019 21:40:11 +0000", "total_inc_tax": 12.5}
+    seeds["bigc-edge"] = bytes([m["bigc-order"]]) + b"\0".join(
+        [dumps(order), b'[{"name":"x","quantity":1,"price_inc_tax":"NaN"}]',
+         b'[{"id":1,"date_created":"x","tracking_number":7}]'])
+    seeds["bigc-webhook-string-id"] = bytes([m["bigc-webhook"]]) + dumps(
+        {"scope": "store/shipment/created", "data": {"orderId": "1/../2"}})
+    return seeds
+
+
+def hmac_b64(key, body):
+    import base64
+    import hmac
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
+
+
+SIG_NOW = 1730710888  # fuzz_signature.c's NOW_S
+
+
+def signature_input(flags, secrets, header, msg_id=b"", ts=b"", body=b""):
+    return bytes([flags]) + b"\0".join([secrets, header, msg_id, ts, body])
+
+
+def signature_seeds():
+    import base64
+    seeds = {}
+    body = platform_fixture("woocommerce", "order_created_processing.json")
+    key = b"shpss_5f3c9a7e0b1d4c2a8e6f"
+    seeds["hmac-right"] = signature_input(0x00, key + b" wc-secret-2", hmac_b64(key, body),
+                                          body=body)
+    seeds["hmac-second-secret"] = signature_input(
+        0x18, b"old-secret " + key, hmac_b64(key, b"{}"), body=b"{}")
+    seeds["hmac-wrong"] = signature_input(0x00, key, b"AAAA" + hmac_b64(key, body)[4:], body=body)
+    seeds["hmac-empty-body"] = signature_input(0x00, key, hmac_b64(key, b""))
+    seeds["hmac-body-with-nul"] = signature_input(0x30, key, hmac_b64(key, b"a\0b"), body=b"a\0b")
+    # Standard Webhooks: the specification's vector (outside fuzz_signature's
+    # tolerance), and signatures made at its NOW.
+    whsec = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    raw_key = base64.b64decode(whsec[6:])
+    seeds["standard-spec-vector"] = signature_input(
+        0x04, whsec, b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        b"msg_p5jXN8AQM9LWM0D4loKWxJek", b"1614265330", b'{"test": 2432232314}')
+    for name, ts in {"now": SIG_NOW, "edge-past": SIG_NOW - 300, "edge-future": SIG_NOW + 300,
+                     "too-old": SIG_NOW - 301}.items():
+        msg = b"msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+        signed = msg + b"." + str(ts).encode() + b"." + body
+        sig = b"v1," + hmac_b64(raw_key, signed)
+        seeds["standard-" + name] = signature_input(
+            0x04, whsec + b" whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=", b"v1,bm9wZQ== " + sig, msg,
+            str(ts).encode(), body)
+    seeds["standard-encoded-keys"] = signature_input(0x01, b"k1 key-two-longer-than-16",
+                                                     b"v1,x", b"msg_1", str(SIG_NOW).encode(),
+                                                     b"{}")
+    seeds["standard-bad-secret"] = signature_input(0x04, b"whsec_!!!! whsec_c2hvcnQ=", b"v1,x",
+                                                   b"msg_1", b"+1730710888", b"{}")
+    seeds["standard-missing"] = signature_input(0x04, whsec, b"", b"", b"", b"{}")
+    seeds["shared-right"] = signature_input(0x02, b"hook-secret-1 hook-secret-2",
+                                            b"hook-secret-2")
+    seeds["shared-wrong"] = signature_input(0x0E, b"hook-secret-1", b"hook-secret-")
+    return seeds
+
+
+CREDS_DIR = "/tmp/aftercare-fuzz-creds"  # fuzz_creds.c's DIR_PATH
+
+
+def creds_seeds():
+    seeds = {}
+    doc = {"stores": {"st_acme": {
+        "name": "Acme Outdoor", "locale": "en-US", "timezone": "America/New_York",
+        "shopify": {"shop_domain": "acme.myshopify.com", "webhook_secret": "shpss_1"},
+        "woocommerce": {"webhook_secret": ["wc-old", "wc-new"]},
+        "bigcommerce": {"store_hash": "abc123", "api_token": "tok", "webhook_secret": "hook",
+                        "client_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+        "events": {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw "
+                                     "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="}}}}
+    seeds["doc"] = dumps(doc)
+    seeds["sources"] = dumps({"stores": {
+        "st_env": {"shopify": {"shop_domain": "Env.MyShopify.com",
+                               "webhook_secret_env": "AC_FUZZ_ROTATION"},
+                   "bigcommerce": {"store_hash": "h1", "api_token_env": "AC_FUZZ_TOKEN",
+                                   "webhook_secret_env": "AC_FUZZ_SECRET"},
+                   "events": {"webhook_secret_env": "AC_FUZZ_WHSEC"}},
+        "st_file": {"woocommerce": {"webhook_secret_file": CREDS_DIR + "/rotation",
+                                    "webhook_secret": "inline-too"},
+                    "bigcommerce": {"store_hash": "h2", "api_token_file": CREDS_DIR + "/token",
+                                    "client_secret_file": CREDS_DIR + "/whsec"},
+                    "events": {"webhook_secret_file": CREDS_DIR + "/whsec"}}}})
+    errors = {
+        "env-unset": {"shopify": {"shop_domain": "a.myshopify.com",
+                                  "webhook_secret_env": "AC_FUZZ_NOT_SET"}},
+        "env-empty": {"woocommerce": {"webhook_secret_env": "AC_FUZZ_EMPTY"}},
+        "file-missing": {"woocommerce": {"webhook_secret_file": CREDS_DIR + "/missing"}},
+        "file-empty": {"woocommerce": {"webhook_secret_file": CREDS_DIR + "/empty"}},
+        "events-not-whsec": {"events": {"webhook_secret_env": "AC_FUZZ_SECRET"}},
+        "bigc-no-secret": {"bigcommerce": {"store_hash": "h", "api_token_env": "AC_FUZZ_TOKEN"}},
+        "bigc-two-tokens": {"bigcommerce": {"store_hash": "h", "api_token_env": "AC_FUZZ_ROTATION",
+                                            "webhook_secret": "x"}},
+        "bigc-bad-hash": {"bigcommerce": {"store_hash": "a/b", "api_token": "t",
+                                          "webhook_secret": "x"}},
+        "shop-no-dot": {"shopify": {"shop_domain": "acme", "webhook_secret": "x"}},
+        "secret-wrong-type": {"woocommerce": {"webhook_secret": [1, 2]}},
+        "secret-number": {"woocommerce": {"webhook_secret": 5}},
+        "not-object": [],
+    }
+    for name, store in errors.items():
+        seeds["bad-" + name] = dumps({"stores": {"st_x": store}})
+    seeds["bad-duplicate-domain"] = dumps({"stores": {
+        "a": {"shopify": {"shop_domain": "Same.myshopify.com", "webhook_secret": "1"}},
+        "b": {"shopify": {"shop_domain": "same.MYSHOPIFY.com", "webhook_secret": "2"}}}})
+    seeds["bad-long-store-id"] = dumps({"stores": {"s" * 201: {}}})
+    seeds["store-id-200-bytes"] = dumps({"stores": {"s" * 200: {"name": "x"}}})
+    seeds["bad-no-stores"] = b'{"store":{}}'
+    seeds["bad-not-json"] = b'{"stores":'
+    seeds["empty"] = b'{"stores":{}}'
+    return seeds
+
+
 def write(target, seeds):
     d = HERE / "corpus" / target
     if d.exists():
@@ -349,6 +556,9 @@ def main():
         "message": lambda: message_seeds(events),
         "render": lambda: render_seeds(events),
         "config": config_seeds,
+        "webhook": webhook_seeds,
+        "signature": signature_seeds,
+        "creds": creds_seeds,
     }
     for name in sys.argv[1:] or targets:
         write(name, targets[name]())
