@@ -260,7 +260,8 @@ static void set_money_abs(json_object *obj, const char *key, json_object *v)
         pos = json_object_new_string(json_object_get_string(v) + 1);
     else if (json_object_is_type(v, json_type_double))
         pos = json_object_new_double(fabs(json_object_get_double(v)));
-    else if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) < 0)
+    else if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) < 0 &&
+             json_object_get_int64(v) != INT64_MIN) /* json-c's clamp: no positive twin */
         pos = json_object_new_int64(-json_object_get_int64(v));
     ac_canon_set_money(obj, key, pos ? pos : v);
     json_object_put(pos);
