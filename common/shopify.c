@@ -455,9 +455,9 @@ static int64_t milli_of(json_object *v)
     if (!isdigit((unsigned char)*p))
         return -1;
     for (; isdigit((unsigned char)*p); p++) {
-        if (units >= 1000000000000000LL)
-            return -1;
         units = units * 10 + (*p - '0');
+        if (units >= 1000000000000000LL) /* and units * 1000 fits */
+            return -1;
     }
     if (*p == '.' && !isdigit((unsigned char)*++p))
         return -1;
