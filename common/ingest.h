@@ -14,7 +14,10 @@
  * durably in Redis: a thin event waiting for its order, a BigCommerce order
  * to fetch), and for topics aftercare does not use; 400 for a body that is
  * not JSON; 401 for a missing or wrong signature; 404 for an unknown store
- * or path; 503 while Kafka or Redis cannot take the events. */
+ * or path; 503 while Kafka or Redis cannot take the events in time. A 503
+ * says "re-send", not "nothing was written": a record a hung broker
+ * acknowledged too late may still be on Kafka, and the re-sent copy, with
+ * the same event id, is dropped by the workers. */
 #ifndef AC_INGEST_H
 #define AC_INGEST_H
 
