@@ -27,6 +27,18 @@ typedef struct bigc {
     int full;                    /* an event did not fit into the batch */
 } bigc_t;
 
+/* BigCommerce order ids are whole numbers, and the id goes into the API's
+ * URL path: anything else ("../", "?", "%") is refused rather than
+ * escaped. */
+static int all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
 /* Where a scope's data names the order: data.id for the order scopes,
  * data.order_id for the transaction scopes and data.orderId for the
  * shipment scopes (BigCommerce's webhook events reference). NULL for a
@@ -65,7 +77,7 @@ ac_canon_rc_t ac_bigc_order_of(json_object *body, char *order_id, size_t idsz, c
         snprintf(err, errsz, "the BigCommerce webhook has no data object");
         return AC_CANON_INVALID;
     }
-    if (!ac_canon_id_of(data, key, order_id, idsz)) {
+    if (!ac_canon_id_of(data, key, order_id, idsz) || !all_digits(order_id)) {
         snprintf(err, errsz, "the BigCommerce webhook names no order (data.%s)", key);
         return AC_CANON_INVALID;
     }
@@ -138,18 +150,25 @@ static json_object *build_order(json_object *order, json_object *products)
     return o;
 }
 
-/* customer_id is 0 for a guest checkout: the guest is known by the order. */
+/* customer_id is 0 for a guest checkout: the guest is known by the order,
+ * as "guest-<order id>"; NULL when that would exceed the 200 bytes the
+ * workers accept for an id (or memory ran out). */
 static json_object *build_customer(json_object *order, const char *order_id)
 {
     json_object *c = json_object_new_object(), *v = NULL;
     json_object *billing = ac_canon_obj(order, "billing_address");
-    char id[ID_BUFSZ + 8];
+    char id[ID_BUFSZ];
     if (!c)
         return NULL;
     if (!json_object_object_get_ex(order, "customer_id", &v) ||
         (json_object_is_type(v, json_type_int) && json_object_get_int64(v) == 0) ||
-        !ac_canon_id(v, id, sizeof(id)))
-        snprintf(id, sizeof(id), "guest-%s", order_id);
+        !ac_canon_id(v, id, sizeof(id))) {
+        int n = snprintf(id, sizeof(id), "guest-%s", order_id);
+        if (n < 0 || (size_t)n >= sizeof(id)) {
+            json_object_put(c);
+            return NULL;
+        }
+    }
     ac_canon_set_str(c, "id", id);
     ac_canon_set_str(c, "email", ac_canon_str(billing, "email"));
     ac_canon_set_str(c, "phone", ac_canon_str(billing, "phone"));
@@ -311,6 +330,11 @@ ac_canon_rc_t ac_bigc_map(const ac_canon_in_t *in, json_object *order, json_obje
     snprintf(b.identity, sizeof(b.identity), "order:%s", b.order_id);
     b.canon_order = build_order(order, products);
     b.customer = build_customer(order, b.order_id);
+    if (!b.customer) {
+        json_object_put(b.canon_order);
+        snprintf(err, errsz, "the BigCommerce order id is too long for a guest customer id");
+        return AC_CANON_INVALID;
+    }
     bigc_emit(&b, shipments);
     json_object_put(b.canon_order);
     json_object_put(b.customer);

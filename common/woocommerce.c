@@ -110,19 +110,26 @@ static json_object *build_order(json_object *body)
     return o;
 }
 
-/* customer_id is 0 for a guest checkout: the guest is known by the order.
+/* customer_id is 0 for a guest checkout: the guest is known by the order,
+ * as "guest-<order id>"; NULL when that would exceed the 200 bytes the
+ * workers accept for an id (or memory ran out).
  * WooCommerce has no customer locale (the store's applies) and no
  * marketing consent in the order, so neither is given. */
 static json_object *build_customer(json_object *body, const char *order_id)
 {
     json_object *c = json_object_new_object(), *v = NULL;
-    char id[ID_BUFSZ + 8];
+    char id[ID_BUFSZ];
     if (!c)
         return NULL;
     if (!json_object_object_get_ex(body, "customer_id", &v) ||
         (json_object_is_type(v, json_type_int) && json_object_get_int64(v) == 0) ||
-        !ac_canon_id(v, id, sizeof(id)))
-        snprintf(id, sizeof(id), "guest-%s", order_id);
+        !ac_canon_id(v, id, sizeof(id))) {
+        int n = snprintf(id, sizeof(id), "guest-%s", order_id);
+        if (n < 0 || (size_t)n >= sizeof(id)) {
+            json_object_put(c);
+            return NULL;
+        }
+    }
     ac_canon_set_str(c, "id", id);
     ac_canon_set_str(c, "email", address_str(body, "email"));
     ac_canon_set_str(c, "phone", address_str(body, "phone"));
@@ -344,6 +351,11 @@ ac_canon_rc_t ac_woo_map(const ac_canon_in_t *in, ac_canon_batch_t *out, char *e
     snprintf(w.identity, sizeof(w.identity), "order:%s", w.order_id);
     w.order = build_order(in->body);
     w.customer = build_customer(in->body, w.order_id);
+    if (!w.customer) {
+        json_object_put(w.order);
+        snprintf(err, errsz, "the WooCommerce order id is too long for a guest customer id");
+        return AC_CANON_INVALID;
+    }
     woo_emit(&w);
     json_object_put(w.order);
     json_object_put(w.customer);

@@ -188,6 +188,10 @@ static void invalid_webhooks(void **state)
         "{\"scope\":\"store/order/created\",\"data\":{\"type\":\"order\",\"id\":true}}",
         /* A shipment webhook's data.id is the shipment, never the order. */
         "{\"scope\":\"store/shipment/created\",\"data\":{\"type\":\"shipment\",\"id\":12}}",
+        /* The id goes into the API's URL: digits only. */
+        "{\"scope\":\"store/order/created\",\"data\":{\"type\":\"order\",\"id\":\"../250\"}}",
+        "{\"scope\":\"store/order/created\",\"data\":{\"type\":\"order\",\"id\":\"250?x=1\"}}",
+        "{\"scope\":\"store/order/created\",\"data\":{\"type\":\"order\",\"id\":-250}}",
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char id[64], err[256];
@@ -488,6 +492,19 @@ static void invalid_orders(void **state)
         assert_not_contains(err, "jose");
         json_object_put(order);
     }
+
+    /* A guest's id is "guest-<order id>": an order id that leaves no room
+     * for it within the 200 bytes the workers accept is refused whole. */
+    ac_canon_batch_t b;
+    char err[256], longid[AC_EVENT_MAX_ID_LEN - 2];
+    memset(longid, '7', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    json_object *order = mt_load("bigcommerce/order_cancelled.json");
+    json_object_object_add(order, "id", json_object_new_string(longid));
+    assert_int_equal(map(order, NULL, NULL, &b, err), AC_CANON_INVALID);
+    assert_int_equal(b.n, 0);
+    assert_contains(err, "guest");
+    json_object_put(order);
 }
 
 /* More events than a batch holds: none rather than some. */

@@ -516,6 +516,17 @@ static void invalid_bodies(void **state)
     assert_int_equal(map("order.updated", body, &b, err), AC_CANON_INVALID);
     assert_int_equal(b.n, 0);
     json_object_put(body);
+
+    /* A guest's id is "guest-<order id>": an order id
+     * that leaves no room for it is refused whole. */
+    longid[AC_EVENT_MAX_ID_LEN - 3] = '\0';
+    body = mt_load("woocommerce/order_created_processing.json");
+    json_object_object_add(body, "id", json_object_new_string(longid));
+    json_object_object_add(body, "customer_id", json_object_new_int(0));
+    assert_int_equal(map("order.updated", body, &b, err), AC_CANON_INVALID);
+    assert_int_equal(b.n, 0);
+    assert_contains(err, "guest");
+    json_object_put(body);
 }
 
 /* More events than a batch holds: none rather than some. */
