@@ -18,27 +18,42 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Appends every whitespace-separated word of text to s. */
-static int add_words(ac_secrets_t *s, const char *text)
+/* Appends one secret, trimmed of surrounding blanks (a file's final
+ * newline, an editor's stray space); an empty one is not added. */
+static int add_one(ac_secrets_t *s, const char *p, size_t n)
+{
+    while (n && strchr(" \t\r\n", *p))
+        p++, n--;
+    while (n && strchr(" \t\r\n", p[n - 1]))
+        n--;
+    if (!n)
+        return 0;
+    char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    s->v = v;
+    if (!(s->v[s->n] = strndup(p, n)))
+        return -1;
+    s->n++;
+    return 0;
+}
+
+/* Appends every line of text as a secret. Only a newline separates:
+ * WooCommerce lets a merchant type any secret, spaces and commas
+ * included, so neither may split one. */
+static int add_lines(ac_secrets_t *s, const char *text)
 {
     for (const char *p = text; *p;) {
-        p += strspn(p, " \t\r\n,");
-        size_t n = strcspn(p, " \t\r\n,");
-        if (!n)
-            break;
-        char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
-        if (!v)
+        size_t n = strcspn(p, "\n");
+        if (add_one(s, p, n) < 0)
             return -1;
-        s->v = v;
-        if (!(s->v[s->n] = strndup(p, n)))
-            return -1;
-        s->n++;
-        p += n;
+        p += n + (p[n] == '\n');
     }
     return 0;
 }
 
-/* Reads a small secret file (a mounted Kubernetes Secret) into a string. */
+/* Reads a small secret file (a mounted Kubernetes Secret) into a string;
+ * NULL when it cannot be read or holds a NUL byte, which no secret does. */
 static char *read_small(const char *path)
 {
     char *text = NULL;
@@ -46,14 +61,20 @@ static char *read_small(const char *path)
     if (!f)
         return NULL;
     text = calloc(1, 65537);
-    if (text)
-        text[fread(text, 1, 65536, f)] = '\0';
+    if (text) {
+        size_t n = fread(text, 1, 65536, f);
+        if (memchr(text, '\0', n)) {
+            free(text);
+            text = NULL;
+        }
+    }
     fclose(f);
     return text;
 }
 
-/* Fills s from section's member name: a string or list of strings given
- * inline, <name>_env or <name>_file. Absent is not an error here: whether
+/* Fills s from section's member name: a string (one secret per line) or
+ * list of strings (one secret each) given inline, <name>_env or
+ * <name>_file. Absent is not an error here: whether
  * the secret is required depends on the platform. The error names the
  * store, section and field, never a value. */
 static int get_secrets(json_object *section, const char *store, const char *sec, const char *name,
@@ -63,7 +84,7 @@ static int get_secrets(json_object *section, const char *store, const char *sec,
     char key[64];
     if (json_object_object_get_ex(section, name, &v)) {
         if (json_object_is_type(v, json_type_string)) {
-            if (add_words(s, json_object_get_string(v)) < 0)
+            if (add_lines(s, json_object_get_string(v)) < 0)
                 goto oom;
         } else if (json_object_is_type(v, json_type_array)) {
             for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -72,7 +93,8 @@ static int get_secrets(json_object *section, const char *store, const char *sec,
                     snprintf(err, errsz, "store %s: %s.%s must hold strings", store, sec, name);
                     return -1;
                 }
-                if (add_words(s, json_object_get_string(e)) < 0)
+                const char *one = json_object_get_string(e);
+                if (add_one(s, one, strlen(one)) < 0)
                     goto oom;
             }
         } else {
@@ -89,17 +111,18 @@ static int get_secrets(json_object *section, const char *store, const char *sec,
                      env);
             return -1;
         }
-        if (add_words(s, val) < 0)
+        if (add_lines(s, val) < 0)
             goto oom;
     }
     snprintf(key, sizeof(key), "%s_file", name);
     const char *path = ac_canon_str(section, key);
     if (path) {
         char *text = read_small(path);
-        int rc = text ? add_words(s, text) : 0;
+        int rc = text ? add_lines(s, text) : 0;
         free(text);
         if (!text) {
-            snprintf(err, errsz, "store %s: %s.%s: cannot read %s", store, sec, key, path);
+            snprintf(err, errsz, "store %s: %s.%s: cannot read %s (or it holds a NUL byte)", store,
+                     sec, key, path);
             return -1;
         }
         if (rc < 0)
@@ -140,6 +163,21 @@ static int need(const ac_secrets_t *s, const char *store, const char *sec, char 
     return -1;
 }
 
+/* Standard Webhooks secrets (whsec_<base64>) are checked at start, so
+ * that a mistyped one stops the gateway rather than failing every
+ * request. */
+static int check_whsec(const ac_secrets_t *s, const char *store, const char *field, char *err,
+                       size_t errsz)
+{
+    char why[256];
+    for (size_t i = 0; i < s->n; i++)
+        if (ac_webhook_validate_secret(s->v[i], why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "store %s: %s: %s", store, field, why);
+            return -1;
+        }
+    return 0;
+}
+
 static int parse_platforms(json_object *o, ac_store_creds_t *c, char *err, size_t errsz)
 {
     const char *id = c->store.id;
@@ -177,25 +215,55 @@ static int parse_platforms(json_object *o, ac_store_creds_t *c, char *err, size_
             snprintf(err, errsz, "store %s: bigcommerce needs webhook_secret or client_secret", id);
             return -1;
         }
+        if (check_whsec(&c->bigc_client, id, "bigcommerce.client_secret", err, errsz) < 0)
+            return -1;
     }
     if ((sec = ac_canon_obj(o, "events"))) {
-        char why[256];
         if (get_secrets(sec, id, "events", "webhook_secret", &c->events, err, errsz) < 0 ||
             need(&c->events, id, "events", err, errsz) < 0)
             return -1;
-        for (size_t i = 0; i < c->events.n; i++)
-            if (ac_webhook_validate_secret(c->events.v[i], why, sizeof(why)) < 0) {
-                snprintf(err, errsz, "store %s: events.webhook_secret: %s", id, why);
-                return -1;
-            }
+        if (check_whsec(&c->events, id, "events.webhook_secret", err, errsz) < 0)
+            return -1;
     }
     return 0;
+}
+
+/* JSON may carry a NUL byte (\u0000) in a string, which C reads as the
+ * string's end: a store hash or a secret cut short there would be used
+ * silently. Every string of a store's settings is checked, whatever it is
+ * for. */
+static int has_nul(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v);
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (has_nul(json_object_array_get_idx(v, i)))
+                return 1;
+        return 0;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            if (has_nul(val))
+                return 1;
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
 }
 
 static int parse_store(const char *id, json_object *o, ac_store_creds_t *c, char *err, size_t errsz)
 {
     if (!json_object_is_type(o, json_type_object)) {
         snprintf(err, errsz, "store %s: settings must be a JSON object", id);
+        return -1;
+    }
+    if (has_nul(o)) {
+        snprintf(err, errsz, "store %s: a setting holds a NUL byte", id);
         return -1;
     }
     if (strlen(id) > AC_EVENT_MAX_ID_LEN) {

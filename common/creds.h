@@ -14,8 +14,8 @@
  * Every secret (webhook_secret, client_secret, api_token) may instead be
  * given as <name>_env (an environment variable holding it) or <name>_file
  * (a file holding it, as a Kubernetes Secret mounts it), and webhook
- * secrets as a list or several whitespace-separated values, so that a
- * store can rotate: any of them verifies. Secrets never appear in an
+ * secrets as a list or one per line, so that a store can rotate: any of
+ * them verifies. A setting holding a NUL byte is refused. Secrets never appear in an
  * error message. */
 #ifndef AC_CREDS_H
 #define AC_CREDS_H

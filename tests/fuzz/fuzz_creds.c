@@ -14,7 +14,7 @@
  * found by its id and (case-insensitively) by its Shopify domain; each
  * platform section it has carries what the gateway needs (a verifying
  * secret, BigCommerce's API token, whsec_ keys for POST /events), and
- * every secret is a non-empty word. */
+ * every secret is one non-empty line with no blanks around it. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -108,7 +108,10 @@ static void check_secrets(const ac_secrets_t *s, const char *what)
     FUZZ_CHECK(s->n == 0 || s->v != NULL, "%s: %zu secrets, no array", what, s->n);
     for (size_t i = 0; i < s->n; i++) {
         FUZZ_CHECK(s->v[i] && s->v[i][0], "%s: secret %zu is empty", what, i);
-        FUZZ_CHECK(!strpbrk(s->v[i], " \t\r\n"), "%s: secret %zu holds a blank", what, i);
+        size_t n = strlen(s->v[i]);
+        FUZZ_CHECK(!strchr(s->v[i], '\n'), "%s: secret %zu holds a newline", what, i);
+        FUZZ_CHECK(n && !strchr(" \t\r", s->v[i][0]) && !strchr(" \t\r", s->v[i][n - 1]),
+                   "%s: secret %zu starts or ends with a blank", what, i);
     }
 }
 

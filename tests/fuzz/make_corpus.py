@@ -495,7 +495,7 @@ def creds_seeds():
         "woocommerce": {"webhook_secret": ["wc-old", "wc-new"]},
         "bigcommerce": {"store_hash": "abc123", "api_token": "tok", "webhook_secret": "hook",
                         "client_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
-        "events": {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw "
+        "events": {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
                                      "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="}}}}
     seeds["doc"] = dumps(doc)
     seeds["sources"] = dumps({"stores": {
@@ -525,6 +525,10 @@ def creds_seeds():
         "secret-wrong-type": {"woocommerce": {"webhook_secret": [1, 2]}},
         "secret-number": {"woocommerce": {"webhook_secret": 5}},
         "not-object": [],
+        "nul-in-hash": {"bigcommerce": {"store_hash": "abc\u0000/x", "api_token": "t",
+                                        "webhook_secret": "x"}},
+        "client-not-whsec": {"bigcommerce": {"store_hash": "h", "api_token": "t",
+                                             "client_secret": "plain"}},
     }
     for name, store in errors.items():
         seeds["bad-" + name] = dumps({"stores": {"st_x": store}})

@@ -1,5 +1,5 @@
 /* The ingest gateway's per-store platform credentials (common/creds.c):
- * secrets given inline, as a list, whitespace-separated, from the
+ * secrets given inline, as a list, one per line, from the
  * environment (_env) or a file (_file); what each platform requires; the
  * lookups; and errors that name the field but never show a secret. */
 #include <setjmp.h>
@@ -199,26 +199,50 @@ static void list_of_secrets(void **state)
     assert_contains(err, "woocommerce needs webhook_secret");
 }
 
-static void whitespace_separated(void **state)
+/* One secret per line; blanks around a line go, blanks and commas inside
+ * it stay (WooCommerce takes any secret a merchant types). */
+static void one_secret_per_line(void **state)
 {
     (void)state;
     ac_creds_t *c = parse("{\"stores\": {\"st_a\": {\"woocommerce\": "
-                          "{\"webhook_secret\": \"  one two\\tthree\\n four\\r\\n\"}}}}");
+                          "{\"webhook_secret\": \"  one two\\n three,four \\r\\n\\n five\\n\"}}}}");
     assert_non_null(c);
     assert_secrets(&ac_creds_by_id(c, "st_a")->woo,
-                   (const char *const[]){"one", "two", "three", "four"}, 4);
+                   (const char *const[]){"one two", "three,four", "five"}, 3);
+    ac_creds_destroy(c);
+    /* A list's entries are each one secret, whole. */
+    c = parse("{\"stores\": {\"st_a\": {\"woocommerce\": "
+              "{\"webhook_secret\": [\"a b, c\", \" d \"]}}}}");
+    assert_non_null(c);
+    assert_secrets(&ac_creds_by_id(c, "st_a")->woo, (const char *const[]){"a b, c", "d"}, 2);
     ac_creds_destroy(c);
     /* Only blanks: nothing. */
-    refused("{\"stores\": {\"st_a\": {\"woocommerce\": {\"webhook_secret\": \" \\t \"}}}}");
+    refused("{\"stores\": {\"st_a\": {\"woocommerce\": {\"webhook_secret\": \" \\t \\n \"}}}}");
     assert_contains(err, "woocommerce needs webhook_secret");
+}
+
+/* A NUL byte would cut a string short where C reads it: refused, whatever
+ * the setting. */
+static void nul_bytes_are_refused(void **state)
+{
+    (void)state;
+    refused("{\"stores\": {\"st_a\": {\"bigcommerce\": {\"store_hash\": \"abc\\u0000/x\","
+            "\"api_token\": \"tok\", \"webhook_secret\": \"hook\"}}}}");
+    assert_contains(err, "NUL");
+    refused("{\"stores\": {\"st_a\": {\"name\": \"Acme\\u0000\"}}}");
+    assert_contains(err, "NUL");
+    refused("{\"stores\": {\"st_a\": {\"woocommerce\": {\"webhook_secret\": "
+            "[\"ok\", \"cut\\u0000short\"]}}}}");
+    assert_contains(err, "NUL");
+    assert_not_contains(err, "cut");
 }
 
 static void from_environment(void **state)
 {
     (void)state;
-    setenv("AC_TEST_WOO_SECRET", "env-old env-new", 1);
+    setenv("AC_TEST_WOO_SECRET", "env-old\nenv-new", 1);
     setenv("AC_TEST_BC_TOKEN", "bc-token-1", 1);
-    setenv("AC_TEST_WHSEC", WHSEC " " WHSEC2, 1);
+    setenv("AC_TEST_WHSEC", WHSEC "\n" WHSEC2 "\n", 1);
     ac_creds_t *c = parse("{\"stores\": {\"st_a\": {"
                           "\"woocommerce\": {\"webhook_secret_env\": \"AC_TEST_WOO_SECRET\"},"
                           "\"bigcommerce\": {\"store_hash\": \"abc\","
@@ -307,7 +331,7 @@ static void secret_values_never_in_errors(void **state)
     assert_contains(err, "events.webhook_secret");
     assert_not_contains(err, INLINE_SECRET);
     /* Two API tokens where one is needed. */
-    setenv("AC_TEST_TWO_TOKENS", ENV_SECRET " " INLINE_SECRET, 1);
+    setenv("AC_TEST_TWO_TOKENS", ENV_SECRET "\n" INLINE_SECRET, 1);
     refused("{\"stores\": {\"st_a\": {\"bigcommerce\": {\"store_hash\": \"abc\","
             "\"api_token_env\": \"AC_TEST_TWO_TOKENS\", \"webhook_secret\": \"x\"}}}}");
     assert_contains(err, "bigcommerce.api_token");
@@ -377,6 +401,12 @@ static void bigcommerce_requirements(void **state)
             "\"api_token\": \"tok\", \"webhook_secret\": \"hook\"}}}}");
     assert_contains(err, "bigcommerce.store_hash");
 
+    /* client_secret is a Standard Webhooks key, checked at start. */
+    refused("{\"stores\": {\"st_a\": {\"bigcommerce\": {\"store_hash\": \"abc\","
+            "\"api_token\": \"tok\", \"client_secret\": \"not-a-whsec-key\"}}}}");
+    assert_contains(err, "bigcommerce.client_secret");
+    assert_not_contains(err, "not-a-whsec-key");
+
     /* Either secret alone is enough. */
     ac_creds_t *c =
         parse("{\"stores\": {"
@@ -429,7 +459,8 @@ int main(void)
         cmocka_unit_test(malformed_settings_are_refused),
         cmocka_unit_test(inline_string),
         cmocka_unit_test(list_of_secrets),
-        cmocka_unit_test(whitespace_separated),
+        cmocka_unit_test(one_secret_per_line),
+        cmocka_unit_test(nul_bytes_are_refused),
         cmocka_unit_test(from_environment),
         cmocka_unit_test(from_file),
         cmocka_unit_test(missing_env_names_field_not_secret),
