@@ -314,6 +314,29 @@ int ac_ictx_remember(ac_ictx_t *c, const char *store, const char *order, json_ob
     return *waiting ? 0 : -1;
 }
 
+/* The context was there, so nothing was parked: the index entry written
+ * before the lookup goes, unless events of the order are still parked
+ * (another gateway is releasing them and removes the entry when done).
+ * Without this every order with a thin event would sit in the index, and
+ * in aftercare_ingest_waiting, until its deadline. While the context
+ * exists no event of the order parks, so the entry is not needed for a
+ * newcomer. A failure here is no error: the sweeper removes an empty
+ * entry at its deadline. */
+static void unindex_if_empty(ac_ictx_t *c, const char *wkey, const char *m)
+{
+    char err[256];
+    const char *largv[] = {"LLEN", wkey};
+    redisReply *l = command(c, err, sizeof(err), 2, largv);
+    if (!l)
+        return;
+    long long parked = l->type == REDIS_REPLY_INTEGER ? l->integer : 1;
+    freeReplyObject(l);
+    if (parked)
+        return;
+    const char *zargv[] = {"ZREM", DUE_KEY, m};
+    freeReplyObject(command(c, err, sizeof(err), 3, zargv));
+}
+
 int ac_ictx_lookup_or_park(ac_ictx_t *c, const char *store, const char *order, json_object *ev,
                            json_object **ctx, char *err, size_t errsz)
 {
@@ -340,6 +363,8 @@ int ac_ictx_lookup_or_park(ac_ictx_t *c, const char *store, const char *order, j
     if (r->type == REDIS_REPLY_ARRAY)
         *ctx = context_of(r);
     freeReplyObject(r);
+    if (*ctx)
+        unindex_if_empty(c, wkey, m);
     return 0;
 }
 

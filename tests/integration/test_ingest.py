@@ -377,6 +377,16 @@ class IngestTest(unittest.TestCase):
             self.assertEqual(r["shipment"].get("carrier"), "UPS", r["type"])
             self.assertEqual(r["shipment"].get("tracking_number"), "1Z827WK74630", r["type"])
 
+        # Released, the order leaves the deadline index; a thin event that
+        # finds its context (the delivery sent again) parks nothing and
+        # puts nothing in the index.
+        member = "%d:%s:%d" % (len("st_brightwater"), "st_brightwater", oid)
+        self.assertEqual(self.st.redis_command("ZSCORE", "ac:iwait:due", member), b"$-1\r\n")
+        status, text = self.shopify("fulfillment_events/create", e)
+        self.assertEqual(status, 200, text)
+        self.assertEqual(self.st.redis_command("ZSCORE", "ac:iwait:due", member), b"$-1\r\n")
+        self.assertEqual(self.gw_metrics().value("aftercare_ingest_parked_total") - parked, 2)
+
         review = self.wait_messages(oid, {"review_request": 1}, timeout=REVIEW_DELAY_S + 20)
         review = review["review_request"][0]
         self.assertEqual(review["first_name"], "John")
