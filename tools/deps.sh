@@ -15,6 +15,8 @@ packages=(
 if [[ "${1:-all}" != build ]]; then
   # clang and its runtime (libFuzzer) for make fuzz.
   packages+=(redis-server tzdata clang libclang-rt-14-dev)
+  # Headless Chromium checks the report's HTML layout (tests/integration/test_report_html.py).
+  packages+=(chromium)
   # Python 3 runs the integration tests and the demo; any python3 will do.
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
   python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
