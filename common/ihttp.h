@@ -1,8 +1,10 @@
 /* The ingest gateway's HTTP server on INGEST_PORT (libmicrohttpd, a thread
  * per connection): collects each POST's body up to MAX_BODY_BYTES and
- * hands it to ac_ingest_handle(). A thread per connection because every
- * request blocks until Kafka acknowledged its events; platforms keep their
- * connections alive, so the threads are few and long-lived. */
+ * hands it to ac_ingest_handle(), as it does a GET of a rating link
+ * (/r/...); any other method is answered 405. A thread per connection
+ * because every request blocks until Kafka acknowledged its events;
+ * platforms keep their connections alive, so the threads are few and
+ * long-lived. */
 #ifndef AC_IHTTP_H
 #define AC_IHTTP_H
 

@@ -41,7 +41,8 @@ void ac_ingest_describe_metrics(ac_metrics_t *m)
 {
     static const double buckets[] = AC_METRICS_LATENCY_BUCKETS;
     ac_metrics_describe(m, "aftercare_ingest_requests_total", AC_METRIC_COUNTER,
-                        "Webhook requests answered, by platform, platform topic and result.");
+                        "Webhook and rating link requests answered, by platform, platform topic "
+                        "and result.");
     ac_metrics_describe_histogram(m, "aftercare_ingest_request_duration_seconds",
                                   "Time from a webhook's body received to its answer, by platform.",
                                   buckets, sizeof(buckets) / sizeof(buckets[0]));
@@ -61,6 +62,7 @@ void ac_ingest_describe_metrics(ac_metrics_t *m)
                         "BigCommerce orders waiting to be fetched.");
     ac_metrics_describe(m, "aftercare_ingest_dead_letters_total", AC_METRIC_COUNTER,
                         "Events sent to the gateway's dead-letter topic, by reason.");
+    ac_ingest_rating_describe_metrics(m);
 }
 
 /* The Kafka topic a canonical event type goes to, under its configured

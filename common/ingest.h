@@ -9,6 +9,10 @@
  *                                           Standard Webhooks signature
  *   POST /events  (X-Aftercare-Store, or /events/{store_id})
  *                                           Standard Webhooks signature
+ *   GET or POST /r/{token}                  a signed rating token (rtoken.h):
+ *                                           a customer's one-click rating and
+ *                                           comment, answered with an HTML
+ *                                           page (ingest_rating.c)
  *
  * Answers: 200 once Kafka acknowledged every event (or the events were kept
  * durably in Redis: a thin event waiting for its order, a BigCommerce order
@@ -28,12 +32,16 @@
 #include "ictx.h"
 #include "iprod.h"
 #include "metrics.h"
+#include "rtoken.h"
 
 typedef struct ac_ingest_opts {
     const char *topic_orders, *topic_shipments, *topic_returns;
     const char *dlq_topic;      /* INGEST_DLQ_TOPIC */
     int64_t events_tolerance_s; /* EVENTS_TOLERANCE */
     size_t max_body;            /* MAX_BODY_BYTES */
+    /* RATING_SECRET (ac_rtoken_keys_parse()); NULL or none: the rating
+     * links are not set up and /r/ answers 404. */
+    const ac_secrets_t *rating_secrets;
 } ac_ingest_opts_t;
 
 typedef struct ac_ingest ac_ingest_t;
@@ -56,14 +64,24 @@ typedef struct ac_ingest_req {
     void *header_ctx;
     const char *body;
     size_t len;
+    const char *method; /* "GET" or "POST"; NULL reads as POST */
+    const char *query;  /* the URL's query string without "?", percent-encoded; NULL for none */
 } ac_ingest_req_t;
 
 typedef struct ac_ingest_resp {
     int status;
     char text[300]; /* one line for the platform: never a secret or customer data */
+    /* A page for a person rather than a platform (the rating links): when
+     * body is set, it is sent instead of text, as content_type, with the
+     * NULL-terminated name/value pairs of headers (static), and freed by
+     * whoever sends it (ihttp.c). */
+    char *body;
+    size_t body_len;
+    const char *content_type;
+    const char *const *headers;
 } ac_ingest_resp_t;
 
-/* Handles one POST. Thread-safe. */
+/* Handles one request: a POST, or a GET of /r/. Thread-safe. */
 void ac_ingest_handle(ac_ingest_t *g, const ac_ingest_req_t *req, ac_ingest_resp_t *resp);
 
 /* Produces a canonical event the gateway completed or gave up on outside a
@@ -76,6 +94,13 @@ int ac_ingest_deliver(ac_ingest_t *g, const ac_store_creds_t *store, const char 
  * to INGEST_DLQ_TOPIC with ac-dlq-reason. Returns 0 or -1 with err. */
 int ac_ingest_dead_letter(ac_ingest_t *g, json_object *events, const char *reason,
                           const char *detail, char *err, size_t errsz);
+
+/* The feedback.received event of a verified rating token (docs/events.md),
+ * at now_ms; with comment (not NULL), the comment's own event. store (may
+ * be NULL) gives the store's name, locale and timezone. NULL when out of
+ * memory. */
+json_object *ac_ingest_rating_event(const ac_rtoken_t *t, const ac_canon_store_t *store,
+                                    const char *comment, int64_t now_ms);
 
 /* The store table, for the BigCommerce fetcher. */
 const ac_creds_t *ac_ingest_creds(const ac_ingest_t *g);

@@ -415,6 +415,14 @@ static void route_events(route_t *r, const char *store_id)
     json_object_put(list);
 }
 
+/* A customer's rating link: its own file (ingest_rating.c), as it answers
+ * a person with a page rather than a platform with a line. */
+static void route_rating(route_t *r)
+{
+    r->platform = "rating";
+    r->result = ac_ingest_rating_route(r->g, r->req, r->resp, &r->topic);
+}
+
 void ac_ingest_handle(ac_ingest_t *g, const ac_ingest_req_t *req, ac_ingest_resp_t *resp)
 {
     route_t r = {g, req, resp, "unknown", "other", "not_found", NULL};
@@ -431,6 +439,8 @@ void ac_ingest_handle(ac_ingest_t *g, const ac_ingest_req_t *req, ac_ingest_resp
         route_events(&r, NULL);
     else if (strncmp(p, "/events/", 8) == 0 && p[8] && !strchr(p + 8, '/'))
         route_events(&r, p + 8);
+    else if (strncmp(p, "/r/", 3) == 0)
+        route_rating(&r);
     else
         answer(&r, 404, "not_found", "no such endpoint");
     char labels[200];

@@ -855,7 +855,7 @@ class GatewayTest(unittest.TestCase):
                               "host %s has no TLS certificate" % rule.get("host"))
                 for path in rule["http"]["paths"]:
                     # What the gateway serves on INGEST_PORT (ingest.h), nothing else.
-                    self.assertIn(path["path"].rstrip("/"), ("/webhooks", "/events"),
+                    self.assertIn(path["path"].rstrip("/"), ("/webhooks", "/events", "/r"),
                                   "path %s" % path["path"])
                     self.assertIn(path["pathType"], ("Prefix", "Exact"),
                                   "%s: an ImplementationSpecific path may match more"

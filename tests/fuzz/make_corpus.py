@@ -9,7 +9,8 @@ docs/events.md (one of every type), records of tests/data/sample-events.jsonl,
 each reason a record is dead-lettered for, notification records of every
 kind, templates and link templates, settings and values of every parser,
 the platform webhooks of tests/data/platforms/ (behind the selector byte of
-fuzz_webhook.c), signatures of every scheme, store credentials.
+fuzz_webhook.c), signatures of every scheme, store credentials, rating
+tokens, bodies of the rating pages' comment form.
 The input format of each target is described at the top of its
 fuzz_<target>.c. Run it again after changing the formats or the examples;
 the files are committed, so that replaying them needs no Python.
@@ -543,6 +544,87 @@ def creds_seeds():
     return seeds
 
 
+RTOKEN_NEW = b"rtoken-fuzz-secret-new-0001"  # fuzz_rtoken.c's NEW_KEY
+RTOKEN_OLD = b"rtoken-fuzz-secret-old-0000"  # fuzz_rtoken.c's OLD_KEY
+RTOKEN_NOW = 1730710888  # fuzz_rtoken.c's NOW_S
+
+
+def rtoken(key, store, order, customer, message, rating, expires):
+    """The token ac_rtoken_sign() writes (common/rtoken.h)."""
+    import base64
+    import hmac
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+    payload = bytes([1, rating]) + expires.to_bytes(8, "big")
+    for f in (store, order, customer, message):
+        payload += bytes([len(f)]) + f
+    signed = b"1." + b64(payload)
+    return signed + b"." + b64(hmac.new(key, signed, hashlib.sha256).digest()[:16])
+
+
+def rtoken_seeds():
+    seeds = {}
+    msg = msg_id("review_request", "st_acme", "1001").encode()
+    ids = (b"st_acme", b"1001", b"cus_42", msg)
+    for r in range(1, 6):
+        seeds[f"token-{r}-stars"] = rtoken(RTOKEN_NEW, *ids, r, RTOKEN_NOW + 14 * 86400)
+    seeds["token-old-secret"] = rtoken(RTOKEN_OLD, *ids, 4, RTOKEN_NOW + 86400)
+    seeds["token-expired"] = rtoken(RTOKEN_NEW, *ids, 5, RTOKEN_NOW)
+    seeds["token-last-second"] = rtoken(RTOKEN_NEW, *ids, 5, RTOKEN_NOW + 1)
+    awkward = bytes(range(1, 256))
+    seeds["token-longest"] = rtoken(RTOKEN_NEW, awkward[:200], (b".\n\xff" * 67)[:200],
+                                    awkward[-200:], awkward[:63], 3, 2**63 - 1)
+    seeds["token-unknown-secret"] = rtoken(b"rtoken-another-secret-9999", *ids, 5,
+                                           RTOKEN_NOW + 86400)
+    good = seeds["token-4-stars"]
+    seeds["token-cut"] = good[:-3]
+    seeds["token-extended"] = good + b"A"
+    signed, mac = good.rsplit(b".", 1)
+    seeds["token-padded"] = signed + b"==." + mac
+    longest = seeds["token-longest"]
+    seeds["token-standard-base64"] = longest.replace(b"-", b"+").replace(b"_", b"/")
+    # Round trips: \0, ctl (rating ctl % 7, 0x08 the old secret, expiry
+    # EXPIRIES[ctl >> 4]), then the ids, NUL-separated.
+    for name, ctl, fields in [
+            ("roundtrip-4-stars", 0xB4, ids),
+            ("roundtrip-old-secret", 0xAD, ids),
+            ("roundtrip-expires-now", 0x43, ids),
+            ("roundtrip-longest", 0x81, (b"s" * 200, b"o.\n" * 66 + b"oo", b"\xff" * 200,
+                                         b"m" * 63)),
+            ("roundtrip-id-too-long", 0xB2, (b"s" * 201, b"o", b"c", b"m")),
+            ("roundtrip-message-too-long", 0xB2, (b"s", b"o", b"c", b"m" * 64)),
+            ("roundtrip-empty-customer", 0xB2, (b"s", b"o", b"", b"m")),
+            ("roundtrip-rating-0", 0xB0, ids),
+            ("roundtrip-rating-6", 0xB6, ids),
+            ("roundtrip-expiry-0", 0x02, ids)]:
+        seeds[name] = b"\0" + bytes([ctl]) + b"\0".join(fields)
+    return seeds
+
+
+def ratingform_seeds():
+    """Bodies of the comment form of the rating pages, as browsers post
+    them (application/x-www-form-urlencoded, UTF-8), and ones no browser
+    would send."""
+    from urllib.parse import quote_plus
+    seeds = {
+        "plain": "comment=" + quote_plus("Arrived broken, box crushed."),
+        "lines": "comment=" + quote_plus("Too small.\r\nThe colour is off.\r\n\r\nSad."),
+        "german": "comment=" + quote_plus("Leider zu groß – schade 👎"),
+        "blank": "comment=+%0D%0A%09+",
+        "empty": "comment=",
+        "no-field": "rating=1&other=x",
+        "second-field": "a=1&comm%65nt=first&comment=second",
+        "bad-escapes": "comment=100%+sure%2+%zz%",
+        "invalid-utf8": "comment=%C3%28%FF%C0%AF%ED%A0%80%F4%90%80%80%E2%82",
+        "controls": "comment=a%00b%07c%1B%7Fd%C2%85e",
+    }
+    seeds = {k: v.encode("utf-8") for k, v in seeds.items()}
+    seeds["raw-bytes"] = b"comment=caf\xc3\xa9 \xff\xfe\r\n\x00tail"
+    seeds["too-long"] = b"comment=" + b"a" * 1999 + b"%E2%82%AC" + b"+" * 20
+    return seeds
+
+
 def write(target, seeds):
     d = HERE / "corpus" / target
     if d.exists():
@@ -563,6 +645,8 @@ def main():
         "webhook": webhook_seeds,
         "signature": signature_seeds,
         "creds": creds_seeds,
+        "rtoken": rtoken_seeds,
+        "ratingform": ratingform_seeds,
     }
     for name in sys.argv[1:] or targets:
         write(name, targets[name]())

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 BUILD_DIR SECONDS [event|message|render|config|webhook|signature|creds ...]" >&2
+  echo "usage: $0 BUILD_DIR SECONDS [event|message|render|config|webhook|signature|creds|rtoken|ratingform ...]" >&2
   exit 2
 }
 [[ $# -ge 2 ]] || usage
@@ -24,7 +24,7 @@ shift 2
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(event message render config webhook signature creds)
+[[ ${#targets[@]} -gt 0 ]] || targets=(event message render config webhook signature creds rtoken ratingform)
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 bindir="$build/tests/fuzz"
@@ -99,7 +99,7 @@ for t in "${targets[@]}"; do
   rate=$(grep -oE '^stat::average_exec_per_sec: *[0-9]+' "$dir/log" | grep -oE '[0-9]+$' || true)
   found=$(find "$dir/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
     -o -name 'oom-*' \) | sort)
-  printf '%-9s %s runs, %s exec/s, %s, %s, %s\n' "$t" "${runs:-?}" "${rate:-?}" "${cov:-cov: ?}" \
+  printf '%-10s %s runs, %s exec/s, %s, %s, %s\n' "$t" "${runs:-?}" "${rate:-?}" "${cov:-cov: ?}" \
     "${ft:-ft: ?}" "${corp:-corp: ?}"
   if [[ "$rc" == 0 && -z "$found" ]]; then
     continue

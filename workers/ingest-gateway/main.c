@@ -1,7 +1,8 @@
 /* ingest-gateway: receives the store platforms' signed webhooks (Shopify,
  * WooCommerce, BigCommerce) and stores' own canonical events, verifies
  * them, and produces canonical events to orders, shipments and returns,
- * answering only once Kafka has them (common/ingest.h). */
+ * answering only once Kafka has them (common/ingest.h); and customers'
+ * one-click ratings from review request emails (GET /r/{token}). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "iprod.h"
 #include "log.h"
 #include "metrics.h"
+#include "rtoken.h"
 #include "timeutil.h"
 #include "worker.h"
 
@@ -71,6 +73,10 @@ static const ac_option_t options[] = {
     {"BIGCOMMERCE_FETCHERS", AC_OPT_INT, "2", 0, 1, 16, NULL,
      "threads fetching BigCommerce orders"},
     {"REDIS_POOL", AC_OPT_INT, "16", 0, 1, 256, NULL, "Redis connections shared by requests"},
+    {"RATING_SECRET", AC_OPT_STR, NULL, AC_OPT_SECRET, 0, 0, ac_rtoken_validate_keys,
+     "secrets of the one-click rating links (GET /r/{token}), whitespace-separated, the signing "
+     "one first, each at least 16 bytes: the same list as notify-worker's; unset, /r/ answers "
+     "404"},
 };
 
 typedef struct gateway {
@@ -83,6 +89,7 @@ typedef struct gateway {
     ac_http_t *ops;
     ac_ihttp_t *web;
     ac_ingest_bg_t *bg;
+    ac_secrets_t rating; /* RATING_SECRET */
 } gateway_t;
 
 static int ready(void *ctx, char *why, size_t whysz)
@@ -118,6 +125,12 @@ static int configure(gateway_t *gw, int argc, char **argv)
         fprintf(stderr, "ingest-gateway: invalid setting STORE_SETTINGS: %s\n", err);
         return AC_EXIT_CONFIG;
     }
+    /* Validated already; this fails only when out of memory. */
+    if (ac_rtoken_keys_parse(ac_config_str(gw->cfg, "RATING_SECRET"), &gw->rating, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "ingest-gateway: invalid setting RATING_SECRET: %s\n", err);
+        return AC_EXIT_CONFIG;
+    }
     return -1;
 }
 
@@ -131,7 +144,8 @@ static int start(gateway_t *gw)
                           ac_config_str(c, "TOPIC_RETURNS"),
                           ac_config_str(c, "INGEST_DLQ_TOPIC"),
                           ac_config_int(c, "EVENTS_TOLERANCE") / 1000,
-                          (size_t)ac_config_int(c, "MAX_BODY_BYTES")};
+                          (size_t)ac_config_int(c, "MAX_BODY_BYTES"),
+                          &gw->rating};
     ac_ingest_bg_opts_t bo = {
         ac_config_str(c, "BIGCOMMERCE_API_URL"), ac_config_int(c, "BIGCOMMERCE_TIMEOUT"),
         ac_config_int(c, "BIGCOMMERCE_RETRY"), (int)ac_config_int(c, "BIGCOMMERCE_FETCHERS"), 1000};
@@ -156,8 +170,10 @@ static int start(gateway_t *gw)
         ac_log(AC_LOG_ERROR, "cannot start: %s", err);
         return -1;
     }
-    ac_log(AC_LOG_INFO, "ingest-gateway %s started: webhooks on port %lld, %zu store(s)",
-           AC_VERSION, (long long)ac_config_int(c, "INGEST_PORT"), ac_creds_count(gw->creds));
+    ac_log(AC_LOG_INFO,
+           "ingest-gateway %s started: webhooks on port %lld, %zu store(s), rating links %s",
+           AC_VERSION, (long long)ac_config_int(c, "INGEST_PORT"), ac_creds_count(gw->creds),
+           gw->rating.n ? "on" : "off (no RATING_SECRET)");
     return 0;
 }
 
@@ -184,6 +200,7 @@ static void destroy(gateway_t *gw)
     ac_ictx_destroy(gw->ictx);
     ac_metrics_destroy(gw->metrics);
     ac_creds_destroy(gw->creds);
+    ac_secrets_clear(&gw->rating);
     ac_config_destroy(gw->cfg);
 }
 
