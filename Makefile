@@ -7,6 +7,9 @@ BUILD      ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+# Tests run two at a time: the integration tests mostly wait on their own
+# stacks; the fault scenarios, which time outages, still run alone.
+TEST_JOBS  ?= 2
 
 .PHONY: all build deps test test-unit test-asan test-faults fuzz demo bench clean format
 
@@ -26,7 +29,7 @@ build: deps
 TEST_EXCLUDE ?= ^long$$
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -LE '$(TEST_EXCLUDE)' $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j$(TEST_JOBS) -LE '$(TEST_EXCLUDE)' $(CTEST_ARGS)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)

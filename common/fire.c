@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facts.h"
 #include "log.h"
+#include "message.h"
 #include "schedule.h"
 #include "timeutil.h"
 #include "watermark.h"
@@ -19,7 +21,42 @@ struct ac_fire {
     int64_t next;       /* monotonic: the next round */
     ac_wmprobe_t *wm;   /* NULL: no watermarks (WATERMARK_TOPICS=none) */
     int64_t started_ms; /* wall clock: a watermark never read lags from here */
+    int64_t facts_ttl;  /* ANALYTICS_RETENTION */
 };
+
+/* Records the messages the journey stopped at fire time as suppressed, for
+ * the retention report, retrying through a Redis outage (the items already
+ * left the schedule). What cannot be read is skipped: it never had a
+ * customer to count for. */
+static void fire_record_blocked(ac_fire_t *f, const ac_schedule_due_t *due, size_t n)
+{
+    ac_facts_msg_t facts[FIRE_BATCH];
+    ac_message_t *msgs[FIRE_BATCH];
+    ac_event_error_t e;
+    char err[256];
+    size_t m = 0;
+    for (size_t i = 0; i < n && f->facts_ttl; i++) {
+        if (!due[i].blocked_by || !due[i].record)
+            continue;
+        ac_message_t *msg = ac_message_decode(due[i].record, due[i].record_len, 0, &e);
+        if (!msg)
+            continue;
+        const ac_event_t *ev = msg->event;
+        msgs[m] = msg;
+        facts[m++] =
+            (ac_facts_msg_t){ev->store.id,    due[i].id, ac_kind_name(due[i].kind), ev->order.id,
+                             ev->customer.id, NULL,      due[i].blocked_by,         due[i].due_ms};
+    }
+    for (int attempt = 0; m > 0 && !ac_worker_stopping(); attempt++) {
+        if (ac_facts_record_msgs(f->w->redis, facts, m, f->facts_ttl, err, sizeof(err)) == 0)
+            break;
+        ac_worker_redis_status(f->w, 0, err);
+        ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+        ac_http_beat(f->w->http);
+    }
+    for (size_t i = 0; i < m; i++)
+        ac_message_destroy(msgs[i]);
+}
 
 /* Errors no retry can fix: the record is too large for the topic. */
 static int produce_err_permanent(rd_kafka_resp_err_t e)
@@ -143,6 +180,7 @@ static void fire_due(ac_fire_t *f)
     ac_worker_redis_status(f->w, 1, NULL);
     ac_metrics_set(f->w->metrics, "aftercare_scheduled_held", "", (double)held);
     fire_produce(f, due, trk, n);
+    fire_record_blocked(f, due, n);
     for (size_t i = 0; i < n; i++)
         if (!due[i].blocked_by && fire_outcome(f, &due[i], &trk[i], now, &lateness, &expired))
             ids[n_ack++] = due[i].id;
@@ -174,6 +212,8 @@ ac_fire_t *ac_fire_new(ac_worker_t *w, char *err, size_t errsz)
     f->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
     f->lease = ac_config_int(w->cfg, "FIRE_LEASE");
     f->interval = ac_config_int(w->cfg, "FIRE_INTERVAL");
+    f->facts_ttl =
+        ac_config_int(w->cfg, "ANALYTICS") ? ac_config_int(w->cfg, "ANALYTICS_RETENTION") : 0;
     f->started_ms = ac_time_now_ms();
     /* Validated with the settings. */
     if (ac_watermark_parse_topics(ac_config_str(w->cfg, "WATERMARK_TOPICS"), topics, &n, err,

@@ -18,6 +18,8 @@ static const char *kind_names[AC_KIND__COUNT] = {
     [AC_KIND_REFERRAL_INVITE] = "referral_invite",
     [AC_KIND_RETURN_CONFIRMATION] = "return_confirmation",
     [AC_KIND_REFUND_NOTICE] = "refund_notice",
+    [AC_KIND_FEEDBACK_FOLLOWUP] = "feedback_followup",
+    [AC_KIND_STORE_ALERT] = "store_alert",
 };
 
 const char *ac_kind_name(ac_kind_t kind)

@@ -25,6 +25,8 @@ typedef enum ac_kind {
     AC_KIND_REFERRAL_INVITE,
     AC_KIND_RETURN_CONFIRMATION,
     AC_KIND_REFUND_NOTICE,
+    AC_KIND_FEEDBACK_FOLLOWUP, /* to a customer who rated the order 1 to 3 */
+    AC_KIND_STORE_ALERT,       /* to the store's support: a complaint to answer */
     AC_KIND__COUNT
 } ac_kind_t;
 

@@ -7,15 +7,18 @@
 
 #include "dedup.h"
 #include "delivery.h"
+#include "facts.h"
 #include "log.h"
 #include "message.h"
 #include "history.h"
+#include "holdout.h"
 #include "journey.h"
 #include "links.h"
 #include "offsets.h"
 #include "prefs.h"
 #include "provider.h"
 #include "render.h"
+#include "rtoken.h"
 #include "retry.h"
 #include "schedule.h"
 #include "stores.h"
@@ -32,7 +35,7 @@ typedef enum job_state {
     J_DEFER,    /* quiet hours: to put back in the schedule until defer_until */
     J_WAIT,     /* waiting until due_ms, then J_CLAIM */
     J_SENDING,  /* request in flight */
-    J_MARK,     /* delivered; to record as sent */
+    J_MARK,     /* delivered, or not to send (mark_reason); to record as sent */
     J_DLQ,      /* to produce to the dead-letter topic */
     J_DLQ_WAIT, /* dead letter produced, awaiting its delivery report */
     J_RELEASE,  /* to release our lease, then done */
@@ -63,6 +66,8 @@ typedef struct job {
     ac_provider_kind_t provider; /* where the last attempt went */
     const char *dlq_reason;
     char dlq_detail[256];
+    const char *mark_reason;  /* J_MARK: why it is not sent; NULL: delivered */
+    const char *alert_url;    /* a store_alert to the store's webhook: where it goes */
     int64_t first_attempt_ms; /* wall clock of the first attempt (or hold); 0: none yet */
     int64_t decided_ms;       /* wall clock: when it was decided (its record was written) */
     const char *defer_reason; /* J_DEFER: "quiet_hours" or "retry" */
@@ -94,12 +99,19 @@ typedef struct notify {
     int max_in_flight;
     int sending[AC_CHANNEL__COUNT]; /* requests in flight per channel */
     ac_retry_policy_t retry;
-    int64_t claim_ttl, sent_ttl, recheck_after, hold_ms;
+    int64_t claim_ttl, sent_ttl, recheck_after, hold_ms, facts_ttl;
     ac_quiet_t quiet;
     ac_stores_t *stores;
     ac_templates_t *templates;
     int cap;
     int64_t cap_window;
+    /* One-click ratings in review requests (rtoken.h); no keys: none. */
+    ac_secrets_t rating_keys;
+    const char *rating_base;
+    int64_t rating_ttl;
+    /* A webhook provider for store alerts to a store's support URL: the
+     * same body and signature as the customer messages' webhook. */
+    ac_provider_t *alert;
 } notify_t;
 
 static uint32_t next_rand(notify_t *n)
@@ -326,18 +338,69 @@ static void redis_result(notify_t *n, int ok, const char *err)
     n->redis_retry_at = ac_time_mono_ms() + backoff;
 }
 
+/* The review request's five rating links, one per star, into links[]
+ * (and urls[] pointing at them). Returns 0, or -1 when there are none: no
+ * RATING_SECRET or RATING_BASE_URL, or an id too long for a token. */
+static int rating_links(const notify_t *n, const job_t *j, char links[5][AC_RTOKEN_MAX_LEN + 256],
+                        const char *urls[5])
+{
+    const ac_event_t *ev = j->m->event;
+    ac_rtoken_t t;
+    char token[AC_RTOKEN_MAX_LEN], why[128];
+    if (!n->rating_keys.n || !n->rating_base || !*n->rating_base ||
+        snprintf(t.store, sizeof(t.store), "%s", ev->store.id) >= (int)sizeof(t.store) ||
+        snprintf(t.order, sizeof(t.order), "%s", ev->order.id) >= (int)sizeof(t.order) ||
+        snprintf(t.customer, sizeof(t.customer), "%s", ev->customer.id) >= (int)sizeof(t.customer))
+        return -1;
+    snprintf(t.message, sizeof(t.message), "%s", j->m->id);
+    t.expires_s = (ac_time_now_ms() + n->rating_ttl) / 1000;
+    for (int r = 1; r <= 5; r++) {
+        t.rating = r;
+        if (ac_rtoken_sign(&n->rating_keys, &t, token, sizeof(token), why, sizeof(why)) < 0)
+            return -1;
+        snprintf(links[r - 1], sizeof(links[r - 1]), "%s/r/%s?lang=%s", n->rating_base, token,
+                 ac_render_language(ev));
+        urls[r - 1] = links[r - 1];
+    }
+    return 0;
+}
+
+/* Where a message goes: the customer's channel and address, or, for a
+ * store alert, the store's support address or webhook. Returns 0, or -1
+ * after dead-lettering a message with nowhere to go. */
+static int address(notify_t *n, job_t *j)
+{
+    const ac_event_t *ev = j->m->event;
+    if (j->m->kind != AC_KIND_STORE_ALERT) {
+        if (ac_render_channel_prefer(ev, j->prefer_known ? j->prefer : -1, &j->channel, &j->to) ==
+            0)
+            return 0;
+        to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
+        return -1;
+    }
+    const char *support = ac_stores_get(n->stores, ev->store.id)->support;
+    if (!support) {
+        to_dlq(j, "no_address", "the store has no support setting for its alerts");
+        return -1;
+    }
+    j->channel = AC_CHANNEL_EMAIL;
+    j->to = support;
+    j->alert_url = strncmp(support, "http", 4) == 0 ? support : NULL;
+    return 0;
+}
+
 /* Renders the message once; every attempt, through whichever provider,
  * sends the same words. */
 static int prepare(notify_t *n, job_t *j)
 {
     char err[256], review[1024] = "", referral[1024] = "", code[AC_LINKS_CODE_LEN + 1] = "";
+    char links[5][AC_RTOKEN_MAX_LEN + 256];
+    const char *urls[5];
+    int rated = 0;
     if (j->is_rendered)
         return 0;
-    if (ac_render_channel_prefer(j->m->event, j->prefer_known ? j->prefer : -1, &j->channel,
-                                 &j->to) < 0) {
-        to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
+    if (address(n, j) < 0)
         return -1;
-    }
     /* The store's links and the customer's code, for the messages that
      * carry them; a link that does not render is left out. */
     const ac_event_t *ev = j->m->event;
@@ -350,9 +413,14 @@ static int prepare(notify_t *n, job_t *j)
     if (j->m->kind == AC_KIND_REFERRAL_INVITE && s->referral_url &&
         ac_links_render(s->referral_url, ev, code[0] ? code : NULL, referral, sizeof(referral)) < 0)
         referral[0] = '\0';
-    const ac_render_extras_t x = {review[0] ? review : NULL, referral[0] ? referral : NULL,
-                                  code[0] ? code : NULL, j->suggestion[0] ? j->suggestion : NULL,
-                                  n->templates};
+    if (j->m->kind == AC_KIND_REVIEW_REQUEST && j->channel == AC_CHANNEL_EMAIL)
+        rated = rating_links(n, j, links, urls) == 0;
+    const ac_render_extras_t x = {review[0] ? review : NULL,
+                                  referral[0] ? referral : NULL,
+                                  code[0] ? code : NULL,
+                                  j->suggestion[0] ? j->suggestion : NULL,
+                                  n->templates,
+                                  rated ? urls : NULL};
     if (ac_render_message_with(j->m, j->channel, &x, &j->rendered, err, sizeof(err)) < 0) {
         to_dlq(j, "render_failed", err);
         return -1;
@@ -416,13 +484,26 @@ static void hold_job(notify_t *n, job_t *j)
     retry_later(n, j, d, "the provider kept failing for as long as the message was useful");
 }
 
+/* Points a webhook request at a store's own URL. */
+static int redirect(ac_provider_request_t *req, const char *url)
+{
+    char *u = strdup(url);
+    if (!u)
+        return -1;
+    free(req->url);
+    req->url = u;
+    return 0;
+}
+
 static void send_job(notify_t *n, job_t *j)
 {
     char err[256];
     ac_provider_request_t req;
     if (prepare(n, j) < 0)
         return;
-    const ac_provider_t *p = route_job(n, j);
+    const ac_provider_t *p = j->alert_url ? n->alert : route_job(n, j);
+    if (j->alert_url)
+        j->route = AC_ROUTE_PRIMARY;
     if (!p) {
         hold_job(n, j);
         return;
@@ -437,7 +518,9 @@ static void send_job(notify_t *n, job_t *j)
     /* The request is built for each attempt: the provider may differ from
      * the last one, and the webhook's timestamp must be fresh. */
     if (ac_provider_request(p, j->m, j->channel, j->to, &j->rendered, ac_time_now_ms(), &req, err,
-                            sizeof(err)) < 0) {
+                            sizeof(err)) < 0 ||
+        (j->alert_url && redirect(&req, j->alert_url) < 0)) {
+        ac_provider_request_free(&req);
         j->state = J_WAIT; /* out of memory: try again shortly */
         j->due_ms = ac_time_mono_ms() + 10;
         return;
@@ -600,15 +683,24 @@ static void check_prefs(notify_t *n, job_t **jobs, size_t k)
     free(keys);
     suggest(n, jobs, reqs, k);
     for (size_t i = 0; i < k; i++) {
-        if (reqs[i].verdict == AC_PREFS_SEND) {
-            send_job(n, jobs[i]);
-            continue;
-        }
+        const ac_event_t *ev = jobs[i]->m->event;
         const char *reason = reqs[i].verdict == AC_PREFS_OPTED_OUT ? "opted_out" : "frequency_cap";
+        if (reqs[i].verdict == AC_PREFS_SEND) {
+            /* The control group is drawn from the customers who would get
+             * the message, after their preferences, so that it compares
+             * like with like (docs/analytics.md). */
+            if (!ac_holdout_held(ac_stores_get(n->stores, ev->store.id), jobs[i]->m->kind,
+                                 ev->store.id, ev->customer.id)) {
+                send_job(n, jobs[i]);
+                continue;
+            }
+            reason = "holdout";
+        }
         snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
                  ac_kind_name(jobs[i]->m->kind), reason);
         ac_metrics_add(n->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
         log_job(AC_LOG_INFO, n, jobs[i], "not sent: %s", reason);
+        jobs[i]->mark_reason = reason;
         jobs[i]->state = J_MARK;
     }
 }
@@ -728,6 +820,7 @@ static void recheck(notify_t *n, job_t **which, ac_claim_t *res, size_t k)
                  reason);
         ac_metrics_add(n->w->metrics, "aftercare_messages_suppressed_total", labels, 1);
         log_job(AC_LOG_INFO, n, j, "not sent, checked again before sending: %s", reason);
+        j->mark_reason = reason;
         j->state = J_MARK;
     }
     free(buf);
@@ -851,11 +944,15 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     char labels[160];
     ac_outcome_t outcome = ac_delivery_outcome(r->status, r->curl_code);
     n->sending[j->channel]--;
-    track_provider(n, j, outcome);
+    /* A store's support webhook is not the channel's provider: how it
+     * answers says nothing about the customers' messages. */
+    if (!j->alert_url)
+        track_provider(n, j, outcome);
     /* A Retry-After speaks for the provider, not for this one message:
      * nothing more goes to it before then (the fallback, if any, takes
      * over meanwhile). */
-    if (outcome == AC_OUTCOME_RETRY && r->retry_after_ms >= 0 && j->route != AC_ROUTE_FALLBACK)
+    if (outcome == AC_OUTCOME_RETRY && r->retry_after_ms >= 0 && j->route != AC_ROUTE_FALLBACK &&
+        !j->alert_url)
         ac_breaker_pause(&n->breaker[j->channel],
                          ac_time_mono_ms() + (r->retry_after_ms < n->retry.max_ms
                                                   ? r->retry_after_ms
@@ -875,6 +972,7 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     }
     switch (outcome) {
     case AC_OUTCOME_DELIVERED:
+        j->mark_reason = NULL;
         j->state = J_MARK;
         snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\",provider=\"%s\"",
                  ac_kind_name(j->m->kind), ac_channel_name(j->channel),
@@ -913,6 +1011,36 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
     }
 }
 
+/* Records the outcome of the messages about to be marked sent, delivered
+ * or not, for the retention report (facts.h), before the mark: a crash in
+ * between sends nothing again that was delivered (the claim protocol) and
+ * writes the same facts again, which changes nothing. A message counts at
+ * its event time (when it was due), like the event workers' decisions: a
+ * replay of last month's events reports last month's messages in last
+ * month, and a live one now. */
+static int record_facts(notify_t *n, job_t **which, size_t k, char *err, size_t errsz)
+{
+    ac_facts_msg_t facts[512];
+    if (!n->facts_ttl)
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        const job_t *j = which[i];
+        const ac_event_t *ev = j->m->event;
+        int64_t now = j->m->due_ms > j->m->created_ms ? j->m->due_ms : j->m->created_ms;
+        facts[i] = (ac_facts_msg_t){ev->store.id,
+                                    j->m->id,
+                                    ac_kind_name(j->m->kind),
+                                    ev->order.id,
+                                    ev->customer.id,
+                                    j->mark_reason ? NULL
+                                    : j->alert_url ? "webhook"
+                                                   : ac_channel_name(j->channel),
+                                    j->mark_reason,
+                                    now};
+    }
+    return ac_facts_record_msgs(n->w->redis, facts, k, n->facts_ttl, err, errsz);
+}
+
 /* Records delivered messages as sent, and releases leases of messages that
  * were dead-lettered or abandoned, one round trip each. */
 static void record_outcomes(notify_t *n)
@@ -933,7 +1061,9 @@ static void record_outcomes(notify_t *n)
         }
         if (k == 0)
             continue;
-        int rc = pass == 0
+        int rc = pass == 0 ? record_facts(n, which, k, err, sizeof(err)) : 0;
+        if (rc == 0)
+            rc = pass == 0
                      ? ac_dedup_sent(n->w->redis, ids, tokens, k, n->sent_ttl, err, sizeof(err))
                      : ac_dedup_release(n->w->redis, ids, tokens, k, err, sizeof(err));
         redis_result(n, rc == 0, err);
@@ -1055,6 +1185,52 @@ static void on_records(rd_kafka_t *rk, void *opaque)
         ac_delivery_wakeup(n->delivery);
 }
 
+/* Creates at 0 the series of notify-worker's counters whose labels are
+ * known from the start (kinds, channels, the configured providers and the
+ * reasons a marketing message is not sent), so that rates and alerts work
+ * from the first scrape, as Prometheus' instrumentation guidelines ask. */
+static void zero_counters(notify_t *n)
+{
+    static const char *held[] = {"opted_out", "frequency_cap", "holdout"};
+    char labels[200];
+    for (int k = 0; k < AC_KIND__COUNT; k++) {
+        const char *kind = ac_kind_name((ac_kind_t)k);
+        for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
+            const ac_provider_t *ps[2] = {n->primary[ch], n->fallback[ch]};
+            snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\"", kind,
+                     ac_channel_name(ch));
+            ac_metrics_add(n->w->metrics, "aftercare_messages_retried_total", labels, 0);
+            ac_metrics_add(n->w->metrics, "aftercare_messages_failed_total", labels, 0);
+            for (int p = 0; p < 2 && ps[p]; p++) {
+                snprintf(labels, sizeof(labels), "kind=\"%s\",channel=\"%s\",provider=\"%s\"", kind,
+                         ac_channel_name(ch), ac_provider_name(ac_provider_kind(ps[p])));
+                ac_metrics_add(n->w->metrics, "aftercare_messages_sent_total", labels, 0);
+            }
+        }
+        for (size_t r = 0; ac_prefs_marketing((ac_kind_t)k) && r < 3; r++) {
+            snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"", kind, held[r]);
+            ac_metrics_add(n->w->metrics, "aftercare_messages_suppressed_total", labels, 0);
+        }
+    }
+}
+
+/* The rating links' secrets and base, and the webhook provider store
+ * alerts to a support URL go through (it needs a URL to be made; each
+ * request is pointed at the store's own). Returns 0, or -1 with err. */
+static int setup_feedback(notify_t *n, const ac_provider_settings_t *ps, char *err, size_t errsz)
+{
+    const ac_config_t *cfg = n->w->cfg;
+    ac_provider_settings_t alert = *ps;
+    if (ac_rtoken_keys_parse(ac_config_str(cfg, "RATING_SECRET"), &n->rating_keys, err, errsz) < 0)
+        return -1;
+    n->rating_base = ac_config_str(cfg, "RATING_BASE_URL");
+    n->rating_ttl = ac_config_int(cfg, "RATING_LINK_TTL");
+    if (!alert.webhook_url || !*alert.webhook_url)
+        alert.webhook_url = "http://127.0.0.1/";
+    n->alert = ac_provider_new(AC_PROVIDER_WEBHOOK, &alert, err, errsz);
+    return n->alert ? 0 : -1;
+}
+
 int ac_notify_run(ac_worker_t *w)
 {
     int rc = AC_EXIT_OK;
@@ -1076,6 +1252,8 @@ int ac_notify_run(ac_worker_t *w)
     n.hold_ms = ac_config_int(w->cfg, "WATERMARK_MAX_HOLD");
     n.claim_ttl = ac_config_int(w->cfg, "CLAIM_TTL");
     n.sent_ttl = ac_config_int(w->cfg, AC_DEDUP_TTL);
+    n.facts_ttl =
+        ac_config_int(w->cfg, "ANALYTICS") ? ac_config_int(w->cfg, "ANALYTICS_RETENTION") : 0;
     n.cap = (int)ac_config_int(w->cfg, "MARKETING_CAP");
     n.cap_window = ac_config_int(w->cfg, "MARKETING_CAP_WINDOW");
     ac_prefs_parse_quiet(ac_config_str(w->cfg, "QUIET_HOURS"), &n.quiet, err, sizeof(err));
@@ -1124,11 +1302,13 @@ int ac_notify_run(ac_worker_t *w)
                ac_provider_name(ps.primary[ch]), n.fallback[ch] ? ", falling back to " : "",
                n.fallback[ch] ? ac_provider_name(ps.fallback[ch]) : "");
     }
-    if (ac_notify_load_extras(w->cfg, &n.stores, &n.templates, err, sizeof(err)) < 0) {
+    if (ac_notify_load_extras(w->cfg, &n.stores, &n.templates, err, sizeof(err)) < 0 ||
+        setup_feedback(&n, &ps, err, sizeof(err)) < 0) {
         ac_log(AC_LOG_ERROR, "%s", err);
         rc = AC_EXIT_CONFIG;
         goto out;
     }
+    zero_counters(&n);
     ac_log(AC_LOG_INFO, "%zu store(s) with their own settings, %zu template override(s)",
            ac_stores_count(n.stores), ac_templates_count(n.templates));
     n.offsets = ac_offsets_new();
@@ -1217,6 +1397,8 @@ out:
     ac_offsets_destroy(n.offsets);
     ac_stores_destroy(n.stores);
     ac_templates_destroy(n.templates);
+    ac_secrets_clear(&n.rating_keys);
+    ac_provider_destroy(n.alert);
     for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
         ac_provider_destroy(n.primary[ch]);
         ac_provider_destroy(n.fallback[ch]);

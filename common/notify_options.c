@@ -4,11 +4,28 @@
 #include "notify.h"
 
 #include <stdio.h>
+#include <string.h>
 
+#include "facts.h"
 #include "prefs.h"
 #include "provider.h"
+#include "rtoken.h"
 #include "schedule.h"
 #include "webhook.h"
+
+/* RATING_BASE_URL: an http(s) URL without spaces, query or fragment,
+ * which the links' "/r/<token>" is appended to. */
+static int validate_base_url(const char *value, char *why, size_t whysz)
+{
+    if (!*value)
+        return 0;
+    if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+        strpbrk(value, " \t\r\n?#\"<>") || strlen(value) > 200) {
+        snprintf(why, whysz, "an http(s) URL such as https://feedback.example.com");
+        return -1;
+    }
+    return 0;
+}
 
 static int validate_quiet(const char *value, char *why, size_t whysz)
 {
@@ -107,6 +124,14 @@ const ac_option_t ac_notify_options[] = {
     {"RECHECK_AFTER", AC_OPT_DURATION, "2s", 0, 0, 86400000, NULL,
      "a message decided longer ago than this (or retried) is checked against its order's "
      "journey again right before it is sent"},
+    AC_FACTS_RETENTION_OPTION,
+    {"RATING_SECRET", AC_OPT_STR, "", AC_OPT_SECRET, 0, 0, ac_rtoken_validate_keys,
+     "secrets of the one-click rating links in review requests, whitespace-separated: the first "
+     "signs (ingest-gateway must know it); empty: no rating links"},
+    {"RATING_BASE_URL", AC_OPT_STR, "", 0, 0, 0, validate_base_url,
+     "where ingest-gateway answers GET /r/{token}, e.g. https://feedback.example.com"},
+    {"RATING_LINK_TTL", AC_OPT_DURATION, "60d", 0, 3600000, 3650LL * 86400000, NULL,
+     "how long a rating link works after the review request is sent"},
     AC_SCHEDULE_HOLD_OPTION("for messages put back into the schedule: the longest they wait "
                             "for the input topics' watermarks (as the event workers' setting)"),
     {"RETRY_BASE", AC_OPT_DURATION, "1s", 0, 10, 3600000, NULL,

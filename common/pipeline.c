@@ -6,6 +6,8 @@
 
 #include "dedup.h"
 #include "duration.h"
+#include "facts.h"
+#include "octx.h"
 #include "history.h"
 #include "journey.h"
 #include "log.h"
@@ -51,6 +53,7 @@ const ac_option_t ac_pipeline_options[] = {
      "how long an order's journey is kept after its last event; must exceed every delay"},
     {"HISTORY_TTL", AC_OPT_DURATION, "365d", 0, 60000, 3650LL * 86400000, NULL,
      "how long a customer's purchases are remembered for cross-selling"},
+    AC_FACTS_RETENTION_OPTION,
     {"SCHEDULER", AC_OPT_BOOL, "true", 0, 0, 0, NULL,
      "fire scheduled messages that are due (any number of workers may)"},
     {"FIRE_INTERVAL", AC_OPT_DURATION, "200ms", 0, 10, 60000, NULL,
@@ -83,7 +86,9 @@ typedef struct item {
     ac_event_t *ev;
     ac_event_error_t err;
     item_state_t state;
-    char *key; /* dedup key, for valid events */
+    char *key;     /* dedup key, for valid events */
+    char *payload; /* the record completed from its order's context (octx.h), or NULL */
+    size_t payload_len;
     ac_journey_t journey;
     ac_decision_t d[AC_RULES_MAX_DECISIONS];
     size_t nd;
@@ -100,6 +105,9 @@ typedef struct batch {
     item_t **op_items;      /* the item of each op */
     char (*jkeys)[600];     /* journey key per item */
     char **records;         /* encoded record per op, owned while a batch is scheduled */
+    size_t n_ops;           /* ops of the last schedule() */
+    ac_facts_msg_t *facts;  /* scratch for the report's facts */
+    char **merged;          /* scratch for complete_events() */
     int64_t started_ms;     /* when the batch's first record was consumed */
 } batch_t;
 
@@ -109,7 +117,7 @@ typedef struct pipe {
     ac_rules_fn rules;
     ac_stores_t *stores;
     const char *notify_topic;
-    int64_t journey_ttl, history_ttl;
+    int64_t journey_ttl, history_ttl, facts_ttl; /* facts_ttl 0: ANALYTICS=false */
     ac_fire_t *fire; /* NULL: this worker does not fire scheduled messages */
 } pipe_t;
 
@@ -120,12 +128,14 @@ typedef struct tally {
     double dead[AC_EVENT_ERR_INVALID_FIELD + 1];
     double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
     double suppressed[AC_KIND__COUNT]
-                     [AC_FACT__COUNT + 3]; /* facts, disabled, no_consent, blocked */
+                     [AC_FACT__COUNT + 4]; /* facts, disabled, no_consent, no_support, blocked */
 } tally_t;
 
 #define REASON_DISABLED   AC_FACT__COUNT
 #define REASON_NO_CONSENT (AC_FACT__COUNT + 1)
-#define REASON_BLOCKED    (AC_FACT__COUNT + 2)
+#define REASON_NO_SUPPORT (AC_FACT__COUNT + 2)
+#define REASON_BLOCKED    (AC_FACT__COUNT + 3)
+#define N_REASONS         (AC_FACT__COUNT + 4)
 
 static int reason_index(const char *reason)
 {
@@ -136,6 +146,8 @@ static int reason_index(const char *reason)
         return REASON_DISABLED;
     if (strcmp(reason, "no_consent") == 0)
         return REASON_NO_CONSENT;
+    if (strcmp(reason, "no_support") == 0)
+        return REASON_NO_SUPPORT;
     return REASON_BLOCKED;
 }
 
@@ -144,6 +156,7 @@ static const char *reason_name(int r)
     return r < AC_FACT__COUNT       ? ac_fact_name((ac_fact_t)r)
            : r == REASON_DISABLED   ? "disabled"
            : r == REASON_NO_CONSENT ? "no_consent"
+           : r == REASON_NO_SUPPORT ? "no_support"
                                     : "blocked";
 }
 
@@ -153,8 +166,10 @@ static void batch_clear(batch_t *b)
         rd_kafka_message_destroy(b->items[i].msg);
         ac_event_destroy(b->items[i].ev);
         free(b->items[i].key);
+        free(b->items[i].payload);
     }
     b->n = 0;
+    b->n_ops = 0;
 }
 
 static void batch_free(batch_t *b)
@@ -169,6 +184,8 @@ static void batch_free(batch_t *b)
     free(b->op_items);
     free(b->jkeys);
     free(b->records);
+    free(b->facts);
+    free(b->merged);
 }
 
 /* Polls until the batch is full, or batch_wait passed since the first
@@ -297,6 +314,54 @@ static int apply_journeys(pipe_t *p, batch_t *b)
     return 0;
 }
 
+/* The record an item's messages carry: as consumed, or as completed. */
+static const char *item_payload(const item_t *it, size_t *len)
+{
+    *len = it->payload ? it->payload_len : it->msg->len;
+    return it->payload ? it->payload : it->msg->payload;
+}
+
+/* Keeps the contexts of the batch's new orders and completes the events
+ * that lack their customer's address from them (octx.h), retrying through
+ * an outage: a context lost would leave a complaint unanswered. An event
+ * whose completed record does not parse keeps its own. Returns -1 only
+ * when stopping. */
+static int complete_events(pipe_t *p, batch_t *b)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW)
+            b->evs[n++] = b->items[i].ev;
+    for (int attempt = 0;; attempt++) {
+        if (ac_octx_sync(p->w->redis, b->evs, n, p->journey_ttl, b->merged, err, sizeof(err)) == 0)
+            break;
+        ac_worker_redis_status(p->w, 0, err);
+        if (ac_worker_stopping())
+            return -1;
+        ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+        ac_http_beat(p->w->http);
+    }
+    n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state != ITEM_NEW)
+            continue;
+        char *m = b->merged[n++];
+        ac_event_error_t e;
+        ac_event_t *ev = m ? ac_event_parse(m, strlen(m), 0, &e) : NULL;
+        if (!ev) {
+            free(m);
+            continue;
+        }
+        ac_event_destroy(it->ev);
+        it->ev = ev;
+        it->payload = m;
+        it->payload_len = strlen(m);
+    }
+    return 0;
+}
+
 /* Remembers what the batch's new orders bought, for the cross-selling in
  * review requests and referral invitations. Best effort: a lost update
  * only makes a suggestion less apt, so an outage does not hold the batch
@@ -361,9 +426,10 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
                 op->release_ms = ac_watermark_release(
                     d->kind, d->due_ms,
                     ac_stores_get(p->stores, it->ev->store.id)->watermark_hold_ms);
-                b->records[n] =
-                    ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, d->due_ms,
-                                           it->msg->payload, it->msg->len, &op->record_len);
+                size_t plen;
+                const char *payload = item_payload(it, &plen);
+                b->records[n] = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms,
+                                                       d->due_ms, payload, plen, &op->record_len);
                 if (!b->records[n]) {
                     ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
                     rc = -2;
@@ -403,11 +469,82 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
     }
     rc = 0;
 out:
+    b->n_ops = n;
     for (size_t i = 0; i < n; i++) {
         free(b->records[i]);
         b->records[i] = NULL;
     }
     return rc;
+}
+
+/* Why a scheduled message was cancelled: the fact the cancelling event
+ * brought (journey.h's names, as when the fact blocks it later). */
+static const char *cancel_reason(const ac_event_t *ev, ac_kind_t kind)
+{
+    switch (ev->type) {
+    case AC_EVENT_ORDER_CANCELLED:
+        return "cancelled";
+    case AC_EVENT_RETURN_REQUESTED:
+        return "returned";
+    case AC_EVENT_FEEDBACK_RECEIVED:
+        return kind == AC_KIND_REFERRAL_INVITE ? "unhappy" : "feedback";
+    default:
+        return "blocked";
+    }
+}
+
+/* Fills f with a message the rules or the schedule decided not to send. */
+static void suppressed_fact(ac_facts_msg_t *f, const ac_event_t *ev, const char *id, ac_kind_t kind,
+                            const char *reason, int64_t at_ms)
+{
+    *f = (ac_facts_msg_t){
+        ev->store.id, id, ac_kind_name(kind), ev->order.id, ev->customer.id, NULL, reason, at_ms};
+}
+
+/* Records what the retention report needs of the batch (facts.h): its new
+ * orders, returns and ratings, and the messages it decided not to send,
+ * retrying through an outage like the journeys, since the report's counts
+ * must be exact. Writing a fact twice is a no-op, so a replay after a
+ * crash between here and finish() changes nothing. Returns -1 only when
+ * stopping. */
+static int record_facts(pipe_t *p, batch_t *b)
+{
+    size_t n = 0, m = 0;
+    char err[256];
+    if (!p->facts_ttl)
+        return 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state != ITEM_NEW)
+            continue;
+        b->evs[n++] = it->ev;
+        for (size_t k = 0; k < it->nd; k++)
+            if (it->d[k].action == AC_ACTION_SUPPRESS)
+                suppressed_fact(&b->facts[m++], it->ev, it->d[k].id, it->d[k].kind, it->d[k].reason,
+                                it->ev->occurred_ms);
+    }
+    for (size_t i = 0; i < b->n_ops; i++) {
+        const ac_schedule_op_t *op = &b->ops[i];
+        const ac_event_t *ev = b->op_items[i]->ev;
+        if (op->result == AC_SCHEDULE_BLOCKED)
+            suppressed_fact(&b->facts[m++], ev, op->id, op->kind,
+                            op->blocked_by ? op->blocked_by : "blocked", op->due_ms);
+        else if (op->result == AC_SCHEDULE_CANCELLED)
+            suppressed_fact(&b->facts[m++], ev, op->id, op->kind, cancel_reason(ev, op->kind),
+                            ev->occurred_ms);
+    }
+    for (int attempt = 0;; attempt++) {
+        if (ac_facts_record_events(p->w->redis, b->evs, n, p->facts_ttl, err, sizeof(err)) == 0 &&
+            ac_facts_record_msgs(p->w->redis, b->facts, m, p->facts_ttl, err, sizeof(err)) == 0)
+            break;
+        ac_worker_redis_status(p->w, 0, err);
+        if (ac_worker_stopping())
+            return -1;
+        ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+        ac_http_beat(p->w->http);
+    }
+    ac_worker_redis_status(p->w, 1, NULL);
+    return 0;
 }
 
 /* Produces the messages and dead letters of the batch and waits until
@@ -433,9 +570,10 @@ static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t
                 const ac_decision_t *d = &it->d[k];
                 if (d->action != AC_ACTION_SEND)
                     continue;
-                size_t len = 0;
+                size_t len = 0, plen;
+                const char *payload = item_payload(it, &plen);
                 char *value = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, 0,
-                                                     it->msg->payload, it->msg->len, &len);
+                                                     payload, plen, &len);
                 if (!value) {
                     err = RD_KAFKA_RESP_ERR__FAIL;
                     break;
@@ -576,39 +714,36 @@ static void count_events(ac_worker_t *w, const tally_t *t, const char *metric)
     }
 }
 
-static void flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
+/* Adds the batch's counts to the registry; with every count 0 and all
+ * set, creates every series whose labels are known in advance at 0, so
+ * that rates and alerts work from the first scrape (Prometheus'
+ * instrumentation guidelines). */
+static void add_tally(ac_worker_t *w, const tally_t *t, int all)
 {
     char labels[256];
-    count_events(w, t, "aftercare_events_processed_total");
-    snprintf(labels, sizeof(labels), "topic=\"%s\"", w->topic);
-    ac_metrics_observe(w->metrics, "aftercare_event_processing_seconds", labels,
-                       (double)(ac_time_mono_ms() - b->started_ms) / 1000.0, (unsigned)b->n);
     for (int i = 0; i < AC_EVENT__COUNT; i++) {
-        if (!t->duplicates[i])
+        if (!t->duplicates[i] && !all)
             continue;
-        char by_type[256];
-        snprintf(by_type, sizeof(by_type), "topic=\"%s\",type=\"%s\"", w->topic,
+        snprintf(labels, sizeof(labels), "topic=\"%s\",type=\"%s\"", w->topic,
                  ac_event_type_name((ac_event_type_t)i));
-        ac_metrics_add(w->metrics, "aftercare_events_duplicate_total", by_type, t->duplicates[i]);
-    }
-    if (t->unknown)
-        ac_metrics_add(w->metrics, "aftercare_events_unknown_type_total", labels, t->unknown);
-    for (int k = 0; k < AC_KIND__COUNT; k++) {
-        if (!t->decided[k])
-            continue;
-        snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name((ac_kind_t)k));
-        ac_metrics_add(w->metrics, "aftercare_messages_decided_total", labels, t->decided[k]);
+        ac_metrics_add(w->metrics, "aftercare_events_duplicate_total", labels, t->duplicates[i]);
+        if (all) {
+            ac_metrics_add(w->metrics, "aftercare_events_consumed_total", labels, 0);
+            ac_metrics_add(w->metrics, "aftercare_events_processed_total", labels, 0);
+        }
     }
     for (int k = 0; k < AC_KIND__COUNT; k++) {
         snprintf(labels, sizeof(labels), "kind=\"%s\"", ac_kind_name((ac_kind_t)k));
-        if (t->scheduled[k])
+        if (t->decided[k] || all)
+            ac_metrics_add(w->metrics, "aftercare_messages_decided_total", labels, t->decided[k]);
+        if (t->scheduled[k] || all)
             ac_metrics_add(w->metrics, "aftercare_messages_scheduled_total", labels,
                            t->scheduled[k]);
-        if (t->cancelled[k])
+        if (t->cancelled[k] || all)
             ac_metrics_add(w->metrics, "aftercare_scheduled_cancelled_total", labels,
                            t->cancelled[k]);
-        for (int r = 0; r < AC_FACT__COUNT + 3; r++) {
-            if (!t->suppressed[k][r])
+        for (int r = 0; r < N_REASONS; r++) {
+            if (!t->suppressed[k][r] && !all)
                 continue;
             snprintf(labels, sizeof(labels), "kind=\"%s\",reason=\"%s\"",
                      ac_kind_name((ac_kind_t)k), reason_name(r));
@@ -617,12 +752,24 @@ static void flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
         }
     }
     for (int r = 1; r <= AC_EVENT_ERR_INVALID_FIELD; r++) {
-        if (!t->dead[r])
+        if (!t->dead[r] && !all)
             continue;
         snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", w->topic,
                  ac_event_err_name((ac_event_err_t)r));
         ac_metrics_add(w->metrics, "aftercare_events_dead_lettered_total", labels, t->dead[r]);
     }
+}
+
+static void flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
+{
+    char labels[256];
+    count_events(w, t, "aftercare_events_processed_total");
+    snprintf(labels, sizeof(labels), "topic=\"%s\"", w->topic);
+    ac_metrics_observe(w->metrics, "aftercare_event_processing_seconds", labels,
+                       (double)(ac_time_mono_ms() - b->started_ms) / 1000.0, (unsigned)b->n);
+    if (t->unknown)
+        ac_metrics_add(w->metrics, "aftercare_events_unknown_type_total", labels, t->unknown);
+    add_tally(w, t, 0);
 }
 
 /* Builds the per-store table from the settings. Returns it, or NULL with
@@ -682,6 +829,8 @@ static int setup(pipe_t *p)
     ac_worker_t *w = p->w;
     p->journey_ttl = ac_config_int(w->cfg, "JOURNEY_TTL");
     p->history_ttl = ac_config_int(w->cfg, "HISTORY_TTL");
+    p->facts_ttl =
+        ac_config_int(w->cfg, "ANALYTICS") ? ac_config_int(w->cfg, "ANALYTICS_RETENTION") : 0;
     p->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
     if (!(p->stores = load_stores(w->cfg, err, sizeof(err)))) {
         fprintf(stderr, "%s: %s\n", w->spec->name, err);
@@ -717,8 +866,10 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     b.op_items = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.op_items));
     b.records = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.records));
     b.jkeys = calloc(max, sizeof(*b.jkeys));
+    b.facts = calloc(max * AC_RULES_MAX_DECISIONS * 2, sizeof(*b.facts));
+    b.merged = calloc(max, sizeof(*b.merged));
     if (!b.items || !b.keys || !b.seen || !b.evs || !b.journeys || !b.ops || !b.op_items ||
-        !b.records || !b.jkeys) {
+        !b.records || !b.jkeys || !b.facts || !b.merged) {
         ac_log(AC_LOG_ERROR, "out of memory for a batch of %zu", max);
         rc = AC_EXIT_RUNTIME;
         goto out;
@@ -730,6 +881,8 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
                                   "Seconds from consuming a record to storing its offset, its "
                                   "outcome durable.",
                                   buckets, sizeof(buckets) / sizeof(buckets[0]));
+    static const tally_t zero;
+    add_tally(w, &zero, 1);
     /* Connect early so readiness reflects Redis from the start. */
     char err[256];
     ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
@@ -747,7 +900,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         memset(&t, 0, sizeof(t));
         classify(&b, max_bytes, &t);
         count_events(w, &t, "aftercare_events_consumed_total");
-        if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0)
+        if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0 || complete_events(&p, &b) < 0)
             break; /* stopping: nothing stored, the batch is consumed again */
         record_history(&p, &b);
         decide(&p, &b, &t);
@@ -773,6 +926,8 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
             rc = sc == -2 ? AC_EXIT_RUNTIME : rc;
             break;
         }
+        if (record_facts(&p, &b) < 0)
+            break; /* stopping: not marked, consumed again */
         finish(w, &b, ttl_ms);
         flush_tally(w, &b, &t);
         batch_clear(&b);

@@ -8,25 +8,10 @@
 
 #include "buf.h"
 #include "sms.h"
+#include "render_int.h"
 #include "template.h"
 
-/* The built-in template catalog. Each template gives every variable a
- * fallback through sections, so a customer never reads "Hi ," when the
- * store did not send a first name.
- *
- * An SMS template also lists in shed, space-separated and least needed
- * first, the variables it can do without when long values would make it
- * need more than AC_RENDER_SMS_MAX_SEGMENTS segments (see render.h); the
- * pseudo-variable "extra" marks a sentence the message reads well without.
- * Email templates shed nothing and leave it NULL. */
-typedef struct template_entry {
-    ac_kind_t kind;
-    ac_channel_t channel;
-    const char *language;
-    const char *subject;
-    const char *text;
-    const char *shed;
-} template_entry_t;
+/* The built-in template catalog (render_int.h has the entry). */
 
 static const template_entry_t catalog[] = {
     {AC_KIND_ORDER_CONFIRMATION, AC_CHANNEL_EMAIL, "en",
@@ -192,6 +177,9 @@ static const template_entry_t catalog[] = {
      "arrived safely.{{#item_summary}} How are you getting on with your "
      "{{item_summary}}?{{/item_summary}}{{^item_summary}} How are you getting on with "
      "it?{{/item_summary}}\n\n"
+     "{{#rating_5_url}}How happy are you with it? One click is enough:\n"
+     "★★★★★ {{rating_5_url}}\n★★★★☆ {{rating_4_url}}\n★★★☆☆ {{rating_3_url}}\n"
+     "★★☆☆☆ {{rating_2_url}}\n★☆☆☆☆ {{rating_1_url}}\n\n{{/rating_5_url}}"
      "If you have a moment, would you tell other customers what you think? "
      "{{#review_url}}It takes a minute: {{review_url}}{{/review_url}}{{^review_url}}Just reply to "
      "this message with a few words, or leave a review on the product page.{{/review_url}}\n\n"
@@ -205,6 +193,9 @@ static const template_entry_t catalog[] = {
      "\n\nwir hoffen, Ihre Bestellung {{order_number}}{{#item_summary}} "
      "({{item_summary}}){{/item_summary}}{{#store_name}} bei {{store_name}}{{/store_name}} ist "
      "gut angekommen. Wie zufrieden sind Sie damit?\n\n"
+     "{{#rating_5_url}}Ein Klick genügt:\n"
+     "★★★★★ {{rating_5_url}}\n★★★★☆ {{rating_4_url}}\n★★★☆☆ {{rating_3_url}}\n"
+     "★★☆☆☆ {{rating_2_url}}\n★☆☆☆☆ {{rating_1_url}}\n\n{{/rating_5_url}}"
      "Wenn Sie einen Moment Zeit haben, erzählen Sie anderen Kundinnen und Kunden doch, was Sie "
      "davon halten: {{#review_url}}Das geht in einer Minute: {{review_url}}{{/review_url}}"
      "{{^review_url}}Antworten Sie einfach mit ein paar Worten auf diese Nachricht oder schreiben "
@@ -393,6 +384,12 @@ static const char *match_language(const char *locale)
     return NULL;
 }
 
+const char *ac_render_store_language(const ac_event_t *ev)
+{
+    const char *l = match_language(ev->store.locale);
+    return l ? l : "en";
+}
+
 const char *ac_render_language(const ac_event_t *ev)
 {
     const char *l = match_language(ev->customer.locale);
@@ -475,6 +472,7 @@ typedef struct render_vars {
     /* The return label, or the instructions when the store sent no label;
      * owned by ev. */
     const char *return_label_url;
+    char rating[4], stars[32];   /* feedback: "2" and "★★☆☆☆" */
     const ac_render_extras_t *x; /* never NULL */
     /* The first n_shed names of the template's shed list have no value,
      * while an SMS is made to fit. */
@@ -550,6 +548,18 @@ static const char *lookup(void *ctx, const char *name, size_t len)
         return v->x->referral_code;
     if (IS("suggestion"))
         return v->x->suggestion && *v->x->suggestion ? v->x->suggestion : NULL;
+    if (IS("rating"))
+        return v->rating[0] ? v->rating : NULL;
+    if (IS("stars"))
+        return v->stars[0] ? v->stars : NULL;
+    if (IS("comment"))
+        return ev->feedback.comment && *ev->feedback.comment ? ev->feedback.comment : NULL;
+    if (IS("customer_id"))
+        return ev->customer.id;
+    /* rating_1_url .. rating_5_url: the one-click rating links. */
+    if (len == 12 && memcmp(name, "rating_", 7) == 0 && name[7] >= '1' && name[7] <= '5' &&
+        memcmp(name + 8, "_url", 4) == 0)
+        return v->x->rating_urls ? v->x->rating_urls[name[7] - '1'] : NULL;
     /* A section variable only: shipping updates word "out for delivery
      * today" differently from "on its way". */
     if (IS("out_for_delivery"))
@@ -570,6 +580,13 @@ static void vars_init(render_vars_t *v, const ac_message_t *m, const ac_render_e
     v->x = x ? x : &none;
     v->ev = ev;
     v->language = ac_render_language(ev);
+    if (m->kind == AC_KIND_STORE_ALERT)
+        v->language = ac_render_store_language(ev); /* read by the store's team */
+    if (ev->feedback.rating >= 1 && ev->feedback.rating <= 5) {
+        snprintf(v->rating, sizeof(v->rating), "%d", (int)ev->feedback.rating);
+        for (int i = 0; i < 5; i++)
+            strcat(v->stars, i < ev->feedback.rating ? "★" : "☆");
+    }
     const char *num = ev->order.number ? ev->order.number : ev->order.id;
     snprintf(v->order_number, sizeof(v->order_number), "%s%s", num[0] == '#' ? "" : "#", num);
     if (ev->order.has_total)
@@ -650,10 +667,23 @@ static const template_entry_t *find_override(const ac_templates_t *o, ac_kind_t 
     return any;
 }
 
+/* The number of built-in templates, and the i-th: this file's catalog
+ * then the feedback messages' (render_feedback.c). */
+static size_t n_builtin(void)
+{
+    return sizeof(catalog) / sizeof(catalog[0]) + ac_render_n_feedback_templates;
+}
+
+static const template_entry_t *builtin(size_t i)
+{
+    size_t n = sizeof(catalog) / sizeof(catalog[0]);
+    return i < n ? &catalog[i] : &ac_render_feedback_templates[i - n];
+}
+
 static const template_entry_t *find_builtin(ac_kind_t kind, ac_channel_t ch, const char *language)
 {
-    for (size_t i = 0; i < sizeof(catalog) / sizeof(catalog[0]); i++) {
-        const template_entry_t *t = &catalog[i];
+    for (size_t i = 0; i < n_builtin(); i++) {
+        const template_entry_t *t = builtin(i);
         if (t->kind == kind && t->channel == ch && strcmp(t->language, language) == 0)
             return t;
     }
@@ -820,8 +850,8 @@ out:
 
 int ac_render_check_templates(char *err, size_t errsz)
 {
-    for (size_t i = 0; i < sizeof(catalog) / sizeof(catalog[0]); i++) {
-        const template_entry_t *t = &catalog[i];
+    for (size_t i = 0; i < n_builtin(); i++) {
+        const template_entry_t *t = builtin(i);
         char why[160];
         if ((t->subject && ac_template_check(t->subject, why, sizeof(why)) < 0) ||
             ac_template_check(t->text, why, sizeof(why)) < 0) {

@@ -26,6 +26,10 @@ int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch,
  * store's, else "en", restricted to the languages templates exist for. */
 const char *ac_render_language(const ac_event_t *ev);
 
+/* The store's language ("en" when it has none we write): what a
+ * store_alert is written in. */
+const char *ac_render_store_language(const ac_event_t *ev);
+
 /* The most segments an SMS may take (see sms.h): a longer text is billed
  * as more messages and, on some phones, arrives in pieces.
  *
@@ -72,6 +76,9 @@ typedef struct ac_templates ac_templates_t;
 typedef struct ac_render_extras {
     const char *review_url, *referral_url, *referral_code, *suggestion;
     const ac_templates_t *templates; /* overrides, tried before the built-in ones */
+    /* A review request's one-click rating links, for 1 to 5 stars (NULL:
+     * none): {{rating_1_url}} .. {{rating_5_url}}. */
+    const char *const *rating_urls;
 } ac_render_extras_t;
 
 /* Loads template overrides from dir (NULL or "": none):

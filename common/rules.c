@@ -61,12 +61,35 @@ static void cancel(plan_t *p, const ac_event_t *ev, ac_kind_t kind, int64_t sinc
     add(p, ev, kind, NULL, AC_ACTION_CANCEL, since);
 }
 
+/* A complaint (a rating of 1 to 3) is answered once per order: an
+ * apology to the customer and an alert to the store's support, so that a
+ * person follows it up. Only when the order's first rating was the
+ * unhappy one: a second click on another star of the same request, or a
+ * later rating from another source, changes nothing already decided. A
+ * comment that comes after the rating (the rating page's form) reaches
+ * the store as an alert of its own; the customer is not written to again. */
+static void complaint(plan_t *p, const ac_event_t *ev, const ac_journey_t *j,
+                      const ac_store_settings_t *s)
+{
+    const int64_t *at = j->at;
+    if (ev->feedback.rating > AC_JOURNEY_UNHAPPY_RATING || !at[AC_FACT_UNHAPPY] ||
+        at[AC_FACT_UNHAPPY] != at[AC_FACT_FEEDBACK] || ev->occurred_ms < at[AC_FACT_UNHAPPY])
+        return;
+    int commented = ev->feedback.comment && *ev->feedback.comment;
+    if (ev->occurred_ms == at[AC_FACT_UNHAPPY])
+        add(p, ev, AC_KIND_FEEDBACK_FOLLOWUP, NULL, AC_ACTION_SEND, 0);
+    else if (!commented)
+        return;
+    if (s->support)
+        add(p, ev, AC_KIND_STORE_ALERT, commented ? "comment" : NULL, AC_ACTION_SEND, 0);
+    else
+        suppress(p, ev, AC_KIND_STORE_ALERT, commented ? "comment" : NULL, "no_support");
+}
+
 size_t ac_rules_orders(const ac_event_t *ev, const ac_journey_t *j, const ac_store_settings_t *s,
                        ac_decision_t *out, size_t max)
 {
     plan_t p = {out, 0, max};
-    (void)j;
-    (void)s;
     switch (ev->type) {
     case AC_EVENT_ORDER_PLACED:
         add(&p, ev, AC_KIND_ORDER_CONFIRMATION, NULL, AC_ACTION_SEND, 0);
@@ -80,6 +103,7 @@ size_t ac_rules_orders(const ac_event_t *ev, const ac_journey_t *j, const ac_sto
         cancel(&p, ev, AC_KIND_REVIEW_REQUEST, ev->occurred_ms);
         if (ev->feedback.rating <= AC_JOURNEY_UNHAPPY_RATING)
             cancel(&p, ev, AC_KIND_REFERRAL_INVITE, ev->occurred_ms);
+        complaint(&p, ev, j, s);
         break;
     default:
         break;

@@ -47,7 +47,9 @@ typedef size_t (*ac_rules_fn)(const ac_event_t *ev, const ac_journey_t *j,
 
 /* orders: order.placed -> order_confirmation; order.cancelled ->
  * order_cancelled and cancels what was scheduled; feedback.received cancels
- * the review request (and, when unhappy, the referral invitation). */
+ * the review request (and, when unhappy, the referral invitation), and a
+ * first rating of 1 to 3 leads to a feedback_followup to the customer and a
+ * store_alert to the store's support. */
 size_t ac_rules_orders(const ac_event_t *ev, const ac_journey_t *j, const ac_store_settings_t *s,
                        ac_decision_t *out, size_t max);
 

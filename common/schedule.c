@@ -102,7 +102,8 @@ static ac_redis_script_t cancel_script = {
  * back by the watermark, then id, kind, due, status ("fire"; "late" for
  * an item fired on its release time while the watermark held it; a
  * blocking fact; or "no_<fact>" for a required fact that is missing) and
- * record ("" unless fired) for each item taken. */
+ * record for each item taken (a blocked one's too: the retention report
+ * counts it as suppressed, per store). */
 static ac_redis_script_t take_script = {
     FORGET_LUA
     "local cand, seen = {}, {}\n"
@@ -141,7 +142,7 @@ static ac_redis_script_t take_script = {
     "    if why then\n"
     "      forget(id, m, string.sub(why, 1, 3) == 'no_')\n"
     "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
-    "      table.insert(out, why) table.insert(out, '')\n"
+    "      table.insert(out, why) table.insert(out, rec)\n"
     "    else\n"
     "      redis.call('ZADD', KEYS[1], 'XX', lease, id)\n"
     "      local r = redis.call('ZSCORE', KEYS[4], id)\n"
@@ -268,11 +269,12 @@ static int parse_due(redisReply **e, ac_schedule_due_t *d)
     d->due_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : 0;
     int fire = e[3]->type == REDIS_REPLY_STRING &&
                (strcmp(e[3]->str, "fire") == 0 || strcmp(e[3]->str, "late") == 0);
-    if (!fire) {
+    if (!fire)
         d->blocked_by = fact_label(e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "");
-        return 1;
-    }
-    d->hold_expired = strcmp(e[3]->str, "late") == 0;
+    else
+        d->hold_expired = strcmp(e[3]->str, "late") == 0;
+    if (e[4]->type != REDIS_REPLY_STRING)
+        return d->blocked_by ? 1 : 0;
     if (!(d->record = malloc(e[4]->len + 1)))
         return -1;
     memcpy(d->record, e[4]->str, e[4]->len);

@@ -73,7 +73,7 @@ typedef struct ac_schedule_due {
     int64_t due_ms;
     const char *blocked_by; /* why it was dropped at fire time (a fact name, or
                              * "no_consent"), else NULL */
-    char *record;           /* owned; NULL when blocked */
+    char *record;           /* owned (a blocked item's too, when known) */
     size_t record_len;
     int hold_expired; /* fired on its release time while the watermark held it */
 } ac_schedule_due_t;

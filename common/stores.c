@@ -135,6 +135,71 @@ static int get_url(json_object *o, const char *field, const char **url, const ch
     return 0;
 }
 
+/* "holdout": {"review_request": 10, "referral_invite": 2.5}, shares in
+ * percent of the store's customers, kept to hundredths. Half the customers
+ * at most: a control group larger than the treated one would cost the
+ * store more messages than it measures. */
+static int get_holdout(json_object *o, ac_store_settings_t *s, const char *store, char *err,
+                       size_t errsz)
+{
+    json_object *h;
+    if (!json_object_object_get_ex(o, "holdout", &h))
+        return 0;
+    if (!json_object_is_type(h, json_type_object)) {
+        snprintf(err, errsz, "store %s: holdout must be an object such as {\"review_request\": 10}",
+                 store);
+        return -1;
+    }
+    json_object_object_foreach(h, kind, v)
+    {
+        int *slot = strcmp(kind, "review_request") == 0    ? &s->holdout_review_bp
+                    : strcmp(kind, "referral_invite") == 0 ? &s->holdout_referral_bp
+                                                           : NULL;
+        double pct =
+            json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)
+                ? json_object_get_double(v)
+                : -1;
+        if (!slot) {
+            snprintf(err, errsz,
+                     "store %s: holdout is for review_request and referral_invite, not \"%s\"",
+                     store, kind);
+            return -1;
+        }
+        if (!(pct >= 0 && pct <= 50)) {
+            snprintf(err, errsz, "store %s: holdout.%s must be a percentage from 0 to 50", store,
+                     kind);
+            return -1;
+        }
+        *slot = (int)(pct * 100 + 0.5);
+    }
+    return 0;
+}
+
+/* "support": where a person at the store hears of a complaint: an
+ * http(s) URL (a webhook) or an email address. */
+static int get_support(json_object *o, ac_store_settings_t *s, const char *store, char *err,
+                       size_t errsz)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, "support", &v))
+        return 0;
+    const char *x = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+    const char *at = strchr(x, '@');
+    int url = strncmp(x, "https://", 8) == 0 || strncmp(x, "http://", 7) == 0;
+    int email = !url && at && at > x && strchr(at + 1, '.') && !strchr(at + 1, '@');
+    if ((!url && !email) || strpbrk(x, " \t\r\n<>\"") || strlen(x) > 512) {
+        snprintf(err, errsz,
+                 "store %s: support must be a webhook URL (https://...) or an email address",
+                 store);
+        return -1;
+    }
+    if (!(s->support = strdup(x))) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads one store's object over a copy of the defaults. */
 static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, char *err,
                        size_t errsz)
@@ -148,9 +213,9 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
     {
         (void)val;
         static const char *known[] = {
-            "shipping_updates", "review_request_delay", "referral_delay",
-            "review_requests",  "referral_invites",     "review_url",
-            "referral_url",     "referral_codes",       "watermark_max_hold",
+            "shipping_updates", "review_request_delay", "referral_delay", "review_requests",
+            "referral_invites", "review_url", "referral_url", "referral_codes",
+            "watermark_max_hold", "holdout", "support",
             /* The store's identity and platform credentials, read by the
              * ingest gateway (creds.c). */
             "name", "locale", "timezone", "shopify", "woocommerce", "bigcommerce", "events"};
@@ -189,7 +254,8 @@ static int parse_store(const char *id, json_object *o, ac_store_settings_t *s, c
         get_flag(o, "referral_invites", &s->referral_invites, id, err, errsz) < 0 ||
         get_flag(o, "referral_codes", &s->referral_codes, id, err, errsz) < 0 ||
         get_url(o, "review_url", &s->review_url, id, err, errsz) < 0 ||
-        get_url(o, "referral_url", &s->referral_url, id, err, errsz) < 0)
+        get_url(o, "referral_url", &s->referral_url, id, err, errsz) < 0 ||
+        get_holdout(o, s, id, err, errsz) < 0 || get_support(o, s, id, err, errsz) < 0)
         return -1;
     return 0;
 }
@@ -233,6 +299,7 @@ ac_stores_t *ac_stores_new(const ac_store_settings_t *defaults, const char *json
         if (parse_store(id, val, &e->s, err, errsz) < 0) {
             free((char *)e->s.review_url);
             free((char *)e->s.referral_url);
+            free((char *)e->s.support);
             goto fail;
         }
         if (!(e->id = strdup(id))) {
@@ -285,6 +352,7 @@ void ac_stores_destroy(ac_stores_t *t)
         free(t->entries[i].id);
         free((char *)t->entries[i].s.review_url);
         free((char *)t->entries[i].s.referral_url);
+        free((char *)t->entries[i].s.support);
     }
     free(t->entries);
     free(t);

@@ -9,7 +9,9 @@
  *                                "review_requests": true, "referral_invites": false,
  *                                "review_url": "https://alpenglow.example/review/{{order_id}}",
  *                                "referral_url": "https://alpenglow.example/r/{{referral_code}}",
- *                                "referral_codes": true, "watermark_max_hold": "12h"}}}
+ *                                "referral_codes": true, "watermark_max_hold": "12h",
+ *                                "holdout": {"review_request": 10, "referral_invite": 10},
+ *                                "support": "https://alpenglow.example/hooks/aftercare"}}}
  *
  * A store the file does not name gets the defaults. */
 #ifndef AC_STORES_H
@@ -34,6 +36,13 @@ typedef struct ac_store_settings {
      * referral code. */
     const char *review_url, *referral_url;
     int referral_codes;
+    /* Control groups (holdout.h): the share of customers, in hundredths
+     * of a percent, whose review request or referral invitation is
+     * decided but not sent, to measure what sending it does. */
+    int holdout_review_bp, holdout_referral_bp;
+    /* Where complaints go (a store_alert): an http(s) URL or an email
+     * address (owned by the table; NULL: none). */
+    const char *support;
 } ac_store_settings_t;
 
 typedef struct ac_stores ac_stores_t;

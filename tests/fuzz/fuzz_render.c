@@ -241,12 +241,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *f[F_TEMPLATE] ? load_override(f[F_TEMPLATE], m.kind, ch, ctl & 0x20 ? "de" : "en", store)
                        : NULL;
 
+    static const char *const rating_urls[5] = {"https://r.example/r/1.a", "https://r.example/r/1.b",
+                                               "https://r.example/r/1.c", "https://r.example/r/1.d",
+                                               "https://r.example/r/1.e"};
     ac_render_extras_t x = {
         review[0] ? review : NULL,
         referral[0] ? referral : NULL,
         m.kind == AC_KIND_REFERRAL_INVITE ? code : NULL,
         *f[F_SUGGESTION] ? f[F_SUGGESTION] : NULL,
         o,
+        m.kind == AC_KIND_REVIEW_REQUEST && (ctl & 0x10) ? rating_urls : NULL,
     };
     int prefer = (ctl >> 6) == 1 ? AC_CHANNEL_EMAIL : (ctl >> 6) == 2 ? AC_CHANNEL_SMS : -1;
     int utf8 = 1;

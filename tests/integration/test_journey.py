@@ -52,6 +52,7 @@ def settings_of(store_id, cfg):
     if "shipping_updates" in o:
         s["shipped"] = "shipped" in o["shipping_updates"]
         s["out_for_delivery"] = "out_for_delivery" in o["shipping_updates"]
+    s["support"] = o.get("support")
     return s
 
 
@@ -132,6 +133,18 @@ def expected_messages(events, cfg):
             elif typ.startswith("shipment.") and typ != "shipment.delivered":
                 if est and promised and est > promised and not blocked("delay_notice", t):
                     add("delay_notice", est, ev)
+        # A complaint: the order's first rating, when it is 1 to 3, leads to
+        # an apology and (with a support address) an alert; a comment sent
+        # after it, to a second alert.
+        ratings = [e for e in evs if e["type"] == "feedback.received"]
+        if ratings and ratings[0]["feedback"]["rating"] <= 3:
+            first = ratings[0]
+            add("feedback_followup", "", first)
+            for e in ratings:
+                commented = bool(e["feedback"].get("comment"))
+                if s["support"] and e["feedback"]["rating"] <= 3 and \
+                        (e is first or (commented and when(e) > when(first))):
+                    add("store_alert", "comment" if commented else "", e)
         if "delivered" in facts:
             ev = next(e for e in evs if e["type"] == "shipment.delivered")
             d = facts["delivered"]

@@ -342,6 +342,8 @@ static void test_blockers_table(void **state)
         {AC_KIND_REFERRAL_INVITE, B(AC_FACT_CANCELLED) | B(AC_FACT_RETURNED) | B(AC_FACT_UNHAPPY)},
         {AC_KIND_RETURN_CONFIRMATION, 0},
         {AC_KIND_REFUND_NOTICE, 0},
+        {AC_KIND_FEEDBACK_FOLLOWUP, 0},
+        {AC_KIND_STORE_ALERT, 0},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), AC_KIND__COUNT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

@@ -187,7 +187,8 @@ static void test_kind_names(void **state)
     (void)state;
     static const char *names[] = {"order_confirmation",  "order_cancelled", "shipping_update",
                                   "delay_notice",        "review_request",  "referral_invite",
-                                  "return_confirmation", "refund_notice"};
+                                  "return_confirmation", "refund_notice",   "feedback_followup",
+                                  "store_alert"};
     assert_int_equal(sizeof(names) / sizeof(names[0]), AC_KIND__COUNT);
     for (int k = 0; k < AC_KIND__COUNT; k++) {
         ac_kind_t parsed = AC_KIND__COUNT;

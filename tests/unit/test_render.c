@@ -312,8 +312,10 @@ static void test_every_template_without_optional_data(void **state)
                 for (size_t f = 0; f < 2; f++) {
                     char locale[16];
                     snprintf(locale, sizeof(locale), "\"%s\"", languages[l]);
-                    const char *edits[] = {"customer.locale", locale, "customer.first_name",
-                                           first_names[f], NULL};
+                    /* The store alert is in the store's language. */
+                    const char *edits[] = {k == AC_KIND_STORE_ALERT ? "store.locale"
+                                                                    : "customer.locale",
+                                           locale, "customer.first_name", first_names[f], NULL};
                     ac_message_t *m = message((ac_kind_t)k, event_with(MINIMAL, edits));
                     ac_rendered_t r;
                     render_ok(m, channels[c], &r);
@@ -348,7 +350,8 @@ static void test_every_template_without_optional_data(void **state)
                     assert_not_contains(r.text, "Gesamt");
                     assert_not_contains(r.text, ":\n\n");
                     assert_not_contains(r.text, "EUR");
-                    if (channels[c] == AC_CHANNEL_EMAIL)
+                    /* The store alert is for the store's team, not a letter. */
+                    if (channels[c] == AC_CHANNEL_EMAIL && k != AC_KIND_STORE_ALERT)
                         assert_contains(r.text, l == 0 ? "Hello," : "Guten Tag,");
                     ac_rendered_free(&r);
                     ac_message_destroy(m);
@@ -445,7 +448,7 @@ static void test_extras(void **state)
     (void)state;
     static const char review[] = "https://shop.example/reviews/new?order=5001";
     static const char referral[] = "https://shop.example/r/NW7Q2K4M";
-    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie", NULL};
+    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie", NULL, NULL};
     static const char *langs[] = {"en", "de"};
     for (size_t l = 0; l < 2; l++) {
         for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
@@ -518,7 +521,7 @@ static void test_template_overrides(void **state)
     if (!o)
         fail_msg("%s", err);
     assert_int_equal(ac_templates_count(o), 2);
-    ac_render_extras_t x = {NULL, NULL, NULL, NULL, o};
+    ac_render_extras_t x = {NULL, NULL, NULL, NULL, o, NULL};
     const char *edits[] = {"type", "\"shipment.delivered\"", NULL};
     ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, edits));
     ac_rendered_t r;
@@ -636,8 +639,92 @@ static void test_every_kind_channel_language(void **state)
         }
     }
     /* The kinds covered above are all the kinds there are, besides the
-     * order confirmation and cancellation tested on their own. */
-    assert_int_equal(sizeof(kind_cases) / sizeof(kind_cases[0]) + 2, AC_KIND__COUNT);
+     * order confirmation and cancellation, and the feedback follow-up and
+     * store alert (test_feedback_messages), tested on their own. */
+    assert_int_equal(sizeof(kind_cases) / sizeof(kind_cases[0]) + 4, AC_KIND__COUNT);
+}
+
+/* A complaint: the customer hears an apology in their language with what
+ * happens next; the store's support reads the rating and the comment in
+ * the store's language. */
+static void test_feedback_messages(void **state)
+{
+    (void)state;
+    static const char *const with_comment[] = {
+        "type",
+        "\"feedback.received\"",
+        "feedback",
+        "{\"rating\":2,\"comment\":\"The zip broke on day one.\"}",
+        "customer.locale",
+        "\"de-DE\"",
+        NULL};
+    ac_rendered_t r;
+    ac_message_t *m = message(AC_KIND_FEEDBACK_FOLLOWUP, event_with(SHIPMENT, with_comment));
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_string_equal(r.language, "de");
+    assert_contains(r.subject, "#5001");
+    assert_contains(r.text, "Hallo Zoe,\n\n");
+    assert_contains(r.text, "Es tut uns leid");
+    assert_contains(r.text, "innerhalb eines Werktags");
+    assert_contains(r.text, "Wir haben gelesen");
+    assert_not_contains(r.text, "zip broke"); /* not read back to them */
+    ac_rendered_free(&r);
+    render_ok(m, AC_CHANNEL_SMS, &r);
+    assert_contains(r.text, "#5001");
+    assert_true(r.sms.segments <= AC_RENDER_SMS_MAX_SEGMENTS);
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+
+    /* The store's team reads it in the store's language (en-US here),
+     * whatever the customer's. */
+    m = message(AC_KIND_STORE_ALERT, event_with(SHIPMENT, with_comment));
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_string_equal(r.language, "en");
+    assert_contains(r.subject, "#5001 rated 2 of 5");
+    assert_contains(r.text, "★★☆☆☆");
+    assert_contains(r.text, "The zip broke on day one.");
+    assert_contains(r.text, "id c1");
+    assert_not_contains(r.text, "zoe@example.com");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+
+    static const char *const no_comment[] = {
+        "type", "\"feedback.received\"", "feedback", "{\"rating\":1}", "store.locale", "\"de-DE\"",
+        NULL};
+    m = message(AC_KIND_STORE_ALERT, event_with(SHIPMENT, no_comment));
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_string_equal(r.language, "de");
+    assert_contains(r.text, "★☆☆☆☆");
+    assert_contains(r.text, "Ohne Kommentar");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
+}
+
+/* A review request with rating links offers one click per star, from
+ * five down to one; without them it reads as before. */
+static void test_review_request_rating_links(void **state)
+{
+    (void)state;
+    static const char *const urls[5] = {"https://f.example/r/1", "https://f.example/r/2",
+                                        "https://f.example/r/3", "https://f.example/r/4",
+                                        "https://f.example/r/5"};
+    static const char *const delivered[] = {"type", "\"shipment.delivered\"", NULL};
+    const ac_render_extras_t x = {NULL, NULL, NULL, NULL, NULL, urls};
+    ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, delivered));
+    ac_rendered_t r;
+    char err[256];
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_EMAIL, &x, &r, err, sizeof(err)), 0);
+    const char *five = strstr(r.text, "★★★★★ https://f.example/r/5\n");
+    const char *one = strstr(r.text, "★☆☆☆☆ https://f.example/r/1\n");
+    assert_non_null(five);
+    assert_non_null(one);
+    assert_true(five < one);
+    assert_contains(r.html, "href=\"https://f.example/r/3\"");
+    ac_rendered_free(&r);
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_not_contains(r.text, "★");
+    ac_rendered_free(&r);
+    ac_message_destroy(m);
 }
 
 static void test_shipping_update_out_for_delivery(void **state)
@@ -1634,6 +1721,8 @@ int main(void)
         cmocka_unit_test(test_language),
         cmocka_unit_test(test_rendered_language_follows_locale),
         cmocka_unit_test(test_money),
+        cmocka_unit_test(test_feedback_messages),
+        cmocka_unit_test(test_review_request_rating_links),
         cmocka_unit_test(test_money_small_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -885,13 +885,17 @@ static void test_feedback_cancels(void **state)
             EV(.type = "feedback.received", .at = "2026-12-02T10:00:00Z", .rating = rating);
         ac_decision_t d[AC_RULES_MAX_DECISIONS];
         /* No review request after a rating; no referral invitation after a
-         * poor one. */
-        size_t want = rating <= 3 ? 2 : 1;
+         * poor one, but an apology, and an alert for the store's support,
+         * which this store has not named. */
+        size_t want = rating <= 3 ? 4 : 1;
         assert_int_equal(process(&j, ev, &all_on, d), want);
         CHECK(ev, &d[0], AC_KIND_REVIEW_REQUEST, AC_ACTION_CANCEL, NULL, ev->occurred_ms, NULL);
-        if (want == 2)
+        if (want == 4) {
             CHECK(ev, &d[1], AC_KIND_REFERRAL_INVITE, AC_ACTION_CANCEL, NULL, ev->occurred_ms,
                   NULL);
+            CHECK(ev, &d[2], AC_KIND_FEEDBACK_FOLLOWUP, AC_ACTION_SEND, NULL, 0, NULL);
+            CHECK(ev, &d[3], AC_KIND_STORE_ALERT, AC_ACTION_SUPPRESS, NULL, 0, "no_support");
+        }
         ac_event_destroy(ev);
     }
 }
@@ -1103,9 +1107,9 @@ static void test_any_order_unhappy_return(void **state)
         EV(.type = "return.requested", .at = "2026-12-04T10:00:00Z", .promised = "2026-11-28",
            .consent = "true"),
     };
-    static const char *want[] = {"send delay_notice", "send delay_notice",
-                                 "send order_confirmation", "send return_confirmation",
-                                 "send shipping_update"};
+    static const char *want[] = {"send delay_notice",        "send delay_notice",
+                                 "send feedback_followup",   "send order_confirmation",
+                                 "send return_confirmation", "send shipping_update"};
     CHECK_ANY_ORDER(evs, want);
 }
 
