@@ -152,7 +152,7 @@ class Bench:
     # ----------------------------------------------------------- throughput
 
     def throughput(self, worker, dup_rate, records, batch_size=None, passthrough=True,
-                   max_s=None):
+                   max_s=None, env=None):
         topic, _, _, kind = WORKLOADS[worker]
         parts = partitions_for(records)
         res = {"worker": worker, "duplicates": dup_rate, "records": records,
@@ -165,7 +165,9 @@ class Bench:
                                     "--seed", "7"])
             res.update(new=prod["new"], duplicates_sent=prod["duplicates"],
                        median_bytes=prod["median_bytes"], produce_rate=prod["rate"])
-            env = {"BATCH_SIZE": str(batch_size)} if batch_size else {}
+            env = dict(env or {})
+            if batch_size:
+                env["BATCH_SIZE"] = str(batch_size)
             w = st.start_worker(worker, env)
             rate, measured, capped = self._measure(
                 st, lambda: counter(w.http_port, "aftercare_events_processed_total"), records,
@@ -299,7 +301,8 @@ def run_all(o):
                "fetch_wait_ms": o.fetch_wait_ms, "python": platform.python_version(),
                "default_in_flight": default_of("notify-worker", "MAX_IN_FLIGHT"),
                "default_batch_size": default_of("order-worker", "BATCH_SIZE"),
-               "throughput": [], "baseline": [], "delivery": [], "latency": []}
+               "throughput": [], "baseline": [], "delivery": [], "latency": [],
+               "facts_off": []}
     with tempfile.TemporaryDirectory(prefix="ac-bench-") as d:
         b = Bench(o, d)
         results["median_bytes"] = b.median_bytes
@@ -315,6 +318,14 @@ def run_all(o):
                             "%s records/s), peak RSS %.1f MiB", worker, dup * 100,
                             fmt(r["rate"]), r["measured"], fmt(r.get("passthrough")),
                             (r["hwm_kib"] or 0) / 1024)
+            # What recording the retention report's facts costs: the same
+            # order-worker run without them (ANALYTICS=false).
+            r = {"run": run, "worker": "order-worker", "duplicates": 0.0}
+            r.update(attempt(b.throughput, "order-worker", 0.0, o.events, passthrough=False,
+                             env={"ANALYTICS": "false"}))
+            results["facts_off"].append(r)
+            if "error" not in r:
+                log("  order-worker without the report's facts: %s events/s", fmt(r["rate"]))
             for worker in WORKLOADS:
                 r = {"run": run, "worker": worker}
                 r.update(attempt(b.throughput, worker, 0.0, o.baseline_events, batch_size=1,

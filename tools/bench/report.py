@@ -127,6 +127,7 @@ def summarize(p):
         s["baseline"].setdefault(r["worker"], []).append(r)
     for r in p["delivery"]:
         s["delivery"].setdefault(r["in_flight"], []).append(r)
+    s["facts_off"] = p.get("facts_off", [])
     s["latency"] = p["latency"]
     return s
 
@@ -268,6 +269,17 @@ def build(p, delivery_table, schedule_table, m, elapsed, gateway=None):
           % (label, n0(t["rate"]), " ¹" if t["capped"] else "", runs_of(t["runs"], "rate"),
              base, times(t["speedup"]) if t["base_runs"] else "—", n0(t["passthrough"]),
              runs_of(t["runs"], "passthrough"), pct(t["share"]), yes_no(t["met"])))
+    off = [r for r in s["facts_off"] if ok(r)]
+    if off:
+        with_facts = next((t for t in tput if t["worker"] == "order-worker" and not t["dup"]),
+                          None)
+        rate_off = median(r.get("rate") for r in off)
+        ratio = with_facts["rate"] / rate_off if with_facts and with_facts["rate"] and rate_off \
+            else None
+        w("| order-worker throughput, no duplicates, without the retention report's facts "
+          "(ANALYTICS=false) | %s events/s | %s | — | with facts / without: %s | — | — "
+          "| the facts' cost measured | — |"
+          % (n0(rate_off), runs_of(s["facts_off"], "rate"), "%.2f×" % ratio if ratio else "—"))
     for d in deliv:
         w("| notify-worker delivery, sink taking 50 ms per request, MAX_IN_FLIGHT=%s%s | %s "
           "messages/s%s | %s | — | — | — | — | ≥ 5 000 messages/s | %s |"
