@@ -8,10 +8,15 @@ through ingest-gateway (placed, shipped, delivered; and one forged
 webhook it refuses). Then plays four orders' journeys after the purchase
 live (shipping, a slipping delivery estimate, delivery, a return, unhappy
 feedback), with review requests and referral invitations due seconds
-instead of days after delivery. Takes well under a minute; Ctrl-C at any
-time stops everything it started.
+instead of days after delivery; then one customer's complaint, a click on
+the first star of a review request's rating links. It ends with a store's
+retention report: a generated year of a record store's history through
+the same workers, then ac-report, whose HTML it keeps (demo-report/ beside
+the binaries' directory, or --report-dir) and whose figures it checks.
+Takes under a minute; Ctrl-C at any time stops everything it started.
 
     python3 tools/demo.py [--bin DIR] [--events FILE] [--timeout SECONDS]
+                          [--report-dir DIR]
 
 Binaries come from --bin, else $AC_BIN_DIR, else build/bin of this tree.
 """
@@ -33,14 +38,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
+import demo_report  # noqa: E402
 import gen_events  # noqa: E402
 import platforms  # noqa: E402
 import stack as stackmod  # noqa: E402
 from stack import Stack, StackError, record_bytes  # noqa: E402
 # The rules stated independently of the C code (the integration test's
-# oracle): the demo checks the journey against them rather than against
-# its own idea of what should happen.
-from test_journey import expected_messages, topic_of, when as event_time  # noqa: E402
+# oracle, with the complaint rule where it lacks it): the demo checks the
+# journey against them rather than against its own idea of what should
+# happen.
+from demo_report import expected_messages  # noqa: E402
+from test_journey import topic_of, when as event_time  # noqa: E402
 
 DEFAULT_EVENTS = os.path.join(REPO, "tests", "data", "sample-events.jsonl")
 
@@ -126,7 +134,7 @@ def show_message(m):
     if m.get("due_at"):
         say("  Due:     %s  (arrived %s)" % (m["due_at"], m.get("_received_at")))
     say("  %s┌%s%s" % (DIM, "─" * (WIDTH - 4), RESET))
-    for para in (m.get("text") or "").rstrip("\n").split("\n"):
+    for para in demo_report.short_links(m.get("text") or "").rstrip("\n").split("\n"):
         # Not at hyphens and not inside long words: a tracking link split
         # over two lines would look broken.
         wrapped = textwrap.wrap(para, WIDTH - 8, replace_whitespace=False,
@@ -417,7 +425,10 @@ def run_journey(st, sample_numbers):
     ok &= explain(unhappy, mine[4], [
         ("review_request", False, "the customer already told us what they think"),
         ("referral_invite", False, "rated 3 or less, and unhappy customers are not "
-         "asked to recommend the store")])
+         "asked to recommend the store"),
+        ("feedback_followup", True, "a complaint: an apology at once, once per order"),
+        ("store_alert", True, "to the store's support address, for a person to "
+         "follow it up")])
 
     rule("A scheduled message and a delay notice in full")
     for story, kind in ((happy, "review_request"), (slip, "delay_notice")):
@@ -719,8 +730,16 @@ def show_settings(path):
         out.append('  %s: {' % json.dumps(sid))
         info = [(k, v) for k, v in s.items() if not isinstance(v, dict)]
         plats = [(k, v) for k, v in s.items() if isinstance(v, dict)]
-        out.append("    " + ", ".join("%s: %s" % (json.dumps(k), json.dumps(v, ensure_ascii=False))
-                                      for k, v in info) + ",")
+        pairs = ["%s: %s" % (json.dumps(k), json.dumps(v, ensure_ascii=False)) for k, v in info]
+        line = "   "
+        for n, p in enumerate(pairs):  # wrapped between members, never inside one
+            p += "," if n < len(pairs) - 1 or plats else "}"
+            if len(line) + 1 + len(p) > WIDTH - 4 and line.strip():
+                out.append(line)
+                line = "   "
+            line += " " + p
+        if line.strip():
+            out.append(line)
         for j, (k, v) in enumerate(plats):
             head = "    %s: {" % json.dumps(k)
             members = ["%s: %s" % (json.dumps(mk), json.dumps(mv)) for mk, mv in v.items()]
@@ -860,11 +879,12 @@ def run_gateway(st, gw, order_worker, placed, keys):
         "signed webhooks to ingest-gateway, which checks each signature, maps the "
         "payload to canonical events and answers 200 only once Kafka has them. The "
         "bodies are the platforms' documented sample payloads (tests/data/platforms) "
-        "with these orders' customers, items and ids. The gateway's store settings "
-        "(STORE_SETTINGS, %s; each secret in a file beside it):"
+        "with these orders' customers, items and ids. The store settings (STORE_SETTINGS, "
+        "%s, which the gateway and the workers all read, each the keys it knows; each "
+        "secret in a file beside it):"
         % (NUMBERS.get(len(placed), str(len(placed))).capitalize(),
-           os.path.join(st.dir, "gateway-stores-0.json")), WIDTH))
-    show_settings(os.path.join(st.dir, "gateway-stores-0.json"))
+           gw.env["STORE_SETTINGS"]), WIDTH))
+    show_settings(gw.env["STORE_SETTINGS"])
     shop = [ShopifyOrder(p) for p in placed if p["store"]["id"] == SHOPIFY_STORE]
     woo = [WooOrder(p, i % 2 == 1)
            for i, p in enumerate(p for p in placed if p["store"]["id"] == WOO_STORE)]
@@ -1051,6 +1071,8 @@ def run(args):
     say("                     WooCommerce, BigCommerce), checks them and produces")
     say("                     canonical events to orders, shipments and returns")
     step("ac-sink          stands in for that webhook and records what arrives")
+    step("ac-report        at the end: a store's retention report, from the facts the")
+    say("                     workers recorded in Redis as they went")
     say()
     say(textwrap.fill(
         "First a sample of orders (with re-sent duplicates and unreadable records), "
@@ -1059,7 +1081,8 @@ def run(args):
         "orders' journeys after the purchase, played live. A review "
         "request normally goes out 7 days after delivery and a referral invitation "
         "after 14; the demo runs the workers with REVIEW_REQUEST_DELAY=%gs and "
-        "REFERRAL_DELAY=%gs so they arrive while you watch."
+        "REFERRAL_DELAY=%gs so they arrive while you watch. Then one customer's "
+        "complaint, in one click; and last a record store's year and its retention report."
         % (NUMBERS.get(len(via_gw), len(via_gw)), REVIEW_DELAY, REFERRAL_DELAY), WIDTH))
     say()
     say(textwrap.fill(
@@ -1070,14 +1093,25 @@ def run(args):
 
     t0, started = time.monotonic(), time.time()
     with Stack(partitions=4, sink_print=True, name="demo") as st:
+        # One STORE_SETTINGS for all: the gateway's stores, their support
+        # addresses, and the settings of the store the report is about.
+        stores, keys = gateway_settings(st)
+        settings = os.path.join(st.dir, "stores.json")
+        with open(settings, "w") as f:
+            json.dump({"stores": demo_report.settings(stores)}, f, ensure_ascii=False)
+        # The review requests' rating links point at the gateway.
+        ingest_port, rating_secret = stackmod.free_port(), secrets.token_hex(24)
+        env = dict(JOURNEY_ENV, STORE_SETTINGS=settings)
         # Started together and waited for together: each takes a moment to
         # join its consumer group, and they need not take it in turn.
-        workers = {name: st.start_worker(name, JOURNEY_ENV, wait=False)
-                   for name in EVENT_WORKERS}
+        workers = {name: st.start_worker(name, env, wait=False) for name in EVENT_WORKERS}
         workers["notify-worker"] = st.start_worker(
-            "notify-worker", {"CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s"}, wait=False)
-        stores, keys = gateway_settings(st)
-        gateway = st.start_gateway(stores, wait=False)
+            "notify-worker", {"CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s", "STORE_SETTINGS": settings,
+                              "RATING_SECRET": rating_secret,
+                              "RATING_BASE_URL": "http://127.0.0.1:%d" % ingest_port},
+            wait=False)
+        gateway = st.start_gateway(stores, {"STORE_SETTINGS": settings, "INGEST_PORT": ingest_port,
+                                            "RATING_SECRET": rating_secret}, wait=False)
         for w in list(workers.values()) + [gateway]:
             st.wait_ready(w)
         order, notify = workers["order-worker"], workers["notify-worker"]
@@ -1162,14 +1196,22 @@ def run(args):
 
         sample_numbers = {str(e["order"].get("number")) for e in sample_events + via_gw}
         stories, told_ok = run_journey(st, sample_numbers)
-        journey_ok = check_all(st, workers, sample_events + gateway_events, stories,
-                               started) and told_ok
+        rating_events, complaint_ok = demo_report.run_complaint(
+            sys.modules[__name__], st, {order_key(e) for e in gateway_events
+                                        if order_key(e)[0] == SHOPIFY_STORE})
+        journey_ok = check_all(st, workers, sample_events + gateway_events + rating_events,
+                               stories, started) and told_ok and complaint_ok
+        report, report_ok = demo_report.run_report(sys.modules[__name__], st, notify,
+                                                   args.report_dir)
         say("\n  Stopping the stack…")
     say("  Done in %.1fs. The event format is described in docs/events.md," %
         (time.monotonic() - t0))
     say("  the rules of the journey in docs/journey.md, connecting the platforms in")
     say("  docs/platforms.md.")
-    return 0 if ok and gateway_ok and journey_ok else 1
+    if report:
+        say("  The retention report of %s:" % demo_report.REPORT_STORE["name"])
+        say("  %s%s%s" % (BOLD, demo_report.shown_path(report), RESET))
+    return 0 if ok and gateway_ok and journey_ok and report_ok else 1
 
 
 def check_all(st, workers, sample_events, stories, started):
@@ -1186,7 +1228,7 @@ def check_all(st, workers, sample_events, stories, started):
         by_id[m.get("id")].append(m)
     keys = collections.Counter(m.get("_idempotency_key") for m in messages)
     numbers = {(str(e["store"]["id"]), str(e["order"]["id"])): e["order"].get("number")
-               for e in list(sample_events) + journey_events}
+               for e in list(sample_events) + journey_events if e["order"].get("number")}
 
     def name(kind, m_or_ev):
         if "order" in m_or_ev:
@@ -1251,8 +1293,10 @@ def check_all(st, workers, sample_events, stories, started):
                 elif n == "aftercare_scheduled_cancelled_total" and v:
                     cancelled[ls.get("kind")] += int(v)
     kinds = collections.Counter(k for k, _, _ in expected.values())
-    say("  The rules (expected_messages in tests/integration/test_journey.py) call for")
-    say("  %d messages for the sample and the four journeys:" % len(expected))
+    say("  The rules (expected_messages in tests/integration/test_journey.py, and the")
+    say("  complaint rule) call for %d messages for the sample, the four journeys and"
+        % len(expected))
+    say("  the complaint:")
     for kind, n in sorted(kinds.items()):
         say("    %-22s %3d" % (kind, n))
     say("  Arrived at the webhook:              %d   (%d replays absorbed)"
@@ -1286,11 +1330,16 @@ def main(argv=None):
     ap.add_argument("--events", default=DEFAULT_EVENTS, help="JSONL file of order events")
     ap.add_argument("--timeout", type=float, default=25.0,
                     help="seconds to wait for the messages (default 25)")
+    ap.add_argument("--report-dir", default=None,
+                    help="where the retention report is written and kept (default: "
+                    "demo-report/ beside the binaries' directory, e.g. build/demo-report)")
     args = ap.parse_args(argv)
     if args.bin:
         stackmod.BIN_DIR = os.path.abspath(args.bin)
+    args.report_dir = os.path.abspath(args.report_dir or
+                                      demo_report.report_dir_default(stackmod.BIN_DIR))
     for name in (("devbroker", "ac-sink", "ac-kafka") + EVENT_WORKERS
-                 + ("notify-worker", "ingest-gateway")):
+                 + ("notify-worker", "ingest-gateway", "ac-report")):
         try:
             stackmod.binary(name)
         except StackError as e:
