@@ -1,0 +1,123 @@
+/* The event workers' pipeline (pipeline.c), shared between its files and
+ * not part of its interface: the batch it works on, and the steps kept in
+ * files of their own (pipeline_record.c: what is written besides the
+ * journeys and the schedule; pipeline_tally.c: the metrics;
+ * pipeline_options.c: the settings). */
+#ifndef AC_PIPELINE_INT_H
+#define AC_PIPELINE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "event.h"
+#include "facts.h"
+#include "fire.h"
+#include "journey.h"
+#include "message.h"
+#include "rules.h"
+#include "schedule.h"
+#include "stores.h"
+#include "worker.h"
+
+/* What became of one consumed record. */
+typedef enum item_state {
+    ITEM_INVALID,   /* to the dead-letter topic */
+    ITEM_UNKNOWN,   /* valid, but a type no rule here handles */
+    ITEM_DUPLICATE, /* already processed */
+    ITEM_NEW,       /* to decide and produce */
+} item_state_t;
+
+typedef struct item {
+    rd_kafka_message_t *msg;
+    ac_event_t *ev;
+    ac_event_error_t err;
+    item_state_t state;
+    char *key;     /* dedup key, for valid events */
+    char *payload; /* the record completed from its order's context (octx.h), or NULL */
+    size_t payload_len;
+    ac_journey_t journey;
+    ac_decision_t d[AC_RULES_MAX_DECISIONS];
+    size_t nd;
+} item_t;
+
+typedef struct batch {
+    item_t *items;
+    size_t n, cap;
+    const char **keys; /* scratch for Redis calls */
+    int *seen;
+    const ac_event_t **evs; /* scratch for the journey */
+    ac_journey_t *journeys; /* scratch for the journey */
+    ac_schedule_op_t *ops;  /* AC_RULES_MAX_DECISIONS per item */
+    item_t **op_items;      /* the item of each op */
+    char (*jkeys)[600];     /* journey key per item */
+    char **records;         /* encoded record per op, owned while a batch is scheduled */
+    size_t n_ops;           /* ops of the last schedule() */
+    ac_facts_msg_t *facts;  /* scratch for the report's facts */
+    char **merged;          /* scratch for complete_events() */
+    int64_t started_ms;     /* when the batch's first record was consumed */
+} batch_t;
+
+/* What a worker's pipeline works with besides the batch. */
+typedef struct pipe {
+    ac_worker_t *w;
+    ac_rules_fn rules;
+    ac_stores_t *stores;
+    const char *notify_topic;
+    int64_t journey_ttl, history_ttl, facts_ttl; /* facts_ttl 0: ANALYTICS=false */
+    ac_fire_t *fire; /* NULL: this worker does not fire scheduled messages */
+} pipe_t;
+
+/* Batch-local counters, added to the registry once per batch. */
+typedef struct tally {
+    double consumed[AC_EVENT__COUNT + 1]; /* last slot: invalid records */
+    double duplicates[AC_EVENT__COUNT], unknown, decided[AC_KIND__COUNT];
+    double dead[AC_EVENT_ERR_INVALID_FIELD + 1];
+    double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
+    double suppressed[AC_KIND__COUNT]
+                     [AC_FACT__COUNT + 4]; /* facts, disabled, no_consent, no_support, blocked */
+} tally_t;
+
+#define REASON_DISABLED   AC_FACT__COUNT
+#define REASON_NO_CONSENT (AC_FACT__COUNT + 1)
+#define REASON_NO_SUPPORT (AC_FACT__COUNT + 2)
+#define REASON_BLOCKED    (AC_FACT__COUNT + 3)
+#define N_REASONS         (AC_FACT__COUNT + 4)
+
+/* After a failed Redis round trip: reports it and waits before the next
+ * attempt. Returns -1 instead when the worker is stopping. */
+int ac_pipe_redis_retry(ac_worker_t *w, int attempt, const char *err);
+
+/* The record an item's messages carry: as consumed, or as completed. */
+const char *ac_pipe_item_payload(const item_t *it, size_t *len);
+
+/* Keeps new orders' contexts and completes the events that lack the
+ * customer's address (octx.h). Returns -1 only when stopping. */
+int ac_pipe_complete_events(pipe_t *p, batch_t *b);
+
+/* What new orders bought, for cross-selling; best effort. */
+void ac_pipe_record_history(pipe_t *p, batch_t *b);
+
+/* The retention report's facts of the batch (facts.h). Returns -1 only
+ * when stopping. */
+int ac_pipe_record_facts(pipe_t *p, batch_t *b);
+
+/* The index of a suppression reason in tally_t.suppressed. */
+int ac_pipe_reason_index(const char *reason);
+
+/* Adds counts of records by type to metric. */
+void ac_pipe_count_events(ac_worker_t *w, const tally_t *t, const char *metric);
+
+/* Adds a batch's counts to the registry (all: every known series, at 0
+ * for a zero tally). */
+void ac_pipe_add_tally(ac_worker_t *w, const tally_t *t, int all);
+
+/* Adds a finished batch's counts and processing time. */
+void ac_pipe_flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t);
+
+/* The per-store table from STORE_SETTINGS, or NULL with err. */
+ac_stores_t *ac_pipe_load_stores(const ac_config_t *cfg, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,144 @@
+/* What an event worker writes to Redis besides the journeys and the
+ * schedule: order contexts, purchase history and the retention report's
+ * facts, each step retried through an outage as the batch's are. */
+#include "pipeline_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history.h"
+#include "log.h"
+#include "octx.h"
+
+/* After a failed Redis round trip: reports it and waits before the next
+ * attempt (100 ms doubling to 1.6 s, then every 3 s), answering health
+ * checks meanwhile. Returns -1 instead when the worker is stopping. */
+int ac_pipe_redis_retry(ac_worker_t *w, int attempt, const char *err)
+{
+    ac_worker_redis_status(w, 0, err);
+    if (ac_worker_stopping())
+        return -1;
+    ac_worker_sleep(attempt < 5 ? 100 << attempt : 3000);
+    ac_http_beat(w->http);
+    return 0;
+}
+/* The record an item's messages carry: as consumed, or as completed. */
+const char *ac_pipe_item_payload(const item_t *it, size_t *len)
+{
+    *len = it->payload ? it->payload_len : it->msg->len;
+    return it->payload ? it->payload : it->msg->payload;
+}
+/* Keeps the contexts of the batch's new orders and completes the events
+ * that lack their customer's address from them (octx.h), retrying through
+ * an outage: a context lost would leave a complaint unanswered. An event
+ * whose completed record does not parse keeps its own. Returns -1 only
+ * when stopping. */
+int ac_pipe_complete_events(pipe_t *p, batch_t *b)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW)
+            b->evs[n++] = b->items[i].ev;
+    for (int attempt = 0;
+         ac_octx_sync(p->w->redis, b->evs, n, p->journey_ttl, b->merged, err, sizeof(err)) < 0;
+         attempt++)
+        if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
+            return -1;
+    n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state != ITEM_NEW)
+            continue;
+        char *m = b->merged[n++];
+        ac_event_error_t e;
+        ac_event_t *ev = m ? ac_event_parse(m, strlen(m), 0, &e) : NULL;
+        if (!ev) {
+            free(m);
+            continue;
+        }
+        ac_event_destroy(it->ev);
+        it->ev = ev;
+        it->payload = m;
+        it->payload_len = strlen(m);
+    }
+    return 0;
+}
+/* Remembers what the batch's new orders bought, for the cross-selling in
+ * review requests and referral invitations. Best effort: a lost update
+ * only makes a suggestion less apt, so an outage does not hold the batch
+ * (the round trip before this one just succeeded). */
+void ac_pipe_record_history(pipe_t *p, batch_t *b)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW && b->items[i].ev->type == AC_EVENT_ORDER_PLACED)
+            b->evs[n++] = b->items[i].ev;
+    if (n && ac_history_record(p->w->redis, b->evs, n, p->history_ttl, err, sizeof(err)) < 0)
+        ac_log(AC_LOG_WARN, "purchase history not recorded: %s", err);
+}
+/* Why a scheduled message was cancelled: the fact the cancelling event
+ * brought (journey.h's names, as when the fact blocks it later). */
+static const char *cancel_reason(const ac_event_t *ev, ac_kind_t kind)
+{
+    switch (ev->type) {
+    case AC_EVENT_ORDER_CANCELLED:
+        return "cancelled";
+    case AC_EVENT_RETURN_REQUESTED:
+        return "returned";
+    case AC_EVENT_FEEDBACK_RECEIVED:
+        return kind == AC_KIND_REFERRAL_INVITE ? "unhappy" : "feedback";
+    default:
+        return "blocked";
+    }
+}
+/* Fills f with a message the rules or the schedule decided not to send. */
+static void suppressed_fact(ac_facts_msg_t *f, const ac_event_t *ev, const char *id, ac_kind_t kind,
+                            const char *reason, int64_t at_ms)
+{
+    *f = (ac_facts_msg_t){
+        ev->store.id, id, ac_kind_name(kind), ev->order.id, ev->customer.id, NULL, reason, at_ms};
+}
+/* Records what the retention report needs of the batch (facts.h): its new
+ * orders, returns and ratings, and the messages it decided not to send,
+ * retrying through an outage like the journeys, since the report's counts
+ * must be exact. Writing a fact twice is a no-op, so a replay after a
+ * crash between here and finish() changes nothing. Returns -1 only when
+ * stopping. */
+int ac_pipe_record_facts(pipe_t *p, batch_t *b)
+{
+    size_t n = 0, m = 0;
+    char err[256];
+    if (!p->facts_ttl)
+        return 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state != ITEM_NEW)
+            continue;
+        b->evs[n++] = it->ev;
+        for (size_t k = 0; k < it->nd; k++)
+            if (it->d[k].action == AC_ACTION_SUPPRESS)
+                suppressed_fact(&b->facts[m++], it->ev, it->d[k].id, it->d[k].kind, it->d[k].reason,
+                                it->ev->occurred_ms);
+    }
+    for (size_t i = 0; i < b->n_ops; i++) {
+        const ac_schedule_op_t *op = &b->ops[i];
+        const ac_event_t *ev = b->op_items[i]->ev;
+        if (op->result == AC_SCHEDULE_BLOCKED)
+            suppressed_fact(&b->facts[m++], ev, op->id, op->kind,
+                            op->blocked_by ? op->blocked_by : "blocked", op->due_ms);
+        else if (op->result == AC_SCHEDULE_CANCELLED)
+            suppressed_fact(&b->facts[m++], ev, op->id, op->kind, cancel_reason(ev, op->kind),
+                            ev->occurred_ms);
+    }
+    for (int attempt = 0;
+         ac_facts_record_events(p->w->redis, b->evs, n, p->facts_ttl, err, sizeof(err)) < 0 ||
+         ac_facts_record_msgs(p->w->redis, b->facts, m, p->facts_ttl, err, sizeof(err)) < 0;
+         attempt++)
+        if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
+            return -1;
+    ac_worker_redis_status(p->w, 1, NULL);
+    return 0;
+}
