@@ -8,7 +8,7 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 # Tests run two at a time: the integration tests mostly wait on their own
-# stacks; the fault scenarios, which time outages, still run alone.
+# stacks; the fault scenarios, which time outages, never beside each other.
 TEST_JOBS  ?= 2
 
 .PHONY: all build deps test test-unit test-asan test-faults fuzz demo bench clean format
