@@ -49,12 +49,13 @@ typedef struct job {
     job_state_t state;
     int attempts;
     int leased;
-    int quiet_checked;    /* quiet hours were looked at */
-    char suggestion[256]; /* marketing: a product to suggest, "" for none */
-    int prefer;           /* the customer's preferred channel, -1: none */
-    int prefer_known;     /* prefer was looked up */
-    int64_t defer_until;  /* J_DEFER: UTC ms */
-    int64_t due_ms;       /* monotonic, for J_WAIT */
+    int quiet_checked;      /* quiet hours were looked at */
+    char suggestion[256];   /* marketing: a product to suggest, "" for none */
+    const char *cross_sell; /* a suggestion was "sent" with it, or held back ("holdout") */
+    int prefer;             /* the customer's preferred channel, -1: none */
+    int prefer_known;       /* prefer was looked up */
+    int64_t defer_until;    /* J_DEFER: UTC ms */
+    int64_t due_ms;         /* monotonic, for J_WAIT */
     char token[96];
     ac_rendered_t rendered; /* rendered once, whichever provider sends it */
     int is_rendered;
@@ -636,8 +637,20 @@ static void suggest(notify_t *n, job_t **jobs, const ac_prefs_req_t *reqs, size_
         which[m++] = jobs[i];
     }
     if (m && ac_history_suggest(n->w->redis, h, m, err, sizeof(err)) == 0) {
-        for (size_t i = 0; i < m; i++)
+        for (size_t i = 0; i < m; i++) {
+            const ac_event_t *ev = which[i]->m->event;
+            if (!h[i].suggestion[0])
+                continue;
+            /* Of the customers a product would be suggested to, the
+             * store's cross-sell control group gets the message without. */
+            if (ac_holdout_cross_sell_held(ac_stores_get(n->stores, ev->store.id), ev->store.id,
+                                           ev->customer.id)) {
+                which[i]->cross_sell = "holdout";
+                continue;
+            }
+            which[i]->cross_sell = "sent";
             snprintf(which[i]->suggestion, sizeof(which[i]->suggestion), "%s", h[i].suggestion);
+        }
     } else if (m) {
         ac_log(AC_LOG_WARN, "no product suggestions: %s", err);
     }
@@ -1020,7 +1033,9 @@ static void handle_result(notify_t *n, const ac_delivery_result_t *r)
  * month, and a live one now. */
 static int record_facts(notify_t *n, job_t **which, size_t k, char *err, size_t errsz)
 {
-    ac_facts_msg_t facts[512];
+    ac_facts_msg_t facts[1024];
+    static char xs_ids[512][AC_MESSAGE_ID_LEN + 16];
+    size_t m = k;
     if (!n->facts_ttl)
         return 0;
     for (size_t i = 0; i < k; i++) {
@@ -1037,8 +1052,19 @@ static int record_facts(notify_t *n, job_t **which, size_t k, char *err, size_t 
                                                    : ac_channel_name(j->channel),
                                     j->mark_reason,
                                     now};
+        /* A delivered message that carried a suggestion, or would have but
+         * for the cross-sell control group: the suggestion's own outcome. */
+        if (j->mark_reason || !j->cross_sell)
+            continue;
+        snprintf(xs_ids[i], sizeof(xs_ids[i]), "%s:%s", j->m->id, AC_HOLDOUT_CROSS_SELL);
+        int held = strcmp(j->cross_sell, "holdout") == 0;
+        facts[m] = facts[i];
+        facts[m].message_id = xs_ids[i];
+        facts[m].kind = AC_HOLDOUT_CROSS_SELL;
+        facts[m].channel = held ? NULL : facts[i].channel;
+        facts[m++].reason = held ? "holdout" : NULL;
     }
-    return ac_facts_record_msgs(n->w->redis, facts, k, n->facts_ttl, err, errsz);
+    return ac_facts_record_msgs(n->w->redis, facts, m, n->facts_ttl, err, errsz);
 }
 
 /* Records delivered messages as sent, and releases leases of messages that

@@ -81,6 +81,11 @@
 #define AC_REPORT_RESPONSE_WINDOW_MS (14 * 86400000LL)
 /* The message kind whose response rate the report measures. */
 #define AC_REPORT_REVIEW_KIND "review_request"
+/* Not a message but a part of review requests and referral invitations
+ * (a product suggestion): its records serve the holdout comparison and
+ * its holdouts count as suppressed, but it is not counted among the
+ * messages sent, in "messages", "messages_sent" or "volume". */
+#define AC_REPORT_CROSS_SELL_KIND "cross_sell"
 /* The suppression reason that puts a customer in a holdout group. */
 #define AC_REPORT_HOLDOUT_REASON "holdout"
 /* Bounds on the period, which size the volume and cohort tables. */

@@ -53,6 +53,13 @@ static inline const ac_report_rating_t *ac_report_rat(const ac_report_ctx_t *c, 
     return &c->in->ratings[r.i];
 }
 
+/* True for a record of a part of messages (report.h:
+ * AC_REPORT_CROSS_SELL_KIND) rather than of a message. */
+static inline int ac_report_is_part(const ac_report_msg_t *m)
+{
+    return strcmp(m->kind, AC_REPORT_CROSS_SELL_KIND) == 0;
+}
+
 static inline const ac_report_msg_t *ac_report_msg(const ac_report_ctx_t *c, size_t k)
 {
     return &c->in->msgs[c->msg[k]];

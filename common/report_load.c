@@ -33,7 +33,8 @@ struct ac_report_load {
     const char *kinds[AC_KIND__COUNT];
 };
 
-static const char *marketing_kinds[] = {"review_request", "referral_invite"};
+static const char *marketing_kinds[] = {"review_request", "referral_invite",
+                                        AC_REPORT_CROSS_SELL_KIND};
 
 int64_t ac_report_days_from_civil(int y, int m, int d)
 {

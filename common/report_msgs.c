@@ -112,13 +112,20 @@ static json_object *kind_object(ac_report_ctx_t *c, json_object *map, const char
 }
 
 /* Puts the sorted cells into the two maps; returns the number sent. A
- * kind met here is added to both maps, after the listed ones. */
+ * kind met here is added to both maps, after the listed ones; a part of
+ * messages shows only its holdouts, under "suppressed". */
 static int64_t put_cells(ac_report_ctx_t *c, const cells_t *t, json_object *sent,
                          json_object *suppressed)
 {
     int64_t total = 0;
     for (size_t k = 0; k < t->n; k++) {
         const ac_report_msg_t *m = &t->msgs[t->v[k].m];
+        if (ac_report_is_part(m)) {
+            if (!m->channel)
+                ac_report_put(c, kind_object(c, suppressed, m->kind), label(m),
+                              ac_report_int(c, t->v[k].n));
+            continue;
+        }
         json_object *sent_kind = kind_object(c, sent, m->kind);
         json_object *supp_kind = kind_object(c, suppressed, m->kind);
         ac_report_put(c, m->channel ? sent_kind : supp_kind, label(m), ac_report_int(c, t->v[k].n));
@@ -231,7 +238,8 @@ void ac_report_add_volume(ac_report_ctx_t *c, json_object *out)
         /* check_msgs() made sure every period message's day is in range. */
         for (size_t k = 0; k < c->n_msg; k++) {
             const ac_report_msg_t *m = ac_report_msg(c, k);
-            n[2 * (size_t)(m->day - in->from_day) + (m->channel == NULL)]++;
+            if (!ac_report_is_part(m))
+                n[2 * (size_t)(m->day - in->from_day) + (m->channel == NULL)]++;
         }
         for (size_t d = 0; d < days; d++) {
             char date[AC_REPORT_DATE_SZ];

@@ -154,6 +154,7 @@ static int get_holdout(json_object *o, ac_store_settings_t *s, const char *store
     {
         int *slot = strcmp(kind, "review_request") == 0    ? &s->holdout_review_bp
                     : strcmp(kind, "referral_invite") == 0 ? &s->holdout_referral_bp
+                    : strcmp(kind, "cross_sell") == 0      ? &s->holdout_cross_sell_bp
                                                            : NULL;
         double pct =
             json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)
@@ -161,7 +162,8 @@ static int get_holdout(json_object *o, ac_store_settings_t *s, const char *store
                 : -1;
         if (!slot) {
             snprintf(err, errsz,
-                     "store %s: holdout is for review_request and referral_invite, not \"%s\"",
+                     "store %s: holdout is for review_request, referral_invite and cross_sell, "
+                     "not \"%s\"",
                      store, kind);
             return -1;
         }

@@ -10,7 +10,8 @@
  *                                "review_url": "https://alpenglow.example/review/{{order_id}}",
  *                                "referral_url": "https://alpenglow.example/r/{{referral_code}}",
  *                                "referral_codes": true, "watermark_max_hold": "12h",
- *                                "holdout": {"review_request": 10, "referral_invite": 10},
+ *                                "holdout": {"review_request": 10, "referral_invite": 10,
+ *                                            "cross_sell": 10},
  *                                "support": "https://alpenglow.example/hooks/aftercare"}}}
  *
  * A store the file does not name gets the defaults. */
@@ -38,8 +39,9 @@ typedef struct ac_store_settings {
     int referral_codes;
     /* Control groups (holdout.h): the share of customers, in hundredths
      * of a percent, whose review request or referral invitation is
-     * decided but not sent, to measure what sending it does. */
-    int holdout_review_bp, holdout_referral_bp;
+     * decided but not sent, to measure what sending it does; and of those
+     * who get one, the share whose message suggests no product. */
+    int holdout_review_bp, holdout_referral_bp, holdout_cross_sell_bp;
     /* Where complaints go (a store_alert): an http(s) URL or an email
      * address (owned by the table; NULL: none). */
     const char *support;

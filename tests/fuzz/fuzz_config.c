@@ -358,7 +358,7 @@ static const char LINK_EVENT[] =
 static void fuzz_stores(const uint8_t *data, size_t size)
 {
     static const ac_store_settings_t defaults = {
-        7LL * 86400000, 14LL * 86400000, 1, 0, 86400000, 1, 1, NULL, NULL, 0, 0, 0, NULL};
+        7LL * 86400000, 14LL * 86400000, 1, 0, 86400000, 1, 1, NULL, NULL, 0, 0, 0, 0, NULL};
     char *text = fuzz_memdup(data, size), err[512] = "";
     ac_stores_t *t = ac_stores_new(&defaults, text, size, err, sizeof(err));
     if (!t) {

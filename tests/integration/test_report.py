@@ -274,7 +274,10 @@ def expected(h, FROM=FROM, TO=TO):
                                "repeat_purchase_uplift": uplift(mrep, hrep),
                                "csat_uplift": uplift(mcs, hcs)},
             "referral_invite": {"messaged": empty, "held_out": empty,
-                                "repeat_purchase_uplift": None, "csat_uplift": None}},
+                                "repeat_purchase_uplift": None, "csat_uplift": None},
+            # One product in the catalog: nothing to suggest.
+            "cross_sell": {"messaged": empty, "held_out": empty,
+                           "repeat_purchase_uplift": None, "csat_uplift": None}},
         "cohorts": cohorts,
     }
 

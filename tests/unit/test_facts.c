@@ -159,6 +159,23 @@ static void test_holdout(void **state)
     assert_int_equal(ac_holdout_slot("st_report", "cus_00001"), 2435);
     s.holdout_review_bp = 0;
     assert_false(ac_holdout_held(&s, AC_KIND_REVIEW_REQUEST, "st_a", "cus_1"));
+
+    /* Cross-sell draws on its own: among the customers a 10 % review
+     * holdout lets through, a 10 % cross-sell share still holds out about
+     * a tenth (with the messages' draw it would hold out none). */
+    s.holdout_review_bp = 1000;
+    s.holdout_cross_sell_bp = 1000;
+    size_t through = 0, xs = 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "cus_%zu", i);
+        if (ac_holdout_held(&s, AC_KIND_REVIEW_REQUEST, "st_a", id))
+            continue;
+        through++;
+        xs += (size_t)ac_holdout_cross_sell_held(&s, "st_a", id);
+    }
+    assert_in_range(xs * 1000 / through, 80, 120);
+    s.holdout_cross_sell_bp = 0;
+    assert_false(ac_holdout_cross_sell_held(&s, "st_a", "cus_1"));
 }
 
 /* A rating made from a link names ids only; its order's context adds the
@@ -222,12 +239,13 @@ static void test_store_settings(void **state)
     char err[256];
     ac_stores_t *t;
     const char *ok = "{\"stores\":{\"a\":{\"holdout\":{\"review_request\":10,\"referral_invite\":"
-                     "2.5},\"support\":\"care@a.example\"},\"b\":{\"support\":"
+                     "2.5,\"cross_sell\":20},\"support\":\"care@a.example\"},\"b\":{\"support\":"
                      "\"https://b.example/hook\"}}}";
     t = ac_stores_new(&none, ok, strlen(ok), err, sizeof(err));
     assert_non_null(t);
     assert_int_equal(ac_stores_get(t, "a")->holdout_review_bp, 1000);
     assert_int_equal(ac_stores_get(t, "a")->holdout_referral_bp, 250);
+    assert_int_equal(ac_stores_get(t, "a")->holdout_cross_sell_bp, 2000);
     assert_string_equal(ac_stores_get(t, "a")->support, "care@a.example");
     assert_string_equal(ac_stores_get(t, "b")->support, "https://b.example/hook");
     assert_null(ac_stores_get(t, "c")->support);

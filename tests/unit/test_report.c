@@ -832,6 +832,45 @@ static void volume_dates_match_the_calendar(void **state)
     json_object_put(r);
 }
 
+/* A product suggestion is a part of a message, not a message: its records
+ * make the cross-sell holdout groups, and its holdouts count as
+ * suppressed, but the messages sent, and each day's volume, are the
+ * messages' own. */
+static void cross_sell_is_a_part(void **state)
+{
+    (void)state;
+    const int64_t t0 = FROM_DAY * DAY_MS + 3600000;
+    ac_report_order_t orders[] = {ord("o1", "a", t0 - DAY_MS * 40),
+                                  ord("o2", "b", t0 - DAY_MS * 40), ord("o3", "a", t0 + DAY_MS)};
+    ac_report_msg_t msgs[] = {
+        sent("m1", "review_request", "o1", "a", "email", t0),
+        sent("m1:cross_sell", "cross_sell", "o1", "a", "email", t0),
+        sent("m2", "review_request", "o2", "b", "email", t0),
+        supp("m2:cross_sell", "cross_sell", "o2", "b", "holdout", t0),
+    };
+    static const char *const kinds[] = {"review_request"};
+    static const char *const marketing[] = {"review_request", "cross_sell"};
+    ac_report_input_t in = march();
+    ORDERS(in, orders);
+    MSGS(in, msgs);
+    in.kinds = kinds;
+    in.n_kinds = N(kinds);
+    in.marketing = marketing;
+    in.n_marketing = N(marketing);
+    json_object *r = compute(&in);
+    assert_int_equal(num(r, "messages_sent"), 2);
+    assert_string_equal(text(r, "messages"), "{\"review_request\":{\"email\":2}}");
+    assert_string_equal(text(r, "suppressed"),
+                        "{\"review_request\":{},\"cross_sell\":{\"holdout\":1}}");
+    assert_int_equal(num(r, "volume.0.sent"), 2);
+    assert_int_equal(num(r, "volume.0.suppressed"), 0);
+    assert_int_equal(num(r, "holdout.cross_sell.messaged.customers"), 1);
+    assert_int_equal(num(r, "holdout.cross_sell.held_out.customers"), 1);
+    assert_int_equal(num(r, "holdout.cross_sell.messaged.repeat_customers"), 1);
+    assert_int_equal(num(r, "holdout.cross_sell.held_out.repeat_customers"), 0);
+    json_object_put(r);
+}
+
 /* ------------------------------------------------------------ errors */
 
 /* Input the report cannot be made from is refused with the reason and
@@ -1245,6 +1284,7 @@ int main(void)
         cmocka_unit_test(holdout_without_ratings),
         cmocka_unit_test(cohorts_and_shares),
         cmocka_unit_test(volume_dates_match_the_calendar),
+        cmocka_unit_test(cross_sell_is_a_part),
         cmocka_unit_test(refuses_bad_input),
         cmocka_unit_test(generated_store),
         cmocka_unit_test(million_orders_timing),

@@ -19,7 +19,7 @@
 /* What the worker was configured with: a review after a week, a referral
  * after two, updates on shipping only. */
 static const ac_store_settings_t defaults = {7 * DAY, 14 * DAY, 1, 0, 0, 1,   1,
-                                             NULL,    NULL,     0, 0, 0, NULL};
+                                             NULL,    NULL,     0, 0, 0, 0, NULL};
 
 static void assert_settings_equal(const ac_store_settings_t *a, const ac_store_settings_t *b)
 {
@@ -74,7 +74,7 @@ static void test_parse_updates(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         /* Start from everything on, so that "off" is really set. */
-        ac_store_settings_t s = {1, 2, 1, 1, 0, 1, 1, NULL, NULL, 0, 0, 0, NULL};
+        ac_store_settings_t s = {1, 2, 1, 1, 0, 1, 1, NULL, NULL, 0, 0, 0, 0, NULL};
         char why[128] = "";
         if (ac_stores_parse_updates(cases[i].list, &s, why, sizeof(why)) != 0)
             fail_msg("\"%s\" refused: %s", cases[i].list, why);
