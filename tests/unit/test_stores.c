@@ -18,7 +18,7 @@
 
 /* What the worker was configured with: a review after a week, a referral
  * after two, updates on shipping only. */
-static const ac_store_settings_t defaults = {7 * DAY, 14 * DAY, 1, 0, 0, 1,   1,
+static const ac_store_settings_t defaults = {7 * DAY, 14 * DAY, 1, 0, 0, 1, 1,
                                              NULL,    NULL,     0, 0, 0, 0, NULL};
 
 static void assert_settings_equal(const ac_store_settings_t *a, const ac_store_settings_t *b)
