@@ -144,10 +144,33 @@ int ac_facts_decode_msg(const char *v, size_t len, ac_facts_msgval_t *out)
     return 0;
 }
 
-/* Appends the write of one fact and its key's expiry; returns the number
- * of commands appended (0 when the value does not fit). */
-static size_t append_fact(redisContext *c, ac_facts_table_t t, const char *store, int64_t at_ms,
-                          const char *field, const char *value, int vlen, int64_t retention_ms)
+/* The keys a batch has already set the expiry of: a batch's facts mostly
+ * share one store's month, and an expiry per key, not per fact, halves
+ * the commands the hot path sends. */
+#define EXPIRED_KEYS 8
+typedef struct expired {
+    char keys[EXPIRED_KEYS][160];
+    size_t n;
+} expired_t;
+
+/* True when key was expired already in this batch; remembers it if not
+ * (and if it is short enough to remember). */
+static int seen_key(expired_t *e, const char *key)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->keys[i], key) == 0)
+            return 1;
+    if (e->n < EXPIRED_KEYS && strlen(key) < sizeof(e->keys[0]))
+        snprintf(e->keys[e->n++], sizeof(e->keys[0]), "%s", key);
+    return 0;
+}
+
+/* Appends the write of one fact and, once per key and batch, its key's
+ * expiry; returns the number of commands appended (0 when the value does
+ * not fit). */
+static size_t append_fact(redisContext *c, expired_t *e, ac_facts_table_t t, const char *store,
+                          int64_t at_ms, const char *field, const char *value, int vlen,
+                          int64_t retention_ms)
 {
     char key[600];
     int y, m;
@@ -160,6 +183,8 @@ static size_t append_fact(redisContext *c, ac_facts_table_t t, const char *store
         redisAppendCommand(c, "SADD %s %s", key, field);
     else
         redisAppendCommand(c, "HSETNX %s %s %b", key, field, value, (size_t)vlen);
+    if (seen_key(e, key))
+        return 1;
     redisAppendCommand(c, "PEXPIREAT %s %lld", key, (long long)(next + retention_ms));
     return 2;
 }
@@ -181,6 +206,7 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
 {
     size_t queued = 0;
     char val[1024], meta[600];
+    expired_t e = {.n = 0}, metas = {.n = 0};
     if (ac_redis_connect(r, err, errsz) < 0)
         return -1;
     redisContext *c = ac_redis_context(r);
@@ -188,22 +214,27 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
         const ac_event_t *ev = evs[i];
         switch (ev->type) {
         case AC_EVENT_ORDER_PLACED:
-            queued += append_fact(c, AC_FACTS_ORDERS, ev->store.id, ev->occurred_ms, ev->order.id,
-                                  val, ac_facts_encode_order(val, sizeof(val), ev), retention_ms);
+            queued +=
+                append_fact(c, &e, AC_FACTS_ORDERS, ev->store.id, ev->occurred_ms, ev->order.id,
+                            val, ac_facts_encode_order(val, sizeof(val), ev), retention_ms);
+            /* The report's calendar, unless it is told another: once per
+             * store and batch. */
             if (ev->store.timezone && *ev->store.timezone) {
-                /* The report's calendar, unless it is told another. */
                 ac_facts_meta_key(meta, sizeof(meta), ev->store.id);
-                redisAppendCommand(c, "HSET %s timezone %s", meta, ev->store.timezone);
-                queued++;
+                if (!seen_key(&metas, meta)) {
+                    redisAppendCommand(c, "HSET %s timezone %s", meta, ev->store.timezone);
+                    queued++;
+                }
             }
             break;
         case AC_EVENT_RETURN_REQUESTED:
-            queued += append_fact(c, AC_FACTS_RETURNS, ev->store.id, ev->occurred_ms, ev->order.id,
-                                  "", 0, retention_ms);
+            queued += append_fact(c, &e, AC_FACTS_RETURNS, ev->store.id, ev->occurred_ms,
+                                  ev->order.id, "", 0, retention_ms);
             break;
         case AC_EVENT_FEEDBACK_RECEIVED:
-            queued += append_fact(c, AC_FACTS_RATINGS, ev->store.id, ev->occurred_ms, ev->order.id,
-                                  val, ac_facts_encode_rating(val, sizeof(val), ev), retention_ms);
+            queued +=
+                append_fact(c, &e, AC_FACTS_RATINGS, ev->store.id, ev->occurred_ms, ev->order.id,
+                            val, ac_facts_encode_rating(val, sizeof(val), ev), retention_ms);
             break;
         default:
             break;
@@ -217,14 +248,15 @@ int ac_facts_record_msgs(ac_redis_t *r, const ac_facts_msg_t *m, size_t n, int64
 {
     size_t queued = 0;
     char val[1024];
+    expired_t e = {.n = 0};
     if (n == 0)
         return 0;
     if (ac_redis_connect(r, err, errsz) < 0)
         return -1;
     redisContext *c = ac_redis_context(r);
     for (size_t i = 0; i < n; i++)
-        queued += append_fact(c, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id, val,
-                              ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
+        queued += append_fact(c, &e, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id,
+                              val, ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
     return collect(r, queued, err, errsz);
 }
 
