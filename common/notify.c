@@ -421,7 +421,8 @@ static int prepare(notify_t *n, job_t *j)
                                   code[0] ? code : NULL,
                                   j->suggestion[0] ? j->suggestion : NULL,
                                   n->templates,
-                                  rated ? urls : NULL};
+                                  rated ? urls : NULL,
+                                  s->support ? "yes" : NULL};
     if (ac_render_message_with(j->m, j->channel, &x, &j->rendered, err, sizeof(err)) < 0) {
         to_dlq(j, "render_failed", err);
         return -1;

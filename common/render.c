@@ -556,6 +556,8 @@ static const char *lookup(void *ctx, const char *name, size_t len)
         return ev->feedback.comment && *ev->feedback.comment ? ev->feedback.comment : NULL;
     if (IS("customer_id"))
         return ev->customer.id;
+    if (IS("support"))
+        return v->x->support;
     /* rating_1_url .. rating_5_url: the one-click rating links. */
     if (len == 12 && memcmp(name, "rating_", 7) == 0 && name[7] >= '1' && name[7] <= '5' &&
         memcmp(name + 8, "_url", 4) == 0)

@@ -79,6 +79,9 @@ typedef struct ac_render_extras {
     /* A review request's one-click rating links, for 1 to 5 stars (NULL:
      * none): {{rating_1_url}} .. {{rating_5_url}}. */
     const char *const *rating_urls;
+    /* Set when the store has a support contact its complaints go to, so
+     * that a feedback follow-up may promise a person's answer: {{#support}}. */
+    const char *support;
 } ac_render_extras_t;
 
 /* Loads template overrides from dir (NULL or "": none):

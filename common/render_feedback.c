@@ -4,21 +4,25 @@
  * else with. */
 #include "render_int.h"
 
-/* The follow-up apologises, says what happens next (a person reads the
- * answer and replies within a working day) and how to reach the store;
- * it does not ask for anything, and is sent whatever the customer's
- * marketing choices, being an answer to what they told us. */
+/* The follow-up apologises, says what happens next and how to reach the
+ * store; it does not ask for anything, and is sent whatever the
+ * customer's marketing choices, being an answer to what they told us. It
+ * promises a person's answer within a working day only when the store's
+ * support hears of the complaint ({{#support}}: a store_alert goes out);
+ * otherwise it promises no more than that the store reads replies. */
 const template_entry_t ac_render_feedback_templates[] = {
     {AC_KIND_FEEDBACK_FOLLOWUP, AC_CHANNEL_EMAIL, "en",
      "We are sorry about your order {{order_number}}",
      "{{#first_name}}Hi {{first_name}},{{/first_name}}{{^first_name}}Hello,{{/first_name}}\n\n"
      "thank you for telling us how your order {{order_number}}{{#store_name}} from "
      "{{store_name}}{{/store_name}} went. We are sorry it was not what you hoped for.\n\n"
-     "{{#comment}}We have read what you wrote, and {{/comment}}"
+     "{{#support}}{{#comment}}We have read what you wrote, and {{/comment}}"
      "{{^comment}}What happens next: {{/comment}}"
      "someone from our team will get back to you within one working day to put it right.\n\n"
      "If you would like to tell us more in the meantime, or if something is urgent, just reply "
-     "to this message: it reaches a person, not a machine.\n",
+     "to this message: it reaches a person, not a machine.\n{{/support}}"
+     "{{^support}}If you tell us what went wrong by replying to this message, we will do our "
+     "best to put it right.\n{{/support}}",
      NULL},
     {AC_KIND_FEEDBACK_FOLLOWUP, AC_CHANNEL_EMAIL, "de",
      "Es tut uns leid: Ihre Bestellung {{order_number}}",
@@ -26,22 +30,28 @@ const template_entry_t ac_render_feedback_templates[] = {
      "\n\ndanke, dass Sie uns gesagt haben, wie es mit Ihrer Bestellung {{order_number}}"
      "{{#store_name}} bei {{store_name}}{{/store_name}} gelaufen ist. Es tut uns leid, dass sie "
      "nicht Ihren Erwartungen entsprach.\n\n"
-     "{{#comment}}Wir haben gelesen, was Sie geschrieben haben, und {{/comment}}"
+     "{{#support}}{{#comment}}Wir haben gelesen, was Sie geschrieben haben, und {{/comment}}"
      "{{^comment}}So geht es weiter: {{/comment}}"
      "jemand aus unserem Team meldet sich innerhalb eines Werktags, um die Sache in Ordnung zu "
      "bringen.\n\n"
      "Wenn Sie uns bis dahin mehr erzählen möchten oder es eilig ist, antworten Sie einfach auf "
-     "diese Nachricht: Sie erreicht einen Menschen, keine Maschine.\n",
+     "diese Nachricht: Sie erreicht einen Menschen, keine Maschine.\n{{/support}}"
+     "{{^support}}Wenn Sie uns mit einer Antwort auf diese Nachricht sagen, was schiefgelaufen "
+     "ist, tun wir unser Bestes, es in Ordnung zu bringen.\n{{/support}}",
      NULL},
     {AC_KIND_FEEDBACK_FOLLOWUP, AC_CHANNEL_SMS, "en", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}{{first_name}}, "
-     "{{/first_name}}sorry your order {{order_number}} let you down. Someone from our team will "
-     "contact you within a working day{{#extra}}; reply here to tell us more{{/extra}}.",
+     "{{/first_name}}sorry your order {{order_number}} let you down."
+     "{{#support}} Someone from our team will contact you within a working day"
+     "{{#extra}}; reply here to tell us more{{/extra}}.{{/support}}"
+     "{{^support}} Reply here to tell us what went wrong.{{/support}}",
      "extra first_name store_name"},
     {AC_KIND_FEEDBACK_FOLLOWUP, AC_CHANNEL_SMS, "de", NULL,
      "{{#store_name}}{{store_name}}: {{/store_name}}{{#first_name}}{{first_name}}, "
-     "{{/first_name}}es tut uns leid, dass Bestellung {{order_number}} Sie enttäuscht hat. Wir "
-     "melden uns innerhalb eines Werktags{{#extra}}; antworten Sie gern hier{{/extra}}.",
+     "{{/first_name}}es tut uns leid, dass Bestellung {{order_number}} Sie enttäuscht hat."
+     "{{#support}} Wir melden uns innerhalb eines Werktags{{#extra}}; antworten Sie gern "
+     "hier{{/extra}}.{{/support}}"
+     "{{^support}} Antworten Sie gern hier, was schiefgelaufen ist.{{/support}}",
      "extra first_name store_name"},
     /* The alert is for the store's support team, in the store's language:
      * what was rated, how, and what the customer wrote, so that a person

@@ -251,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *f[F_SUGGESTION] ? f[F_SUGGESTION] : NULL,
         o,
         m.kind == AC_KIND_REVIEW_REQUEST && (ctl & 0x10) ? rating_urls : NULL,
+        ctl & 0x08 ? "yes" : NULL,
     };
     int prefer = (ctl >> 6) == 1 ? AC_CHANNEL_EMAIL : (ctl >> 6) == 2 ? AC_CHANNEL_SMS : -1;
     int utf8 = 1;

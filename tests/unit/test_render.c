@@ -448,7 +448,7 @@ static void test_extras(void **state)
     (void)state;
     static const char review[] = "https://shop.example/reviews/new?order=5001";
     static const char referral[] = "https://shop.example/r/NW7Q2K4M";
-    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie", NULL, NULL};
+    const ac_render_extras_t x = {review, referral, "NW7Q2K4M", "Merino Beanie", NULL, NULL, NULL};
     static const char *langs[] = {"en", "de"};
     for (size_t l = 0; l < 2; l++) {
         for (int ch = 0; ch < AC_CHANNEL__COUNT; ch++) {
@@ -521,7 +521,7 @@ static void test_template_overrides(void **state)
     if (!o)
         fail_msg("%s", err);
     assert_int_equal(ac_templates_count(o), 2);
-    ac_render_extras_t x = {NULL, NULL, NULL, NULL, o, NULL};
+    ac_render_extras_t x = {NULL, NULL, NULL, NULL, o, NULL, NULL};
     const char *edits[] = {"type", "\"shipment.delivered\"", NULL};
     ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, edits));
     ac_rendered_t r;
@@ -659,8 +659,13 @@ static void test_feedback_messages(void **state)
         "\"de-DE\"",
         NULL};
     ac_rendered_t r;
+    char err[256];
+    /* A store whose support hears of complaints: a person's answer is
+     * promised. */
+    const ac_render_extras_t support = {NULL, NULL, NULL, NULL, NULL, NULL, "yes"};
     ac_message_t *m = message(AC_KIND_FEEDBACK_FOLLOWUP, event_with(SHIPMENT, with_comment));
-    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_EMAIL, &support, &r, err, sizeof(err)),
+                     0);
     assert_string_equal(r.language, "de");
     assert_contains(r.subject, "#5001");
     assert_contains(r.text, "Hallo Zoe,\n\n");
@@ -669,9 +674,19 @@ static void test_feedback_messages(void **state)
     assert_contains(r.text, "Wir haben gelesen");
     assert_not_contains(r.text, "zip broke"); /* not read back to them */
     ac_rendered_free(&r);
-    render_ok(m, AC_CHANNEL_SMS, &r);
+    assert_int_equal(ac_render_message_with(m, AC_CHANNEL_SMS, &support, &r, err, sizeof(err)), 0);
     assert_contains(r.text, "#5001");
+    assert_contains(r.text, "innerhalb eines Werktags");
     assert_true(r.sms.segments <= AC_RENDER_SMS_MAX_SEGMENTS);
+    ac_rendered_free(&r);
+    /* Without one nobody is alerted, so nobody is promised. */
+    render_ok(m, AC_CHANNEL_EMAIL, &r);
+    assert_contains(r.text, "Es tut uns leid");
+    assert_not_contains(r.text, "Werktag");
+    assert_contains(r.text, "was schiefgelaufen ist");
+    ac_rendered_free(&r);
+    render_ok(m, AC_CHANNEL_SMS, &r);
+    assert_not_contains(r.text, "Werktag");
     ac_rendered_free(&r);
     ac_message_destroy(m);
 
@@ -709,7 +724,7 @@ static void test_review_request_rating_links(void **state)
                                         "https://f.example/r/3", "https://f.example/r/4",
                                         "https://f.example/r/5"};
     static const char *const delivered[] = {"type", "\"shipment.delivered\"", NULL};
-    const ac_render_extras_t x = {NULL, NULL, NULL, NULL, NULL, urls};
+    const ac_render_extras_t x = {NULL, NULL, NULL, NULL, NULL, urls, NULL};
     ac_message_t *m = message(AC_KIND_REVIEW_REQUEST, event_with(SHIPMENT, delivered));
     ac_rendered_t r;
     char err[256];
