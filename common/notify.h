@@ -25,6 +25,10 @@ int ac_notify_load_extras(const ac_config_t *cfg, ac_stores_t **stores, ac_templ
 /* The producer delivery report notify-worker needs; put it in its spec. */
 void ac_notify_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
+/* notify-worker's whole main(): its spec, settings, loop and exit
+ * status, as ac_pipeline_main() is the event workers'. */
+int ac_notify_main(int argc, char **argv);
+
 /* Runs until the worker is asked to stop and in-flight work is finished or
  * SHUTDOWN_TIMEOUT passed. Returns an AC_EXIT_* status. */
 int ac_notify_run(ac_worker_t *w);

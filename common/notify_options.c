@@ -61,6 +61,12 @@ int ac_notify_check(const ac_config_t *cfg, char *err, size_t errsz)
 {
     ac_stores_t *stores;
     ac_templates_t *templates;
+    /* A lease shorter than a request could let a second process send a
+     * message while the first is still waiting for the provider. */
+    if (ac_config_int(cfg, "CLAIM_TTL") <= ac_config_int(cfg, "HTTP_TIMEOUT")) {
+        snprintf(err, errsz, "invalid setting CLAIM_TTL: must exceed HTTP_TIMEOUT");
+        return -1;
+    }
     if (ac_provider_config_check(cfg, err, errsz) < 0 ||
         ac_notify_load_extras(cfg, &stores, &templates, err, errsz) < 0)
         return -1;
