@@ -421,6 +421,8 @@ class ProvidersTest(unittest.TestCase):
             (dict(hook, SMS_FROM="0151 1234"), "SMS_FROM"),
             (dict(hook, FAILOVER_AFTER="0"), "FAILOVER_AFTER"),
             (dict(hook, FAILOVER_COOLDOWN="a while"), "FAILOVER_COOLDOWN"),
+            # A lease shorter than a request: two processes could send one message.
+            (dict(hook, CLAIM_TTL="2s", HTTP_TIMEOUT="2s"), "CLAIM_TTL"),
         ]
         for extra, var in cases:
             env = dict(base)
