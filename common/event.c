@@ -251,6 +251,137 @@ static int has_nul(json_object *o, int depth)
     }
 }
 
+/* The envelope: event_id, type and occurred_at, all required. */
+static int parse_envelope(ac_event_t *ev, json_object *root, ac_event_error_t *err)
+{
+    static const char *required[] = {"event_id", "type", "occurred_at"};
+    for (size_t i = 0; i < 3; i++) {
+        json_object *v = get(root, required[i]);
+        if (!v || json_object_is_type(v, json_type_null)) {
+            set_err(err, AC_EVENT_ERR_MISSING_FIELD, "missing required field %s", required[i]);
+            return -1;
+        }
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+            set_err(err, AC_EVENT_ERR_INVALID_FIELD, "field %s must be a non-empty string",
+                    required[i]);
+            return -1;
+        }
+    }
+    ev->event_id = opt_str(root, "event_id");
+    if (strlen(ev->event_id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field event_id is longer than 200 bytes");
+        return -1;
+    }
+    ev->type_name = opt_str(root, "type");
+    ev->type = ac_event_type_parse(ev->type_name);
+    ev->occurred_at = opt_str(root, "occurred_at");
+    if (ac_time_parse(ev->occurred_at, &ev->occurred_ms) < 0) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "field occurred_at is not an RFC 3339 timestamp");
+        return -1;
+    }
+    return 0;
+}
+
+/* The ids every message is keyed by: order.id and customer.id (required)
+ * and store.id, each at most AC_EVENT_MAX_ID_LEN bytes. */
+static int parse_ids(ac_event_t *ev, json_object *order, json_object *customer, json_object *store,
+                     ac_event_error_t *err)
+{
+    if (!order || !json_object_is_type(order, json_type_object) || !get(order, "id")) {
+        set_err(err, AC_EVENT_ERR_MISSING_FIELD, "%s", "missing required field order.id");
+        return -1;
+    }
+    if (!(ev->order.id = opt_id(order, "id"))) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field order.id must be a non-empty string");
+        return -1;
+    }
+    if (!customer || !json_object_is_type(customer, json_type_object) || !get(customer, "id")) {
+        set_err(err, AC_EVENT_ERR_MISSING_FIELD, "%s", "missing required field customer.id");
+        return -1;
+    }
+    if (!(ev->customer.id = opt_id(customer, "id"))) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "field customer.id must be a non-empty string");
+        return -1;
+    }
+    if (strlen(ev->order.id) > AC_EVENT_MAX_ID_LEN ||
+        strlen(ev->customer.id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "fields order.id and customer.id must be at most 200 bytes");
+        return -1;
+    }
+    ev->store.id = opt_id(store, "id");
+    if (ev->store.id && strlen(ev->store.id) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field store.id is longer than 200 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+/* The order's and the customer's optional fields. */
+static int parse_order_customer(ac_event_t *ev, json_object *order, json_object *customer,
+                                ac_event_error_t *err)
+{
+    ev->order.number = opt_id(order, "number");
+    if (ev->order.number && strlen(ev->order.number) > AC_EVENT_MAX_ID_LEN) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "field order.number is longer than 200 bytes");
+        return -1;
+    }
+    ev->order.currency = opt_str(order, "currency");
+    ev->order.promised_delivery_date = opt_str(order, "promised_delivery_date");
+    ev->order.has_total = opt_num(order, "total", &ev->order.total);
+    if (parse_items(ev, order) < 0) {
+        set_err(err, AC_EVENT_ERR_INVALID_JSON, "%s", "out of memory");
+        return -1;
+    }
+    ev->customer.email = opt_str(customer, "email");
+    ev->customer.phone = opt_str(customer, "phone");
+    ev->customer.first_name = opt_str(customer, "first_name");
+    ev->customer.locale = opt_str(customer, "locale");
+    ev->customer.timezone = opt_str(customer, "timezone");
+    json_object *mc = get(customer, "marketing_consent");
+    ev->customer.has_marketing_consent = mc && json_object_is_type(mc, json_type_boolean);
+    ev->customer.marketing_consent =
+        ev->customer.has_marketing_consent && json_object_get_boolean(mc);
+    return 0;
+}
+
+/* The store's, shipment's and return's optional fields, and the
+ * feedback, whose rating a feedback.received event requires. */
+static int parse_rest(ac_event_t *ev, json_object *root, ac_event_error_t *err)
+{
+    json_object *store = get(root, "store"), *shipment = get(root, "shipment");
+    json_object *ret = get(root, "return"), *fb = get(root, "feedback");
+    ev->store.name = opt_str(store, "name");
+    ev->store.locale = opt_str(store, "locale");
+    ev->store.timezone = opt_str(store, "timezone");
+    ev->shipment.id = opt_id(shipment, "id");
+    ev->shipment.carrier = opt_str(shipment, "carrier");
+    ev->shipment.tracking_number = opt_id(shipment, "tracking_number");
+    ev->shipment.tracking_url = opt_str(shipment, "tracking_url");
+    ev->shipment.status = opt_str(shipment, "status");
+    ev->shipment.estimated_delivery = opt_str(shipment, "estimated_delivery");
+    ev->ret.id = opt_id(ret, "id");
+    ev->ret.reason = opt_str(ret, "reason");
+    ev->ret.label_url = opt_str(ret, "label_url");
+    ev->ret.instructions_url = opt_str(ret, "instructions_url");
+    ev->ret.has_refund_amount = opt_num(ret, "refund_amount", &ev->ret.refund_amount);
+    json_object *rating = get(fb, "rating");
+    if (rating && json_object_is_type(rating, json_type_int)) {
+        int64_t r = json_object_get_int64(rating);
+        ev->feedback.rating = (r >= 1 && r <= 5) ? r : 0;
+    }
+    ev->feedback.comment = opt_str(fb, "comment");
+    if (ev->type == AC_EVENT_FEEDBACK_RECEIVED && ev->feedback.rating == 0) {
+        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
+                "feedback.received needs feedback.rating, a whole number from 1 to 5");
+        return -1;
+    }
+    return 0;
+}
+
 ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
 {
     ac_event_t *ev = NULL;
@@ -268,123 +399,11 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err)
         set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "a string holds a NUL character (\\u0000)");
         goto fail;
     }
-
-    static const char *required[] = {"event_id", "type", "occurred_at"};
-    for (size_t i = 0; i < 3; i++) {
-        json_object *v = get(root, required[i]);
-        if (!v || json_object_is_type(v, json_type_null)) {
-            set_err(err, AC_EVENT_ERR_MISSING_FIELD, "missing required field %s", required[i]);
-            goto fail;
-        }
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
-            set_err(err, AC_EVENT_ERR_INVALID_FIELD, "field %s must be a non-empty string",
-                    required[i]);
-            goto fail;
-        }
-    }
-    ev->event_id = opt_str(root, "event_id");
-    if (strlen(ev->event_id) > AC_EVENT_MAX_ID_LEN) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field event_id is longer than 200 bytes");
+    json_object *order = get(root, "order"), *customer = get(root, "customer");
+    if (parse_envelope(ev, root, err) < 0 ||
+        parse_ids(ev, order, customer, get(root, "store"), err) < 0 ||
+        parse_order_customer(ev, order, customer, err) < 0 || parse_rest(ev, root, err) < 0)
         goto fail;
-    }
-    ev->type_name = opt_str(root, "type");
-    ev->type = ac_event_type_parse(ev->type_name);
-    ev->occurred_at = opt_str(root, "occurred_at");
-    if (ac_time_parse(ev->occurred_at, &ev->occurred_ms) < 0) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
-                "field occurred_at is not an RFC 3339 timestamp");
-        goto fail;
-    }
-
-    json_object *order = get(root, "order");
-    json_object *customer = get(root, "customer");
-    json_object *store = get(root, "store");
-    json_object *shipment = get(root, "shipment");
-    json_object *ret = get(root, "return");
-
-    if (!order || !json_object_is_type(order, json_type_object) || !get(order, "id")) {
-        set_err(err, AC_EVENT_ERR_MISSING_FIELD, "%s", "missing required field order.id");
-        goto fail;
-    }
-    if (!(ev->order.id = opt_id(order, "id"))) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field order.id must be a non-empty string");
-        goto fail;
-    }
-    if (!customer || !json_object_is_type(customer, json_type_object) || !get(customer, "id")) {
-        set_err(err, AC_EVENT_ERR_MISSING_FIELD, "%s", "missing required field customer.id");
-        goto fail;
-    }
-    if (!(ev->customer.id = opt_id(customer, "id"))) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
-                "field customer.id must be a non-empty string");
-        goto fail;
-    }
-
-    if (strlen(ev->order.id) > AC_EVENT_MAX_ID_LEN ||
-        strlen(ev->customer.id) > AC_EVENT_MAX_ID_LEN) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
-                "fields order.id and customer.id must be at most 200 bytes");
-        goto fail;
-    }
-    ev->store.id = opt_id(store, "id");
-    if (ev->store.id && strlen(ev->store.id) > AC_EVENT_MAX_ID_LEN) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s", "field store.id is longer than 200 bytes");
-        goto fail;
-    }
-    ev->store.name = opt_str(store, "name");
-    ev->store.locale = opt_str(store, "locale");
-    ev->store.timezone = opt_str(store, "timezone");
-
-    ev->order.number = opt_id(order, "number");
-    if (ev->order.number && strlen(ev->order.number) > AC_EVENT_MAX_ID_LEN) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
-                "field order.number is longer than 200 bytes");
-        goto fail;
-    }
-    ev->order.currency = opt_str(order, "currency");
-    ev->order.promised_delivery_date = opt_str(order, "promised_delivery_date");
-    ev->order.has_total = opt_num(order, "total", &ev->order.total);
-    if (parse_items(ev, order) < 0) {
-        set_err(err, AC_EVENT_ERR_INVALID_JSON, "%s", "out of memory");
-        goto fail;
-    }
-
-    ev->customer.email = opt_str(customer, "email");
-    ev->customer.phone = opt_str(customer, "phone");
-    ev->customer.first_name = opt_str(customer, "first_name");
-    ev->customer.locale = opt_str(customer, "locale");
-    ev->customer.timezone = opt_str(customer, "timezone");
-    json_object *mc = get(customer, "marketing_consent");
-    ev->customer.has_marketing_consent = mc && json_object_is_type(mc, json_type_boolean);
-    ev->customer.marketing_consent =
-        ev->customer.has_marketing_consent && json_object_get_boolean(mc);
-
-    ev->shipment.id = opt_id(shipment, "id");
-    ev->shipment.carrier = opt_str(shipment, "carrier");
-    ev->shipment.tracking_number = opt_id(shipment, "tracking_number");
-    ev->shipment.tracking_url = opt_str(shipment, "tracking_url");
-    ev->shipment.status = opt_str(shipment, "status");
-    ev->shipment.estimated_delivery = opt_str(shipment, "estimated_delivery");
-
-    ev->ret.id = opt_id(ret, "id");
-    ev->ret.reason = opt_str(ret, "reason");
-    ev->ret.label_url = opt_str(ret, "label_url");
-    ev->ret.instructions_url = opt_str(ret, "instructions_url");
-    ev->ret.has_refund_amount = opt_num(ret, "refund_amount", &ev->ret.refund_amount);
-
-    json_object *fb = get(root, "feedback");
-    json_object *rating = get(fb, "rating");
-    if (rating && json_object_is_type(rating, json_type_int)) {
-        int64_t r = json_object_get_int64(rating);
-        ev->feedback.rating = (r >= 1 && r <= 5) ? r : 0;
-    }
-    ev->feedback.comment = opt_str(fb, "comment");
-    if (ev->type == AC_EVENT_FEEDBACK_RECEIVED && ev->feedback.rating == 0) {
-        set_err(err, AC_EVENT_ERR_INVALID_FIELD, "%s",
-                "feedback.received needs feedback.rating, a whole number from 1 to 5");
-        goto fail;
-    }
-
     if (err) {
         err->code = AC_EVENT_OK;
         err->detail[0] = '\0';
