@@ -9,6 +9,7 @@
 #include "delivery.h"
 #include "facts.h"
 #include "log.h"
+#include "channel.h"
 #include "message.h"
 #include "history.h"
 #include "holdout.h"
@@ -373,8 +374,7 @@ static int address(notify_t *n, job_t *j)
 {
     const ac_event_t *ev = j->m->event;
     if (j->m->kind != AC_KIND_STORE_ALERT) {
-        if (ac_render_channel_prefer(ev, j->prefer_known ? j->prefer : -1, &j->channel, &j->to) ==
-            0)
+        if (ac_channel_choose(ev, j->prefer_known ? j->prefer : -1, &j->channel, &j->to) == 0)
             return 0;
         to_dlq(j, "no_address", "the customer has neither an email address nor a phone number");
         return -1;
@@ -678,7 +678,7 @@ static void check_prefs(notify_t *n, job_t **jobs, size_t k)
         const ac_event_t *ev = jobs[i]->m->event;
         ac_channel_t ch = AC_CHANNEL_EMAIL;
         const char *to;
-        ac_render_channel_prefer(ev, jobs[i]->prefer_known ? jobs[i]->prefer : -1, &ch, &to);
+        ac_channel_choose(ev, jobs[i]->prefer_known ? jobs[i]->prefer : -1, &ch, &to);
         ac_prefs_key(ev->store.id, ev->customer.id, keys[i][0], sizeof(keys[i][0]));
         ac_prefs_sends_key(ev->store.id, ev->customer.id, keys[i][1], sizeof(keys[i][1]));
         reqs[i] = (ac_prefs_req_t){jobs[i]->m->id, jobs[i]->m->kind, ac_channel_name(ch),

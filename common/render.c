@@ -339,38 +339,6 @@ static const template_entry_t catalog[] = {
 
 static const char *languages[] = {"en", "de"};
 
-const char *ac_channel_name(ac_channel_t ch)
-{
-    return ch == AC_CHANNEL_SMS ? "sms" : "email";
-}
-
-int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to)
-{
-    return ac_render_channel_prefer(ev, -1, ch, to);
-}
-
-int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch, const char **to)
-{
-    int has_email = ev->customer.email && strchr(ev->customer.email, '@');
-    int has_phone = ev->customer.phone && *ev->customer.phone;
-    if (prefer == AC_CHANNEL_SMS && has_phone) {
-        *ch = AC_CHANNEL_SMS;
-        *to = ev->customer.phone;
-        return 0;
-    }
-    if (has_email) {
-        *ch = AC_CHANNEL_EMAIL;
-        *to = ev->customer.email;
-        return 0;
-    }
-    if (ev->customer.phone && *ev->customer.phone) {
-        *ch = AC_CHANNEL_SMS;
-        *to = ev->customer.phone;
-        return 0;
-    }
-    return -1;
-}
-
 /* "de-AT", "de_DE" and "DE" all mean German. */
 static const char *match_language(const char *locale)
 {
@@ -903,10 +871,11 @@ static int load_file(ac_templates_t *o, const char *dir, const char *name, const
 {
     char kind_name[64], ch_name[16], lang[8], path[1024];
     ac_kind_t kind;
+    ac_channel_t ch;
     int n = 0;
     if (sscanf(name, "%63[a-z_].%15[a-z].%7[a-z].txt%n", kind_name, ch_name, lang, &n) != 3 ||
         name[n] != '\0' || ac_kind_parse(kind_name, &kind) < 0 ||
-        (strcmp(ch_name, "email") != 0 && strcmp(ch_name, "sms") != 0) || strlen(lang) != 2) {
+        ac_channel_parse(ch_name, &ch) < 0 || strlen(lang) != 2) {
         snprintf(err, errsz, "%s/%s: not <kind>.<email|sms>.<language>.txt", dir, name);
         return -1;
     }
@@ -928,7 +897,6 @@ static int load_file(ac_templates_t *o, const char *dir, const char *name, const
         snprintf(err, errsz, "%s: empty", path);
         return -1;
     }
-    ac_channel_t ch = strcmp(ch_name, "sms") == 0 ? AC_CHANNEL_SMS : AC_CHANNEL_EMAIL;
     char *subject = NULL, *body = text;
     if (ch == AC_CHANNEL_EMAIL) {
         char *nl = strchr(text, '\n');

@@ -1,26 +1,14 @@
-/* Turning a decided message into what the customer reads: the channel and
- * address to reach them on, the language, and the subject and text from
- * the template for kind x channel x language. */
+/* Turning a decided message into what the customer reads: the language,
+ * and the subject and text from the template for kind x channel x language
+ * (channel.h chooses the channel and address). */
 #ifndef AC_RENDER_H
 #define AC_RENDER_H
 
 #include <stddef.h>
 
+#include "channel.h"
 #include "message.h"
 #include "sms.h"
-
-typedef enum ac_channel { AC_CHANNEL_EMAIL = 0, AC_CHANNEL_SMS, AC_CHANNEL__COUNT } ac_channel_t;
-
-const char *ac_channel_name(ac_channel_t ch);
-
-/* Picks how to reach the customer of ev: email when they gave an address,
- * else SMS when they gave a phone number. Returns 0 with *ch and *to (owned
- * by ev) set, or -1 when the customer cannot be reached at all. */
-int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to);
-
-/* The same with the customer's preferred channel (an ac_channel_t, or -1
- * for none), used when the customer can be reached there. */
-int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch, const char **to);
 
 /* The two-letter language of the message: the customer's locale, else the
  * store's, else "en", restricted to the languages templates exist for. */
