@@ -23,11 +23,12 @@
 
 #include <curl/curl.h>
 
+#include "breaker.h"
+#include "channel.h"
 #include "config.h"
 #include "delivery.h"
 #include "message.h"
-#include "breaker.h"
-#include "render.h"
+#include "rendered.h"
 
 typedef enum ac_provider_kind {
     AC_PROVIDER_NONE = 0, /* no provider: a channel without a fallback */

@@ -854,16 +854,6 @@ int ac_render_check_templates(char *err, size_t errsz)
     return 0;
 }
 
-void ac_rendered_free(ac_rendered_t *out)
-{
-    if (!out)
-        return;
-    free(out->subject);
-    free(out->text);
-    free(out->html);
-    out->subject = out->text = out->html = NULL;
-}
-
 /* Reads "<kind>.<channel>.<language>.txt": an email's first line is
  * "Subject: ...", then a blank line, then the text. */
 static int load_file(ac_templates_t *o, const char *dir, const char *name, const char *store,

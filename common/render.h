@@ -8,7 +8,7 @@
 
 #include "channel.h"
 #include "message.h"
-#include "sms.h"
+#include "rendered.h"
 
 /* The two-letter language of the message: the customer's locale, else the
  * store's, else "en", restricted to the languages templates exist for. */
@@ -35,18 +35,6 @@ const char *ac_render_store_language(const ac_event_t *ev);
  * all: with real values it fits (the unit tests show it for every kind and
  * language with long ones). Email has no such limit and sheds nothing. */
 #define AC_RENDER_SMS_MAX_SEGMENTS 2
-
-typedef struct ac_rendered {
-    char *subject; /* NULL for SMS */
-    char *text;
-    /* Email only (NULL for SMS): an HTML document with the same words as
-     * text, in the language of the template: every value escaped, blank-line
-     * separated blocks as <p>, line breaks as <br>, links (the *_url
-     * variables, see template.h) as <a href>. */
-    char *html;
-    const char *language;
-    ac_sms_count_t sms; /* SMS only (zeroed for email): how text travels */
-} ac_rendered_t;
 
 /* Renders m for channel ch into out (free with ac_rendered_free()); an SMS
  * is kept within AC_RENDER_SMS_MAX_SEGMENTS as described above. Returns 0,
@@ -94,9 +82,6 @@ int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_rend
  * naming the template; a failure is a bug in the catalog, for the unit
  * tests to catch. */
 int ac_render_check_templates(char *err, size_t errsz);
-
-/* Releases what out holds; accepts a zeroed or already freed struct. */
-void ac_rendered_free(ac_rendered_t *out);
 
 /* Formats an amount of money for a language: "148.98 EUR", "148,98 EUR",
  * "1200 JPY" (currencies without minor units get no decimals). */
