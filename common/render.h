@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "message.h"
 #include "rendered.h"
+#include "templates.h"
 
 /* The two-letter language of the message: the customer's locale, else the
  * store's, else "en", restricted to the languages templates exist for. */
@@ -46,9 +47,6 @@ int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out
  * store's review and referral links, the customer's referral code, and a
  * product to suggest (history.h). Any field may be NULL; the templates
  * fall back to wording without it. */
-/* Templates a store overrides without rebuilding (ac_templates_load()). */
-typedef struct ac_templates ac_templates_t;
-
 typedef struct ac_render_extras {
     const char *review_url, *referral_url, *referral_code, *suggestion;
     const ac_templates_t *templates; /* overrides, tried before the built-in ones */
@@ -59,19 +57,6 @@ typedef struct ac_render_extras {
      * that a feedback follow-up may promise a person's answer: {{#support}}. */
     const char *support;
 } ac_render_extras_t;
-
-/* Loads template overrides from dir (NULL or "": none):
- *   <dir>/<kind>.<channel>.<language>.txt          for every store
- *   <dir>/<store id>/<kind>.<channel>.<language>.txt for one store
- * e.g. review_request.email.de.txt. An email template's first line is
- * "Subject: ..." and a blank line follows; the rest is the text, with the
- * same {{variables}} and {{#sections}} as the built-in ones (docs/
- * templates.md). An SMS override is sent as written, even past two
- * segments. Returns the set (free with ac_templates_destroy()) or NULL with
- * one line in err naming the file and what is wrong with it. */
-ac_templates_t *ac_templates_load(const char *dir, char *err, size_t errsz);
-void ac_templates_destroy(ac_templates_t *o);
-size_t ac_templates_count(const ac_templates_t *o);
 
 /* ac_render_message() with extras (NULL: none). */
 int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_render_extras_t *x,
