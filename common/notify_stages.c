@@ -295,7 +295,7 @@ static void stage_consent(notify_t *n)
         const ac_event_t *ev = j->m->event;
         ac_channel_t ch = AC_CHANNEL_EMAIL;
         const char *to;
-        ac_render_channel_prefer(ev, j->prefer_known ? j->prefer : -1, &ch, &to);
+        ac_channel_choose(ev, j->prefer_known ? j->prefer : -1, &ch, &to);
         ac_prefs_key(ev->store.id, ev->customer.id, keys[2 * k], NOTIFY_KEY_LEN);
         ac_prefs_sends_key(ev->store.id, ev->customer.id, keys[2 * k + 1], NOTIFY_KEY_LEN);
         reqs[k] = (ac_prefs_req_t){j->m->id,    j->m->kind,      ac_channel_name(ch),

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "render.h"
+#include "channel.h"
 #include "timeutil.h"
 
 #define DAY_S 86400
@@ -205,11 +205,10 @@ int ac_prefs_channels(ac_redis_t *r, const char *const *prefs_keys, size_t n, in
         redisReply *rep = NULL;
         if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
             return -1;
+        ac_channel_t ch;
         prefer[i] = -1;
-        if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "sms") == 0)
-            prefer[i] = AC_CHANNEL_SMS;
-        else if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "email") == 0)
-            prefer[i] = AC_CHANNEL_EMAIL;
+        if (rep->type == REDIS_REPLY_STRING && ac_channel_parse(rep->str, &ch) == 0)
+            prefer[i] = (int)ch;
         else if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
             snprintf(err, errsz, "redis: %s", rep->str);
             rc = -1;

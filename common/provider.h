@@ -14,7 +14,11 @@
  * (docs/providers.md).
  *
  * Building requests is pure: no network and no clock except the times
- * passed in, so it is unit-tested with fake inputs. */
+ * passed in, so it is unit-tested with fake inputs.
+ *
+ * Each provider lives in its own file (provider_webhook.c,
+ * provider_sendgrid.c, provider_twilio.c) behind a table of functions in
+ * provider.c (provider_int.h); this interface is the same for all. */
 #ifndef AC_PROVIDER_H
 #define AC_PROVIDER_H
 
@@ -23,17 +27,19 @@
 
 #include <curl/curl.h>
 
+#include "breaker.h"
+#include "channel.h"
 #include "config.h"
 #include "delivery.h"
 #include "message.h"
-#include "breaker.h"
-#include "render.h"
+#include "rendered.h"
 
 typedef enum ac_provider_kind {
     AC_PROVIDER_NONE = 0, /* no provider: a channel without a fallback */
     AC_PROVIDER_WEBHOOK,
     AC_PROVIDER_SENDGRID,
     AC_PROVIDER_TWILIO,
+    AC_PROVIDER__COUNT
 } ac_provider_kind_t;
 
 /* "none", "webhook", "sendgrid" or "twilio": the names settings and the

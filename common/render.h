@@ -1,26 +1,15 @@
-/* Turning a decided message into what the customer reads: the channel and
- * address to reach them on, the language, and the subject and text from
- * the template for kind x channel x language. */
+/* Turning a decided message into what the customer reads: the language,
+ * and the subject and text from the template for kind x channel x language
+ * (channel.h chooses the channel and address). */
 #ifndef AC_RENDER_H
 #define AC_RENDER_H
 
 #include <stddef.h>
 
+#include "channel.h"
 #include "message.h"
-#include "sms.h"
-
-typedef enum ac_channel { AC_CHANNEL_EMAIL = 0, AC_CHANNEL_SMS, AC_CHANNEL__COUNT } ac_channel_t;
-
-const char *ac_channel_name(ac_channel_t ch);
-
-/* Picks how to reach the customer of ev: email when they gave an address,
- * else SMS when they gave a phone number. Returns 0 with *ch and *to (owned
- * by ev) set, or -1 when the customer cannot be reached at all. */
-int ac_render_channel(const ac_event_t *ev, ac_channel_t *ch, const char **to);
-
-/* The same with the customer's preferred channel (an ac_channel_t, or -1
- * for none), used when the customer can be reached there. */
-int ac_render_channel_prefer(const ac_event_t *ev, int prefer, ac_channel_t *ch, const char **to);
+#include "rendered.h"
+#include "templates.h"
 
 /* The two-letter language of the message: the customer's locale, else the
  * store's, else "en", restricted to the languages templates exist for. */
@@ -48,18 +37,6 @@ const char *ac_render_store_language(const ac_event_t *ev);
  * language with long ones). Email has no such limit and sheds nothing. */
 #define AC_RENDER_SMS_MAX_SEGMENTS 2
 
-typedef struct ac_rendered {
-    char *subject; /* NULL for SMS */
-    char *text;
-    /* Email only (NULL for SMS): an HTML document with the same words as
-     * text, in the language of the template: every value escaped, blank-line
-     * separated blocks as <p>, line breaks as <br>, links (the *_url
-     * variables, see template.h) as <a href>. */
-    char *html;
-    const char *language;
-    ac_sms_count_t sms; /* SMS only (zeroed for email): how text travels */
-} ac_rendered_t;
-
 /* Renders m for channel ch into out (free with ac_rendered_free()); an SMS
  * is kept within AC_RENDER_SMS_MAX_SEGMENTS as described above. Returns 0,
  * or -1 with err filled. */
@@ -70,9 +47,6 @@ int ac_render_message(const ac_message_t *m, ac_channel_t ch, ac_rendered_t *out
  * store's review and referral links, the customer's referral code, and a
  * product to suggest (history.h). Any field may be NULL; the templates
  * fall back to wording without it. */
-/* Templates a store overrides without rebuilding (ac_templates_load()). */
-typedef struct ac_templates ac_templates_t;
-
 typedef struct ac_render_extras {
     const char *review_url, *referral_url, *referral_code, *suggestion;
     const ac_templates_t *templates; /* overrides, tried before the built-in ones */
@@ -84,19 +58,6 @@ typedef struct ac_render_extras {
     const char *support;
 } ac_render_extras_t;
 
-/* Loads template overrides from dir (NULL or "": none):
- *   <dir>/<kind>.<channel>.<language>.txt          for every store
- *   <dir>/<store id>/<kind>.<channel>.<language>.txt for one store
- * e.g. review_request.email.de.txt. An email template's first line is
- * "Subject: ..." and a blank line follows; the rest is the text, with the
- * same {{variables}} and {{#sections}} as the built-in ones (docs/
- * templates.md). An SMS override is sent as written, even past two
- * segments. Returns the set (free with ac_templates_destroy()) or NULL with
- * one line in err naming the file and what is wrong with it. */
-ac_templates_t *ac_templates_load(const char *dir, char *err, size_t errsz);
-void ac_templates_destroy(ac_templates_t *o);
-size_t ac_templates_count(const ac_templates_t *o);
-
 /* ac_render_message() with extras (NULL: none). */
 int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_render_extras_t *x,
                            ac_rendered_t *out, char *err, size_t errsz);
@@ -106,9 +67,6 @@ int ac_render_message_with(const ac_message_t *m, ac_channel_t ch, const ac_rend
  * naming the template; a failure is a bug in the catalog, for the unit
  * tests to catch. */
 int ac_render_check_templates(char *err, size_t errsz);
-
-/* Releases what out holds; accepts a zeroed or already freed struct. */
-void ac_rendered_free(ac_rendered_t *out);
 
 /* Formats an amount of money for a language: "148.98 EUR", "148,98 EUR",
  * "1200 JPY" (currencies without minor units get no decimals). */

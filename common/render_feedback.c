@@ -1,7 +1,7 @@
 /* The built-in templates of the messages a complaint leads to (rules.c):
  * the customer's follow-up and the store's alert. Kept apart from
- * render.c's catalog of the order's journey, which they share everything
- * else with. */
+ * render_catalog.c's catalog of the order's journey, which they share
+ * everything else with. */
 #include "render_int.h"
 
 /* The follow-up apologises, says what happens next and how to reach the

@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "message.h"
-#include "render.h"
+#include "rendered.h"
 
 /* Builds the JSON body for m rendered as r on channel ch to address to:
  * the message's ids, the customer and store, "subject" and "text", and for

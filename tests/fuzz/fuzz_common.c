@@ -541,7 +541,7 @@ void fuzz_deliver(const ac_message_t *m, const ac_render_extras_t *x, int prefer
     const char *to = NULL;
     int has_email = ev->customer.email && strchr(ev->customer.email, '@');
     int has_phone = ev->customer.phone && *ev->customer.phone;
-    if (ac_render_channel_prefer(ev, prefer, &chosen, &to) == 0) {
+    if (ac_channel_choose(ev, prefer, &chosen, &to) == 0) {
         FUZZ_CHECK(to == (chosen == AC_CHANNEL_EMAIL ? ev->customer.email : ev->customer.phone),
                    "the address is not the channel's");
         FUZZ_CHECK(chosen == AC_CHANNEL_SMS ? has_phone : has_email, "an unreachable channel");

@@ -597,19 +597,19 @@ static void test_preferred_channel(void **state)
                                     "\"zoe@example.com\"", NULL};
         ev = event_with(MINIMAL, with_email);
     }
-    assert_int_equal(ac_render_channel_prefer(ev, -1, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_EMAIL);
-    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_SMS, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, AC_CHANNEL_SMS, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_SMS);
     assert_string_equal(to, "+49 151 5559797");
-    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_EMAIL, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, AC_CHANNEL_EMAIL, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_EMAIL);
     ac_event_destroy(ev);
     /* Preferring SMS without a phone number: email after all. */
     const char *email_only[] = {"customer.phone", NULL, "customer.email", "\"zoe@example.com\"",
                                 NULL};
     ev = event_with(MINIMAL, email_only);
-    assert_int_equal(ac_render_channel_prefer(ev, AC_CHANNEL_SMS, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, AC_CHANNEL_SMS, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_EMAIL);
     ac_event_destroy(ev);
 }
@@ -1571,7 +1571,7 @@ static void test_channel(void **state)
     ac_channel_t ch;
     const char *to = NULL;
     ac_event_t *ev = event_with(FULL, NULL);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_EMAIL);
     assert_string_equal(to, "zoe@example.com");
     ac_event_destroy(ev);
@@ -1579,14 +1579,14 @@ static void test_channel(void **state)
     /* Email wins over a phone number when both are given. */
     static const char *const both[] = {"customer.phone", "\"+4915112345678\"", NULL};
     ev = event_with(FULL, both);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_EMAIL);
     ac_event_destroy(ev);
 
     static const char *const phone_only[] = {"customer.email", NULL, "customer.phone",
                                              "\"+4915112345678\"", NULL};
     ev = event_with(FULL, phone_only);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_SMS);
     assert_string_equal(to, "+4915112345678");
     ac_event_destroy(ev);
@@ -1595,19 +1595,19 @@ static void test_channel(void **state)
     static const char *const bad_email[] = {"customer.email", "\"zoe.example.com\"",
                                             "customer.phone", "\"+447700900123\"", NULL};
     ev = event_with(FULL, bad_email);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), 0);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), 0);
     assert_int_equal(ch, AC_CHANNEL_SMS);
     assert_string_equal(to, "+447700900123");
     ac_event_destroy(ev);
 
     static const char *const neither[] = {"customer.email", NULL, NULL};
     ev = event_with(FULL, neither);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), -1);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), -1);
     ac_event_destroy(ev);
 
     static const char *const empty[] = {"customer.email", "\"\"", "customer.phone", "\"\"", NULL};
     ev = event_with(FULL, empty);
-    assert_int_equal(ac_render_channel(ev, &ch, &to), -1);
+    assert_int_equal(ac_channel_choose(ev, -1, &ch, &to), -1);
     ac_event_destroy(ev);
 
     assert_string_equal(ac_channel_name(AC_CHANNEL_EMAIL), "email");

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "channel.h"
 #include "prefs.h"
 
 static int usage(const char *why)
@@ -30,8 +31,9 @@ static int usage(const char *why)
 static int valid_what(const char *what)
 {
     ac_kind_t kind;
-    if (strcmp(what, "marketing") == 0 || strcmp(what, "channel:email") == 0 ||
-        strcmp(what, "channel:sms") == 0)
+    ac_channel_t ch;
+    if (strcmp(what, "marketing") == 0 ||
+        (strncmp(what, "channel:", 8) == 0 && ac_channel_parse(what + 8, &ch) == 0))
         return 1;
     return strncmp(what, "kind:", 5) == 0 && ac_kind_parse(what + 5, &kind) == 0 &&
            ac_prefs_marketing(kind);
@@ -69,8 +71,8 @@ int main(int argc, char **argv)
         return usage("--redis, --store and --customer are required");
     if (show + (what != NULL) + (prefer != NULL) != 1)
         return usage("give exactly one of --opt-out, --opt-in, --prefer and --show");
-    if (prefer && strcmp(prefer, "email") != 0 && strcmp(prefer, "sms") != 0 &&
-        strcmp(prefer, "none") != 0)
+    ac_channel_t ch;
+    if (prefer && ac_channel_parse(prefer, &ch) < 0 && strcmp(prefer, "none") != 0)
         return usage("--prefer takes email, sms or none");
     if (what && !valid_what(what))
         return usage("WHAT is marketing, channel:email, channel:sms, kind:review_request or "
