@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
 #include "timeutil.h"
 
 /* KEYS[1] sent mark, KEYS[2] lease; ARGV[1] token, ARGV[2] lease ms. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
+
 static void customer_key(const char *what, const ac_event_t *ev, char *buf, size_t bufsz)
 {
     ac_redis_key(buf, bufsz, what, ev->store.id, ev->customer.id);

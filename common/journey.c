@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
 #include "timeutil.h"
 
 static const char *fact_names[AC_FACT__COUNT] = {

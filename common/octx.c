@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
+
 static json_object *member(json_object *o, const char *name)
 {
     json_object *v = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "redis_key.h"
 #include "render.h"
 #include "timeutil.h"
 

@@ -12,16 +12,6 @@
 
 #include <hiredis/hiredis.h>
 
-typedef struct ac_redis_url {
-    char host[256];
-    int port;
-    char password[256];
-    int db;
-} ac_redis_url_t;
-
-/* Parses redis://[:password@]host[:port][/db]. Returns 0, or -1 with why. */
-int ac_redis_url_parse(const char *url, ac_redis_url_t *u, char *why, size_t whysz);
-
 /* A Lua script run with EVALSHA; sha is filled when it is loaded. */
 typedef struct ac_redis_script {
     const char *source;
@@ -64,13 +54,6 @@ redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errs
 
 /* Frees n replies and their array. Accepts NULL. */
 void ac_redis_free_replies(redisReply **replies, size_t n);
-
-/* Writes "ac:<prefix>:<length of store>:<store>:<id>" into buf: the key
- * of something a store owns (an event, an order's journey, a customer's
- * preferences). The store id's length goes first so that no split of
- * "a:b" into store and id gives another pair's key. NULL store reads as "". */
-void ac_redis_key(char *buf, size_t bufsz, const char *prefix, const char *store_id,
-                  const char *id);
 
 /* Drops the connection after a failure the caller detected itself. */
 void ac_redis_disconnect(ac_redis_t *r);

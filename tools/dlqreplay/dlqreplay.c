@@ -29,6 +29,7 @@
 #include "log.h"
 #include "message.h"
 #include "redis.h"
+#include "redis_url.h"
 #include "timeutil.h"
 
 #ifndef AC_VERSION
