@@ -13,6 +13,7 @@
 #include "history.h"
 #include "holdout.h"
 #include "journey.h"
+#include "journey_redis.h"
 #include "links.h"
 #include "offsets.h"
 #include "prefs.h"
