@@ -7,7 +7,7 @@
 
 #include "duration.h"
 #include "log.h"
-#include "redis.h"
+#include "redis_url.h"
 
 #define AC_CONFIG_MAX_PROPS 128
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
 #include "timeutil.h"
 
 /* KEYS[1] sent mark, KEYS[2] lease; ARGV[1] token, ARGV[2] lease ms. */
@@ -46,50 +47,66 @@ static void message_keys(const char *id, char *sent, char *lease, size_t sz)
     snprintf(lease, sz, "ac:m:{%s}:lease", id);
 }
 
+/* Sets seen[item] from an EXISTS reply. */
+static int seen_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    (void)err;
+    (void)errsz;
+    ((int *)ctx)[item] = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    return 0;
+}
+
 int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *seen, char *err,
                          size_t errsz)
 {
-    redisReply **replies;
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, seen_reply, seen, err, errsz);
+    if (!b)
         return -1;
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(ac_redis_context(r), "EXISTS %s", keys[i]);
-    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        seen[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
-    ac_redis_free_replies(replies, n);
-    return 0;
+        ac_redis_batch_command(b, i, "EXISTS %s", keys[i]);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64_t ttl_ms,
                          char *err, size_t errsz)
 {
-    redisReply **replies;
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
         return -1;
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(ac_redis_context(r), "SET %s 1 PX %lld", keys[i], (long long)ttl_ms);
-    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
-        return -1;
-    ac_redis_free_replies(replies, n);
-    return 0;
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s 1 PX %lld", keys[i],
+                               (long long)ttl_ms);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 typedef enum message_op { OP_CLAIM, OP_SENT, OP_RELEASE } message_op_t;
 
+/* Sets out[item] from a claim script's reply; anything unexpected waits. */
+static int claim_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    (void)err;
+    (void)errsz;
+    ((ac_claim_t *)ctx)[item] =
+        reply->type == REDIS_REPLY_INTEGER ? (ac_claim_t)reply->integer : AC_CLAIM_BUSY;
+    return 0;
+}
+
 /* Runs one of the message scripts for n ids in one round trip. arg is the
- * lease or the sent mark's ttl in ms (unused by OP_RELEASE). */
+ * lease or the sent mark's ttl in ms (unused by OP_RELEASE); claims fill
+ * out[], the others only need their replies to be no errors. */
 static int message_batch(ac_redis_t *r, message_op_t op, const char *const *ids,
-                         const char *const *tokens, size_t n, int64_t arg, redisReply ***out,
+                         const char *const *tokens, size_t n, int64_t arg, ac_claim_t *out,
                          char *err, size_t errsz)
 {
     char sent[96], lease[96], ms[24], when[AC_TIME_BUFSZ];
-    if (ac_redis_connect(r, err, errsz) < 0)
+    if (n == 0)
+        return 0;
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, claim_reply, out, err, errsz);
+    if (!b)
         return -1;
     snprintf(ms, sizeof(ms), "%lld", (long long)arg);
     ac_time_format(ac_time_now_ms(), when, sizeof(when));
@@ -98,55 +115,32 @@ static int message_batch(ac_redis_t *r, message_op_t op, const char *const *ids,
         const char *claim[] = {sent, lease, tokens[i], ms};
         const char *mark[] = {sent, lease, tokens[i], ms, when};
         const char *release[] = {lease, tokens[i]};
-        int rc = op == OP_CLAIM  ? ac_redis_append_script(r, &claim_script, 2, 4, claim, NULL)
-                 : op == OP_SENT ? ac_redis_append_script(r, &sent_script, 2, 5, mark, NULL)
-                                 : ac_redis_append_script(r, &release_script, 1, 2, release, NULL);
-        if (rc < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
+        if (op == OP_CLAIM)
+            ac_redis_batch_script(b, i, &claim_script, 2, 4, claim, NULL);
+        else if (op == OP_SENT)
+            ac_redis_batch_script(b, AC_REDIS_BATCH_NO_ITEM, &sent_script, 2, 5, mark, NULL);
+        else
+            ac_redis_batch_script(b, AC_REDIS_BATCH_NO_ITEM, &release_script, 1, 2, release, NULL);
     }
-    return (*out = ac_redis_replies_ok(r, n, err, errsz)) ? 0 : -1;
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_dedup_claim(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
                    int64_t lease_ms, ac_claim_t *out, char *err, size_t errsz)
 {
-    redisReply **replies;
-    if (n == 0)
-        return 0;
-    if (message_batch(r, OP_CLAIM, ids, tokens, n, lease_ms, &replies, err, errsz) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = replies[i]->type == REDIS_REPLY_INTEGER ? (ac_claim_t)replies[i]->integer
-                                                         : AC_CLAIM_BUSY;
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return message_batch(r, OP_CLAIM, ids, tokens, n, lease_ms, out, err, errsz);
 }
 
 int ac_dedup_sent(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
                   int64_t ttl_ms, char *err, size_t errsz)
 {
-    redisReply **replies;
-    if (n == 0)
-        return 0;
-    if (message_batch(r, OP_SENT, ids, tokens, n, ttl_ms, &replies, err, errsz) < 0)
-        return -1;
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return message_batch(r, OP_SENT, ids, tokens, n, ttl_ms, NULL, err, errsz);
 }
 
 int ac_dedup_release(ac_redis_t *r, const char *const *ids, const char *const *tokens, size_t n,
                      char *err, size_t errsz)
 {
-    redisReply **replies;
-    if (n == 0)
-        return 0;
-    if (message_batch(r, OP_RELEASE, ids, tokens, n, 0, &replies, err, errsz) < 0)
-        return -1;
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return message_batch(r, OP_RELEASE, ids, tokens, n, 0, NULL, err, errsz);
 }
 
 int ac_dedup_forget(ac_redis_t *r, const char *id, char *err, size_t errsz)

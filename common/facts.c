@@ -166,98 +166,81 @@ static int seen_key(expired_t *e, const char *key)
 }
 
 /* Appends the write of one fact and, once per key and batch, its key's
- * expiry; returns the number of commands appended (0 when the value does
- * not fit). */
-static size_t append_fact(redisContext *c, expired_t *e, ac_facts_table_t t, const char *store,
-                          int64_t at_ms, const char *field, const char *value, int vlen,
-                          int64_t retention_ms)
+ * expiry: a PEXPIREAT per fact would double the batch for nothing. A value
+ * that did not fit (vlen < 0) is not written. */
+static void append_fact(ac_redis_batch_t *b, expired_t *e, ac_facts_table_t t, const char *store,
+                        int64_t at_ms, const char *field, const char *value, int vlen,
+                        int64_t retention_ms)
 {
     char key[600];
     int y, m;
     int64_t next;
     if (vlen < 0 && t != AC_FACTS_RETURNS)
-        return 0;
+        return;
     ac_facts_key(key, sizeof(key), t, store, at_ms);
     utc_month(at_ms, &y, &m, &next);
     if (t == AC_FACTS_RETURNS)
-        redisAppendCommand(c, "SADD %s %s", key, field);
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SADD %s %s", key, field);
     else
-        redisAppendCommand(c, "HSETNX %s %s %b", key, field, value, (size_t)vlen);
-    if (seen_key(e, key))
-        return 1;
-    redisAppendCommand(c, "PEXPIREAT %s %lld", key, (long long)(next + retention_ms));
-    return 2;
-}
-
-/* Collects n replies and fails on any error reply. */
-static int collect(ac_redis_t *r, size_t queued, char *err, size_t errsz)
-{
-    if (queued == 0)
-        return 0;
-    redisReply **replies = ac_redis_replies_ok(r, queued, err, errsz);
-    if (!replies)
-        return -1;
-    ac_redis_free_replies(replies, queued);
-    return 0;
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSETNX %s %s %b", key, field, value,
+                               (size_t)vlen);
+    if (!seen_key(e, key))
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIREAT %s %lld", key,
+                               (long long)(next + retention_ms));
 }
 
 int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n,
                            int64_t retention_ms, char *err, size_t errsz)
 {
-    size_t queued = 0;
     char val[1024], meta[600];
     expired_t e = {.n = 0}, metas = {.n = 0};
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
         return -1;
-    redisContext *c = ac_redis_context(r);
     for (size_t i = 0; i < n; i++) {
         const ac_event_t *ev = evs[i];
         switch (ev->type) {
         case AC_EVENT_ORDER_PLACED:
-            queued +=
-                append_fact(c, &e, AC_FACTS_ORDERS, ev->store.id, ev->occurred_ms, ev->order.id,
-                            val, ac_facts_encode_order(val, sizeof(val), ev), retention_ms);
+            append_fact(b, &e, AC_FACTS_ORDERS, ev->store.id, ev->occurred_ms, ev->order.id, val,
+                        ac_facts_encode_order(val, sizeof(val), ev), retention_ms);
             /* The report's calendar, unless it is told another: once per
              * store and batch. */
             if (ev->store.timezone && *ev->store.timezone) {
                 ac_facts_meta_key(meta, sizeof(meta), ev->store.id);
-                if (!seen_key(&metas, meta)) {
-                    redisAppendCommand(c, "HSET %s timezone %s", meta, ev->store.timezone);
-                    queued++;
-                }
+                if (!seen_key(&metas, meta))
+                    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s timezone %s", meta,
+                                           ev->store.timezone);
             }
             break;
         case AC_EVENT_RETURN_REQUESTED:
-            queued += append_fact(c, &e, AC_FACTS_RETURNS, ev->store.id, ev->occurred_ms,
-                                  ev->order.id, "", 0, retention_ms);
+            append_fact(b, &e, AC_FACTS_RETURNS, ev->store.id, ev->occurred_ms, ev->order.id, "", 0,
+                        retention_ms);
             break;
         case AC_EVENT_FEEDBACK_RECEIVED:
-            queued +=
-                append_fact(c, &e, AC_FACTS_RATINGS, ev->store.id, ev->occurred_ms, ev->order.id,
-                            val, ac_facts_encode_rating(val, sizeof(val), ev), retention_ms);
+            append_fact(b, &e, AC_FACTS_RATINGS, ev->store.id, ev->occurred_ms, ev->order.id, val,
+                        ac_facts_encode_rating(val, sizeof(val), ev), retention_ms);
             break;
         default:
             break;
         }
     }
-    return collect(r, queued, err, errsz);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_facts_record_msgs(ac_redis_t *r, const ac_facts_msg_t *m, size_t n, int64_t retention_ms,
                          char *err, size_t errsz)
 {
-    size_t queued = 0;
     char val[1024];
     expired_t e = {.n = 0};
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
         return -1;
-    redisContext *c = ac_redis_context(r);
     for (size_t i = 0; i < n; i++)
-        queued += append_fact(c, &e, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id,
-                              val, ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
-    return collect(r, queued, err, errsz);
+        append_fact(b, &e, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id, val,
+                    ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 /* Hands the pairs (or members) of one page of a scan to fn. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
+
 static void customer_key(const char *what, const ac_event_t *ev, char *buf, size_t bufsz)
 {
     ac_redis_key(buf, bufsz, what, ev->store.id, ev->customer.id);
@@ -18,10 +20,9 @@ static void catalog_prefix(const ac_event_t *ev, char *buf, size_t bufsz)
 int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                       char *err, size_t errsz)
 {
-    size_t queued = 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
         return -1;
-    redisContext *c = ac_redis_context(r);
     for (size_t i = 0; i < n; i++) {
         const ac_event_t *ev = evs[i];
         if (ev->type != AC_EVENT_ORDER_PLACED || ev->order.n_items == 0)
@@ -35,24 +36,20 @@ int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int
             if (!it->category || !*it->category || !it->sku || !it->name)
                 continue;
             snprintf(catalog, sizeof(catalog), "%s%.200s", prefix, it->category);
-            redisAppendCommand(c, "ZINCRBY %s %lld %s", interest,
-                               (long long)(it->quantity > 0 ? it->quantity : 1), it->category);
-            redisAppendCommand(c, "SADD %s %s", bought, it->sku);
-            redisAppendCommand(c, "HSET %s %s %s", catalog, it->sku, it->name);
-            redisAppendCommand(c, "PEXPIRE %s %lld", catalog, (long long)ttl_ms);
-            queued += 4;
+            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZINCRBY %s %lld %s", interest,
+                                   (long long)(it->quantity > 0 ? it->quantity : 1), it->category);
+            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SADD %s %s", bought, it->sku);
+            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s %s %s", catalog, it->sku,
+                                   it->name);
+            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", catalog,
+                                   (long long)ttl_ms);
         }
-        redisAppendCommand(c, "PEXPIRE %s %lld", interest, (long long)ttl_ms);
-        redisAppendCommand(c, "PEXPIRE %s %lld", bought, (long long)ttl_ms);
-        queued += 2;
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", interest,
+                               (long long)ttl_ms);
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", bought,
+                               (long long)ttl_ms);
     }
-    if (queued == 0)
-        return 0;
-    redisReply **replies = ac_redis_replies_ok(r, queued, err, errsz);
-    if (!replies)
-        return -1;
-    ac_redis_free_replies(replies, queued);
-    return 0;
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 /* KEYS[1] interest, KEYS[2] bought; ARGV[1] catalog prefix, then the SKUs
@@ -77,11 +74,23 @@ void ac_history_register(ac_redis_t *r)
     ac_redis_register_script(r, &suggest_script);
 }
 
+/* Copies the suggested product's name into reqs[item]; "" for none. */
+static int suggest_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    ac_history_req_t *req = &((ac_history_req_t *)ctx)[item];
+    (void)err;
+    (void)errsz;
+    snprintf(req->suggestion, sizeof(req->suggestion), "%s",
+             reply->type == REDIS_REPLY_STRING ? reply->str : "");
+    return 0;
+}
+
 int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *err, size_t errsz)
 {
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, suggest_reply, reqs, err, errsz);
+    if (!b)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const ac_event_t *ev = reqs[i].ev;
@@ -97,18 +106,7 @@ int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *er
         for (size_t k = 0; k < ev->order.n_items && argc < 3 + 64; k++)
             if (ev->order.items[k].sku)
                 argv[argc++] = ev->order.items[k].sku;
-        if (ac_redis_append_script(r, &suggest_script, 2, argc, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
+        ac_redis_batch_script(b, i, &suggest_script, 2, argc, argv, NULL);
     }
-    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
-    if (!replies)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        snprintf(reqs[i].suggestion, sizeof(reqs[i].suggestion), "%s",
-                 replies[i]->type == REDIS_REPLY_STRING ? replies[i]->str : "");
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return ac_redis_batch_exec(b, err, errsz);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
 #include "timeutil.h"
 
 static const char *fact_names[AC_FACT__COUNT] = {
@@ -196,26 +197,6 @@ void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_
     ac_redis_key(buf, bufsz, "j", store_id, order_id);
 }
 
-/* KEYS[1] journey; ARGV[1] ttl ms, ARGV[2] promised date or "", then
- * fact/time pairs. Earliest time wins, so applying events in any order, or
- * twice, leaves the same hash. */
-static ac_redis_script_t apply_script = {
-    "for i = 3, #ARGV, 2 do\n"
-    "  local cur = redis.call('HGET', KEYS[1], ARGV[i])\n"
-    "  if not cur or tonumber(ARGV[i + 1]) < tonumber(cur) then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])\n"
-    "  end\n"
-    "end\n"
-    "if ARGV[2] ~= '' then redis.call('HSETNX', KEYS[1], 'promised', ARGV[2]) end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
-    "return redis.call('HGETALL', KEYS[1])\n",
-    {0}};
-
-void ac_journey_register(ac_redis_t *r)
-{
-    ac_redis_register_script(r, &apply_script);
-}
-
 void ac_journey_parse(const char *const *fields, const char *const *values, size_t n,
                       ac_journey_t *out)
 {
@@ -233,91 +214,4 @@ void ac_journey_parse(const char *const *fields, const char *const *values, size
             if (strcmp(fields[i], fact_names[f]) == 0)
                 out->at[f] = strtoll(values[i], NULL, 10);
     }
-}
-
-static void parse_reply(const redisReply *rep, ac_journey_t *out)
-{
-    const char *fields[96], *values[96];
-    size_t n = 0;
-    memset(out, 0, sizeof(*out));
-    if (rep->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t i = 0; i + 1 < rep->elements && n < 96; i += 2) {
-        if (rep->element[i]->type != REDIS_REPLY_STRING ||
-            rep->element[i + 1]->type != REDIS_REPLY_STRING)
-            continue;
-        fields[n] = rep->element[i]->str;
-        values[n++] = rep->element[i + 1]->str;
-    }
-    ac_journey_parse(fields, values, n, out);
-}
-
-/* Reads the n journeys the commands just queued answer with. */
-static int read_journeys(ac_redis_t *r, size_t n, ac_journey_t *out, char *err, size_t errsz)
-{
-    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
-    if (!replies)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        parse_reply(replies[i], &out[i]);
-    ac_redis_free_replies(replies, n);
-    return 0;
-}
-
-int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
-                     ac_journey_t *out, char *err, size_t errsz)
-{
-    if (n == 0)
-        return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return -1;
-    char ttl[24];
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
-    for (size_t i = 0; i < n; i++) {
-        const ac_event_t *ev = evs[i];
-        char key[600], promised[11], times[AC_FACT__COUNT][24], parcel[AC_EVENT_MAX_ID_LEN + 8];
-        const char *argv[5 + 2 * AC_FACT__COUNT];
-        ac_fact_t facts[AC_FACT__COUNT];
-        size_t nf = ac_journey_facts(ev, facts);
-        ac_journey_key(ev->store.id, ev->order.id, key, sizeof(key));
-        ac_time_date(ev->order.promised_delivery_date, promised);
-        int argc = 0;
-        argv[argc++] = key;
-        argv[argc++] = ttl;
-        argv[argc++] = promised;
-        for (size_t f = 0; f < nf; f++) {
-            snprintf(times[f], sizeof(times[f]), "%lld", (long long)ev->occurred_ms);
-            argv[argc++] = fact_names[facts[f]];
-            argv[argc++] = times[f];
-        }
-        if (ev->type == AC_EVENT_SHIPMENT_DELIVERED) {
-            snprintf(parcel, sizeof(parcel), "d:%.*s", AC_EVENT_MAX_ID_LEN,
-                     ev->shipment.id ? ev->shipment.id : "");
-            argv[argc++] = parcel;
-            argv[argc++] = times[0];
-        }
-        if (ac_redis_append_script(r, &apply_script, 1, argc, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
-    }
-    return read_journeys(r, n, out, err, errsz);
-}
-
-int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey_t *out, char *err,
-                    size_t errsz)
-{
-    if (n == 0)
-        return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (redisAppendCommand(ac_redis_context(r), "HGETALL %s", keys[i]) != REDIS_OK) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
-    }
-    return read_journeys(r, n, out, err, errsz);
 }

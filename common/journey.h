@@ -10,8 +10,11 @@
  * the 14th is pointless if a return was requested on the 12th, whether the
  * return event was processed before or after the delivery that scheduled it.
  *
- * The facts and blockers are pure (unit-tested); ac_journey_apply() is the
- * one Redis round trip per batch. */
+ * This header is the pure part: facts, blockers and the journey's key and
+ * parse, with no Redis client, so that the rules (rules.h) and anything
+ * else reasoning about journeys need no hiredis. journey_redis.h records
+ * and reads journeys in Redis. The journeys are the caller's; the strings
+ * returned are static. */
 #ifndef AC_JOURNEY_H
 #define AC_JOURNEY_H
 
@@ -20,7 +23,6 @@
 
 #include "event.h"
 #include "message.h"
-#include "redis.h"
 
 typedef enum ac_fact {
     AC_FACT_PLACED = 0,
@@ -95,23 +97,6 @@ int ac_journey_blocked_parcel(const ac_journey_t *j, ac_kind_t kind, int64_t at_
 
 /* Writes the Redis key of (store, order)'s journey into buf. */
 void ac_journey_key(const char *store_id, const char *order_id, char *buf, size_t bufsz);
-
-/* Registers the Lua script of ac_journey_apply(). */
-void ac_journey_register(ac_redis_t *r);
-
-/* For each of n events, records its facts (and the promised delivery date,
- * if the order's journey has none yet), renews the journey's expiry to
- * ttl_ms and reads the whole journey back into out[i]. The events are
- * applied in array order, so a later event of the same order sees the
- * earlier ones. One round trip. Returns 0 or -1 with err. */
-int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
-                     ac_journey_t *out, char *err, size_t errsz);
-
-/* Reads the journeys at n keys (ac_journey_key()) into out[], one round
- * trip: what notify-worker checks a late message against before sending
- * it. A journey that is gone reads as empty. Returns 0 or -1 with err. */
-int ac_journey_read(ac_redis_t *r, const char *const *keys, size_t n, ac_journey_t *out, char *err,
-                    size_t errsz);
 
 /* Parses a journey from HGETALL's field/value pairs (for tests and the
  * scheduler). Unknown fields are ignored. */

@@ -12,6 +12,7 @@
 #include "history.h"
 #include "holdout.h"
 #include "journey.h"
+#include "journey_redis.h"
 #include "log.h"
 #include "notify_int.h"
 #include "timeutil.h"

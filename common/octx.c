@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_key.h"
+
 static json_object *member(json_object *o, const char *name)
 {
     json_object *v = NULL;
@@ -84,50 +86,53 @@ out:
     return out;
 }
 
+/* Where the GETs' replies go: merged[item] is evs[item]'s context. */
+typedef struct sync_out {
+    const ac_event_t *const *evs;
+    char **merged;
+} sync_out_t;
+
+/* Merges the stored context of evs[item]'s order into it; an order whose
+ * context is gone (or was never stored) gets none. */
+static int get_reply(void *ctx, size_t item, const redisReply *x, char *err, size_t errsz)
+{
+    sync_out_t *o = ctx;
+    (void)err;
+    (void)errsz;
+    if (x->type == REDIS_REPLY_STRING)
+        o->merged[item] = ac_octx_merge(o->evs[item], x->str, x->len);
+    return 0;
+}
+
 int ac_octx_sync(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                  char **merged, char *err, size_t errsz)
 {
-    size_t queued = 0, gets = 0;
     char key[600];
+    sync_out_t o = {evs, merged};
     for (size_t i = 0; i < n; i++)
         merged[i] = NULL;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, get_reply, &o, err, errsz);
+    if (!b)
         return -1;
-    redisContext *c = ac_redis_context(r);
     for (size_t i = 0; i < n; i++) {
         if (evs[i]->type != AC_EVENT_ORDER_PLACED)
             continue;
         char *v = ac_octx_of(evs[i]);
         if (!v) {
             snprintf(err, errsz, "out of memory");
-            if (queued)
-                ac_redis_disconnect(r); /* commands appended, never read */
+            ac_redis_batch_abort(b); /* commands appended, never read */
             return -1;
         }
         ac_redis_key(key, sizeof(key), "oc", evs[i]->store.id, evs[i]->order.id);
-        redisAppendCommand(c, "SET %s %s PX %lld", key, v, (long long)ttl_ms);
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s %s PX %lld", key, v,
+                               (long long)ttl_ms);
         free(v);
-        queued++;
     }
     for (size_t i = 0; i < n; i++) {
         if (!ac_octx_wanted(evs[i]))
             continue;
         ac_redis_key(key, sizeof(key), "oc", evs[i]->store.id, evs[i]->order.id);
-        redisAppendCommand(c, "GET %s", key);
-        gets++;
+        ac_redis_batch_command(b, i, "GET %s", key);
     }
-    if (queued + gets == 0)
-        return 0;
-    redisReply **rep = ac_redis_replies_ok(r, queued + gets, err, errsz);
-    if (!rep)
-        return -1;
-    for (size_t i = 0, g = queued; i < n; i++) {
-        if (!ac_octx_wanted(evs[i]))
-            continue;
-        const redisReply *x = rep[g++];
-        if (x->type == REDIS_REPLY_STRING)
-            merged[i] = ac_octx_merge(evs[i], x->str, x->len);
-    }
-    ac_redis_free_replies(rep, queued + gets);
-    return 0;
+    return ac_redis_batch_exec(b, err, errsz);
 }

@@ -10,6 +10,7 @@
 #include "octx.h"
 #include "history.h"
 #include "journey.h"
+#include "journey_redis.h"
 #include "log.h"
 #include "message.h"
 #include "schedule.h"

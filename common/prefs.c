@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "channel.h"
+#include "redis_key.h"
 #include "timeutil.h"
 
 #define DAY_S 86400
@@ -154,14 +155,25 @@ void ac_prefs_register(ac_redis_t *r)
     ac_redis_register_script(r, &check_script);
 }
 
+/* Sets reqs[item]'s verdict from the check script's reply; anything
+ * unexpected lets the message go, as a missing preference would. */
+static int check_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    (void)err;
+    (void)errsz;
+    ((ac_prefs_req_t *)ctx)[item].verdict =
+        reply->type == REDIS_REPLY_INTEGER ? (ac_prefs_verdict_t)reply->integer : AC_PREFS_SEND;
+    return 0;
+}
+
 int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms, int cap,
                    int64_t window_ms, char *err, size_t errsz)
 {
     char now[24], capbuf[16], window[24];
-    redisReply **replies;
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, check_reply, reqs, err, errsz);
+    if (!b)
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(capbuf, sizeof(capbuf), "%d", cap);
@@ -175,19 +187,22 @@ int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms
                               now,
                               capbuf,
                               window};
-        if (ac_redis_append_script(r, &check_script, 2, 8, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
+        ac_redis_batch_script(b, i, &check_script, 2, 8, argv, NULL);
     }
-    if (!(replies = ac_redis_replies_ok(r, n, err, errsz)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        reqs[i].verdict = replies[i]->type == REDIS_REPLY_INTEGER
-                              ? (ac_prefs_verdict_t)replies[i]->integer
-                              : AC_PREFS_SEND;
-    ac_redis_free_replies(replies, n);
+    return ac_redis_batch_exec(b, err, errsz);
+}
+
+/* Sets prefer[item] from the stored "prefer" field; -1 when there is none
+ * or it names no channel this version knows. */
+static int prefer_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    int *prefer = ctx;
+    (void)err;
+    (void)errsz;
+    ac_channel_t ch;
+    prefer[item] = -1;
+    if (reply->type == REDIS_REPLY_STRING && ac_channel_parse(reply->str, &ch) == 0)
+        prefer[item] = (int)ch;
     return 0;
 }
 
@@ -196,26 +211,12 @@ int ac_prefs_channels(ac_redis_t *r, const char *const *prefs_keys, size_t n, in
 {
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, prefer_reply, prefer, err, errsz);
+    if (!b)
         return -1;
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(ac_redis_context(r), "HGET %s prefer", prefs_keys[i]);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *rep = NULL;
-        if (ac_redis_replies(r, 1, &rep, err, errsz) < 0)
-            return -1;
-        ac_channel_t ch;
-        prefer[i] = -1;
-        if (rep->type == REDIS_REPLY_STRING && ac_channel_parse(rep->str, &ch) == 0)
-            prefer[i] = (int)ch;
-        else if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(err, errsz, "redis: %s", rep->str);
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-    return rc;
+        ac_redis_batch_command(b, i, "HGET %s prefer", prefs_keys[i]);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_prefs_set(ac_redis_t *r, const char *prefs_key, const char *what, int optout, char *err,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis_url.h"
 
 #define AC_REDIS_MAX_SCRIPTS 16
 
@@ -15,64 +16,6 @@ struct ac_redis {
     ac_redis_script_t *scripts[AC_REDIS_MAX_SCRIPTS];
     size_t n_scripts;
 };
-
-int ac_redis_url_parse(const char *url, ac_redis_url_t *u, char *why, size_t whysz)
-{
-    memset(u, 0, sizeof(*u));
-    u->port = 6379;
-    if (!url || strncmp(url, "redis://", 8) != 0) {
-        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]");
-        return -1;
-    }
-    const char *p = url + 8;
-    const char *at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof(u->password)) {
-            snprintf(why, whysz, "password too long");
-            return -1;
-        }
-        memcpy(u->password, pw, n);
-        u->password[n] = '\0';
-        p = at + 1;
-    }
-    size_t hostlen = strcspn(p, ":/");
-    if (hostlen == 0 || hostlen >= sizeof(u->host)) {
-        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]: no host");
-        return -1;
-    }
-    memcpy(u->host, p, hostlen);
-    u->host[hostlen] = '\0';
-    p += hostlen;
-    if (*p == ':') {
-        char *end;
-        long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/')) {
-            snprintf(why, whysz, "port must be a number from 1 to 65535");
-            return -1;
-        }
-        u->port = (int)port;
-        p = end;
-    }
-    if (*p == '/') {
-        p++;
-        if (*p) {
-            char *end;
-            long db = strtol(p, &end, 10);
-            if (end == p || *end || db < 0 || db > 1000000) {
-                snprintf(why, whysz, "database must be a number");
-                return -1;
-            }
-            u->db = (int)db;
-        }
-    } else if (*p) {
-        snprintf(why, whysz, "expected redis://[:password@]host:port[/db]");
-        return -1;
-    }
-    return 0;
-}
 
 ac_redis_t *ac_redis_new(const char *url, int timeout_ms, char *err, size_t errsz)
 {
@@ -231,13 +174,36 @@ fail:
     return -1;
 }
 
-void ac_redis_key(char *buf, size_t bufsz, const char *prefix, const char *store_id, const char *id)
+redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...)
 {
-    const char *store = store_id ? store_id : "";
-    snprintf(buf, bufsz, "ac:%s:%zu:%s:%s", prefix, strlen(store), store, id ? id : "");
+    if (ac_redis_connect(r, err, errsz) < 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    if (!reply) {
+        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
+        ac_redis_disconnect(r);
+    }
+    return reply;
 }
 
-redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz)
+/* Frees n replies and their array. Accepts NULL. */
+static void free_replies(redisReply **replies, size_t n)
+{
+    if (!replies)
+        return;
+    for (size_t i = 0; i < n; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+}
+
+/* Reads n replies into a new array like ac_redis_replies(), and fails when
+ * any of them is an error reply, with its text in err: a batch's replies
+ * are handed out all or none. Returns the array (free with free_replies())
+ * or NULL; the connection is dropped when replies were left unread. */
+static redisReply **replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz)
 {
     redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
     if (!replies) {
@@ -253,33 +219,123 @@ redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errs
     for (size_t i = 0; i < n; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR) {
             snprintf(err, errsz, "redis: %s", replies[i]->str);
-            ac_redis_free_replies(replies, n);
+            free_replies(replies, n);
             return NULL;
         }
     }
     return replies;
 }
 
-void ac_redis_free_replies(redisReply **replies, size_t n)
-{
-    if (!replies)
-        return;
-    for (size_t i = 0; i < n; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-}
+struct ac_redis_batch {
+    ac_redis_t *r;
+    ac_redis_reply_fn fn;
+    void *ctx;
+    size_t *items; /* the item of each appended command, in order */
+    size_t n, cap;
+    int failed; /* a command could not be queued: the batch cannot be read */
+};
 
-redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...)
+ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void *ctx, char *err,
+                                       size_t errsz)
 {
     if (ac_redis_connect(r, err, errsz) < 0)
         return NULL;
+    ac_redis_batch_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    b->r = r;
+    b->fn = fn;
+    b->ctx = ctx;
+    return b;
+}
+
+/* Makes room for one more command's item before it is appended: once a
+ * command is on the wire its reply must be accounted for, so the item
+ * cannot be lost to a failed allocation afterwards. */
+static int batch_reserve(ac_redis_batch_t *b)
+{
+    if (b->failed || !b->r->ctx) {
+        b->failed = 1;
+        return -1;
+    }
+    if (b->n < b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    size_t *items = realloc(b->items, cap * sizeof(*items));
+    if (!items) {
+        b->failed = 1;
+        return -1;
+    }
+    b->items = items;
+    b->cap = cap;
+    return 0;
+}
+
+int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...)
+{
+    if (batch_reserve(b) < 0)
+        return -1;
     va_list ap;
     va_start(ap, fmt);
-    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
+    int rc = redisvAppendCommand(b->r->ctx, fmt, ap);
     va_end(ap);
-    if (!reply) {
-        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
-        ac_redis_disconnect(r);
+    if (rc != REDIS_OK) {
+        b->failed = 1;
+        return -1;
     }
-    return reply;
+    b->items[b->n++] = item;
+    return 0;
+}
+
+int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
+                          int nkeys, int argc, const char **argv, const size_t *argvlen)
+{
+    if (batch_reserve(b) < 0)
+        return -1;
+    if (ac_redis_append_script(b->r, script, nkeys, argc, argv, argvlen) < 0) {
+        b->failed = 1;
+        return -1;
+    }
+    b->items[b->n++] = item;
+    return 0;
+}
+
+void ac_redis_batch_abort(ac_redis_batch_t *b)
+{
+    if (!b)
+        return;
+    if (b->n > 0 || b->failed)
+        ac_redis_disconnect(b->r);
+    free(b->items);
+    free(b);
+}
+
+/* Reads all replies before handing any out, so that an error reply leaves
+ * the caller's outputs as they were, as if the batch had not run. */
+int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz)
+{
+    redisReply **replies = NULL;
+    int rc = -1;
+    if (b->failed) {
+        snprintf(err, errsz, "redis: cannot queue command");
+        ac_redis_disconnect(b->r);
+        goto out;
+    }
+    if (b->n == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (!(replies = replies_ok(b->r, b->n, err, errsz)))
+        goto out;
+    rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++)
+        if (b->items[i] != AC_REDIS_BATCH_NO_ITEM && b->fn)
+            rc = b->fn(b->ctx, b->items[i], replies[i], err, errsz);
+out:
+    free_replies(replies, b->n);
+    free(b->items);
+    free(b);
+    return rc;
 }

@@ -1,26 +1,16 @@
 /* Redis connection with reconnection, pipelining and Lua scripts.
  *
- * Workers talk to Redis in batches: they append a command per record with
- * hiredis's redisAppendCommand*() on ac_redis_context(), then collect all
- * replies with ac_redis_replies(), paying one round trip per batch. When the
- * connection breaks the handle reconnects on the next ac_redis_connect(),
- * reloading every registered script, so callers simply retry the batch. */
+ * Workers talk to Redis in batches (ac_redis_batch_t below): they append a
+ * command per record, each with the item its reply belongs to, and pay one
+ * round trip per batch. When the connection breaks the handle reconnects
+ * on the next ac_redis_connect(), reloading every registered script, so
+ * callers simply retry the batch. The handle owns its hiredis context. */
 #ifndef AC_REDIS_H
 #define AC_REDIS_H
 
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
-
-typedef struct ac_redis_url {
-    char host[256];
-    int port;
-    char password[256];
-    int db;
-} ac_redis_url_t;
-
-/* Parses redis://[:password@]host[:port][/db]. Returns 0, or -1 with why. */
-int ac_redis_url_parse(const char *url, ac_redis_url_t *u, char *why, size_t whysz);
 
 /* A Lua script run with EVALSHA; sha is filled when it is loaded. */
 typedef struct ac_redis_script {
@@ -56,21 +46,49 @@ int ac_redis_append_script(ac_redis_t *r, const ac_redis_script_t *script, int n
  * replies from Redis are returned as replies, not as failures. */
 int ac_redis_replies(ac_redis_t *r, size_t n, redisReply **replies, char *err, size_t errsz);
 
-/* Reads n replies into a new array like ac_redis_replies(), and fails when
- * any of them is an error reply, with its text in err. Returns the array
- * (free with ac_redis_free_replies()) or NULL; the connection is dropped
- * when replies were left unread. */
-redisReply **ac_redis_replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz);
+/* A pipelined batch, in the spirit of hiredis's async callback list: each
+ * command is appended with the item it is about, the whole batch is sent
+ * and answered in one round trip by ac_redis_batch_exec(), and each reply
+ * is handed to the batch's callback with its item. The caller owns the
+ * batch from ac_redis_batch_begin() until ac_redis_batch_exec() or
+ * ac_redis_batch_abort(), which both free it. */
+typedef struct ac_redis_batch ac_redis_batch_t;
 
-/* Frees n replies and their array. Accepts NULL. */
-void ac_redis_free_replies(redisReply **replies, size_t n);
+/* The item of a command whose reply is only checked for an error. */
+#define AC_REDIS_BATCH_NO_ITEM ((size_t)-1)
 
-/* Writes "ac:<prefix>:<length of store>:<store>:<id>" into buf: the key
- * of something a store owns (an event, an order's journey, a customer's
- * preferences). The store id's length goes first so that no split of
- * "a:b" into store and id gives another pair's key. NULL store reads as "". */
-void ac_redis_key(char *buf, size_t bufsz, const char *prefix, const char *store_id,
-                  const char *id);
+/* Handles the reply to the command appended with item; ctx is the batch's.
+ * The reply is freed after the call. Returns 0, or -1 with err to fail the
+ * batch (the replies not yet handled are then dropped). */
+typedef int (*ac_redis_reply_fn)(void *ctx, size_t item, const redisReply *reply, char *err,
+                                 size_t errsz);
+
+/* Connects r if needed and starts a batch whose replies go to fn(ctx, ...)
+ * (fn may be NULL when every command is appended with
+ * AC_REDIS_BATCH_NO_ITEM). Returns NULL with err when it cannot connect. */
+ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void *ctx, char *err,
+                                       size_t errsz);
+
+/* Appends a command in redisAppendCommand()'s format. A command that
+ * cannot be queued fails the batch at ac_redis_batch_exec(), so callers
+ * need not check each append; returns 0 or -1 all the same. */
+int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...);
+
+/* Appends EVALSHA of script like ac_redis_append_script(), failing the
+ * batch the same way as ac_redis_batch_command(). */
+int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
+                          int nkeys, int argc, const char **argv, const size_t *argvlen);
+
+/* Sends the batch, reads every reply and, when none is an error reply,
+ * hands them in append order to the callback; then frees b. Returns 0, or
+ * -1 with err: the command that could not be queued, the connection error
+ * (the connection is dropped for the next ac_redis_connect()), the first
+ * error reply, or the callback's failure. An empty batch succeeds. */
+int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz);
+
+/* Drops a batch the caller gave up on (after its own failure), dropping the
+ * connection when commands were appended and would be left unread. */
+void ac_redis_batch_abort(ac_redis_batch_t *b);
 
 /* Drops the connection after a failure the caller detected itself. */
 void ac_redis_disconnect(ac_redis_t *r);

@@ -188,9 +188,8 @@ static const char *fact_label(const char *name)
     return "unknown";
 }
 
-/* Queues one operation's script. Returns what ac_redis_append_script()
- * does. */
-static int append_op(ac_redis_t *r, const ac_schedule_op_t *op)
+/* Queues one operation's script in b, its reply to go to ops[item]. */
+static void append_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op)
 {
     char due[24], release[24], marker[64], meta[700], ttl[24];
     const char *csv = op->type == AC_SCHEDULE_DEFER && op->blockers
@@ -208,7 +207,8 @@ static int append_op(ac_redis_t *r, const ac_schedule_op_t *op)
         size_t lens[] = {strlen(KEY_QUEUE),   strlen(KEY_ITEMS), strlen(KEY_META),
                          strlen(KEY_RELEASE), strlen(op->id),    strlen(due),
                          op->record_len,      strlen(meta),      strlen(release)};
-        return ac_redis_append_script(r, &defer_script, 4, 9, argv, lens);
+        ac_redis_batch_script(b, item, &defer_script, 4, 9, argv, lens);
+        return;
     }
     if (op->type == AC_SCHEDULE_ADD) {
         snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
@@ -220,41 +220,41 @@ static int append_op(ac_redis_t *r, const ac_schedule_op_t *op)
         size_t lens[13];
         for (size_t i = 0; i < 13; i++)
             lens[i] = argv[i] == op->record ? op->record_len : strlen(argv[i]);
-        return ac_redis_append_script(r, &add_script, 5, 13, argv, lens);
+        ac_redis_batch_script(b, item, &add_script, 5, 13, argv, lens);
+        return;
     }
     const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, op->id, due};
-    return ac_redis_append_script(r, &cancel_script, 4, 6, argv, NULL);
+    ac_redis_batch_script(b, item, &cancel_script, 4, 6, argv, NULL);
+}
+
+/* Sets ops[item]'s result from its script's reply: a string names the
+ * fact that blocked it, a number is the result itself. */
+static int op_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    ac_schedule_op_t *op = &((ac_schedule_op_t *)ctx)[item];
+    (void)err;
+    (void)errsz;
+    op->blocked_by = NULL;
+    if (reply->type == REDIS_REPLY_STRING) {
+        op->result = AC_SCHEDULE_BLOCKED;
+        op->blocked_by = fact_label(reply->str);
+    } else {
+        op->result = reply->type == REDIS_REPLY_INTEGER ? (ac_schedule_result_t)reply->integer
+                                                        : AC_SCHEDULE_NONE;
+    }
+    return 0;
 }
 
 int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
 {
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, op_reply, ops, err, errsz);
+    if (!b)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (append_op(r, &ops[i]) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
-    }
-    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
-    if (!replies)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        ops[i].blocked_by = NULL;
-        if (replies[i]->type == REDIS_REPLY_STRING) {
-            ops[i].result = AC_SCHEDULE_BLOCKED;
-            ops[i].blocked_by = fact_label(replies[i]->str);
-        } else {
-            ops[i].result = replies[i]->type == REDIS_REPLY_INTEGER
-                                ? (ac_schedule_result_t)replies[i]->integer
-                                : AC_SCHEDULE_NONE;
-        }
-    }
-    ac_redis_free_replies(replies, n);
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        append_op(b, i, &ops[i]);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 /* Copies one taken item (five reply elements) into d. Returns 1 when it
@@ -283,6 +283,35 @@ static int parse_due(redisReply **e, ac_schedule_due_t *d)
     return 1;
 }
 
+/* Where the take script's reply goes. */
+typedef struct take_out {
+    ac_schedule_due_t *out;
+    size_t max, *n;
+    long long *held;
+} take_out_t;
+
+/* Reads the take script's reply: the number of items held back, then
+ * five elements per item taken. */
+static int take_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
+{
+    take_out_t *t = ctx;
+    (void)item;
+    if (t->held && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER)
+        *t->held = rep->element[0]->integer;
+    for (size_t i = 1; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *t->n < t->max;
+         i += 5) {
+        int ok = parse_due(rep->element + i, &t->out[*t->n]);
+        if (ok < 0) {
+            /* The item stays leased and fires again once the lease lapses. */
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        *t->n += (size_t)ok;
+    }
+    return 0;
+}
+
 int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
                            size_t max, ac_schedule_due_t *out, size_t *n, long long *held,
                            char *err, size_t errsz)
@@ -293,7 +322,9 @@ int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int6
         *held = 0;
     if (max == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    take_out_t t = {out, max, n, held};
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, take_reply, &t, err, errsz);
+    if (!b)
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(until, sizeof(until), "%lld", (long long)(now_ms + lease_ms));
@@ -309,32 +340,8 @@ int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int6
     }
     const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META,       KEY_RELEASE, now,
                           until,     lim,       TAKE_MAX_BYTES, upto,        from};
-    if (ac_redis_append_script(r, &take_script, 4, 10, argv, NULL) < 0) {
-        snprintf(err, errsz, "redis: cannot queue command");
-        ac_redis_disconnect(r);
-        return -1;
-    }
-    redisReply **replies = ac_redis_replies_ok(r, 1, err, errsz);
-    if (!replies)
-        return -1;
-    const redisReply *rep = replies[0];
-    int rc = 0;
-    if (held && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER)
-        *held = rep->element[0]->integer;
-    for (size_t i = 1; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *n < max;
-         i += 5) {
-        int ok = parse_due(rep->element + i, &out[*n]);
-        if (ok < 0) {
-            /* The item stays leased and fires again once the lease lapses. */
-            snprintf(err, errsz, "out of memory");
-            rc = -1;
-            break;
-        }
-        *n += (size_t)ok;
-    }
-    ac_redis_free_replies(replies, 1);
-    return rc;
+    ac_redis_batch_script(b, 0, &take_script, 4, 10, argv, NULL);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
@@ -347,21 +354,14 @@ int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, 
 {
     if (n == 0)
         return 0;
-    if (ac_redis_connect(r, err, errsz) < 0)
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, ids[i]};
-        if (ac_redis_append_script(r, &ack_script, 4, 5, argv, NULL) < 0) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(r);
-            return -1;
-        }
+        ac_redis_batch_script(b, AC_REDIS_BATCH_NO_ITEM, &ack_script, 4, 5, argv, NULL);
     }
-    redisReply **replies = ac_redis_replies_ok(r, n, err, errsz);
-    if (!replies)
-        return -1;
-    ac_redis_free_replies(replies, n);
-    return 0;
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_schedule_pending(ac_redis_t *r, long long *count, char *err, size_t errsz)

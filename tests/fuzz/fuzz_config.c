@@ -30,7 +30,7 @@
 #include "pipeline.h"
 #include "prefs.h"
 #include "provider.h"
-#include "redis.h"
+#include "redis_url.h"
 #include "stores.h"
 #include "timeutil.h"
 #include "webhook.h"

@@ -1,5 +1,5 @@
-/* Unit tests for ac_redis_url_parse (common/redis.h), the only pure part of
- * the Redis client. */
+/* Unit tests for ac_redis_url_parse (common/redis_url.h), the pure parse
+ * of the Redis client's URL. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "redis.h"
+#include "redis_url.h"
 #include "test_util.h"
 
 static ac_redis_url_t parse_ok(const char *url)

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journey.h"
+#include "journey_redis.h"
 #include "schedule.h"
 #include "watermark.h"
 #include "timeutil.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journey.h"
+#include "journey_redis.h"
 #include "schedule.h"
 #include "timeutil.h"
 

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "message.h"
 #include "redis.h"
+#include "redis_url.h"
 #include "timeutil.h"
 
 #ifndef AC_VERSION
@@ -795,61 +796,38 @@ static void classify(const replay_t *rp, item_t *it)
     it->verdict = V_REPLAY;
 }
 
+/* Marks batch[item] sent when its sent mark exists. */
+static int sent_reply(void *ctx, size_t item, const redisReply *r, char *err, size_t errsz)
+{
+    item_t *batch = ctx;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, errsz, "redis: EXISTS: unexpected reply");
+        return -1;
+    }
+    if (r->integer > 0)
+        batch[item].verdict = V_SENT;
+    return 0;
+}
+
 /* Asks Redis, in one round trip, which candidates were sent meanwhile:
  * notify-worker's sent mark ac:m:{<id>} (common/dedup.c). The library only
  * offers a claim, which would take a lease and make notify-worker wait for
  * it; a replay needs nothing but a look. */
 static int check_sent(replay_t *rp, item_t *batch, size_t n, char *err, size_t errsz)
 {
-    redisReply **replies = NULL;
-    size_t k = 0, j = 0;
-    int rc = -1;
-
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (batch[i].verdict == V_REPLAY && batch[i].has_id)
             k++;
     if (k == 0)
         return 0;
-    replies = calloc(k, sizeof(*replies));
-    if (!replies) {
-        snprintf(err, errsz, "out of memory");
+    ac_redis_batch_t *b = ac_redis_batch_begin(rp->redis, sent_reply, batch, err, errsz);
+    if (!b)
         return -1;
-    }
-    if (ac_redis_connect(rp->redis, err, errsz) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (batch[i].verdict != V_REPLAY || !batch[i].has_id)
-            continue;
-        if (redisAppendCommand(ac_redis_context(rp->redis), "EXISTS ac:m:{%s}", batch[i].id) !=
-            REDIS_OK) {
-            snprintf(err, errsz, "redis: cannot queue command");
-            ac_redis_disconnect(rp->redis);
-            goto out;
-        }
-    }
-    if (ac_redis_replies(rp->redis, k, replies, err, errsz) < 0) {
-        free(replies);
-        return -1; /* the replies read so far were freed */
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (batch[i].verdict != V_REPLAY || !batch[i].has_id)
-            continue;
-        redisReply *r = replies[j++];
-        if (r->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errsz, "redis: EXISTS: %s",
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            goto out;
-        }
-        if (r->integer > 0)
-            batch[i].verdict = V_SENT;
-    }
-    rc = 0;
-out:
-    for (size_t i = 0; i < k; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    free(replies);
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].verdict == V_REPLAY && batch[i].has_id)
+            ac_redis_batch_command(b, i, "EXISTS ac:m:{%s}", batch[i].id);
+    return ac_redis_batch_exec(b, err, errsz);
 }
 
 /* The original headers without the dead-letter ones, plus where the replay
