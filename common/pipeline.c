@@ -436,6 +436,100 @@ static int setup(pipe_t *p)
     return 0;
 }
 
+/* A batch's arrays, sized once for BATCH_SIZE records. Returns 0, or -1
+ * when out of memory. */
+static int batch_alloc(batch_t *b, size_t max)
+{
+    size_t most = max * AC_RULES_MAX_DECISIONS;
+    b->items = calloc(max, sizeof(item_t));
+    b->keys = calloc(max, sizeof(char *));
+    b->seen = calloc(max, sizeof(int));
+    b->evs = calloc(max, sizeof(*b->evs));
+    b->journeys = calloc(max, sizeof(*b->journeys));
+    b->ops = calloc(most, sizeof(*b->ops));
+    b->op_items = calloc(most, sizeof(*b->op_items));
+    b->records = calloc(most, sizeof(*b->records));
+    b->jkeys = calloc(max, sizeof(*b->jkeys));
+    b->facts = calloc(most * 2, sizeof(*b->facts));
+    b->merged = calloc(max, sizeof(*b->merged));
+    return b->items && b->keys && b->seen && b->evs && b->journeys && b->ops && b->op_items &&
+                   b->records && b->jkeys && b->facts && b->merged
+               ? 0
+               : -1;
+}
+
+/* The scripts, the processing-time histogram, the tallies at 0 and an
+ * early connection, so that readiness reflects Redis from the start. */
+static void start(pipe_t *p)
+{
+    static const double buckets[] = AC_METRICS_LATENCY_BUCKETS;
+    static const tally_t zero;
+    ac_worker_t *w = p->w;
+    char err[256];
+    ac_journey_register(w->redis);
+    ac_schedule_register(w->redis);
+    ac_metrics_describe_histogram(w->metrics, "aftercare_event_processing_seconds",
+                                  "Seconds from consuming a record to storing its offset, its "
+                                  "outcome durable.",
+                                  buckets, sizeof(buckets) / sizeof(buckets[0]));
+    ac_pipe_add_tally(w, &zero, 1);
+    ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
+    ac_log(AC_LOG_INFO, "%zu store(s) with their own settings; %s scheduled messages",
+           ac_stores_count(p->stores), p->fire ? "firing" : "not firing");
+}
+
+/* The produce of a batch failed: when stopping, nothing of it is stored
+ * and it is consumed again; a fatal producer error ends the worker;
+ * otherwise the batch is rewound and consumed again after a pause.
+ * Returns 0 to go on, or -1 to stop with *rc. */
+static int produce_failed(ac_worker_t *w, batch_t *b, int *rc)
+{
+    if (ac_worker_stopping())
+        return -1;
+    if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
+        ac_log(AC_LOG_ERROR, "the producer hit a fatal error; restarting is needed");
+        *rc = AC_EXIT_RUNTIME;
+        return -1;
+    }
+    if (rewind_batch(w, b) < 0) {
+        *rc = AC_EXIT_RUNTIME;
+        return -1;
+    }
+    batch_clear(b);
+    ac_worker_sleep(500);
+    return 0;
+}
+
+/* One collected batch, from classifying its records to marking them seen
+ * and storing their offsets. Returns 0 to go on, or -1 to stop with *rc
+ * (a batch not finished is not marked, and is consumed again). */
+static int process(pipe_t *p, batch_t *b, size_t max_bytes, int64_t ttl_ms, int *rc)
+{
+    ac_worker_t *w = p->w;
+    tally_t t;
+    memset(&t, 0, sizeof(t));
+    classify(b, max_bytes, &t);
+    ac_pipe_count_events(w, &t, "aftercare_events_consumed_total");
+    if (check_seen(w, b) < 0 || apply_journeys(p, b) < 0 || ac_pipe_complete_events(p, b) < 0)
+        return -1; /* stopping: nothing stored, the batch is consumed again */
+    ac_pipe_record_history(p, b);
+    decide(p, b, &t);
+    if (produce(w, b, p->notify_topic, &t) < 0)
+        return produce_failed(w, b, rc);
+    int sc = schedule(p, b, &t);
+    if (sc < 0) {
+        /* Not marked: consumed again, and adding twice is a no-op. */
+        *rc = sc == -2 ? AC_EXIT_RUNTIME : *rc;
+        return -1;
+    }
+    if (ac_pipe_record_facts(p, b) < 0)
+        return -1; /* stopping: not marked, consumed again */
+    finish(w, b, ttl_ms);
+    ac_pipe_flush_tally(w, b, &t);
+    batch_clear(b);
+    return 0;
+}
+
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
 {
     int rc = AC_EXIT_OK;
@@ -450,81 +544,19 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         rc = su == -2 ? AC_EXIT_RUNTIME : AC_EXIT_CONFIG;
         goto out;
     }
-    b.items = calloc(max, sizeof(item_t));
-    b.keys = calloc(max, sizeof(char *));
-    b.seen = calloc(max, sizeof(int));
-    b.evs = calloc(max, sizeof(*b.evs));
-    b.journeys = calloc(max, sizeof(*b.journeys));
-    b.ops = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.ops));
-    b.op_items = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.op_items));
-    b.records = calloc(max * AC_RULES_MAX_DECISIONS, sizeof(*b.records));
-    b.jkeys = calloc(max, sizeof(*b.jkeys));
-    b.facts = calloc(max * AC_RULES_MAX_DECISIONS * 2, sizeof(*b.facts));
-    b.merged = calloc(max, sizeof(*b.merged));
-    if (!b.items || !b.keys || !b.seen || !b.evs || !b.journeys || !b.ops || !b.op_items ||
-        !b.records || !b.jkeys || !b.facts || !b.merged) {
+    if (batch_alloc(&b, max) < 0) {
         ac_log(AC_LOG_ERROR, "out of memory for a batch of %zu", max);
         rc = AC_EXIT_RUNTIME;
         goto out;
     }
-    ac_journey_register(w->redis);
-    ac_schedule_register(w->redis);
-    static const double buckets[] = AC_METRICS_LATENCY_BUCKETS;
-    ac_metrics_describe_histogram(w->metrics, "aftercare_event_processing_seconds",
-                                  "Seconds from consuming a record to storing its offset, its "
-                                  "outcome durable.",
-                                  buckets, sizeof(buckets) / sizeof(buckets[0]));
-    static const tally_t zero;
-    ac_pipe_add_tally(w, &zero, 1);
-    /* Connect early so readiness reflects Redis from the start. */
-    char err[256];
-    ac_worker_redis_status(w, ac_redis_connect(w->redis, err, sizeof(err)) == 0, err);
-    ac_log(AC_LOG_INFO, "%zu store(s) with their own settings; %s scheduled messages",
-           ac_stores_count(p.stores), p.fire ? "firing" : "not firing");
-
+    start(&p);
     while (!ac_worker_stopping()) {
         ac_http_beat(w->http);
         rd_kafka_poll(w->producer, 0);
         ac_fire_poll(p.fire);
         collect(w, &b, max, wait_ms);
-        if (b.n == 0)
-            continue;
-        tally_t t;
-        memset(&t, 0, sizeof(t));
-        classify(&b, max_bytes, &t);
-        ac_pipe_count_events(w, &t, "aftercare_events_consumed_total");
-        if (check_seen(w, &b) < 0 || apply_journeys(&p, &b) < 0 ||
-            ac_pipe_complete_events(&p, &b) < 0)
-            break; /* stopping: nothing stored, the batch is consumed again */
-        ac_pipe_record_history(&p, &b);
-        decide(&p, &b, &t);
-        if (produce(w, &b, p.notify_topic, &t) < 0) {
-            if (ac_worker_stopping())
-                break; /* nothing of the batch stored: consumed again */
-            if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
-                ac_log(AC_LOG_ERROR, "the producer hit a fatal error; restarting is needed");
-                rc = AC_EXIT_RUNTIME;
-                break;
-            }
-            if (rewind_batch(w, &b) < 0) {
-                rc = AC_EXIT_RUNTIME;
-                break;
-            }
-            batch_clear(&b);
-            ac_worker_sleep(500);
-            continue;
-        }
-        int sc = schedule(&p, &b, &t);
-        if (sc < 0) {
-            /* Not marked: consumed again, and adding twice is a no-op. */
-            rc = sc == -2 ? AC_EXIT_RUNTIME : rc;
+        if (b.n > 0 && process(&p, &b, max_bytes, ttl_ms, &rc) < 0)
             break;
-        }
-        if (ac_pipe_record_facts(&p, &b) < 0)
-            break; /* stopping: not marked, consumed again */
-        finish(w, &b, ttl_ms);
-        ac_pipe_flush_tally(w, &b, &t);
-        batch_clear(&b);
     }
 out:
     batch_free(&b);

@@ -236,23 +236,16 @@ static void describe_metrics(ac_metrics_t *m)
                         "progress for STALL_TIMEOUT.");
 }
 
-ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, int *exit_code)
+/* The common options first, with this worker's defaults filled in (its
+ * group and topic), then the worker's own. Returns 0, or -1 when out of
+ * memory. */
+static int build_options(ac_worker_t *w, const ac_worker_spec_t *spec)
 {
-    char err[512];
     char group[128];
-    ac_worker_t *w = calloc(1, sizeof(*w));
-    *exit_code = AC_EXIT_RUNTIME;
-    if (!w)
-        return NULL;
-    w->spec = spec;
-    atomic_store(&w->redis_ok, 0);
-    w->hooks.assigned_count = -1;
-
-    /* Common options first, with this worker's defaults filled in. */
     size_t n = N_COMMON + spec->n_options;
     w->options = calloc(n, sizeof(ac_option_t));
     if (!w->options)
-        goto fail;
+        return -1;
     memcpy(w->options, common_options, sizeof(common_options));
     memcpy(w->options + N_COMMON, spec->options, spec->n_options * sizeof(ac_option_t));
     snprintf(group, sizeof(group), "aftercare-%s", spec->name);
@@ -263,75 +256,91 @@ ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, 
             w->options[i].def = spec->default_topic;
     }
     w->cfg = ac_config_new(spec->name, spec->summary, w->options, n);
-    if (!w->cfg)
-        goto fail;
+    return w->cfg ? 0 : -1;
+}
+
+/* Parses the settings and runs the worker's own check; a bad setting is
+ * one line on stderr and exit status 2, --help and --version exit 0.
+ * Then logging, the topics and this process's lease-token prefix.
+ * Returns 0, or -1 with *exit_code set. */
+static int read_settings(ac_worker_t *w, int argc, char **argv, int *exit_code)
+{
+    char err[512], host[64] = "host";
+    const ac_worker_spec_t *spec = w->spec;
     int rc = ac_config_parse(w->cfg, argc, argv, environ, err, sizeof(err));
     if (rc == AC_CONFIG_EXIT) {
         *exit_code = AC_EXIT_OK;
-        goto fail;
+        return -1;
     }
     if (rc < 0 || (spec->check && spec->check(w->cfg, err, sizeof(err)) < 0)) {
         fprintf(stderr, "%s: %s\n", spec->name, err);
         *exit_code = AC_EXIT_CONFIG;
-        goto fail;
+        return -1;
     }
-
     ac_log_init(spec->name, ac_log_level_parse(ac_config_str(w->cfg, "LOG_LEVEL")));
     ac_log_set_mask((int)ac_config_int(w->cfg, "LOG_MASK"));
     w->shutdown_ms = ac_config_int(w->cfg, "SHUTDOWN_TIMEOUT");
-
     w->topic = ac_config_str(w->cfg, "KAFKA_TOPIC");
     const char *dlq = ac_config_str(w->cfg, "DLQ_TOPIC");
     snprintf(w->dlq_topic, sizeof(w->dlq_topic), dlq ? "%s" : "%s.dlq", dlq ? dlq : w->topic);
-
-    char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->token, sizeof(w->token), "%.32s:%d:%llx", host, (int)getpid(),
              (unsigned long long)ac_time_now_ms());
+    return 0;
+}
 
-    ac_worker_signals(w->shutdown_ms);
-
-    w->metrics = ac_metrics_new();
-    if (!w->metrics)
-        goto fail;
-    describe_metrics(w->metrics);
-    w->progress = ac_progress_new(ac_config_int(w->cfg, "STALL_TIMEOUT"));
-    if (!w->progress)
-        goto fail;
-    w->hooks.stats = on_stats;
-    w->hooks.stats_opaque = w;
-
+/* Redis, the Kafka producer and consumer, and the HTTP endpoint. A
+ * setting they refuse is a configuration error (exit 2). Returns 0, or -1
+ * with *exit_code set. */
+static int open_clients(ac_worker_t *w, int *exit_code)
+{
+    char err[512];
+    const ac_worker_spec_t *spec = w->spec;
+    *exit_code = AC_EXIT_CONFIG;
     w->redis = ac_redis_new(ac_config_str(w->cfg, "REDIS_URL"), 5000, err, sizeof(err));
     if (!w->redis) {
         fprintf(stderr, "%s: invalid setting REDIS_URL: %s\n", spec->name, err);
-        *exit_code = AC_EXIT_CONFIG;
-        goto fail;
+        return -1;
     }
     ac_dedup_register(w->redis);
-
     w->producer = ac_kafka_producer_new(
         w->cfg, spec->name, spec->dr ? spec->dr : ac_kafka_tracker_dr, w, err, sizeof(err));
-    if (!w->producer) {
+    if (w->producer)
+        w->consumer =
+            ac_kafka_consumer_new(w->cfg, spec->name, w->topic, &w->hooks, err, sizeof(err));
+    if (!w->producer || !w->consumer) {
         fprintf(stderr, "%s: %s\n", spec->name, err);
-        *exit_code = AC_EXIT_CONFIG;
-        goto fail;
+        return -1;
     }
-    w->consumer = ac_kafka_consumer_new(w->cfg, spec->name, w->topic, &w->hooks, err, sizeof(err));
-    if (!w->consumer) {
-        fprintf(stderr, "%s: %s\n", spec->name, err);
-        *exit_code = AC_EXIT_CONFIG;
-        goto fail;
-    }
-
     int port = (int)ac_config_int(w->cfg, "HTTP_PORT");
-    if (port > 0) {
-        w->http = ac_http_start(port, w->metrics, ready, w, err, sizeof(err));
-        if (!w->http) {
-            fprintf(stderr, "%s: invalid setting HTTP_PORT=%d: %s\n", spec->name, port, err);
-            *exit_code = AC_EXIT_CONFIG;
-            goto fail;
-        }
+    if (port > 0 && !(w->http = ac_http_start(port, w->metrics, ready, w, err, sizeof(err)))) {
+        fprintf(stderr, "%s: invalid setting HTTP_PORT=%d: %s\n", spec->name, port, err);
+        return -1;
     }
+    return 0;
+}
+
+ac_worker_t *ac_worker_new(const ac_worker_spec_t *spec, int argc, char **argv, int *exit_code)
+{
+    ac_worker_t *w = calloc(1, sizeof(*w));
+    *exit_code = AC_EXIT_RUNTIME;
+    if (!w)
+        return NULL;
+    w->spec = spec;
+    atomic_store(&w->redis_ok, 0);
+    w->hooks.assigned_count = -1;
+    if (build_options(w, spec) < 0 || read_settings(w, argc, argv, exit_code) < 0)
+        goto fail;
+    ac_worker_signals(w->shutdown_ms);
+    if (!(w->metrics = ac_metrics_new()))
+        goto fail;
+    describe_metrics(w->metrics);
+    if (!(w->progress = ac_progress_new(ac_config_int(w->cfg, "STALL_TIMEOUT"))))
+        goto fail;
+    w->hooks.stats = on_stats;
+    w->hooks.stats_opaque = w;
+    if (open_clients(w, exit_code) < 0)
+        goto fail;
     ac_log(AC_LOG_INFO, "%s %s started: topic %s, group %s, dead letters to %s", spec->name,
            AC_VERSION, w->topic, ac_config_str(w->cfg, "KAFKA_GROUP"), w->dlq_topic);
     return w;
