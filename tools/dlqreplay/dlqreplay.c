@@ -407,72 +407,6 @@ static int query_timeout(const replay_t *rp)
     return left < 1 ? 1 : left > QUERY_TIMEOUT_MS ? QUERY_TIMEOUT_MS : (int)left;
 }
 
-/* librdkafka's log lines, in the project's JSON log like the workers'. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    int l = level <= 3   ? AC_LOG_ERROR
-            : level <= 4 ? AC_LOG_WARN
-            : level <= 6 ? AC_LOG_INFO
-                         : AC_LOG_DEBUG;
-    ac_log(l, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
-}
-
-/* Broker connection trouble is retried by librdkafka itself; the run's
- * timeout bounds how long that may take. */
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    (void)opaque;
-    ac_log(AC_LOG_WARN, "kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-                    size_t errsz)
-{
-    char why[256];
-    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errsz, "kafka property %s: %s", name, why);
-        return -1;
-    }
-    return 0;
-}
-
-/* A client configuration: settings is a NULL-terminated list of
- * name/value pairs; the pass-through properties follow them and win.
- * Returns NULL with err. */
-static rd_kafka_conf_t *client_conf(const options_t *o, const char *const *settings, char *err,
-                                    size_t errsz)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", o->brokers, err, errsz) < 0 ||
-        conf_set(conf, "client.id", PROG, err, errsz) < 0)
-        goto fail;
-    for (size_t i = 0; settings[i]; i += 2)
-        if (conf_set(conf, settings[i], settings[i + 1], err, errsz) < 0)
-            goto fail;
-    for (size_t i = 0; i < o->n_props; i++)
-        if (conf_set(conf, o->prop_names[i], o->prop_values[i], err, errsz) < 0)
-            goto fail;
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-}
-
-/* Creates the client; conf is consumed either way. */
-static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errsz)
-{
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(err, errsz, "kafka %s: %s", type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
-                 why);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
-}
-
 /* The partition count of topic, or -1 with err. Metadata is asked for all
  * topics: naming the topic would make an auto-creating broker create it,
  * and a misspelt --dlq-topic must fail, not yield an empty new topic. */
@@ -545,6 +479,30 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* A client with the workers' builder (common/kafka.c): same way to the
+ * brokers, librdkafka's messages in the same JSON log. settings is the
+ * role's NULL-terminated name/value list; the pass-through properties
+ * follow it and win. Returns NULL with err. */
+static rd_kafka_t *client_new(const replay_t *rp, rd_kafka_type_t type, const char *const *settings,
+                              char *err, size_t errsz)
+{
+    const options_t *o = rp->o;
+    ac_kafka_opts_t ko = {.brokers = o->brokers,
+                          .client_id = PROG,
+                          .settings = {settings},
+                          .prop_names = o->prop_names,
+                          .prop_values = o->prop_values,
+                          .n_props = o->n_props,
+                          .json_log = 1};
+    if (type == RD_KAFKA_PRODUCER) {
+        ko.dr = ac_kafka_tracker_dr;
+    } else {
+        ko.rebalance = rebalance_cb;
+        ko.opaque = (void *)rp;
+    }
+    return ac_kafka_client_new(type, &ko, err, errsz);
+}
+
 /* Sets up both clients, checks the topics exist and Redis answers, and
  * notes where each dead-letter partition ends now. */
 static int open_clients(replay_t *rp, char *err, size_t errsz)
@@ -586,14 +544,10 @@ static int open_clients(replay_t *rp, char *err, size_t errsz)
         "10000",
         NULL,
     };
-    rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *sub = NULL;
     int rc = -1;
 
-    if (!(conf = client_conf(o, producer_settings, err, errsz)))
-        goto out;
-    rd_kafka_conf_set_dr_msg_cb(conf, ac_kafka_tracker_dr);
-    if (!(rp->producer = client_new(RD_KAFKA_PRODUCER, conf, err, errsz)))
+    if (!(rp->producer = client_new(rp, RD_KAFKA_PRODUCER, producer_settings, err, errsz)))
         goto out;
     rp->n_parts = partition_count(rp, o->dlq_topic, err, errsz);
     if (rp->n_parts < 0 || partition_count(rp, o->topic, err, errsz) < 0)
@@ -619,11 +573,7 @@ static int open_clients(replay_t *rp, char *err, size_t errsz)
     if (!rp->redis || ac_redis_connect(rp->redis, err, errsz) < 0)
         goto out;
 
-    if (!(conf = client_conf(o, consumer_settings, err, errsz)))
-        goto out;
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_opaque(conf, rp);
-    if (!(rp->consumer = client_new(RD_KAFKA_CONSUMER, conf, err, errsz)))
+    if (!(rp->consumer = client_new(rp, RD_KAFKA_CONSUMER, consumer_settings, err, errsz)))
         goto out;
     rd_kafka_poll_set_consumer(rp->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
