@@ -73,7 +73,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * so that whatever an operator configured wins over the role's defaults. */
 static int conf_apply(rd_kafka_conf_t *conf, const ac_kafka_opts_t *o, char *err, size_t errsz)
 {
-    if (conf_set(conf, "bootstrap.servers", o->brokers, err, errsz) < 0 ||
+    if ((o->brokers && conf_set(conf, "bootstrap.servers", o->brokers, err, errsz) < 0) ||
         conf_set(conf, "client.id", o->client_id, err, errsz) < 0)
         return -1;
     for (size_t i = 0; i < AC_KAFKA_SETTING_LISTS; i++)

@@ -26,7 +26,7 @@
 #define AC_KAFKA_SETTING_LISTS 3
 
 typedef struct ac_kafka_opts {
-    const char *brokers;   /* bootstrap.servers */
+    const char *brokers;   /* bootstrap.servers; NULL: none (a mock cluster's host) */
     const char *client_id; /* client.id */
     /* Up to AC_KAFKA_SETTING_LISTS NULL-terminated name/value lists; unused
      * entries NULL. */
