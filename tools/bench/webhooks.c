@@ -817,6 +817,9 @@ static void count_answer(struct worker *w, int status, int counted, double secs,
     }
 }
 
+/* One connection: waits for go, then sends requests one at a time until
+ * the time or the count is up, reconnecting after a broken or closed
+ * connection. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -1075,6 +1078,8 @@ struct totals {
     uint32_t *lat;
 };
 
+/* Adds up the workers once they are joined: the threads keep their own
+ * counts so that no request pays for a shared counter. */
 static void add_up(const struct worker *ws, struct totals *t)
 {
     memset(t, 0, sizeof(*t));
@@ -1163,6 +1168,8 @@ static void print_results(const struct totals *t, double t_done, double cpu, siz
            t->answered_all);
 }
 
+/* Builds every request before the clock starts, so that the figures
+ * measure the server rather than this client. */
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);

@@ -380,6 +380,7 @@ struct templates {
     size_t n, cap;
 };
 
+/* Frees what templates_load() kept, a failed load included. */
 static void templates_free(struct templates *t)
 {
     for (size_t i = 0; i < t->n; i++) {

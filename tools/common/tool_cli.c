@@ -109,6 +109,8 @@ int ac_tool_getopt(int argc, char **argv, const struct option *longopts, const c
     return '?';
 }
 
+/* The tools take no operands, so a stray word is a mistake (a flag with a
+ * missing dash, say) rather than something to ignore. */
 int ac_tool_no_operands(int argc, char **argv)
 {
     if (optind < argc) {

@@ -518,7 +518,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * brokers, librdkafka's messages in the same JSON log. settings is the
  * role's NULL-terminated name/value list; the pass-through properties
  * follow it and win. Returns NULL with err. */
-static rd_kafka_t *client_new(const replay_t *rp, rd_kafka_type_t type, const char *const *settings,
+static rd_kafka_t *client_new(replay_t *rp, rd_kafka_type_t type, const char *const *settings,
                               char *err, size_t errsz)
 {
     const options_t *o = rp->o;
@@ -533,7 +533,7 @@ static rd_kafka_t *client_new(const replay_t *rp, rd_kafka_type_t type, const ch
         ko.dr = ac_kafka_tracker_dr;
     } else {
         ko.rebalance = rebalance_cb;
-        ko.opaque = (void *)rp;
+        ko.opaque = rp;
     }
     return ac_kafka_client_new(type, &ko, err, errsz);
 }
