@@ -69,19 +69,65 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
            "kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 }
 
-static rd_kafka_conf_t *conf_common(const ac_config_t *cfg, const char *client_id, char *errstr,
-                                    size_t errsz)
+/* Applies the settings lists, then the pass-through and extra properties,
+ * so that whatever an operator configured wins over the role's defaults. */
+static int conf_apply(rd_kafka_conf_t *conf, const ac_kafka_opts_t *o, char *err, size_t errsz)
+{
+    if ((o->brokers && conf_set(conf, "bootstrap.servers", o->brokers, err, errsz) < 0) ||
+        conf_set(conf, "client.id", o->client_id, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < AC_KAFKA_SETTING_LISTS; i++)
+        if (o->settings[i] && conf_set_pairs(conf, o->settings[i], err, errsz) < 0)
+            return -1;
+    if (o->cfg && conf_passthrough(conf, o->cfg, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < o->n_props; i++)
+        if (conf_set(conf, o->prop_names[i], o->prop_values[i], err, errsz) < 0)
+            return -1;
+    return 0;
+}
+
+/* One builder for every client, so that the workers and the tools cannot
+ * drift apart in how they reach the brokers (security settings arrive the
+ * same way for all) and in how librdkafka's own messages are reported. */
+rd_kafka_conf_t *ac_kafka_conf_new(const ac_kafka_opts_t *o, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", ac_config_str(cfg, "KAFKA_BROKERS"), errstr, errsz) <
-            0 ||
-        conf_set(conf, "client.id", client_id, errstr, errsz) < 0) {
+    if (conf_apply(conf, o, err, errsz) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
+    if (o->json_log) {
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+    }
+    if (o->dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, o->dr);
+    if (o->rebalance)
+        rd_kafka_conf_set_rebalance_cb(conf, o->rebalance);
+    if (o->stats)
+        rd_kafka_conf_set_stats_cb(conf, o->stats);
+    rd_kafka_conf_set_opaque(conf, o->opaque);
     return conf;
+}
+
+/* Creating the client is where a configuration that passed property by
+ * property can still fail as a whole (conflicting security settings, say),
+ * so the error names the client's role. */
+rd_kafka_t *ac_kafka_client_new(rd_kafka_type_t type, const ac_kafka_opts_t *o, char *err,
+                                size_t errsz)
+{
+    char why[512];
+    rd_kafka_conf_t *conf = ac_kafka_conf_new(o, err, errsz);
+    if (!conf)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+    if (!rk) {
+        const char *role = o->role ? o->role : type == RD_KAFKA_PRODUCER ? "producer" : "consumer";
+        snprintf(err, errsz, "kafka %s: %s", role, why);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -135,42 +181,40 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0; /* librdkafka frees json */
 }
 
+/* The workers' consumer: offsets are stored by the worker and committed
+ * every second and on close; statistics only when someone reads them. */
 rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id, const char *topic,
                                   ac_kafka_hooks_t *hooks, char *errstr, size_t errsz)
 {
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *sub = NULL;
-    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
-    if (!conf)
-        return NULL;
-    if (conf_set(conf, "group.id", ac_config_str(cfg, "KAFKA_GROUP"), errstr, errsz) < 0 ||
-        conf_set_pairs(conf, reading, errstr, errsz) < 0 ||
-        conf_set(conf, "enable.auto.commit", "true", errstr, errsz) < 0 ||
-        conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errsz) < 0 ||
-        /* Prefetch 8 MiB per consumer rather than librdkafka's 64 MiB:
-         * seconds of work at full speed, and a worker stays small with a
-         * backlog waiting. */
-        conf_set(conf, "queued.max.messages.kbytes", "8192", errstr, errsz) < 0 ||
-        (hooks && hooks->stats &&
-         conf_set(conf, "statistics.interval.ms", "5000", errstr, errsz) < 0) ||
-        conf_passthrough(conf, cfg, errstr, errsz) < 0)
-        goto fail;
-    if (hooks) {
+    /* Prefetch 8 MiB per consumer rather than librdkafka's 64 MiB: seconds
+     * of work at full speed, and a worker stays small with a backlog
+     * waiting. */
+    const char *const committing[] = {"group.id",
+                                      ac_config_str(cfg, "KAFKA_GROUP"),
+                                      "enable.auto.commit",
+                                      "true",
+                                      "auto.commit.interval.ms",
+                                      "1000",
+                                      "queued.max.messages.kbytes",
+                                      "8192",
+                                      NULL};
+    static const char *const statistics[] = {"statistics.interval.ms", "5000", NULL};
+    int stats = hooks && hooks->stats;
+    ac_kafka_opts_t o = {.brokers = ac_config_str(cfg, "KAFKA_BROKERS"),
+                         .client_id = client_id,
+                         .settings = {committing, reading, stats ? statistics : NULL},
+                         .cfg = cfg,
+                         .json_log = 1,
+                         .rebalance = rebalance_cb,
+                         .stats = stats ? stats_cb : NULL,
+                         .opaque = hooks};
+    if (hooks)
         hooks->assigned_count = -1;
-        rd_kafka_conf_set_opaque(conf, hooks);
-        if (hooks->stats)
-            rd_kafka_conf_set_stats_cb(conf, stats_cb);
-    }
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    char why[512];
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(errstr, errsz, "kafka consumer: %s", why);
-        goto fail;
-    }
-    conf = NULL; /* owned by rk now */
+    rd_kafka_t *rk = ac_kafka_client_new(RD_KAFKA_CONSUMER, &o, errstr, errsz);
+    if (!rk)
+        return NULL;
     rd_kafka_poll_set_consumer(rk);
-    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
@@ -180,10 +224,6 @@ rd_kafka_t *ac_kafka_consumer_new(const ac_config_t *cfg, const char *client_id,
         return NULL;
     }
     return rk;
-fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    return NULL;
 }
 
 /* Closes in the background and serves the close queue until the consumer
@@ -240,9 +280,7 @@ int ac_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
 rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, const char *group,
                                 char *errstr, size_t errsz)
 {
-    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
-    if (!conf)
-        return NULL;
+    const char *const grouping[] = {"group.id", group, NULL};
     static const char *const peeking[] = {"enable.auto.commit",
                                           "false",
                                           "max.partition.fetch.bytes",
@@ -252,21 +290,15 @@ rd_kafka_t *ac_kafka_reader_new(const ac_config_t *cfg, const char *client_id, c
                                           "queued.max.messages.kbytes",
                                           "1024",
                                           NULL};
-    if (conf_set(conf, "group.id", group, errstr, errsz) < 0 ||
-        conf_set_pairs(conf, reading, errstr, errsz) < 0 ||
-        conf_set_pairs(conf, peeking, errstr, errsz) < 0 ||
-        conf_passthrough(conf, cfg, errstr, errsz) < 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(errstr, errsz, "kafka reader: %s", why);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
+    ac_kafka_opts_t o = {.brokers = ac_config_str(cfg, "KAFKA_BROKERS"),
+                         .client_id = client_id,
+                         .settings = {grouping, reading, peeking},
+                         .cfg = cfg,
+                         .json_log = 1,
+                         .role = "reader"};
+    rd_kafka_t *rk = ac_kafka_client_new(RD_KAFKA_CONSUMER, &o, errstr, errsz);
+    if (rk)
+        rd_kafka_poll_set_consumer(rk);
     return rk;
 }
 
@@ -281,34 +313,30 @@ rd_kafka_t *ac_kafka_producer_new_bounded(const ac_config_t *cfg, const char *cl
                                           char *errstr, size_t errsz)
 {
     char timeout[32];
-    rd_kafka_conf_t *conf = conf_common(cfg, client_id, errstr, errsz);
-    if (!conf)
-        return NULL;
     snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms);
-    if (conf_set(conf, "enable.idempotence", "true", errstr, errsz) < 0 ||
-        conf_set(conf, "acks", "all", errstr, errsz) < 0 ||
-        /* A batch is produced whole and then waited for: lingering would
-         * only delay its acknowledgement, while records produced during a
-         * round trip are batched anyway. */
-        conf_set(conf, "linger.ms", "1", errstr, errsz) < 0 ||
-        conf_set(conf, "message.timeout.ms", timeout, errstr, errsz) < 0 ||
-        /* Room for a notification that wraps an event of MAX_EVENT_BYTES. */
-        conf_set(conf, "message.max.bytes", "4194304", errstr, errsz) < 0 ||
-        conf_passthrough(conf, cfg, errstr, errsz) < 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    if (dr)
-        rd_kafka_conf_set_dr_msg_cb(conf, dr);
-    rd_kafka_conf_set_opaque(conf, opaque);
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(errstr, errsz, "kafka producer: %s", why);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return rk;
+    /* A batch is produced whole and then waited for: lingering would only
+     * delay its acknowledgement, while records produced during a round trip
+     * are batched anyway. message.max.bytes leaves room for a notification
+     * that wraps an event of MAX_EVENT_BYTES. */
+    const char *const producing[] = {"enable.idempotence",
+                                     "true",
+                                     "acks",
+                                     "all",
+                                     "linger.ms",
+                                     "1",
+                                     "message.timeout.ms",
+                                     timeout,
+                                     "message.max.bytes",
+                                     "4194304",
+                                     NULL};
+    ac_kafka_opts_t o = {.brokers = ac_config_str(cfg, "KAFKA_BROKERS"),
+                         .client_id = client_id,
+                         .settings = {producing},
+                         .cfg = cfg,
+                         .json_log = 1,
+                         .dr = dr,
+                         .opaque = opaque};
+    return ac_kafka_client_new(RD_KAFKA_PRODUCER, &o, errstr, errsz);
 }
 
 void ac_kafka_producer_destroy(rd_kafka_t *rk, int timeout_ms)

@@ -17,6 +17,43 @@
 
 #include "config.h"
 
+/* How to build one Kafka client, whoever builds it: the workers (through
+ * the constructors below), ac-dlq-replay and the tools in tools/. Properties
+ * are applied in this order, a later one winning: bootstrap.servers and
+ * client.id, the settings lists in order, cfg's pass-through properties
+ * (RDKAFKA_*, --rdkafka), then the n_props extra ones. Strings stay the
+ * caller's; librdkafka copies what it keeps. */
+#define AC_KAFKA_SETTING_LISTS 3
+
+typedef struct ac_kafka_opts {
+    const char *brokers;   /* bootstrap.servers; NULL: none (a mock cluster's host) */
+    const char *client_id; /* client.id */
+    /* Up to AC_KAFKA_SETTING_LISTS NULL-terminated name/value lists; unused
+     * entries NULL. */
+    const char *const *settings[AC_KAFKA_SETTING_LISTS];
+    const ac_config_t *cfg;        /* NULL, or whose pass-through properties apply */
+    const char *const *prop_names; /* n_props properties applied last */
+    const char *const *prop_values;
+    size_t n_props;
+    int json_log;     /* route librdkafka's log lines and errors into ac_log */
+    const char *role; /* names the client in errors; NULL: producer/consumer */
+    void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+    void (*rebalance)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque);
+    int (*stats)(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+    void *opaque; /* handed to the callbacks */
+} ac_kafka_opts_t;
+
+/* A configuration built from o, the caller's to give to rd_kafka_new() or
+ * destroy. Returns NULL with err ("kafka property NAME: why"). */
+rd_kafka_conf_t *ac_kafka_conf_new(const ac_kafka_opts_t *o, char *err, size_t errsz);
+
+/* A client of type built from o; the caller decides whether a consumer's
+ * main queue goes to rd_kafka_consumer_poll(). Returns NULL with err
+ * ("kafka ROLE: why"). */
+rd_kafka_t *ac_kafka_client_new(rd_kafka_type_t type, const ac_kafka_opts_t *o, char *err,
+                                size_t errsz);
+
 /* Called on every rebalance, before revoked partitions are released and
  * after assigned ones are taken, so the worker can drop or set up
  * per-partition state. */

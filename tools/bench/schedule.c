@@ -38,6 +38,107 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The batch the steps below fill; static, as it is large. */
+static ac_schedule_op_t ops[BATCH];
+static char ids[BATCH][AC_MESSAGE_ID_LEN], keys[BATCH][64];
+
+/* A JSON record of exactly bytes bytes, standing in for a message. */
+static char *make_record(long bytes)
+{
+    char *record = malloc((size_t)bytes + 1);
+    memset(record, 'x', (size_t)bytes);
+    memcpy(record, "{\"v\":1,\"note\":\"", 15);
+    record[bytes - 2] = '"';
+    record[bytes - 1] = '}';
+    record[bytes] = '\0';
+    return record;
+}
+
+/* Schedules items messages in batches, the first due_items of them already
+ * due and the rest a day away. Returns the seconds it took, or -1 after
+ * reporting. */
+static double bench_add(ac_redis_t *r, long items, long due_items, const char *record,
+                        long record_bytes)
+{
+    char err[256];
+    int64_t now = ac_time_now_ms(), t0 = ac_time_mono_ms();
+    for (long base = 0; base < items; base += BATCH) {
+        for (int k = 0; k < BATCH; k++) {
+            char order[32];
+            long i = base + k;
+            snprintf(order, sizeof(order), "ord_%ld", i);
+            ac_message_id(AC_KIND_REVIEW_REQUEST, "bench", order, NULL, ids[k]);
+            ac_journey_key("bench", order, keys[k], sizeof(keys[k]));
+            ops[k] =
+                (ac_schedule_op_t){.type = AC_SCHEDULE_ADD,
+                                   .id = ids[k],
+                                   .kind = AC_KIND_REVIEW_REQUEST,
+                                   .due_ms = i < due_items ? now - 1000 - i : now + 86400000 + i,
+                                   .journey_key = keys[k],
+                                   .record = record,
+                                   .record_len = (size_t)record_bytes};
+        }
+        if (ac_schedule_apply(r, ops, BATCH, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ac-bench-schedule: add: %s\n", err);
+            return -1;
+        }
+    }
+    return (double)(ac_time_mono_ms() - t0) / 1000.0;
+}
+
+/* Takes and acknowledges TAKE due messages per round, noting each take's
+ * milliseconds in lat (sorted on return). Returns how many were taken, or
+ * -1 after reporting. */
+static long bench_take(ac_redis_t *r, size_t rounds, double *lat)
+{
+    static ac_schedule_due_t due[TAKE];
+    const char *ack[TAKE];
+    char err[256];
+    size_t n;
+    long taken = 0;
+    for (size_t round = 0; round < rounds; round++) {
+        int64_t a = ac_time_mono_ms();
+        if (ac_schedule_take(r, ac_time_now_ms(), 30000, TAKE, due, &n, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ac-bench-schedule: take: %s\n", err);
+            return -1;
+        }
+        lat[round] = (double)(ac_time_mono_ms() - a);
+        for (size_t k = 0; k < n; k++)
+            ack[k] = due[k].id;
+        taken += (long)n;
+        if (ac_schedule_ack(r, ack, n, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ac-bench-schedule: ack: %s\n", err);
+            return -1;
+        }
+        ac_schedule_due_clear(due, n);
+    }
+    qsort(lat, rounds, sizeof(double), cmp_double);
+    return taken;
+}
+
+/* Cancels a batch of the pending messages (those after the due ones).
+ * Returns the milliseconds it took, or -1 after reporting. */
+static double bench_cancel(ac_redis_t *r, long due_items)
+{
+    char err[256];
+    for (int k = 0; k < BATCH; k++) {
+        char order[32];
+        snprintf(order, sizeof(order), "ord_%ld", due_items + k);
+        ac_message_id(AC_KIND_REVIEW_REQUEST, "bench", order, NULL, ids[k]);
+        ops[k] = (ac_schedule_op_t){
+            .type = AC_SCHEDULE_CANCEL, .id = ids[k], .kind = AC_KIND_REVIEW_REQUEST, .due_ms = 0};
+    }
+    int64_t t0 = ac_time_mono_ms();
+    if (ac_schedule_apply(r, ops, BATCH, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ac-bench-schedule: cancel: %s\n", err);
+        return -1;
+    }
+    return (double)(ac_time_mono_ms() - t0);
+}
+
+/* Runs the steps against a throwaway Redis and prints one table row; the
+ * exit status says whether every due message was taken and the pending
+ * count came out as expected. */
 int main(int argc, char **argv)
 {
     const char *url = NULL;
@@ -71,79 +172,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "ac-bench-schedule: %s\n", err);
         return 1;
     }
-    char *record = malloc((size_t)record_bytes + 1);
-    memset(record, 'x', (size_t)record_bytes);
-    memcpy(record, "{\"v\":1,\"note\":\"", 15);
-    record[record_bytes - 2] = '"';
-    record[record_bytes - 1] = '}';
-    record[record_bytes] = '\0';
-
-    static ac_schedule_op_t ops[BATCH];
-    static char ids[BATCH][AC_MESSAGE_ID_LEN], keys[BATCH][64];
+    char *record = make_record(record_bytes);
     long long mem0 = used_memory(r);
-    int64_t now = ac_time_now_ms(), t0 = ac_time_mono_ms();
-    for (long base = 0; base < items; base += BATCH) {
-        for (int k = 0; k < BATCH; k++) {
-            char order[32];
-            long i = base + k;
-            snprintf(order, sizeof(order), "ord_%ld", i);
-            ac_message_id(AC_KIND_REVIEW_REQUEST, "bench", order, NULL, ids[k]);
-            ac_journey_key("bench", order, keys[k], sizeof(keys[k]));
-            ops[k] =
-                (ac_schedule_op_t){.type = AC_SCHEDULE_ADD,
-                                   .id = ids[k],
-                                   .kind = AC_KIND_REVIEW_REQUEST,
-                                   .due_ms = i < due_items ? now - 1000 - i : now + 86400000 + i,
-                                   .journey_key = keys[k],
-                                   .record = record,
-                                   .record_len = (size_t)record_bytes};
-        }
-        if (ac_schedule_apply(r, ops, BATCH, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ac-bench-schedule: add: %s\n", err);
-            return 1;
-        }
-    }
-    double add_s = (double)(ac_time_mono_ms() - t0) / 1000.0;
+    double add_s = bench_add(r, items, due_items, record, record_bytes);
+    if (add_s < 0)
+        return 1;
     long long mem1 = used_memory(r);
 
     /* Take what is due, TAKE at a time, while the rest stays pending. */
-    size_t rounds = (size_t)(due_items / TAKE), n;
+    size_t rounds = (size_t)(due_items / TAKE);
     double *lat = calloc(rounds ? rounds : 1, sizeof(double));
-    static ac_schedule_due_t due[TAKE];
-    const char *ack[TAKE];
-    long taken = 0;
-    for (size_t round = 0; round < rounds; round++) {
-        int64_t a = ac_time_mono_ms();
-        if (ac_schedule_take(r, ac_time_now_ms(), 30000, TAKE, due, &n, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ac-bench-schedule: take: %s\n", err);
-            return 1;
-        }
-        lat[round] = (double)(ac_time_mono_ms() - a);
-        for (size_t k = 0; k < n; k++)
-            ack[k] = due[k].id;
-        taken += (long)n;
-        if (ac_schedule_ack(r, ack, n, err, sizeof(err)) < 0) {
-            fprintf(stderr, "ac-bench-schedule: ack: %s\n", err);
-            return 1;
-        }
-        ac_schedule_due_clear(due, n);
-    }
-    qsort(lat, rounds, sizeof(double), cmp_double);
-
-    /* Cancel a batch of pending ones. */
-    for (int k = 0; k < BATCH; k++) {
-        char order[32];
-        snprintf(order, sizeof(order), "ord_%ld", due_items + k);
-        ac_message_id(AC_KIND_REVIEW_REQUEST, "bench", order, NULL, ids[k]);
-        ops[k] = (ac_schedule_op_t){
-            .type = AC_SCHEDULE_CANCEL, .id = ids[k], .kind = AC_KIND_REVIEW_REQUEST, .due_ms = 0};
-    }
-    t0 = ac_time_mono_ms();
-    if (ac_schedule_apply(r, ops, BATCH, err, sizeof(err)) < 0) {
-        fprintf(stderr, "ac-bench-schedule: cancel: %s\n", err);
+    long taken = bench_take(r, rounds, lat);
+    if (taken < 0)
         return 1;
-    }
-    double cancel_ms = (double)(ac_time_mono_ms() - t0);
+    double cancel_ms = bench_cancel(r, due_items);
+    if (cancel_ms < 0)
+        return 1;
     long long pending = 0;
     ac_schedule_pending(r, &pending, err, sizeof(err));
 

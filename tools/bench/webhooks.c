@@ -218,37 +218,32 @@ static void address(struct sb *b, const char *key, const char *first, const char
               first, last, p->country_code, p->province_code);
 }
 
-/* One orders/create body. The order id is written as ID_DIGITS zeros at the
- * offsets returned in id_off[0..1] (the id and the GraphQL id), patched per
- * request. */
-static char *build_payload(int k, size_t *len, size_t id_off[2])
+/* What one order's payload is made of, drawn once per payload so that the
+ * parts written by the steps below agree. */
+struct order {
+    int k, number, house, items, consent;
+    const char *first, *last, *cur, *ts;
+    const struct place *pl;
+    uint64_t customer_id;
+    char email[128], phone[32];
+    long subtotal, tax, shipping, total;
+};
+
+/* The body up to the currency: ids (as zeros at id_off, patched per
+ * request), tokens and client details. */
+static void payload_head(struct sb *b, const struct order *o, size_t id_off[2])
 {
-    struct sb b = {0};
-    const char *first = first_names[rnd(NFIRST)];
-    const char *last = last_names[rnd(NLAST)];
-    const struct place *pl = &places[rnd(NPLACES)];
-    const char *cur = pl->country_code[0] == 'U'            ? "USD"
-                      : strcmp(pl->country_code, "CA") == 0 ? "CAD"
-                      : strcmp(pl->country_code, "GB") == 0 ? "GBP"
-                                                            : "EUR";
-    uint64_t customer_id = 6940095564116ULL + (uint64_t)k * 7;
-    char email[128], phone[32], zeros[ID_DIGITS + 1];
-    snprintf(email, sizeof(email), "%c%s.%d@example.com", first[0] | 0x20, "customer", 1000 + k);
-    snprintf(phone, sizeof(phone), "%s%05d", pl->phone_prefix, rnd(100000));
+    const char *email = o->email, *ts = o->ts, *cur = o->cur;
+    const struct place *pl = o->pl;
+    int k = o->k, consent = o->consent;
+    char zeros[ID_DIGITS + 1];
     memset(zeros, '0', ID_DIGITS);
     zeros[ID_DIGITS] = '\0';
-    int number = 1001 + k;
-    int house = 1 + (int)rnd(240);
-    int items = 8 + (int)rnd(3);
-    int consent = rnd(3) == 0;
-    long subtotal = 0, tax = 0;
-    const char *ts = "2024-11-04T09:01:28-05:00";
-
-    sb_printf(&b, "{\"id\":");
-    id_off[0] = b.len;
-    sb_printf(&b, "%s,\"admin_graphql_api_id\":\"gid://shopify/Order/", zeros);
-    id_off[1] = b.len;
-    sb_printf(&b,
+    sb_printf(b, "{\"id\":");
+    id_off[0] = b->len;
+    sb_printf(b, "%s,\"admin_graphql_api_id\":\"gid://shopify/Order/", zeros);
+    id_off[1] = b->len;
+    sb_printf(b,
               "%s\",\"app_id\":580111,\"browser_ip\":\"203.0.113.%d\","
               "\"buyer_accepts_marketing\":%s,\"cancel_reason\":null,\"cancelled_at\":null,"
               "\"cart_token\":\"Z2NwLWV1cm9wZS13ZXN0MTpt%08x\",\"checkout_id\":%" PRIu64 ","
@@ -261,24 +256,28 @@ static char *build_payload(int k, size_t *len, size_t id_off[2])
               zeros, 1 + (int)rnd(250), consent ? "true" : "false", rnd(0xffffffffu),
               (uint64_t)36124652765524ULL + (uint64_t)k, rnd(0xffffffffu), pl->locale,
               1 + (int)rnd(250), (int)rnd(10000000), email, ts, cur);
+}
 
-    /* Line items first into their own buffer: the totals come before them. */
-    struct sb li = {0};
-    sb_printf(&li, "\"line_items\":[");
+/* The line items, into their own buffer since the totals computed from
+ * them come first in the body. */
+static void payload_line_items(struct sb *li, struct order *o)
+{
+    int k = o->k, items = o->items;
+    sb_printf(li, "\"line_items\":[");
     for (int i = 0; i < items; i++) {
         const struct product *p = &products[(k + i * 5 + (int)rnd(3)) % (int)NPRODUCTS];
         int qty = 1 + (int)(rnd(6) == 0);
         long line_tax = (long)p->cents * qty * 8 / 100;
         uint64_t li_id = 13597735420500ULL + (uint64_t)k * 16 + (uint64_t)i;
-        subtotal += (long)p->cents * qty;
-        tax += line_tax;
-        sb_printf(&li,
+        o->subtotal += (long)p->cents * qty;
+        o->tax += line_tax;
+        sb_printf(li,
                   "%s{\"id\":%" PRIu64 ",\"fulfillable_quantity\":%d,"
                   "\"fulfillment_service\":\"manual\",\"fulfillment_status\":null,"
                   "\"gift_card\":false,\"grams\":%d,\"name\":\"%s - %s\",",
                   i ? "," : "", li_id, qty, p->grams, p->title, p->variant);
-        sb_printf(&li, "\"price\":\"%d.%02d\"", p->cents / 100, p->cents % 100);
-        sb_printf(&li,
+        sb_printf(li, "\"price\":\"%d.%02d\"", p->cents / 100, p->cents % 100);
+        sb_printf(li,
                   ",\"product_exists\":true,\"product_id\":%ld,\"properties\":["
                   "{\"name\":\"_origin\",\"value\":\"online_store\"}%s],\"quantity\":%d,"
                   "\"requires_shipping\":true,\"sku\":\"%s\",\"taxable\":true,\"title\":\"%s\","
@@ -286,23 +285,39 @@ static char *build_payload(int k, size_t *len, size_t id_off[2])
                   8213450000L + (long)(p - products),
                   i % 4 == 1 ? ",{\"name\":\"Gift wrap\",\"value\":\"yes\"}" : "", qty, p->sku,
                   p->title);
-        sb_printf(&li,
+        sb_printf(li,
                   ",\"variant_id\":%d,\"variant_inventory_management\":\"shopify\","
                   "\"variant_title\":\"%s\",\"vendor\":\"%s\",\"tax_lines\":[{\"channel_liable\":"
                   "false,\"price\":\"%ld.%02ld\"",
                   44100000 + (int)(p - products) * 13, p->variant, p->vendor, line_tax / 100,
                   line_tax % 100);
-        sb_printf(&li, ",\"rate\":0.08,\"title\":\"Sales Tax\"}],\"discount_allocations\":[]}");
+        sb_printf(li, ",\"rate\":0.08,\"title\":\"Sales Tax\"}],\"discount_allocations\":[]}");
     }
-    sb_printf(&li, "]");
+    sb_printf(li, "]");
+}
 
-    long shipping = subtotal >= 15000 ? 0 : 695;
-    long total = subtotal + tax + shipping;
-    sb_printf(&b, "\"current_subtotal_price\":\"%ld.%02ld\",", subtotal / 100, subtotal % 100);
-    sb_printf(&b, "\"current_total_discounts\":\"0.00\",");
-    sb_printf(&b, "\"current_total_price\":\"%ld.%02ld\",", total / 100, total % 100);
-    sb_printf(&b, "\"current_total_tax\":\"%ld.%02ld\",", tax / 100, tax % 100);
-    sb_printf(&b,
+/* The totals, the order's details and the billing address. */
+static void payload_totals(struct sb *b, const struct order *o)
+{
+    const char *first = o->first;
+    const char *last = o->last;
+    const char *cur = o->cur;
+    const char *email = o->email;
+    const char *phone = o->phone;
+    const char *ts = o->ts;
+    const struct place *pl = o->pl;
+    int number = o->number;
+    int house = o->house;
+    int items = o->items;
+    long subtotal = o->subtotal;
+    long tax = o->tax;
+    long shipping = o->shipping;
+    long total = o->total;
+    sb_printf(b, "\"current_subtotal_price\":\"%ld.%02ld\",", subtotal / 100, subtotal % 100);
+    sb_printf(b, "\"current_total_discounts\":\"0.00\",");
+    sb_printf(b, "\"current_total_price\":\"%ld.%02ld\",", total / 100, total % 100);
+    sb_printf(b, "\"current_total_tax\":\"%ld.%02ld\",", tax / 100, tax % 100);
+    sb_printf(b,
               "\"customer_locale\":\"%s\",\"device_id\":null,\"discount_codes\":[],"
               "\"email\":\"%s\",\"estimated_taxes\":false,\"financial_status\":\"paid\","
               "\"fulfillment_status\":null,\"landing_site\":\"/products/trail-runner\","
@@ -316,26 +331,41 @@ static char *build_payload(int k, size_t *len, size_t id_off[2])
               "\"subtotal_price\":\"%ld.%02ld\"",
               pl->locale, email, number, number - 1000, number, rng_state, rnd(0xffffffffu), phone,
               cur, ts, subtotal / 100, subtotal % 100);
-    sb_printf(&b,
+    sb_printf(b,
               ",\"tags\":\"\",\"tax_exempt\":false,\"tax_lines\":[{\"price\":\"%ld.%02ld\","
               "\"rate\":0.08,\"title\":\"Sales Tax\",\"channel_liable\":false}],"
               "\"taxes_included\":false,\"test\":false,\"token\":\"%016" PRIx64 "\","
               "\"total_discounts\":\"0.00\"",
               tax / 100, tax % 100, rng_state);
-    sb_printf(&b, ",\"total_line_items_price\":\"%ld.%02ld\"", subtotal / 100, subtotal % 100);
-    sb_printf(&b, ",\"total_outstanding\":\"0.00\",\"total_price\":\"%ld.%02ld\",", total / 100,
+    sb_printf(b, ",\"total_line_items_price\":\"%ld.%02ld\"", subtotal / 100, subtotal % 100);
+    sb_printf(b, ",\"total_outstanding\":\"0.00\",\"total_price\":\"%ld.%02ld\",", total / 100,
               total % 100);
-    money_set(&b, "total_price_set", total, cur);
-    sb_printf(&b, ",");
-    money_set(&b, "total_shipping_price_set", shipping, cur);
-    sb_printf(&b, ",\"total_tax\":\"%ld.%02ld\",", tax / 100, tax % 100);
-    money_set(&b, "total_tax_set", tax, cur);
-    sb_printf(&b,
+    money_set(b, "total_price_set", total, cur);
+    sb_printf(b, ",");
+    money_set(b, "total_shipping_price_set", shipping, cur);
+    sb_printf(b, ",\"total_tax\":\"%ld.%02ld\",", tax / 100, tax % 100);
+    money_set(b, "total_tax_set", tax, cur);
+    sb_printf(b,
               ",\"total_tip_received\":\"0.00\",\"total_weight\":%d,\"updated_at\":\"%s\","
               "\"user_id\":null,",
               400 + items * 300, ts);
-    address(&b, "billing_address", first, last, pl, house, phone);
-    sb_printf(&b,
+    address(b, "billing_address", first, last, pl, house, phone);
+}
+
+/* The customer, with their default address and marketing consent. */
+static void payload_customer(struct sb *b, const struct order *o)
+{
+    const char *first = o->first;
+    const char *last = o->last;
+    const char *cur = o->cur;
+    const char *email = o->email;
+    const char *phone = o->phone;
+    const char *ts = o->ts;
+    const struct place *pl = o->pl;
+    int house = o->house;
+    int consent = o->consent;
+    uint64_t customer_id = o->customer_id;
+    sb_printf(b,
               ",\"customer\":{\"id\":%" PRIu64 ",\"email\":\"%s\",\"created_at\":\"2023-06-12T"
               "14:22:05-04:00\",\"updated_at\":\"%s\",\"first_name\":\"%s\",\"last_name\":\"%s\","
               "\"state\":\"enabled\",\"note\":null,\"verified_email\":true,"
@@ -354,21 +384,68 @@ static char *build_payload(int k, size_t *len, size_t id_off[2])
               consent ? "\"2023-06-12T14:22:05-04:00\"" : "null", cur, customer_id, customer_id + 3,
               customer_id, first, last, house, pl->street, pl->city, pl->province, pl->country,
               pl->zip, phone, first, last, pl->province_code, pl->country_code, pl->country);
-    sb_printf(&b, "\"discount_applications\":[],\"fulfillments\":[],");
-    sb_reserve(&b, li.len);
-    memcpy(b.s + b.len, li.s, li.len);
-    b.len += li.len;
-    free(li.s);
-    sb_printf(&b, ",\"payment_terms\":null,\"refunds\":[],");
-    address(&b, "shipping_address", first, last, pl, house, phone);
-    sb_printf(&b,
+}
+
+/* The line items (li, freed here), the shipping address and the shipping
+ * line that close the body. */
+static void payload_tail(struct sb *b, const struct order *o, struct sb *li)
+{
+    const char *first = o->first;
+    const char *last = o->last;
+    const char *cur = o->cur;
+    const char *phone = o->phone;
+    const struct place *pl = o->pl;
+    int k = o->k;
+    int house = o->house;
+    long shipping = o->shipping;
+    sb_printf(b, "\"discount_applications\":[],\"fulfillments\":[],");
+    sb_reserve(b, li->len);
+    memcpy(b->s + b->len, li->s, li->len);
+    b->len += li->len;
+    free(li->s);
+    sb_printf(b, ",\"payment_terms\":null,\"refunds\":[],");
+    address(b, "shipping_address", first, last, pl, house, phone);
+    sb_printf(b,
               ",\"shipping_lines\":[{\"id\":4773158%06d,\"carrier_identifier\":null,"
               "\"code\":\"Standard\",\"discounted_price\":\"%ld.%02ld\",",
               k, shipping / 100, shipping % 100);
-    sb_printf(&b, "\"phone\":null,\"price\":\"%ld.%02ld\",", shipping / 100, shipping % 100);
-    money_set(&b, "price_set", shipping, cur);
-    sb_printf(&b, ",\"requested_fulfillment_service_id\":null,\"source\":\"shopify\","
-                  "\"title\":\"Standard\",\"tax_lines\":[],\"discount_allocations\":[]}]}");
+    sb_printf(b, "\"phone\":null,\"price\":\"%ld.%02ld\",", shipping / 100, shipping % 100);
+    money_set(b, "price_set", shipping, cur);
+    sb_printf(b, ",\"requested_fulfillment_service_id\":null,\"source\":\"shopify\","
+                 "\"title\":\"Standard\",\"tax_lines\":[],\"discount_allocations\":[]}]}");
+}
+
+/* One orders/create body. The order id is written as ID_DIGITS zeros at the
+ * offsets returned in id_off[0..1] (the id and the GraphQL id), patched per
+ * request. The random draws happen in a fixed order, so a run's payloads are
+ * the same from one build to the next. */
+static char *build_payload(int k, size_t *len, size_t id_off[2])
+{
+    struct sb b = {0}, li = {0};
+    struct order o = {.k = k, .ts = "2024-11-04T09:01:28-05:00"};
+    o.first = first_names[rnd(NFIRST)];
+    o.last = last_names[rnd(NLAST)];
+    o.pl = &places[rnd(NPLACES)];
+    o.cur = o.pl->country_code[0] == 'U'            ? "USD"
+            : strcmp(o.pl->country_code, "CA") == 0 ? "CAD"
+            : strcmp(o.pl->country_code, "GB") == 0 ? "GBP"
+                                                    : "EUR";
+    o.customer_id = 6940095564116ULL + (uint64_t)k * 7;
+    snprintf(o.email, sizeof(o.email), "%c%s.%d@example.com", o.first[0] | 0x20, "customer",
+             1000 + k);
+    snprintf(o.phone, sizeof(o.phone), "%s%05d", o.pl->phone_prefix, rnd(100000));
+    o.number = 1001 + k;
+    o.house = 1 + (int)rnd(240);
+    o.items = 8 + (int)rnd(3);
+    o.consent = rnd(3) == 0;
+
+    payload_head(&b, &o, id_off);
+    payload_line_items(&li, &o);
+    o.shipping = o.subtotal >= 15000 ? 0 : 695;
+    o.total = o.subtotal + o.tax + o.shipping;
+    payload_totals(&b, &o);
+    payload_customer(&b, &o);
+    payload_tail(&b, &o, &li);
     *len = b.len;
     return b.s;
 }
@@ -525,36 +602,41 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Reads one response; returns its status, or -1 on a broken connection or a
- * response this reader does not understand. *keep is cleared when the
- * server closes the connection after it. */
-static int read_response(struct worker *w, int fd, int *keep, const char **why)
+/* Reads until the end of the response's headers, which must fit in
+ * w->resp. Sets *have to the bytes read and *head to where the body
+ * starts. Returns 0, or -1 with *why. */
+static int read_head(struct worker *w, int fd, size_t *have, size_t *head, const char **why)
 {
-    size_t have = 0, head = 0;
-    *keep = 1;
+    *have = *head = 0;
     for (;;) {
-        if (have == sizeof(w->resp)) {
+        if (*have == sizeof(w->resp)) {
             *why = "response headers too large";
             return -1;
         }
-        ssize_t k = recv(fd, w->resp + have, sizeof(w->resp) - have, 0);
+        ssize_t k = recv(fd, w->resp + *have, sizeof(w->resp) - *have, 0);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
             *why = k == 0 ? "connection closed by the server" : strerror(errno);
             return -1;
         }
-        size_t from = have > 3 ? have - 3 : 0;
-        have += (size_t)k;
-        for (size_t i = from; i + 3 < have; i++) {
+        size_t from = *have > 3 ? *have - 3 : 0;
+        *have += (size_t)k;
+        for (size_t i = from; i + 3 < *have; i++) {
             if (memcmp(w->resp + i, "\r\n\r\n", 4) == 0) {
-                head = i + 4;
-                break;
+                *head = i + 4;
+                return 0;
             }
         }
-        if (head)
-            break;
     }
+}
+
+/* The status line and the headers that say how the body ends
+ * (Content-Length, chunked) and whether the connection stays open. Returns
+ * the status, or -1 with *why. */
+static int parse_head(struct worker *w, size_t have, size_t head, long long *clen, int *chunked,
+                      int *keep, const char **why)
+{
     /* Status line: HTTP/1.x NNN reason */
     if (have < 12 || memcmp(w->resp, "HTTP/1.", 7) != 0) {
         *why = "not an HTTP/1.x response";
@@ -567,8 +649,8 @@ static int read_response(struct worker *w, int fd, int *keep, const char **why)
     }
     if (w->resp[7] == '0')
         *keep = 0;
-    long long clen = -1;
-    int chunked = 0;
+    *clen = -1;
+    *chunked = 0;
     const char *line = memchr(w->resp, '\n', head) + 1;
     while (line < w->resp + head - 2) {
         const char *eol = memchr(line, '\n', (size_t)(w->resp + head - line));
@@ -576,62 +658,59 @@ static int read_response(struct worker *w, int fd, int *keep, const char **why)
             break;
         size_t n = (size_t)(eol - line);
         if (n > 15 && strncasecmp(line, "content-length:", 15) == 0)
-            clen = atoll(line + 15);
+            *clen = atoll(line + 15);
         else if (n > 18 && strncasecmp(line, "transfer-encoding:", 18) == 0 &&
                  memmem(line, n, "chunked", 7))
-            chunked = 1;
+            *chunked = 1;
         else if (n > 11 && strncasecmp(line, "connection:", 11) == 0 && memmem(line, n, "close", 5))
             *keep = 0;
         line = eol + 1;
     }
-    if (status == 204 || status == 304 || status < 200)
-        return status;
-    if (chunked) {
-        /* Consume chunks until the last one; the body is not kept. */
-        size_t pos = head;
-        for (;;) {
-            char *crlf = NULL;
-            while (!(crlf = memmem(w->resp + pos, have - pos, "\r\n", 2))) {
-                if (pos > 0) {
-                    memmove(w->resp, w->resp + pos, have - pos);
-                    have -= pos;
-                    pos = 0;
-                }
-                ssize_t k = recv(fd, w->resp + have, sizeof(w->resp) - have, 0);
-                if (k <= 0) {
-                    *why = "connection closed inside a chunked body";
-                    return -1;
-                }
-                have += (size_t)k;
+    return status;
+}
+
+/* Consumes a chunked body up to its last chunk; the body is not kept.
+ * Returns 0, or -1 with *why. */
+static int skip_chunked(struct worker *w, int fd, size_t have, size_t pos, const char **why)
+{
+    for (;;) {
+        char *crlf = NULL;
+        while (!(crlf = memmem(w->resp + pos, have - pos, "\r\n", 2))) {
+            if (pos > 0) {
+                memmove(w->resp, w->resp + pos, have - pos);
+                have -= pos;
+                pos = 0;
             }
-            unsigned long size = strtoul(w->resp + pos, NULL, 16);
-            pos = (size_t)(crlf - w->resp) + 2;
-            size_t need = size + 2; /* data and its CRLF */
-            while (have - pos < need) {
-                need -= have - pos;
-                pos = have = 0;
-                ssize_t k = recv(fd, w->resp, sizeof(w->resp), 0);
-                if (k <= 0) {
-                    *why = "connection closed inside a chunked body";
-                    return -1;
-                }
-                have = (size_t)k;
+            ssize_t k = recv(fd, w->resp + have, sizeof(w->resp) - have, 0);
+            if (k <= 0) {
+                *why = "connection closed inside a chunked body";
+                return -1;
             }
-            pos += need;
-            if (size == 0)
-                return status; /* no trailers expected */
+            have += (size_t)k;
         }
-    }
-    if (clen < 0) {
-        /* Body until close. */
-        *keep = 0;
-        for (;;) {
+        unsigned long size = strtoul(w->resp + pos, NULL, 16);
+        pos = (size_t)(crlf - w->resp) + 2;
+        size_t need = size + 2; /* data and its CRLF */
+        while (have - pos < need) {
+            need -= have - pos;
+            pos = have = 0;
             ssize_t k = recv(fd, w->resp, sizeof(w->resp), 0);
-            if (k <= 0)
-                return status;
+            if (k <= 0) {
+                *why = "connection closed inside a chunked body";
+                return -1;
+            }
+            have = (size_t)k;
         }
+        pos += need;
+        if (size == 0)
+            return 0; /* no trailers expected */
     }
-    long long left = clen - (long long)(have - head);
+}
+
+/* Consumes the left bytes of a Content-Length body. Returns 0, or -1 with
+ * *why. */
+static int skip_body(struct worker *w, int fd, long long left, const char **why)
+{
     while (left > 0) {
         ssize_t k = recv(fd, w->resp, sizeof(w->resp), 0);
         if (k < 0 && errno == EINTR)
@@ -642,7 +721,38 @@ static int read_response(struct worker *w, int fd, int *keep, const char **why)
         }
         left -= k;
     }
-    return status;
+    return 0;
+}
+
+/* Reads one response; returns its status, or -1 on a broken connection or a
+ * response this reader does not understand. *keep is cleared when the
+ * server closes the connection after it. */
+static int read_response(struct worker *w, int fd, int *keep, const char **why)
+{
+    size_t have, head;
+    long long clen;
+    int chunked;
+
+    *keep = 1;
+    if (read_head(w, fd, &have, &head, why) < 0)
+        return -1;
+    int status = parse_head(w, have, head, &clen, &chunked, keep, why);
+    if (status < 0)
+        return -1;
+    if (status == 204 || status == 304 || status < 200)
+        return status;
+    if (chunked)
+        return skip_chunked(w, fd, have, head, why) < 0 ? -1 : status;
+    if (clen < 0) {
+        /* Body until close. */
+        *keep = 0;
+        for (;;) {
+            ssize_t k = recv(fd, w->resp, sizeof(w->resp), 0);
+            if (k <= 0)
+                return status;
+        }
+    }
+    return skip_body(w, fd, clen - (long long)(have - head), why) < 0 ? -1 : status;
 }
 
 static void record_latency(struct worker *w, double secs)
@@ -659,6 +769,57 @@ static void record_latency(struct worker *w, double secs)
     w->lat[w->nlat++] = us > 4e9 ? 4000000000u : (uint32_t)us;
 }
 
+/* This connection's copy of request seq: the payload it cycles to, with
+ * the order id, the signature over the body and the event and webhook ids
+ * patched in. */
+static const struct request *prepare_request(struct worker *w, long long seq)
+{
+    const struct request *r = &requests[seq % opt.payloads];
+    if (r->len > w->cap) {
+        free(w->buf);
+        w->cap = r->len;
+        w->buf = malloc(w->cap);
+        if (!w->buf)
+            die("out of memory");
+    }
+    memcpy(w->buf, r->buf, r->len);
+    char *body = w->buf + r->body_off;
+    uint64_t order_id = opt.first_id + (uint64_t)seq;
+    put_digits(body + r->id_off[0], order_id, ID_DIGITS);
+    put_digits(body + r->id_off[1], order_id, ID_DIGITS);
+    unsigned char mac[32];
+    size_t maclen = 0;
+    if (!EVP_MAC_init(w->mac, NULL, 0, NULL) ||
+        !EVP_MAC_update(w->mac, (unsigned char *)body, r->body_len) ||
+        !EVP_MAC_final(w->mac, mac, &maclen, sizeof(mac)) || maclen != 32)
+        die("HMAC failed");
+    char sig[SIG_LEN + 1];
+    EVP_EncodeBlock((unsigned char *)sig, mac, 32);
+    memcpy(w->buf + r->sig_off, sig, SIG_LEN);
+    put_uuid(w->buf + r->evid_off, run_id, (uint64_t)seq, '8');
+    put_uuid(w->buf + r->whid_off, run_id, (uint64_t)seq, '9');
+    return r;
+}
+
+/* Counts an answer: every one towards the totals, a counted one (after the
+ * warm-up) towards the figures. */
+static void count_answer(struct worker *w, int status, int counted, double secs, size_t len,
+                         double done)
+{
+    w->answered_all++;
+    if (status == 200)
+        w->ok_all++;
+    if (counted) {
+        w->status[status]++;
+        record_latency(w, secs);
+        w->bytes_sent += (long long)len;
+        w->last_done = done;
+    }
+}
+
+/* One connection: waits for go, then sends requests one at a time until
+ * the time or the count is up, reconnecting after a broken or closed
+ * connection. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -680,30 +841,7 @@ static void *worker_main(void *arg)
                 continue;
             }
         }
-        struct request *r = &requests[seq % opt.payloads];
-        if (r->len > w->cap) {
-            free(w->buf);
-            w->cap = r->len;
-            w->buf = malloc(w->cap);
-            if (!w->buf)
-                die("out of memory");
-        }
-        memcpy(w->buf, r->buf, r->len);
-        char *body = w->buf + r->body_off;
-        uint64_t order_id = opt.first_id + (uint64_t)seq;
-        put_digits(body + r->id_off[0], order_id, ID_DIGITS);
-        put_digits(body + r->id_off[1], order_id, ID_DIGITS);
-        unsigned char mac[32];
-        size_t maclen = 0;
-        if (!EVP_MAC_init(w->mac, NULL, 0, NULL) ||
-            !EVP_MAC_update(w->mac, (unsigned char *)body, r->body_len) ||
-            !EVP_MAC_final(w->mac, mac, &maclen, sizeof(mac)) || maclen != 32)
-            die("HMAC failed");
-        char sig[SIG_LEN + 1];
-        EVP_EncodeBlock((unsigned char *)sig, mac, 32);
-        memcpy(w->buf + r->sig_off, sig, SIG_LEN);
-        put_uuid(w->buf + r->evid_off, run_id, (uint64_t)seq, '8');
-        put_uuid(w->buf + r->whid_off, run_id, (uint64_t)seq, '9');
+        const struct request *r = prepare_request(w, seq);
 
         double sent = mono();
         const char *why = NULL;
@@ -726,15 +864,7 @@ static void *worker_main(void *arg)
             w->reconnects++;
             continue;
         }
-        w->answered_all++;
-        if (status == 200)
-            w->ok_all++;
-        if (counted) {
-            w->status[status]++;
-            record_latency(w, done - sent);
-            w->bytes_sent += (long long)r->len;
-            w->last_done = done;
-        }
+        count_answer(w, status, counted, done - sent, r->len, done);
         if (!keep) {
             close(fd);
             fd = -1;
@@ -860,25 +990,20 @@ static void parse_args(int argc, char **argv)
     }
 }
 
-int main(int argc, char **argv)
+/* --dump: the body of payload K as it would be sent, its order id in. */
+static void dump_payload(void)
 {
-    parse_args(argc, argv);
-    signal(SIGPIPE, SIG_IGN);
-    build_requests();
-    if (opt.dump >= 0) {
-        struct request *r = &requests[opt.dump];
-        char *body = r->buf + r->body_off;
-        put_digits(body + r->id_off[0], opt.first_id + (uint64_t)opt.dump, ID_DIGITS);
-        put_digits(body + r->id_off[1], opt.first_id + (uint64_t)opt.dump, ID_DIGITS);
-        fwrite(body, 1, r->body_len, stdout);
-        fputc('\n', stdout);
-        return 0;
-    }
-    resolve();
-    struct timespec rt;
-    clock_gettime(CLOCK_REALTIME, &rt);
-    run_id = ((uint64_t)rt.tv_sec << 30) ^ (uint64_t)rt.tv_nsec ^ ((uint64_t)getpid() << 48);
+    struct request *r = &requests[opt.dump];
+    char *body = r->buf + r->body_off;
+    put_digits(body + r->id_off[0], opt.first_id + (uint64_t)opt.dump, ID_DIGITS);
+    put_digits(body + r->id_off[1], opt.first_id + (uint64_t)opt.dump, ID_DIGITS);
+    fwrite(body, 1, r->body_len, stdout);
+    fputc('\n', stdout);
+}
 
+/* The median body size, reported so that runs with other payloads compare. */
+static size_t median_payload_bytes(void)
+{
     size_t *sizes = malloc((size_t)opt.payloads * sizeof(*sizes));
     if (!sizes)
         die("out of memory");
@@ -892,10 +1017,13 @@ int main(int argc, char **argv)
         }
     size_t median_bytes = sizes[opt.payloads / 2];
     free(sizes);
+    return median_bytes;
+}
 
-    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!hmac)
-        die("HMAC not available");
+/* One thread per connection, each with its own HMAC context keyed with the
+ * store's secret; they wait for go. */
+static struct worker *start_workers(EVP_MAC *hmac)
+{
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
                            OSSL_PARAM_construct_end()};
     struct worker *ws = calloc((size_t)opt.connections, sizeof(*ws));
@@ -914,6 +1042,14 @@ int main(int argc, char **argv)
             die("pthread_create failed");
         pthread_attr_destroy(&attr);
     }
+    return ws;
+}
+
+/* Starts the clock and the workers and waits for them. Returns the CPU
+ * seconds this client used while measuring; *t_done is when the last
+ * worker finished. */
+static double run_workers(struct worker *ws, double *t_done)
+{
     t_start = mono();
     t_measure = opt.count > 0 ? t_start : t_start + opt.warmup;
     t_end = t_measure + opt.seconds;
@@ -929,78 +1065,134 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < opt.connections; i++)
         pthread_join(ws[i].tid, NULL);
-    double t_done = mono();
-    double cpu = cpu_seconds() - cpu_at_start;
+    *t_done = mono();
+    return cpu_seconds() - cpu_at_start;
+}
 
-    long long status[MAX_STATUS] = {0}, errors = 0, reconnects = 0, bytes = 0, ok_all = 0,
-              answered_all = 0;
-    size_t n = 0;
-    double last_done = t_measure;
-    const char *first_error = NULL;
+/* The workers' counts added up, and every counted latency, sorted. */
+struct totals {
+    long long status[MAX_STATUS], errors, reconnects, bytes, ok_all, answered_all;
+    size_t n;
+    double last_done;
+    const char *first_error;
+    uint32_t *lat;
+};
+
+/* Adds up the workers once they are joined: the threads keep their own
+ * counts so that no request pays for a shared counter. */
+static void add_up(const struct worker *ws, struct totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->last_done = t_measure;
     for (int i = 0; i < opt.connections; i++) {
         for (int s = 0; s < MAX_STATUS; s++)
-            status[s] += ws[i].status[s];
-        errors += ws[i].errors;
-        reconnects += ws[i].reconnects;
-        ok_all += ws[i].ok_all;
-        answered_all += ws[i].answered_all;
-        bytes += ws[i].bytes_sent;
-        n += ws[i].nlat;
-        if (ws[i].last_done > last_done)
-            last_done = ws[i].last_done;
-        if (!first_error && ws[i].first_error[0])
-            first_error = ws[i].first_error;
+            t->status[s] += ws[i].status[s];
+        t->errors += ws[i].errors;
+        t->reconnects += ws[i].reconnects;
+        t->ok_all += ws[i].ok_all;
+        t->answered_all += ws[i].answered_all;
+        t->bytes += ws[i].bytes_sent;
+        t->n += ws[i].nlat;
+        if (ws[i].last_done > t->last_done)
+            t->last_done = ws[i].last_done;
+        if (!t->first_error && ws[i].first_error[0])
+            t->first_error = ws[i].first_error;
     }
-    uint32_t *lat = malloc((n ? n : 1) * sizeof(*lat));
-    if (!lat)
+    t->lat = malloc((t->n ? t->n : 1) * sizeof(*t->lat));
+    if (!t->lat)
         die("out of memory");
     size_t at = 0;
     for (int i = 0; i < opt.connections; i++) {
         if (ws[i].nlat)
-            memcpy(lat + at, ws[i].lat, ws[i].nlat * sizeof(*lat));
+            memcpy(t->lat + at, ws[i].lat, ws[i].nlat * sizeof(*t->lat));
         at += ws[i].nlat;
     }
-    qsort(lat, n, sizeof(*lat), cmp_u32);
-    long long ok = status[200];
+    qsort(t->lat, t->n, sizeof(*t->lat), cmp_u32);
+}
+
+/* The non-200 answers by status, for the table ("503: 12, 429: 3") and for
+ * the JSON line ("\"503\":12,\"429\":3"). */
+static void by_status_text(const struct totals *t, char *text, size_t textsz, char *json,
+                           size_t jsonsz)
+{
+    size_t bl = 0, jl = 0;
+    text[0] = json[0] = '\0';
+    for (int s = 0; s < MAX_STATUS; s++) {
+        if (!t->status[s] || s == 200)
+            continue;
+        bl +=
+            (size_t)snprintf(text + bl, textsz - bl, "%s%d: %lld", bl ? ", " : "", s, t->status[s]);
+        jl += (size_t)snprintf(json + jl, jsonsz - jl, "%s\"%d\":%lld", jl ? "," : "", s,
+                               t->status[s]);
+        if (bl >= textsz || jl >= jsonsz)
+            break;
+    }
+}
+
+/* Prints the markdown table row and the JSON line the runner parses. */
+static void print_results(const struct totals *t, double t_done, double cpu, size_t median_bytes)
+{
+    size_t n = t->n;
+    const uint32_t *lat = t->lat;
+    long long ok = t->status[200];
     long long non200 = (long long)n - ok;
     /* The measured window: from its start (the end of the warm-up) to the
      * last counted answer. */
-    double elapsed = (opt.count > 0 ? t_done : last_done) - t_measure;
+    double elapsed = (opt.count > 0 ? t_done : t->last_done) - t_measure;
     if (elapsed <= 0)
         elapsed = 1e-9;
     double rate = (double)n / elapsed;
     double ok_rate = (double)ok / elapsed;
     double p50 = pct_ms(lat, n, 0.50), p90 = pct_ms(lat, n, 0.90), p99 = pct_ms(lat, n, 0.99),
            p999 = pct_ms(lat, n, 0.999), mx = n ? lat[n - 1] / 1000.0 : 0;
+    char by_status[1024], by_status_json[1024];
 
-    char by_status[1024] = "", by_status_json[1024] = "";
-    size_t bl = 0, jl = 0;
-    for (int s = 0; s < MAX_STATUS; s++) {
-        if (!status[s] || s == 200)
-            continue;
-        bl += (size_t)snprintf(by_status + bl, sizeof(by_status) - bl, "%s%d: %lld", bl ? ", " : "",
-                               s, status[s]);
-        jl += (size_t)snprintf(by_status_json + jl, sizeof(by_status_json) - jl, "%s\"%d\":%lld",
-                               jl ? "," : "", s, status[s]);
-        if (bl >= sizeof(by_status) || jl >= sizeof(by_status_json))
-            break;
-    }
+    by_status_text(t, by_status, sizeof(by_status), by_status_json, sizeof(by_status_json));
     printf("| bench | conns | requests | ok | non-200 | webhooks/s | p50 ms | p99 ms | max ms |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     printf("| %s | %d | %zu | %lld | %lld%s%s%s | %.0f | %.2f | %.2f | %.2f |\n", opt.label,
            opt.connections, n, ok, non200, non200 ? " (" : "", by_status, non200 ? ")" : "",
            ok_rate, p50, p99, mx);
-    if (errors)
-        printf("connection errors: %lld (first: %s)\n", errors, first_error ? first_error : "?");
+    if (t->errors)
+        printf("connection errors: %lld (first: %s)\n", t->errors,
+               t->first_error ? t->first_error : "?");
     printf("{\"bench\":\"%s\",\"connections\":%d,\"seconds\":%.3f,\"warmup\":%g,"
            "\"requests\":%zu,\"ok\":%lld,\"non200\":%lld,\"by_status\":{%s},\"errors\":%lld,"
            "\"reconnects\":%lld,\"rate\":%.1f,\"ok_rate\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_s\":%.3f,"
            "\"payloads\":%d,\"median_bytes\":%zu,\"bytes_sent\":%lld,\"first_id\":%" PRIu64
            ",\"sequences\":%lld,\"ok_all\":%lld,\"answered_all\":%lld}\n",
-           opt.label, opt.connections, elapsed, opt.warmup, n, ok, non200, by_status_json, errors,
-           reconnects, rate, ok_rate, p50, p90, p99, p999, mx, cpu, opt.payloads, median_bytes,
-           bytes, opt.first_id, (long long)atomic_load(&next_seq), ok_all, answered_all);
+           opt.label, opt.connections, elapsed, opt.warmup, n, ok, non200, by_status_json,
+           t->errors, t->reconnects, rate, ok_rate, p50, p90, p99, p999, mx, cpu, opt.payloads,
+           median_bytes, t->bytes, opt.first_id, (long long)atomic_load(&next_seq), t->ok_all,
+           t->answered_all);
+}
+
+/* Builds every request before the clock starts, so that the figures
+ * measure the server rather than this client. */
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    build_requests();
+    if (opt.dump >= 0) {
+        dump_payload();
+        return 0;
+    }
+    resolve();
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    run_id = ((uint64_t)rt.tv_sec << 30) ^ (uint64_t)rt.tv_nsec ^ ((uint64_t)getpid() << 48);
+    size_t median_bytes = median_payload_bytes();
+
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!hmac)
+        die("HMAC not available");
+    struct worker *ws = start_workers(hmac);
+    double t_done, cpu = run_workers(ws, &t_done);
+    struct totals t;
+    add_up(ws, &t);
+    print_results(&t, t_done, cpu, median_bytes);
     for (int i = 0; i < opt.connections; i++) {
         EVP_MAC_CTX_free(ws[i].mac);
         free(ws[i].buf);
@@ -1008,9 +1200,9 @@ int main(int argc, char **argv)
     }
     EVP_MAC_free(hmac);
     free(ws);
-    free(lat);
+    free(t.lat);
     for (int k = 0; k < opt.payloads; k++)
         free(requests[k].buf);
     free(requests);
-    return n == 0 ? 1 : 0;
+    return t.n == 0 ? 1 : 0;
 }

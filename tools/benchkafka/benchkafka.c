@@ -301,7 +301,47 @@ static int warm_up(rd_kafka_t *rk, const char *topic)
     return 0;
 }
 
-static int cmd_produce(int argc, char **argv)
+struct produce_args {
+    const char *brokers, *topic, *path;
+    long count, first, seed;
+    double dup_rate, rate;
+};
+
+/* Reads one of produce's number options into a. Returns 0, or -1 after the
+ * error line. */
+static int produce_number(int c, const char *arg, struct produce_args *a)
+{
+    switch (c) {
+    case 'n':
+        if (ac_tool_parse_long(arg, 1, 1000000000L, &a->count) == 0)
+            return 0;
+        ac_tool_error("--count: expected 1..1000000000, got '%s'", arg);
+        return -1;
+    case 'd':
+        if (parse_double(arg, 0, 0.9, &a->dup_rate) == 0)
+            return 0;
+        ac_tool_error("--duplicates: expected 0..0.9, got '%s'", arg);
+        return -1;
+    case 'r':
+        if (parse_double(arg, 0, 1e7, &a->rate) == 0)
+            return 0;
+        ac_tool_error("--rate: expected 0..1e7 records per second, got '%s'", arg);
+        return -1;
+    case 'f':
+        if (ac_tool_parse_long(arg, 0, 99999999999L, &a->first) == 0)
+            return 0;
+        ac_tool_error("--first: expected a sequence number, got '%s'", arg);
+        return -1;
+    default:
+        if (ac_tool_parse_long(arg, 1, 1L << 30, &a->seed) == 0)
+            return 0;
+        ac_tool_error("--seed: expected a positive integer, got '%s'", arg);
+        return -1;
+    }
+}
+
+/* Reads produce's options into a. Returns 0, or -1 after a usage error. */
+static int produce_parse(int argc, char **argv, struct produce_args *a)
 {
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -314,96 +354,71 @@ static int cmd_produce(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
-    /* In bulk, large batches; at a steady rate, what a store platform's
-     * producer would do (librdkafka's default linger of 5 ms). The time
-     * stamped into a record is when it was handed to the client. */
-    static const char *const bulk[] = {
-        "acks",
-        "all",
-        "linger.ms",
-        "20",
-        "batch.num.messages",
-        "10000",
-        "batch.size",
-        "1000000",
-        "queue.buffering.max.messages",
-        "2000000",
-        "queue.buffering.max.kbytes",
-        "2097152",
-        NULL,
-    };
-    static const char *const paced[] = {
-        "acks", "all", "linger.ms", "5", NULL,
-    };
-    const char *brokers = NULL, *topic = NULL, *path = NULL;
-    long count = -1, first = 0, seed = 1;
-    double dup_rate = 0, rate = 0;
-    struct produce_counts counts = {0, 0, RD_KAFKA_RESP_ERR_NO_ERROR};
-    struct tmpl *tmpls = NULL;
-    struct sent *ring = NULL;
-    size_t n_tmpls = 0, cap_tmpls = 0, *sizes = NULL, ring_n = 0, buf_cap = 0;
-    char **lines = NULL, *buf = NULL, errstr[512];
-    rd_kafka_t *rk = NULL;
-    FILE *fp = NULL;
-    int c, rc = EXIT_USAGE, partitions;
-    long dups = 0, sent = 0;
-    uint64_t rng;
-    double t0, t1;
-    uint64_t total_bytes = 0;
+    int c;
 
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 't':
-            topic = optarg;
-            break;
-        case 'T':
-            path = optarg;
-            break;
-        case 'n':
-            if (ac_tool_parse_long(optarg, 1, 1000000000L, &count) != 0) {
-                ac_tool_error("--count: expected 1..1000000000, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        case 'd':
-            if (parse_double(optarg, 0, 0.9, &dup_rate) != 0) {
-                ac_tool_error("--duplicates: expected 0..0.9, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        case 'r':
-            if (parse_double(optarg, 0, 1e7, &rate) != 0) {
-                ac_tool_error("--rate: expected 0..1e7 records per second, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        case 'f':
-            if (ac_tool_parse_long(optarg, 0, 99999999999L, &first) != 0) {
-                ac_tool_error("--first: expected a sequence number, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        case 's':
-            if (ac_tool_parse_long(optarg, 1, 1L << 30, &seed) != 0) {
-                ac_tool_error("--seed: expected a positive integer, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        default:
-            ac_tool_error("%s: unknown option or missing argument", argv[optind - 1]);
-            goto out;
-        }
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option or missing argument")) != -1) {
+        if (c == 'b')
+            a->brokers = optarg;
+        else if (c == 't')
+            a->topic = optarg;
+        else if (c == 'T')
+            a->path = optarg;
+        else if (c == '?' || produce_number(c, optarg, a) != 0)
+            return -1;
     }
-    if (!brokers || !topic || !path || count < 0 || optind < argc) {
+    if (!a->brokers || !a->topic || !a->path || a->count < 0 || optind < argc) {
         usage(stderr);
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    rc = EXIT_RUNTIME;
-    fp = fopen(path, "rb");
+/* The template file's non-empty lines, each compiled once. */
+struct templates {
+    struct tmpl *tmpls;
+    char **lines;
+    size_t n, cap;
+};
+
+/* Frees what templates_load() kept, a failed load included. */
+static void templates_free(struct templates *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->tmpls[i].pieces);
+        free(t->lines[i]);
+    }
+    free(t->tmpls);
+    free(t->lines);
+}
+
+/* Takes line (malloc'ed, without its newline) as the next template.
+ * Returns 0, or -1 when out of memory; line is then the caller's to free
+ * only when it was not stored. */
+static int templates_add(struct templates *t, char *line, int *stored)
+{
+    *stored = 0;
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        char **gl = realloc(t->lines, ncap * sizeof(*gl));
+        if (gl)
+            t->lines = gl;
+        struct tmpl *gt = gl ? realloc(t->tmpls, ncap * sizeof(*gt)) : NULL;
+        if (!gl || !gt)
+            return -1;
+        t->tmpls = gt;
+        t->cap = ncap;
+    }
+    t->lines[t->n] = line;
+    *stored = 1;
+    return tmpl_compile(line, &t->tmpls[t->n++]);
+}
+
+/* Reads path's template lines into t. Returns 0, or -1 after reporting. */
+static int templates_load(const char *path, struct templates *t)
+{
+    int rc = -1, stored;
+    FILE *fp = fopen(path, "rb");
+
     if (!fp) {
         ac_tool_error("%s: %s", path, strerror(errno));
         goto out;
@@ -422,109 +437,177 @@ static int cmd_produce(int argc, char **argv)
             free(line);
             continue;
         }
-        if (n_tmpls == cap_tmpls) {
-            size_t ncap = cap_tmpls ? cap_tmpls * 2 : 64;
-            char **gl = realloc(lines, ncap * sizeof(*gl));
-            if (gl)
-                lines = gl;
-            struct tmpl *gt = gl ? realloc(tmpls, ncap * sizeof(*gt)) : NULL;
-            if (!gl || !gt) {
+        if (templates_add(t, line, &stored) != 0) {
+            if (!stored)
                 free(line);
-                ac_tool_error("out of memory");
-                goto out;
-            }
-            tmpls = gt;
-            cap_tmpls = ncap;
-        }
-        lines[n_tmpls] = line;
-        if (tmpl_compile(line, &tmpls[n_tmpls]) != 0) {
-            n_tmpls++;
             ac_tool_error("out of memory");
             goto out;
         }
-        n_tmpls++;
     }
-    if (n_tmpls == 0) {
+    if (t->n == 0) {
         ac_tool_error("%s: no template lines", path);
         goto out;
     }
+    rc = 0;
+out:
+    if (fp)
+        fclose(fp);
+    return rc;
+}
 
-    ring = calloc(RING, sizeof(*ring));
-    sizes = malloc((size_t)count * sizeof(*sizes));
-    if (!ring || !sizes) {
+/* What the produce loop draws from: recent records to send again as
+ * duplicates, the render buffer and the random state. */
+struct generator {
+    const struct produce_args *a;
+    const struct templates *t;
+    int partitions;
+    struct sent *ring;
+    size_t ring_n;
+    char *buf;
+    size_t buf_cap;
+    uint64_t rng;
+    long dups;
+};
+
+/* The record with sequence number seq, rendered from its template into the
+ * ring; or, at the --duplicates rate, a recent one again (dups counts
+ * those). Returns the ring slot, or NULL when out of memory. */
+static const struct sent *next_record(struct generator *g, long i)
+{
+    uint64_t seq = (uint64_t)g->a->first + (uint64_t)(i - g->dups);
+
+    if (g->ring_n > 0 && g->a->dup_rate > 0 &&
+        (double)(xorshift(&g->rng) >> 11) / (double)(1ULL << 53) < g->a->dup_rate) {
+        g->dups++;
+        return &g->ring[xorshift(&g->rng) % (g->ring_n < RING ? g->ring_n : RING)];
+    }
+    const struct tmpl *t = &g->t->tmpls[seq % g->t->n];
+    struct sent *s = &g->ring[g->ring_n % RING];
+    size_t len = tmpl_render(t, seq, &g->buf, &g->buf_cap);
+    if (len == 0)
+        return NULL;
+    char *copy = realloc(s->value, len);
+    if (!copy)
+        return NULL;
+    memcpy(copy, g->buf, len);
+    s->value = copy;
+    s->len = len;
+    s->partition = (int32_t)(seq % (uint64_t)g->partitions);
+    put_digits(s->key, seq, SEQ_DIGITS);
+    s->key[SEQ_DIGITS] = '\0';
+    g->ring_n++;
+    return s;
+}
+
+/* Sleeps until record i is due at --rate records per second from t0. */
+static void pace(double t0, long i, double rate)
+{
+    double due = t0 + (double)i / rate, now = mono_s();
+
+    if (due > now) {
+        struct timespec nap = {(time_t)(due - now),
+                               (long)(((due - now) - (double)(time_t)(due - now)) * 1e9)};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Enqueues --count records (fewer when stopped), paced from t0, noting
+ * each one's size. Returns how many were enqueued, or -1 after reporting. */
+static long produce_records(rd_kafka_t *rk, struct generator *g, double t0, size_t *sizes,
+                            uint64_t *total_bytes)
+{
+    const struct produce_args *a = g->a;
+    long sent = 0;
+
+    for (long i = 0; i < a->count && !stop_requested; i++) {
+        if (a->rate > 0)
+            pace(t0, i, a->rate);
+        const struct sent *s = next_record(g, i);
+        if (!s) {
+            ac_tool_error("out of memory");
+            return -1;
+        }
+        if (enqueue(rk, a->topic, s->partition, s->key, s->value, s->len) != 0)
+            return -1;
+        sizes[sent++] = s->len;
+        *total_bytes += s->len;
+        rd_kafka_poll(rk, 0);
+    }
+    return sent;
+}
+
+/* In bulk, large batches; at a steady rate, what a store platform's
+ * producer would do (librdkafka's default linger of 5 ms). The time stamped
+ * into a record is when it was handed to the client. */
+static const char *const *producer_settings(double rate)
+{
+    static const char *const bulk[] = {
+        "acks",
+        "all",
+        "linger.ms",
+        "20",
+        "batch.num.messages",
+        "10000",
+        "batch.size",
+        "1000000",
+        "queue.buffering.max.messages",
+        "2000000",
+        "queue.buffering.max.kbytes",
+        "2097152",
+        NULL,
+    };
+    static const char *const paced[] = {
+        "acks", "all", "linger.ms", "5", NULL,
+    };
+    return rate > 0 ? paced : bulk;
+}
+
+/* produce: fills a topic from templates, optionally paced and with
+ * duplicates, and prints what was sent and how fast. */
+static int cmd_produce(int argc, char **argv)
+{
+    struct produce_args a = {.count = -1, .seed = 1};
+    struct produce_counts counts = {0, 0, RD_KAFKA_RESP_ERR_NO_ERROR};
+    struct templates t = {0};
+    struct generator g = {.a = &a, .t = &t};
+    size_t *sizes = NULL;
+    char errstr[512];
+    rd_kafka_t *rk = NULL;
+    int rc = EXIT_USAGE;
+    long sent;
+    double t0, t1;
+    uint64_t total_bytes = 0;
+
+    if (produce_parse(argc, argv, &a) != 0)
+        goto out;
+    rc = EXIT_RUNTIME;
+    if (templates_load(a.path, &t) != 0)
+        goto out;
+    g.ring = calloc(RING, sizeof(*g.ring));
+    sizes = malloc((size_t)a.count * sizeof(*sizes));
+    if (!g.ring || !sizes) {
         ac_tool_error("out of memory");
         goto out;
     }
-    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, rate > 0 ? paced : bulk, on_produced,
-                           &counts, errstr, sizeof(errstr));
+    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, a.brokers, PROG, producer_settings(a.rate),
+                           on_produced, &counts, errstr, sizeof(errstr));
     if (!rk) {
         ac_tool_error("%s", errstr);
         goto out;
     }
-    partitions =
-        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
-    if (partitions < 0) {
+    g.partitions =
+        ac_tool_kafka_partition_count(rk, a.topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (g.partitions < 0) {
         ac_tool_error("%s", errstr);
         goto out;
     }
-    if (rate > 0 && warm_up(rk, topic) != 0)
+    if (a.rate > 0 && warm_up(rk, a.topic) != 0)
         goto out;
 
-    rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)seed * 0x2545F4914F6CDD1DULL);
+    g.rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)a.seed * 0x2545F4914F6CDD1DULL);
     t0 = mono_s();
-    for (long i = 0; i < count && !stop_requested; i++) {
-        uint64_t seq = (uint64_t)first + (uint64_t)(i - dups);
-        const char *value;
-        size_t len;
-        int32_t part;
-        const char *key;
-
-        if (rate > 0) {
-            double due = t0 + (double)i / rate, now = mono_s();
-            if (due > now) {
-                struct timespec nap = {(time_t)(due - now),
-                                       (long)(((due - now) - (double)(time_t)(due - now)) * 1e9)};
-                nanosleep(&nap, NULL);
-            }
-        }
-        if (ring_n > 0 && dup_rate > 0 &&
-            (double)(xorshift(&rng) >> 11) / (double)(1ULL << 53) < dup_rate) {
-            struct sent *s = &ring[xorshift(&rng) % (ring_n < RING ? ring_n : RING)];
-            value = s->value;
-            len = s->len;
-            part = s->partition;
-            key = s->key;
-            dups++;
-        } else {
-            const struct tmpl *t = &tmpls[seq % n_tmpls];
-            struct sent *s = &ring[ring_n % RING];
-            len = tmpl_render(t, seq, &buf, &buf_cap);
-            if (len == 0) {
-                ac_tool_error("out of memory");
-                goto out;
-            }
-            char *copy = realloc(s->value, len);
-            if (!copy) {
-                ac_tool_error("out of memory");
-                goto out;
-            }
-            memcpy(copy, buf, len);
-            s->value = copy;
-            s->len = len;
-            s->partition = (int32_t)(seq % (uint64_t)partitions);
-            put_digits(s->key, seq, SEQ_DIGITS);
-            s->key[SEQ_DIGITS] = '\0';
-            ring_n++;
-            value = s->value;
-            part = s->partition;
-            key = s->key;
-        }
-        if (enqueue(rk, topic, part, key, value, len) != 0)
-            goto out;
-        sizes[sent++] = len;
-        total_bytes += len;
-        rd_kafka_poll(rk, 0);
-    }
+    if ((sent = produce_records(rk, &g, t0, sizes, &total_bytes)) < 0)
+        goto out;
     while (counts.delivered + counts.failed < sent && !stop_requested)
         rd_kafka_flush(rk, 1000);
     t1 = mono_s();
@@ -536,25 +619,18 @@ static int cmd_produce(int argc, char **argv)
     qsort(sizes, (size_t)sent, sizeof(*sizes), cmp_size);
     printf("records=%ld new=%ld duplicates=%ld partitions=%d bytes=%" PRIu64
            " median_bytes=%zu seconds=%.3f rate=%.0f\n",
-           sent, sent - dups, dups, partitions, total_bytes, sent ? sizes[sent / 2] : 0, t1 - t0,
-           (double)sent / (t1 - t0 > 1e-6 ? t1 - t0 : 1e-6));
+           sent, sent - g.dups, g.dups, g.partitions, total_bytes, sent ? sizes[sent / 2] : 0,
+           t1 - t0, (double)sent / (t1 - t0 > 1e-6 ? t1 - t0 : 1e-6));
     rc = stop_requested ? EXIT_RUNTIME : 0;
 out:
     if (rk)
         rd_kafka_destroy(rk);
-    if (fp)
-        fclose(fp);
-    for (size_t i = 0; ring && i < RING; i++)
-        free(ring[i].value);
-    free(ring);
-    for (size_t i = 0; i < n_tmpls; i++) {
-        free(tmpls[i].pieces);
-        free(lines[i]);
-    }
-    free(tmpls);
-    free(lines);
+    for (size_t i = 0; g.ring && i < RING; i++)
+        free(g.ring[i].value);
+    free(g.ring);
+    templates_free(&t);
     free(sizes);
-    free(buf);
+    free(g.buf);
     return rc;
 }
 
@@ -620,7 +696,14 @@ static void store_offsets(rd_kafka_t *consumer, const char *topic, struct pass_s
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-static int cmd_passthrough(int argc, char **argv)
+struct pass_args {
+    const char *brokers, *from, *to, *group;
+    long count, timeout_s;
+};
+
+/* Reads passthrough's options into a. Returns 0, or -1 after a usage
+ * error. */
+static int pass_parse(int argc, char **argv, struct pass_args *a)
 {
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -631,13 +714,59 @@ static int cmd_passthrough(int argc, char **argv)
         {"timeout-s", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
+    int c;
+
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option or missing argument")) != -1) {
+        if (c == 'b') {
+            a->brokers = optarg;
+        } else if (c == 'f') {
+            a->from = optarg;
+        } else if (c == 't') {
+            a->to = optarg;
+        } else if (c == 'g') {
+            a->group = optarg;
+        } else if (c == 'n') {
+            if (ac_tool_parse_long(optarg, 1, 1000000000L, &a->count) != 0) {
+                ac_tool_error("--count: expected 1..1000000000, got '%s'", optarg);
+                return -1;
+            }
+        } else if (c == 'T') {
+            if (ac_tool_parse_long(optarg, 1, 86400, &a->timeout_s) != 0) {
+                ac_tool_error("--timeout-s: expected 1..86400, got '%s'", optarg);
+                return -1;
+            }
+        } else {
+            return -1;
+        }
+    }
+    if (!a->brokers || !a->from || !a->to || a->count < 0 || optind < argc) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* The clients of a passthrough run and where it stands. */
+struct pass_run {
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *queue;
+    struct pass_state st;
+    int64_t *stored; /* per input partition: the offset last stored */
+    long consumed;
+};
+
+/* Like a worker: an idempotent producer with acks=all, and a consumer that
+ * stores an offset only once its record was delivered. Returns 0, or -1
+ * after reporting; what was created is the caller's to release. */
+static int pass_open(const struct pass_args *a, struct pass_run *r)
+{
     static const char *const producer_conf[] = {
         "enable.idempotence", "true",   "acks", "all", "linger.ms", "1",
         "message.timeout.ms", "120000", NULL,
     };
     const char *consumer_conf[] = {
         "group.id",
-        NULL,
+        a->group,
         "enable.auto.offset.store",
         "false",
         "enable.auto.commit",
@@ -652,154 +781,133 @@ static int cmd_passthrough(int argc, char **argv)
         "8192",
         NULL,
     };
-    const char *brokers = NULL, *from = NULL, *to = NULL, *group = "ac-bench-passthrough";
-    long count = -1, timeout_s = 600;
-    struct pass_state st = {0};
-    int64_t *stored = NULL;
-    rd_kafka_t *consumer = NULL, *producer = NULL;
-    rd_kafka_queue_t *queue = NULL;
-    rd_kafka_topic_partition_list_t *topics = NULL;
-    rd_kafka_message_t *msgs[CONSUME_BATCH];
     char errstr[512];
-    long consumed = 0;
-    int c, rc = EXIT_USAGE, partitions;
-    double deadline;
+    int partitions;
 
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 'f':
-            from = optarg;
-            break;
-        case 't':
-            to = optarg;
-            break;
-        case 'g':
-            group = optarg;
-            break;
-        case 'n':
-            if (ac_tool_parse_long(optarg, 1, 1000000000L, &count) != 0) {
-                ac_tool_error("--count: expected 1..1000000000, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        case 'T':
-            if (ac_tool_parse_long(optarg, 1, 86400, &timeout_s) != 0) {
-                ac_tool_error("--timeout-s: expected 1..86400, got '%s'", optarg);
-                goto out;
-            }
-            break;
-        default:
-            ac_tool_error("%s: unknown option or missing argument", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (!brokers || !from || !to || count < 0 || optind < argc) {
-        usage(stderr);
-        goto out;
-    }
-
-    rc = EXIT_RUNTIME;
-    consumer_conf[1] = group;
-    producer = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, producer_conf, on_passed, &st,
-                                 errstr, sizeof(errstr));
-    if (!producer) {
-        ac_tool_error("%s", errstr);
-        goto out;
-    }
-    partitions =
-        ac_tool_kafka_partition_count(producer, from, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
-    if (partitions < 0 || ac_tool_kafka_partition_count(producer, to, METADATA_TIMEOUT_MS, errstr,
-                                                        sizeof(errstr)) < 0) {
-        ac_tool_error("%s", errstr);
-        goto out;
-    }
-    st.partitions = partitions;
-    st.done = calloc((size_t)partitions, sizeof(*st.done));
-    stored = calloc((size_t)partitions, sizeof(*stored));
-    if (!st.done || !stored) {
+    r->producer = ac_tool_kafka_new(RD_KAFKA_PRODUCER, a->brokers, PROG, producer_conf, on_passed,
+                                    &r->st, errstr, sizeof(errstr));
+    if (!r->producer)
+        goto fail;
+    partitions = ac_tool_kafka_partition_count(r->producer, a->from, METADATA_TIMEOUT_MS, errstr,
+                                               sizeof(errstr));
+    if (partitions < 0 || ac_tool_kafka_partition_count(r->producer, a->to, METADATA_TIMEOUT_MS,
+                                                        errstr, sizeof(errstr)) < 0)
+        goto fail;
+    r->st.partitions = partitions;
+    r->st.done = calloc((size_t)partitions, sizeof(*r->st.done));
+    r->stored = calloc((size_t)partitions, sizeof(*r->stored));
+    if (!r->st.done || !r->stored) {
         ac_tool_error("out of memory");
-        goto out;
+        return -1;
     }
-    consumer = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, consumer_conf, NULL, NULL,
-                                 errstr, sizeof(errstr));
-    if (!consumer) {
-        ac_tool_error("%s", errstr);
-        goto out;
+    r->consumer = ac_tool_kafka_new(RD_KAFKA_CONSUMER, a->brokers, PROG, consumer_conf, NULL, NULL,
+                                    errstr, sizeof(errstr));
+    if (!r->consumer)
+        goto fail;
+    rd_kafka_poll_set_consumer(r->consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, a->from, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(r->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ac_tool_error("subscribe to %s failed", a->from);
+        return -1;
     }
-    rd_kafka_poll_set_consumer(consumer);
-    topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, from, RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_subscribe(consumer, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ac_tool_error("subscribe to %s failed", from);
-        goto out;
-    }
-    queue = rd_kafka_queue_get_consumer(consumer);
+    r->queue = rd_kafka_queue_get_consumer(r->consumer);
+    return 0;
+fail:
+    ac_tool_error("%s", errstr);
+    return -1;
+}
 
-    deadline = mono_s() + (double)timeout_s;
-    while (st.delivered + st.failed < count && !stop_requested && mono_s() < deadline) {
-        ssize_t got =
-            consumed < count ? rd_kafka_consume_batch_queue(queue, 10, msgs, CONSUME_BATCH) : 0;
+/* Produces consumed record m to topic to, its input partition and offset
+ * riding in the opaque for on_passed(). */
+static void pass_forward(struct pass_run *r, const char *to, const rd_kafka_message_t *m)
+{
+    uint64_t where = ((uint64_t)m->partition << OPAQUE_OFFSET_BITS) | (uint64_t)m->offset;
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        err = rd_kafka_producev(
+            r->producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)where), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(r->producer, 10);
+    }
+    if (err) {
+        ac_tool_error("produce: %s", rd_kafka_err2str(err));
+        r->st.failed++;
+    }
+    if (r->consumed++ == 0)
+        r->st.first_s = mono_s();
+}
+
+/* Passes records through until --count were delivered, a signal came or
+ * --timeout-s passed, then flushes and stores the last offsets. */
+static void pass_loop(const struct pass_args *a, struct pass_run *r)
+{
+    rd_kafka_message_t *msgs[CONSUME_BATCH];
+    double deadline = mono_s() + (double)a->timeout_s;
+
+    while (r->st.delivered + r->st.failed < a->count && !stop_requested && mono_s() < deadline) {
+        ssize_t got = r->consumed < a->count
+                          ? rd_kafka_consume_batch_queue(r->queue, 10, msgs, CONSUME_BATCH)
+                          : 0;
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = msgs[i];
-            if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    ac_tool_error("consume: %s", rd_kafka_message_errstr(m));
-            } else {
-                uint64_t where =
-                    ((uint64_t)m->partition << OPAQUE_OFFSET_BITS) | (uint64_t)m->offset;
-                rd_kafka_resp_err_t err;
-                for (;;) {
-                    err = rd_kafka_producev(
-                        producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
-                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)where), RD_KAFKA_V_END);
-                    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        break;
-                    rd_kafka_poll(producer, 10);
-                }
-                if (err) {
-                    ac_tool_error("produce: %s", rd_kafka_err2str(err));
-                    st.failed++;
-                }
-                if (consumed++ == 0)
-                    st.first_s = mono_s();
-            }
+            if (!m->err)
+                pass_forward(r, a->to, m);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ac_tool_error("consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
-        rd_kafka_poll(producer, got > 0 ? 0 : 10);
-        store_offsets(consumer, from, &st, stored);
+        rd_kafka_poll(r->producer, got > 0 ? 0 : 10);
+        store_offsets(r->consumer, a->from, &r->st, r->stored);
     }
-    rd_kafka_flush(producer, 10000);
-    store_offsets(consumer, from, &st, stored);
-    if (st.failed) {
-        ac_tool_error("%ld record(s) not passed through: %s", st.failed,
-                      rd_kafka_err2str(st.last_err));
-    } else if (st.delivered < count) {
-        ac_tool_error("only %ld of %ld records passed through before the timeout", st.delivered,
-                      count);
+    rd_kafka_flush(r->producer, 10000);
+    store_offsets(r->consumer, a->from, &r->st, r->stored);
+}
+
+/* passthrough: the consume-produce ceiling of the brokers, measured the way
+ * a worker moves records. */
+static int cmd_passthrough(int argc, char **argv)
+{
+    struct pass_args a = {.group = "ac-bench-passthrough", .count = -1, .timeout_s = 600};
+    struct pass_run r = {0};
+    int rc = EXIT_USAGE;
+
+    if (pass_parse(argc, argv, &a) != 0)
+        goto out;
+    rc = EXIT_RUNTIME;
+    if (pass_open(&a, &r) != 0)
+        goto out;
+    pass_loop(&a, &r);
+    if (r.st.failed) {
+        ac_tool_error("%ld record(s) not passed through: %s", r.st.failed,
+                      rd_kafka_err2str(r.st.last_err));
+    } else if (r.st.delivered < a.count) {
+        ac_tool_error("only %ld of %ld records passed through before the timeout", r.st.delivered,
+                      a.count);
     } else {
-        double secs = st.last_s - st.first_s;
-        printf("records=%ld seconds=%.3f rate=%.0f\n", st.delivered, secs,
-               (double)st.delivered / (secs > 1e-6 ? secs : 1e-6));
+        double secs = r.st.last_s - r.st.first_s;
+        printf("records=%ld seconds=%.3f rate=%.0f\n", r.st.delivered, secs,
+               (double)r.st.delivered / (secs > 1e-6 ? secs : 1e-6));
         rc = 0;
     }
-    rd_kafka_commit(consumer, NULL, 0);
+    rd_kafka_commit(r.consumer, NULL, 0);
 out:
-    if (queue)
-        rd_kafka_queue_destroy(queue);
-    if (topics)
-        rd_kafka_topic_partition_list_destroy(topics);
-    if (consumer) {
-        rd_kafka_consumer_close(consumer);
-        rd_kafka_destroy(consumer);
+    if (r.queue)
+        rd_kafka_queue_destroy(r.queue);
+    if (r.consumer) {
+        rd_kafka_consumer_close(r.consumer);
+        rd_kafka_destroy(r.consumer);
     }
-    if (producer)
-        rd_kafka_destroy(producer);
-    free(st.done);
-    free(stored);
+    if (r.producer)
+        rd_kafka_destroy(r.producer);
+    free(r.st.done);
+    free(r.stored);
     return rc;
 }
 

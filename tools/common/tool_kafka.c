@@ -4,40 +4,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka.h"
+
+/* The tools build their clients with the workers' builder, so that they
+ * reach the brokers the same way; librdkafka's own log lines stay on stderr
+ * in its format, as the tools print no JSON log. */
 rd_kafka_t *ac_tool_kafka_new(rd_kafka_type_t type, const char *brokers, const char *client_id,
                               const char *const *kv, ac_tool_kafka_dr_fn dr_cb, void *opaque,
                               char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    char why[512];
-    size_t i;
+    ac_kafka_opts_t o = {.brokers = brokers,
+                         .client_id = client_id,
+                         .settings = {kv},
+                         .dr = dr_cb,
+                         .opaque = opaque};
 
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof(why)) !=
-            RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "client.id", client_id, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "config: %s", why);
-        goto out;
-    }
-    for (i = 0; kv && kv[i]; i += 2) {
-        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-            snprintf(errstr, errstr_size, "config %s=%s: %s", kv[i], kv[i + 1], why);
-            goto out;
-        }
-    }
-    if (dr_cb)
-        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, opaque);
-    rk = rd_kafka_new(type, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(errstr, errstr_size, "creating client: %s", why);
-        goto out;
-    }
-    conf = NULL; /* now the client's */
-out:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    return rk;
+    return ac_kafka_client_new(type, &o, errstr, errstr_size);
 }
 
 int ac_tool_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,

@@ -23,8 +23,8 @@
 typedef void (*ac_tool_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
 /* A client of the given type for brokers (bootstrap.servers), named
- * client_id. kv is NULL or a NULL-terminated list of librdkafka property
- * name/value pairs applied after those two. dr_cb, when not NULL, receives
+ * client_id, made by ac_kafka_client_new() (common/kafka.h). kv is NULL or a NULL-terminated list
+ * of librdkafka property name/value pairs applied after those two. dr_cb, when not NULL, receives
  * every delivery report; opaque is passed to the callbacks. Returns NULL on
  * error. */
 rd_kafka_t *ac_tool_kafka_new(rd_kafka_type_t type, const char *brokers, const char *client_id,

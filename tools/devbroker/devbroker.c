@@ -20,6 +20,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "kafka.h"
+#include "tool_cli.h"
+
 #ifndef AC_VERSION
 #define AC_VERSION "0.0.0"
 #endif
@@ -216,40 +219,6 @@ out:
     return rc;
 }
 
-/* Readers poll for these files, so they must never observe a partly written
- * one: write a temporary file next to the target and rename it into place. */
-static int write_file_atomic(const char *path, const char *content)
-{
-    char tmp[PATH_MAX];
-    FILE *fp = NULL;
-    int rc = -1, created = 0, saved_errno, closed;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        goto out;
-    }
-    fp = fopen(tmp, "w");
-    if (!fp)
-        goto out;
-    created = 1;
-    if (fputs(content, fp) == EOF)
-        goto out;
-    closed = fclose(fp);
-    fp = NULL;
-    if (closed != 0 || rename(tmp, path) != 0)
-        goto out;
-    created = 0;
-    rc = 0;
-out:
-    saved_errno = errno;
-    if (fp)
-        fclose(fp);
-    if (created)
-        unlink(tmp);
-    errno = saved_errno;
-    return rc;
-}
-
 /* Fault injection acts on every broker so that clients see a full outage,
  * which is the case the workers' retry and backoff paths must survive. */
 static void set_all_brokers(rd_kafka_mock_cluster_t *mcluster, int brokers, int up)
@@ -284,8 +253,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
     opts->bootstrap_file = NULL;
     opts->pidfile = NULL;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = ac_tool_getopt(argc, argv, longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (parse_int(optarg, 1, MAX_BROKERS, &opts->brokers) != 0) {
@@ -324,22 +292,81 @@ static int parse_options(int argc, char **argv, struct options *opts)
         case 'V':
             printf(PROG " " AC_VERSION " (librdkafka %s)\n", rd_kafka_version_str());
             return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s: missing argument\n", argv[optind - 1]);
-            return 2;
         default:
-            if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
-                fprintf(stderr, PROG ": %s: option takes no argument\n", argv[optind - 1]);
-            else
-                fprintf(stderr, PROG ": %s: unknown option\n", argv[optind - 1]);
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": %s: unexpected argument\n", argv[optind]);
-        return 2;
+    return ac_tool_no_operands(argc, argv) == 0 ? 0 : 2;
+}
+
+/* The mock cluster needs a client instance to run on; a producer with no
+ * bootstrap servers is the lightest one. Its own logs are kept quiet. The
+ * topics are created with up to three replicas, as in production. Returns
+ * NULL after reporting; *rk is then NULL or the caller's to destroy. */
+static rd_kafka_mock_cluster_t *cluster_start(const struct options *opts,
+                                              const struct topic_spec *topics, size_t topic_count,
+                                              rd_kafka_t **rk)
+{
+    static const char *const quiet[] = {"log_level", "3", NULL};
+    ac_kafka_opts_t ko = {.client_id = PROG, .settings = {quiet}};
+    rd_kafka_mock_cluster_t *mcluster = NULL;
+    char errstr[512];
+    int replication = opts->brokers < 3 ? opts->brokers : 3;
+
+    *rk = ac_kafka_client_new(RD_KAFKA_PRODUCER, &ko, errstr, sizeof(errstr));
+    if (!*rk) {
+        ac_tool_error("%s", errstr);
+        goto out;
+    }
+    mcluster = rd_kafka_mock_cluster_new(*rk, opts->brokers);
+    if (!mcluster) {
+        ac_tool_error("could not create the mock cluster");
+        goto out;
+    }
+    for (size_t i = 0; i < topic_count; i++) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(mcluster, topics[i].name, topics[i].partitions, replication);
+
+        if (err) {
+            ac_tool_error("creating topic '%s': %s", topics[i].name, rd_kafka_err2str(err));
+            rd_kafka_mock_cluster_destroy(mcluster);
+            mcluster = NULL;
+            goto out;
+        }
+    }
+out:
+    return mcluster;
+}
+
+/* Writes path (flag names it in the error) for whoever polls for it. */
+static int announce_file(const char *flag, const char *path, const char *content)
+{
+    char why[256];
+
+    if (ac_tool_write_file_atomic(path, content, strlen(content), why, sizeof(why)) != 0) {
+        ac_tool_error("%s: %s: %s", flag, path, why);
+        return -1;
     }
     return 0;
+}
+
+/* Runs fault injection until SIGINT/SIGTERM: SIGUSR1 takes every broker
+ * down, SIGUSR2 brings them back (see install_signal_handlers). */
+static void serve(rd_kafka_mock_cluster_t *mcluster, int brokers)
+{
+    struct timespec nap = {0, 50 * 1000 * 1000};
+
+    while (!stop_requested) {
+        if (down_requested) {
+            down_requested = 0;
+            set_all_brokers(mcluster, brokers, 0);
+        }
+        if (up_requested) {
+            up_requested = 0;
+            set_all_brokers(mcluster, brokers, 1);
+        }
+        nanosleep(&nap, NULL);
+    }
 }
 
 /* Sets up the mock cluster and its topics, announces readiness, then waits
@@ -348,15 +375,14 @@ int main(int argc, char **argv)
 {
     struct options opts;
     struct topic_spec *topics = NULL;
-    size_t topic_count = 0, i;
-    rd_kafka_conf_t *conf = NULL;
+    size_t topic_count = 0;
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mcluster = NULL;
-    char errstr[512], *line = NULL;
+    char *line = NULL, pid[32];
     const char *bootstraps;
-    int replication, rc = 1, wrote_bootstrap = 0, wrote_pid = 0;
-    struct timespec nap = {0, 50 * 1000 * 1000};
+    int rc = 1, wrote_bootstrap = 0, wrote_pid = 0;
 
+    ac_tool_cli_init(PROG);
     switch (parse_options(argc, argv, &opts)) {
     case 0:
         break;
@@ -368,82 +394,33 @@ int main(int argc, char **argv)
     if (parse_topics(opts.topics, opts.partitions, &topics, &topic_count) != 0)
         return 2;
     if (install_signal_handlers() != 0) {
-        fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
+        ac_tool_error("sigaction: %s", strerror(errno));
         goto out;
     }
-
-    /* The mock cluster needs a client instance to run on; a producer with no
-     * bootstrap servers is the lightest one. Its own logs are kept quiet. */
-    conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "client.id", PROG, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, PROG ": config: %s\n", errstr);
+    if (!(mcluster = cluster_start(&opts, topics, topic_count, &rk)))
         goto out;
-    }
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        fprintf(stderr, PROG ": rd_kafka_new: %s\n", errstr);
-        goto out;
-    }
-    conf = NULL;
-
-    mcluster = rd_kafka_mock_cluster_new(rk, opts.brokers);
-    if (!mcluster) {
-        fprintf(stderr, PROG ": could not create the mock cluster\n");
-        goto out;
-    }
-    replication = opts.brokers < 3 ? opts.brokers : 3;
-    for (i = 0; i < topic_count; i++) {
-        rd_kafka_resp_err_t err =
-            rd_kafka_mock_topic_create(mcluster, topics[i].name, topics[i].partitions, replication);
-
-        if (err) {
-            fprintf(stderr, PROG ": creating topic '%s': %s\n", topics[i].name,
-                    rd_kafka_err2str(err));
-            goto out;
-        }
-    }
-
     bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
     if (asprintf(&line, "%s\n", bootstraps) < 0) {
         line = NULL;
-        fprintf(stderr, PROG ": out of memory\n");
+        ac_tool_error("out of memory");
         goto out;
     }
     if (opts.bootstrap_file) {
-        if (write_file_atomic(opts.bootstrap_file, line) != 0) {
-            fprintf(stderr, PROG ": --bootstrap-file: %s: %s\n", opts.bootstrap_file,
-                    strerror(errno));
+        if (announce_file("--bootstrap-file", opts.bootstrap_file, line) != 0)
             goto out;
-        }
         wrote_bootstrap = 1;
     }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     if (opts.pidfile) {
-        char pid[32];
-
-        snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-        if (write_file_atomic(opts.pidfile, pid) != 0) {
-            fprintf(stderr, PROG ": --pidfile: %s: %s\n", opts.pidfile, strerror(errno));
+        if (announce_file("--pidfile", opts.pidfile, pid) != 0)
             goto out;
-        }
         wrote_pid = 1;
     }
     printf("bootstrap=%s", line);
     fflush(stdout);
     log_line("ready: %d broker(s), %zu topic(s), bootstrap %s", opts.brokers, topic_count,
              bootstraps);
-
-    while (!stop_requested) {
-        if (down_requested) {
-            down_requested = 0;
-            set_all_brokers(mcluster, opts.brokers, 0);
-        }
-        if (up_requested) {
-            up_requested = 0;
-            set_all_brokers(mcluster, opts.brokers, 1);
-        }
-        nanosleep(&nap, NULL);
-    }
+    serve(mcluster, opts.brokers);
     log_line("stopping");
     rc = 0;
 out:
@@ -455,8 +432,6 @@ out:
         rd_kafka_mock_cluster_destroy(mcluster);
     if (rk)
         rd_kafka_destroy(rk);
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     free(line);
     free(topics);
     return rc;

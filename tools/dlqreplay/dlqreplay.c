@@ -31,6 +31,7 @@
 #include "redis.h"
 #include "redis_url.h"
 #include "timeutil.h"
+#include "tool_cli.h"
 
 #ifndef AC_VERSION
 #define AC_VERSION "0.0.0"
@@ -265,6 +266,128 @@ static int add_filters(const char **list, size_t *n, char *arg, const char *flag
     return 0;
 }
 
+/* What a run uses when no flag says otherwise: the environment the workers
+ * read (KAFKA_BROKERS, REDIS_URL, LOG_LEVEL, RDKAFKA_*) and the topics and
+ * group of a standard deployment. Returns 0, or -1 after a usage error. */
+static int parse_defaults(char **envp, options_t *o, const char **level)
+{
+    o->brokers = getenv("KAFKA_BROKERS");
+    o->redis_url = getenv("REDIS_URL");
+    if (!o->redis_url || !*o->redis_url)
+        o->redis_url = "redis://127.0.0.1:6379/0";
+    o->dlq_topic = "notifications.dlq";
+    o->topic = "notifications";
+    o->group = "aftercare-dlq-replay";
+    *level = getenv("LOG_LEVEL");
+    if (!*level || !**level)
+        *level = "info";
+    return env_props(o, envp);
+}
+
+/* The options choosing which dead letters a run replays: --reason,
+ * --since, --until, --id, --include-invalid and --dry-run. Returns 0, -1
+ * after a usage error, or 1 for an option that is not one of these. */
+static int parse_filter_option(int c, char *arg, options_t *o)
+{
+    switch (c) {
+    case 'R':
+        return add_filters(o->reasons, &o->n_reasons, arg, "--reason");
+    case 's':
+        if (ac_time_parse(arg, &o->since_ms) < 0)
+            return usage_error("--since: expected an RFC 3339 time, got '%s'", arg);
+        o->has_since = 1;
+        return 0;
+    case 'u':
+        if (ac_time_parse(arg, &o->until_ms) < 0)
+            return usage_error("--until: expected an RFC 3339 time, got '%s'", arg);
+        o->has_until = 1;
+        return 0;
+    case 'i':
+        if (!ac_message_id_valid(arg))
+            return usage_error("--id: expected a message id (msg_ and 32 hex digits), got '%s'",
+                               arg);
+        if (o->n_ids == MAX_FILTERS)
+            return usage_error("--id: at most %d values", MAX_FILTERS);
+        o->ids[o->n_ids++] = arg;
+        return 0;
+    case 'I':
+        o->include_invalid = 1;
+        return 0;
+    case 'n':
+        o->dry_run = 1;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The options saying where to read and write: --brokers, --redis,
+ * --dlq-topic, --topic, --group, --from-beginning and --rdkafka. Returns 0,
+ * -1 after a usage error, or 1 for an option that is not one of these. */
+static int parse_place_option(int c, char *arg, options_t *o)
+{
+    const char *eq;
+
+    switch (c) {
+    case 'b':
+        o->brokers = arg;
+        return 0;
+    case 'r':
+        o->redis_url = arg;
+        return 0;
+    case 'd':
+        o->dlq_topic = arg;
+        return 0;
+    case 't':
+        o->topic = arg;
+        return 0;
+    case 'g':
+        o->group = arg;
+        return 0;
+    case 'B':
+        o->from_beginning = 1;
+        return 0;
+    case 'k':
+        eq = strchr(arg, '=');
+        if (!eq || eq == arg)
+            return usage_error("--rdkafka: expected NAME=VALUE, got '%s'", arg);
+        return add_prop(o, arg, (size_t)(eq - arg), eq + 1, "--rdkafka");
+    default:
+        return 1;
+    }
+}
+
+/* Checks what the options say together, before anything is contacted: a
+ * mistake costs one line, not a half-done run. Returns 0 or -1. */
+static int check_options(options_t *o, const char *timeout, const char *level)
+{
+    char why[256];
+    ac_redis_url_t url;
+
+    if (!o->brokers || !*o->brokers)
+        return usage_error("--brokers (or KAFKA_BROKERS) is required");
+    if (ac_config_validate_topic(o->dlq_topic, why, sizeof(why)) < 0)
+        return usage_error("--dlq-topic '%s': %s", o->dlq_topic, why);
+    if (ac_config_validate_topic(o->topic, why, sizeof(why)) < 0)
+        return usage_error("--topic '%s': %s", o->topic, why);
+    if (strcmp(o->topic, o->dlq_topic) == 0)
+        return usage_error("--topic and --dlq-topic are both '%s'", o->topic);
+    if (!*o->group)
+        return usage_error("--group: must not be empty");
+    if (ac_redis_url_parse(o->redis_url, &url, why, sizeof(why)) < 0)
+        return usage_error("--redis: %s", why);
+    if (o->has_since && o->has_until && o->since_ms >= o->until_ms)
+        return usage_error("--since must be earlier than --until");
+    if (ac_duration_parse(timeout, &o->timeout_ms) < 0 || o->timeout_ms <= 0)
+        return usage_error("--timeout: expected a positive duration such as 30s or 10m, got "
+                           "'%s'",
+                           timeout);
+    o->log_level = ac_log_level_parse(level);
+    if (o->log_level < 0)
+        return usage_error("--log-level: expected debug, info, warn or error, got '%s'", level);
+    return 0;
+}
+
 /* Returns 0 to run, 1 when --help or --version was printed, -1 after one
  * line on stderr. */
 static int parse_args(int argc, char **argv, char **envp, options_t *o)
@@ -280,123 +403,35 @@ static int parse_args(int argc, char **argv, char **envp, options_t *o)
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
-    const char *timeout = "5m", *level = getenv("LOG_LEVEL");
-    char why[256];
-    int c;
+    const char *timeout = "5m", *level;
+    int c, rc;
 
-    o->brokers = getenv("KAFKA_BROKERS");
-    o->redis_url = getenv("REDIS_URL");
-    if (!o->redis_url || !*o->redis_url)
-        o->redis_url = "redis://127.0.0.1:6379/0";
-    o->dlq_topic = "notifications.dlq";
-    o->topic = "notifications";
-    o->group = "aftercare-dlq-replay";
-    if (!level || !*level)
-        level = "info";
-    if (env_props(o, envp) < 0)
+    if (parse_defaults(envp, o, &level) < 0)
         return -1;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            o->brokers = optarg;
-            break;
-        case 'r':
-            o->redis_url = optarg;
-            break;
-        case 'd':
-            o->dlq_topic = optarg;
-            break;
-        case 't':
-            o->topic = optarg;
-            break;
-        case 'g':
-            o->group = optarg;
-            break;
-        case 'B':
-            o->from_beginning = 1;
-            break;
-        case 'R':
-            if (add_filters(o->reasons, &o->n_reasons, optarg, "--reason") < 0)
-                return -1;
-            break;
-        case 's':
-            if (ac_time_parse(optarg, &o->since_ms) < 0)
-                return usage_error("--since: expected an RFC 3339 time, got '%s'", optarg);
-            o->has_since = 1;
-            break;
-        case 'u':
-            if (ac_time_parse(optarg, &o->until_ms) < 0)
-                return usage_error("--until: expected an RFC 3339 time, got '%s'", optarg);
-            o->has_until = 1;
-            break;
-        case 'i':
-            if (!ac_message_id_valid(optarg))
-                return usage_error("--id: expected a message id (msg_ and 32 hex digits), got "
-                                   "'%s'",
-                                   optarg);
-            if (o->n_ids == MAX_FILTERS)
-                return usage_error("--id: at most %d values", MAX_FILTERS);
-            o->ids[o->n_ids++] = optarg;
-            break;
-        case 'I':
-            o->include_invalid = 1;
-            break;
-        case 'n':
-            o->dry_run = 1;
-            break;
-        case 'T':
-            timeout = optarg;
-            break;
-        case 'k': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg)
-                return usage_error("--rdkafka: expected NAME=VALUE, got '%s'", optarg);
-            if (add_prop(o, optarg, (size_t)(eq - optarg), eq + 1, "--rdkafka") < 0)
-                return -1;
-            break;
-        }
-        case 'l':
-            level = optarg;
-            break;
-        case 'h':
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option (see --help)")) != -1) {
+        if (c == '?')
+            return -1;
+        if (c == 'h') {
             usage(stdout);
             return 1;
-        case 'V':
+        }
+        if (c == 'V') {
             printf(PROG " " AC_VERSION " (librdkafka %s)\n", rd_kafka_version_str());
             return 1;
-        case ':':
-            return usage_error("%s: missing argument", argv[optind - 1]);
-        default:
-            return usage_error("%s: unknown option (see --help)", argv[optind - 1]);
         }
+        rc = 0;
+        if (c == 'T')
+            timeout = optarg;
+        else if (c == 'l')
+            level = optarg;
+        else if ((rc = parse_place_option(c, optarg, o)) > 0)
+            rc = parse_filter_option(c, optarg, o);
+        if (rc < 0)
+            return -1;
     }
-    if (optind < argc)
-        return usage_error("%s: unexpected argument", argv[optind]);
-    if (!o->brokers || !*o->brokers)
-        return usage_error("--brokers (or KAFKA_BROKERS) is required");
-    if (ac_config_validate_topic(o->dlq_topic, why, sizeof(why)) < 0)
-        return usage_error("--dlq-topic '%s': %s", o->dlq_topic, why);
-    if (ac_config_validate_topic(o->topic, why, sizeof(why)) < 0)
-        return usage_error("--topic '%s': %s", o->topic, why);
-    if (strcmp(o->topic, o->dlq_topic) == 0)
-        return usage_error("--topic and --dlq-topic are both '%s'", o->topic);
-    if (!*o->group)
-        return usage_error("--group: must not be empty");
-    ac_redis_url_t url;
-    if (ac_redis_url_parse(o->redis_url, &url, why, sizeof(why)) < 0)
-        return usage_error("--redis: %s", why);
-    if (o->has_since && o->has_until && o->since_ms >= o->until_ms)
-        return usage_error("--since must be earlier than --until");
-    if (ac_duration_parse(timeout, &o->timeout_ms) < 0 || o->timeout_ms <= 0)
-        return usage_error("--timeout: expected a positive duration such as 30s or 10m, got "
-                           "'%s'",
-                           timeout);
-    o->log_level = ac_log_level_parse(level);
-    if (o->log_level < 0)
-        return usage_error("--log-level: expected debug, info, warn or error, got '%s'", level);
-    return 0;
+    if (ac_tool_no_operands(argc, argv) < 0)
+        return -1;
+    return check_options(o, timeout, level);
 }
 
 /* ------------------------------------------------------------------ kafka */
@@ -406,72 +441,6 @@ static int query_timeout(const replay_t *rp)
 {
     int64_t left = rp->deadline - ac_time_mono_ms();
     return left < 1 ? 1 : left > QUERY_TIMEOUT_MS ? QUERY_TIMEOUT_MS : (int)left;
-}
-
-/* librdkafka's log lines, in the project's JSON log like the workers'. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    int l = level <= 3   ? AC_LOG_ERROR
-            : level <= 4 ? AC_LOG_WARN
-            : level <= 6 ? AC_LOG_INFO
-                         : AC_LOG_DEBUG;
-    ac_log(l, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
-}
-
-/* Broker connection trouble is retried by librdkafka itself; the run's
- * timeout bounds how long that may take. */
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    (void)opaque;
-    ac_log(AC_LOG_WARN, "kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-                    size_t errsz)
-{
-    char why[256];
-    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errsz, "kafka property %s: %s", name, why);
-        return -1;
-    }
-    return 0;
-}
-
-/* A client configuration: settings is a NULL-terminated list of
- * name/value pairs; the pass-through properties follow them and win.
- * Returns NULL with err. */
-static rd_kafka_conf_t *client_conf(const options_t *o, const char *const *settings, char *err,
-                                    size_t errsz)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", o->brokers, err, errsz) < 0 ||
-        conf_set(conf, "client.id", PROG, err, errsz) < 0)
-        goto fail;
-    for (size_t i = 0; settings[i]; i += 2)
-        if (conf_set(conf, settings[i], settings[i + 1], err, errsz) < 0)
-            goto fail;
-    for (size_t i = 0; i < o->n_props; i++)
-        if (conf_set(conf, o->prop_names[i], o->prop_values[i], err, errsz) < 0)
-            goto fail;
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-}
-
-/* Creates the client; conf is consumed either way. */
-static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errsz)
-{
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
-    if (!rk) {
-        snprintf(err, errsz, "kafka %s: %s", type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
-                 why);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
 }
 
 /* The partition count of topic, or -1 with err. Metadata is asked for all
@@ -546,9 +515,35 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* Sets up both clients, checks the topics exist and Redis answers, and
- * notes where each dead-letter partition ends now. */
-static int open_clients(replay_t *rp, char *err, size_t errsz)
+/* A client with the workers' builder (common/kafka.c): same way to the
+ * brokers, librdkafka's messages in the same JSON log. settings is the
+ * role's NULL-terminated name/value list; the pass-through properties
+ * follow it and win. Returns NULL with err. */
+static rd_kafka_t *client_new(replay_t *rp, rd_kafka_type_t type, const char *const *settings,
+                              char *err, size_t errsz)
+{
+    const options_t *o = rp->o;
+    ac_kafka_opts_t ko = {.brokers = o->brokers,
+                          .client_id = PROG,
+                          .settings = {settings},
+                          .prop_names = o->prop_names,
+                          .prop_values = o->prop_values,
+                          .n_props = o->n_props,
+                          .json_log = 1};
+    if (type == RD_KAFKA_PRODUCER) {
+        ko.dr = ac_kafka_tracker_dr;
+    } else {
+        ko.rebalance = rebalance_cb;
+        ko.opaque = rp;
+    }
+    return ac_kafka_client_new(type, &ko, err, errsz);
+}
+
+/* The producer, which also answers the start-up questions: both topics
+ * exist, and where each dead-letter partition ends now (a run replays up to
+ * there, not what is dead-lettered while it runs). Returns 0 or -1 with
+ * err. */
+static int open_producer(replay_t *rp, char *err, size_t errsz)
 {
     const options_t *o = rp->o;
     /* As the workers' producers (common/kafka.c): idempotent with acks=all,
@@ -567,11 +562,38 @@ static int open_clients(replay_t *rp, char *err, size_t errsz)
         "4194304",
         NULL,
     };
-    /* Auto-commit is off: the position moves only by the explicit commit
-     * after Kafka acknowledged the replays, and never in a dry run. A run
-     * that was killed holds its partitions until its session times out,
-     * so the session is shorter than librdkafka's 45 s: the next run need
-     * not wait that long. */
+
+    if (!(rp->producer = client_new(rp, RD_KAFKA_PRODUCER, producer_settings, err, errsz)))
+        return -1;
+    rp->n_parts = partition_count(rp, o->dlq_topic, err, errsz);
+    if (rp->n_parts < 0 || partition_count(rp, o->topic, err, errsz) < 0)
+        return -1;
+    rp->parts = calloc((size_t)rp->n_parts, sizeof(*rp->parts));
+    if (!rp->parts) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    for (int p = 0; p < rp->n_parts; p++) {
+        int64_t low;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            rp->producer, o->dlq_topic, p, &low, &rp->parts[p].end, query_timeout(rp));
+        if (e) {
+            snprintf(err, errsz, "watermarks of %s/%d: %s", o->dlq_topic, p, rd_kafka_err2str(e));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The consumer, subscribed to the dead-letter topic in the run's group.
+ * Auto-commit is off: the position moves only by the explicit commit after
+ * Kafka acknowledged the replays, and never in a dry run. A run that was
+ * killed holds its partitions until its session times out, so the session
+ * is shorter than librdkafka's 45 s: the next run need not wait that long.
+ * Returns 0 or -1 with err. */
+static int open_consumer(replay_t *rp, char *err, size_t errsz)
+{
+    const options_t *o = rp->o;
     const char *const consumer_settings[] = {
         "group.id",
         o->group,
@@ -587,44 +609,10 @@ static int open_clients(replay_t *rp, char *err, size_t errsz)
         "10000",
         NULL,
     };
-    rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *sub = NULL;
     int rc = -1;
 
-    if (!(conf = client_conf(o, producer_settings, err, errsz)))
-        goto out;
-    rd_kafka_conf_set_dr_msg_cb(conf, ac_kafka_tracker_dr);
-    if (!(rp->producer = client_new(RD_KAFKA_PRODUCER, conf, err, errsz)))
-        goto out;
-    rp->n_parts = partition_count(rp, o->dlq_topic, err, errsz);
-    if (rp->n_parts < 0 || partition_count(rp, o->topic, err, errsz) < 0)
-        goto out;
-    rp->parts = calloc((size_t)rp->n_parts, sizeof(*rp->parts));
-    if (!rp->parts) {
-        snprintf(err, errsz, "out of memory");
-        goto out;
-    }
-    for (int p = 0; p < rp->n_parts; p++) {
-        int64_t low;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            rp->producer, o->dlq_topic, p, &low, &rp->parts[p].end, query_timeout(rp));
-        if (e) {
-            snprintf(err, errsz, "watermarks of %s/%d: %s", o->dlq_topic, p, rd_kafka_err2str(e));
-            goto out;
-        }
-    }
-
-    /* Without the sent marks a replay could not tell what went out
-     * meanwhile: no Redis, no run. */
-    rp->redis = ac_redis_new(o->redis_url, REDIS_TIMEOUT_MS, err, errsz);
-    if (!rp->redis || ac_redis_connect(rp->redis, err, errsz) < 0)
-        goto out;
-
-    if (!(conf = client_conf(o, consumer_settings, err, errsz)))
-        goto out;
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_opaque(conf, rp);
-    if (!(rp->consumer = client_new(RD_KAFKA_CONSUMER, conf, err, errsz)))
+    if (!(rp->consumer = client_new(rp, RD_KAFKA_CONSUMER, consumer_settings, err, errsz)))
         goto out;
     rd_kafka_poll_set_consumer(rp->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
@@ -639,6 +627,20 @@ out:
     if (sub)
         rd_kafka_topic_partition_list_destroy(sub);
     return rc;
+}
+
+/* Sets up both clients, checks the topics exist and Redis answers, and
+ * notes where each dead-letter partition ends now. */
+static int open_clients(replay_t *rp, char *err, size_t errsz)
+{
+    if (open_producer(rp, err, errsz) < 0)
+        return -1;
+    /* Without the sent marks a replay could not tell what went out
+     * meanwhile: no Redis, no run. */
+    rp->redis = ac_redis_new(rp->o->redis_url, REDIS_TIMEOUT_MS, err, errsz);
+    if (!rp->redis || ac_redis_connect(rp->redis, err, errsz) < 0)
+        return -1;
+    return open_consumer(rp, err, errsz);
 }
 
 /* True once every partition we hold has been read to where it ended when
@@ -1035,6 +1037,7 @@ int main(int argc, char **argv, char **envp)
     char err[1024];
     int rc = EXIT_USAGE, started = 0;
 
+    ac_tool_cli_init(PROG);
     memset(&o, 0, sizeof(o));
     memset(&rp, 0, sizeof(rp));
     rp.o = &o;

@@ -208,102 +208,67 @@ static rd_kafka_resp_err_t enqueue_record(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
     }
 }
 
-/* produce: one record per input line, then wait for every delivery report so
- * the printed counts are final. */
-static int cmd_produce(int argc, char **argv)
+struct produce_args {
+    const char *brokers, *topic, *key_field, *file;
+    int32_t partition;
+};
+
+/* Reads produce's options into a. Returns 0, or -1 after one error line:
+ * a usage error. */
+static int produce_parse(int argc, char **argv, struct produce_args *a)
 {
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},   {"topic", required_argument, NULL, 't'},
         {"key-field", required_argument, NULL, 'k'}, {"file", required_argument, NULL, 'f'},
         {"partition", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0},
     };
-    static const char *const settings[] = {
-        "acks", "all", "message.max.bytes", "16777216", "linger.ms", "5", NULL,
-    };
-    const char *brokers = NULL, *topic = NULL, *key_field = NULL, *file = "-";
-    int32_t partition = RD_KAFKA_PARTITION_UA;
-    struct produce_counts counts = {0, 0};
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_t *rkt = NULL;
-    json_tokener *tok = NULL;
-    FILE *fp = NULL;
-    char *line = NULL, errstr[512];
-    size_t cap = 0;
-    ssize_t n;
-    long submitted = 0, rejected = 0, lineno = 0, v;
-    int c, rc = EXIT_USAGE, read_error = 0;
+    long v;
+    int c;
 
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 't':
-            topic = optarg;
-            break;
-        case 'k':
-            key_field = optarg;
-            break;
-        case 'f':
-            file = optarg;
-            break;
-        case 'p':
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option for produce")) != -1) {
+        if (c == 'b') {
+            a->brokers = optarg;
+        } else if (c == 't') {
+            a->topic = optarg;
+        } else if (c == 'k') {
+            a->key_field = optarg;
+        } else if (c == 'f') {
+            a->file = optarg;
+        } else if (c == 'p') {
             if (ac_tool_parse_long(optarg, 0, INT32_MAX, &v) != 0) {
                 ac_tool_error("--partition: expected a non-negative integer, got '%s'", optarg);
-                goto out;
+                return -1;
             }
-            partition = (int32_t)v;
-            break;
-        case ':':
-            ac_tool_error("%s: missing argument", argv[optind - 1]);
-            goto out;
-        default:
-            ac_tool_error("%s: unknown option for produce", argv[optind - 1]);
-            goto out;
+            a->partition = (int32_t)v;
+        } else {
+            return -1;
         }
     }
-    if (optind < argc) {
-        ac_tool_error("%s: unexpected argument", argv[optind]);
-        goto out;
-    }
-    if (!brokers || !topic) {
+    if (ac_tool_no_operands(argc, argv) != 0)
+        return -1;
+    if (!a->brokers || !a->topic) {
         ac_tool_error("produce: --brokers and --topic are required");
-        goto out;
+        return -1;
     }
-    if (key_field && (*key_field == '\0' || key_field[0] == '.' ||
-                      key_field[strlen(key_field) - 1] == '.' || strstr(key_field, ".."))) {
-        ac_tool_error("--key-field: '%s' is not a dotted path", key_field);
-        goto out;
+    const char *k = a->key_field;
+    if (k && (*k == '\0' || k[0] == '.' || k[strlen(k) - 1] == '.' || strstr(k, ".."))) {
+        ac_tool_error("--key-field: '%s' is not a dotted path", k);
+        return -1;
     }
+    return 0;
+}
 
-    rc = EXIT_RUNTIME;
-    if (strcmp(file, "-") == 0) {
-        fp = stdin;
-    } else {
-        fp = fopen(file, "rb");
-        if (!fp) {
-            ac_tool_error("%s: %s", file, strerror(errno));
-            goto out;
-        }
-    }
-    if (key_field) {
-        tok = json_tokener_new();
-        if (!tok) {
-            ac_tool_error("out of memory");
-            goto out;
-        }
-    }
-    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, brokers, PROG, settings, on_delivery, &counts, errstr,
-                           sizeof(errstr));
-    if (!rk) {
-        ac_tool_error("%s", errstr);
-        goto out;
-    }
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (!rkt) {
-        ac_tool_error("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
-        goto out;
-    }
+/* Enqueues one record per non-empty line of fp, keyed by tok's key field
+ * when tok is given, counting what was enqueued and what was refused.
+ * Returns 0, or -1 after a read error (reported). */
+static int produce_lines(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct produce_args *a,
+                         FILE *fp, json_tokener *tok, long *submitted, long *rejected)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = 0;
 
     while ((n = getline(&line, &cap, fp)) >= 0) {
         size_t len = (size_t)n;
@@ -316,22 +281,66 @@ static int cmd_produce(int argc, char **argv)
         if (len == 0)
             continue;
         if (tok)
-            key = extract_key(tok, line, len, key_field);
-        err = enqueue_record(rk, rkt, partition, line, len, key);
+            key = extract_key(tok, line, len, a->key_field);
+        err = enqueue_record(rk, rkt, a->partition, line, len, key);
         free(key);
         if (err) {
             ac_tool_error("line %ld: %s", lineno, rd_kafka_err2str(err));
-            rejected++;
+            (*rejected)++;
         } else {
-            submitted++;
+            (*submitted)++;
         }
         rd_kafka_poll(rk, 0);
     }
     if (ferror(fp)) {
-        ac_tool_error("%s: read error: %s", file, strerror(errno));
-        read_error = 1;
+        ac_tool_error("%s: read error: %s", a->file, strerror(errno));
+        rc = -1;
     }
+    free(line);
+    return rc;
+}
 
+/* produce: one record per input line, then wait for every delivery report so
+ * the printed counts are final. */
+static int cmd_produce(int argc, char **argv)
+{
+    static const char *const settings[] = {
+        "acks", "all", "message.max.bytes", "16777216", "linger.ms", "5", NULL,
+    };
+    struct produce_args a = {NULL, NULL, NULL, "-", RD_KAFKA_PARTITION_UA};
+    struct produce_counts counts = {0, 0};
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    json_tokener *tok = NULL;
+    FILE *fp = NULL;
+    char errstr[512];
+    long submitted = 0, rejected = 0;
+    int rc = EXIT_USAGE, read_error;
+
+    if (produce_parse(argc, argv, &a) != 0)
+        goto out;
+    rc = EXIT_RUNTIME;
+    fp = strcmp(a.file, "-") == 0 ? stdin : fopen(a.file, "rb");
+    if (!fp) {
+        ac_tool_error("%s: %s", a.file, strerror(errno));
+        goto out;
+    }
+    if (a.key_field && !(tok = json_tokener_new())) {
+        ac_tool_error("out of memory");
+        goto out;
+    }
+    rk = ac_tool_kafka_new(RD_KAFKA_PRODUCER, a.brokers, PROG, settings, on_delivery, &counts,
+                           errstr, sizeof(errstr));
+    if (!rk) {
+        ac_tool_error("%s", errstr);
+        goto out;
+    }
+    rkt = rd_kafka_topic_new(rk, a.topic, NULL);
+    if (!rkt) {
+        ac_tool_error("topic %s: %s", a.topic, rd_kafka_err2str(rd_kafka_last_error()));
+        goto out;
+    }
+    read_error = produce_lines(rk, rkt, &a, fp, tok, &submitted, &rejected) != 0;
     while (counts.produced + counts.failed < submitted)
         rd_kafka_flush(rk, 1000);
 
@@ -339,7 +348,6 @@ static int cmd_produce(int argc, char **argv)
     printf("produced=%ld failed=%ld\n", counts.produced, counts.failed);
     rc = (counts.failed == 0 && !read_error) ? 0 : EXIT_RUNTIME;
 out:
-    free(line);
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     if (rk)
@@ -427,9 +435,13 @@ out:
     return rc;
 }
 
-/* consume: read a whole topic from the beginning without joining a group, so
- * inspecting a topic never disturbs the offsets of the workers under test. */
-static int cmd_consume(int argc, char **argv)
+struct consume_args {
+    const char *brokers, *topic;
+    long timeout_ms, max;
+};
+
+/* Reads consume's options into a. Returns 0, or -1 after one error line. */
+static int consume_parse(int argc, char **argv, struct consume_args *a)
 {
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -438,97 +450,48 @@ static int cmd_consume(int argc, char **argv)
         {"max", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
-    /* librdkafka's assign() insists on a group.id even though the group is
-     * never joined; a per-process name with auto commit off keeps it inert. */
-    const char *settings[] = {
-        "group.id",
-        NULL,
-        "enable.partition.eof",
-        "true",
-        "enable.auto.commit",
-        "false",
-        "enable.auto.offset.store",
-        "false",
-        NULL,
-    };
-    char group[64], errstr[512];
-    const char *brokers = NULL, *topic = NULL;
-    long timeout_ms = 3000, max = 0, count = 0;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    rd_kafka_resp_err_t err;
-    char *eof = NULL;
-    int64_t last_record, last_event, now;
-    int c, i, partition_cnt, eof_cnt = 0, rc = EXIT_USAGE;
+    int c;
 
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 't':
-            topic = optarg;
-            break;
-        case 'T':
-            if (ac_tool_parse_long(optarg, 0, INT32_MAX, &timeout_ms) != 0) {
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option for consume")) != -1) {
+        if (c == 'b') {
+            a->brokers = optarg;
+        } else if (c == 't') {
+            a->topic = optarg;
+        } else if (c == 'T') {
+            if (ac_tool_parse_long(optarg, 0, INT32_MAX, &a->timeout_ms) != 0) {
                 ac_tool_error("--timeout-ms: expected a non-negative integer, got '%s'", optarg);
-                goto out;
+                return -1;
             }
-            break;
-        case 'm':
-            if (ac_tool_parse_long(optarg, 1, LONG_MAX, &max) != 0) {
+        } else if (c == 'm') {
+            if (ac_tool_parse_long(optarg, 1, LONG_MAX, &a->max) != 0) {
                 ac_tool_error("--max: expected a positive integer, got '%s'", optarg);
-                goto out;
+                return -1;
             }
-            break;
-        case ':':
-            ac_tool_error("%s: missing argument", argv[optind - 1]);
-            goto out;
-        default:
-            ac_tool_error("%s: unknown option for consume", argv[optind - 1]);
-            goto out;
+        } else {
+            return -1;
         }
     }
-    if (optind < argc) {
-        ac_tool_error("%s: unexpected argument", argv[optind]);
-        goto out;
-    }
-    if (!brokers || !topic) {
+    if (ac_tool_no_operands(argc, argv) != 0)
+        return -1;
+    if (!a->brokers || !a->topic) {
         ac_tool_error("consume: --brokers and --topic are required");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    rc = EXIT_RUNTIME;
-    snprintf(group, sizeof(group), PROG "-consume-%ld-%lld", (long)getpid(), (long long)now_ms());
-    settings[1] = group;
-    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
-                           sizeof(errstr));
-    if (!rk) {
-        ac_tool_error("%s", errstr);
-        goto out;
-    }
-    partition_cnt =
-        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
-    if (partition_cnt < 0) {
-        ac_tool_error("%s", errstr);
-        goto out;
-    }
-    eof = calloc((size_t)partition_cnt, 1);
-    parts = rd_kafka_topic_partition_list_new(partition_cnt);
-    if (!eof || !parts) {
-        ac_tool_error("out of memory");
-        goto out;
-    }
-    for (i = 0; i < partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    err = rd_kafka_assign(rk, parts);
-    if (err) {
-        ac_tool_error("assign: %s", rd_kafka_err2str(err));
-        goto out;
-    }
+/* Prints records until every partition reached its end and nothing came for
+ * timeout_ms (or --max records were printed). eof[p] says partition p is at
+ * its end. A topic that stops moving before the end is an error rather than
+ * a short answer. Returns 0, or -1 after reporting. */
+static int consume_read(rd_kafka_t *rk, const struct consume_args *a, char *eof, int partition_cnt)
+{
+    int64_t last_record, last_event, now;
+    long count = 0;
+    int eof_cnt = 0;
 
     last_record = last_event = now_ms();
-    while (max == 0 || count < max) {
+    while (a->max == 0 || count < a->max) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
 
         now = now_ms();
@@ -547,7 +510,7 @@ static int cmd_consume(int argc, char **argv)
                 if (print_record(msg) != 0) {
                     rd_kafka_message_destroy(msg);
                     ac_tool_error("out of memory");
-                    goto out;
+                    return -1;
                 }
                 count++;
                 if (p >= 0 && p < partition_cnt && eof[p]) {
@@ -558,15 +521,74 @@ static int cmd_consume(int argc, char **argv)
             }
             rd_kafka_message_destroy(msg);
         }
-        if (eof_cnt == partition_cnt && now - last_record >= timeout_ms)
+        if (eof_cnt == partition_cnt && now - last_record >= a->timeout_ms)
             break;
-        if (eof_cnt < partition_cnt && now - last_event >= timeout_ms + STALL_GRACE_MS) {
+        if (eof_cnt < partition_cnt && now - last_event >= a->timeout_ms + STALL_GRACE_MS) {
             ac_tool_error("consume: no progress for %ld ms before reaching the end of %s",
-                          timeout_ms + STALL_GRACE_MS, topic);
-            goto out;
+                          a->timeout_ms + STALL_GRACE_MS, a->topic);
+            return -1;
         }
     }
-    rc = 0;
+    return 0;
+}
+
+/* consume: read a whole topic from the beginning without joining a group, so
+ * inspecting a topic never disturbs the offsets of the workers under test. */
+static int cmd_consume(int argc, char **argv)
+{
+    /* librdkafka's assign() insists on a group.id even though the group is
+     * never joined; a per-process name with auto commit off keeps it inert. */
+    const char *settings[] = {
+        "group.id",
+        NULL,
+        "enable.partition.eof",
+        "true",
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        NULL,
+    };
+    struct consume_args a = {NULL, NULL, 3000, 0};
+    char group[64], errstr[512];
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err;
+    char *eof = NULL;
+    int i, partition_cnt, rc = EXIT_USAGE;
+
+    if (consume_parse(argc, argv, &a) != 0)
+        goto out;
+    rc = EXIT_RUNTIME;
+    snprintf(group, sizeof(group), PROG "-consume-%ld-%lld", (long)getpid(), (long long)now_ms());
+    settings[1] = group;
+    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, a.brokers, PROG, settings, NULL, NULL, errstr,
+                           sizeof(errstr));
+    if (!rk) {
+        ac_tool_error("%s", errstr);
+        goto out;
+    }
+    partition_cnt =
+        ac_tool_kafka_partition_count(rk, a.topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+    if (partition_cnt < 0) {
+        ac_tool_error("%s", errstr);
+        goto out;
+    }
+    eof = calloc((size_t)partition_cnt, 1);
+    parts = rd_kafka_topic_partition_list_new(partition_cnt);
+    if (!eof || !parts) {
+        ac_tool_error("out of memory");
+        goto out;
+    }
+    for (i = 0; i < partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, a.topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    err = rd_kafka_assign(rk, parts);
+    if (err) {
+        ac_tool_error("assign: %s", rd_kafka_err2str(err));
+        goto out;
+    }
+    if (consume_read(rk, &a, eof, partition_cnt) == 0)
+        rc = 0;
 out:
     if (rk)
         rd_kafka_consumer_close(rk);
@@ -578,9 +600,12 @@ out:
     return rc;
 }
 
-/* offsets: tests assert that workers committed what they processed, so this
- * reports committed offsets, high watermarks and the total lag of a group. */
-static int cmd_offsets(int argc, char **argv)
+struct offsets_args {
+    const char *brokers, *topic, *group;
+};
+
+/* Reads offsets' options into a. Returns 0, or -1 after one error line. */
+static int offsets_parse(int argc, char **argv, struct offsets_args *a)
 {
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -588,54 +613,89 @@ static int cmd_offsets(int argc, char **argv)
         {"group", required_argument, NULL, 'g'},
         {NULL, 0, NULL, 0},
     };
-    const char *brokers = NULL, *topic = NULL, *group = NULL;
+    int c;
+
+    while ((c = ac_tool_getopt(argc, argv, longopts, "unknown option for offsets")) != -1) {
+        if (c == 'b')
+            a->brokers = optarg;
+        else if (c == 't')
+            a->topic = optarg;
+        else if (c == 'g')
+            a->group = optarg;
+        else
+            return -1;
+    }
+    if (ac_tool_no_operands(argc, argv) != 0)
+        return -1;
+    if (!a->brokers || !a->topic || !a->group || *a->group == '\0') {
+        ac_tool_error("offsets: --brokers, --topic and --group are required");
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds each partition's committed offset and high watermark to committed
+ * and high (keyed by partition number) and returns the group's total lag, a
+ * partition without a commit counting from 0; -1 after reporting. */
+static int64_t offsets_collect(rd_kafka_t *rk, const char *topic,
+                               const rd_kafka_topic_partition_list_t *parts, json_object *committed,
+                               json_object *high_obj)
+{
+    int64_t lag = 0;
+
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t low, high, base;
+        char pkey[16];
+
+        if (tp->err) {
+            ac_tool_error("committed offset for %s[%" PRId32 "]: %s", topic, tp->partition,
+                          rd_kafka_err2str(tp->err));
+            return -1;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &low,
+                                                                   &high, QUERY_TIMEOUT_MS);
+        if (err) {
+            ac_tool_error("watermarks for %s[%" PRId32 "]: %s", topic, tp->partition,
+                          rd_kafka_err2str(err));
+            return -1;
+        }
+        snprintf(pkey, sizeof(pkey), "%" PRId32, tp->partition);
+        json_object_object_add(committed, pkey, json_object_new_int64(tp->offset));
+        json_object_object_add(high_obj, pkey, json_object_new_int64(high));
+        base = tp->offset < 0 ? 0 : tp->offset;
+        if (high > base)
+            lag += high - base;
+    }
+    return lag;
+}
+
+/* offsets: tests assert that workers committed what they processed, so this
+ * reports committed offsets, high watermarks and the total lag of a group. */
+static int cmd_offsets(int argc, char **argv)
+{
+    struct offsets_args a = {NULL, NULL, NULL};
     const char *settings[] = {"group.id", NULL, "enable.auto.commit", "false", NULL};
     char errstr[512];
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     json_object *out_obj = NULL, *committed_obj, *high_obj;
     rd_kafka_resp_err_t err;
-    int64_t lag = 0;
-    int c, i, partition_cnt, rc = EXIT_USAGE;
+    int64_t lag;
+    int i, partition_cnt, rc = EXIT_USAGE;
 
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 't':
-            topic = optarg;
-            break;
-        case 'g':
-            group = optarg;
-            break;
-        case ':':
-            ac_tool_error("%s: missing argument", argv[optind - 1]);
-            goto out;
-        default:
-            ac_tool_error("%s: unknown option for offsets", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        ac_tool_error("%s: unexpected argument", argv[optind]);
+    if (offsets_parse(argc, argv, &a) != 0)
         goto out;
-    }
-    if (!brokers || !topic || !group || *group == '\0') {
-        ac_tool_error("offsets: --brokers, --topic and --group are required");
-        goto out;
-    }
-
     rc = EXIT_RUNTIME;
-    settings[1] = group;
-    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, brokers, PROG, settings, NULL, NULL, errstr,
+    settings[1] = a.group;
+    rk = ac_tool_kafka_new(RD_KAFKA_CONSUMER, a.brokers, PROG, settings, NULL, NULL, errstr,
                            sizeof(errstr));
     if (!rk) {
         ac_tool_error("%s", errstr);
         goto out;
     }
     partition_cnt =
-        ac_tool_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+        ac_tool_kafka_partition_count(rk, a.topic, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
     if (partition_cnt < 0) {
         ac_tool_error("%s", errstr);
         goto out;
@@ -655,36 +715,14 @@ static int cmd_offsets(int argc, char **argv)
     json_object_object_add(out_obj, "committed", committed_obj);
     json_object_object_add(out_obj, "high", high_obj);
     for (i = 0; i < partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, i);
+        rd_kafka_topic_partition_list_add(parts, a.topic, i);
     err = rd_kafka_committed(rk, parts, QUERY_TIMEOUT_MS);
     if (err) {
-        ac_tool_error("committed offsets for group %s: %s", group, rd_kafka_err2str(err));
+        ac_tool_error("committed offsets for group %s: %s", a.group, rd_kafka_err2str(err));
         goto out;
     }
-    for (i = 0; i < parts->cnt; i++) {
-        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        int64_t low, high, base;
-        char pkey[16];
-
-        if (tp->err) {
-            ac_tool_error("committed offset for %s[%" PRId32 "]: %s", topic, tp->partition,
-                          rd_kafka_err2str(tp->err));
-            goto out;
-        }
-        err = rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &low, &high,
-                                               QUERY_TIMEOUT_MS);
-        if (err) {
-            ac_tool_error("watermarks for %s[%" PRId32 "]: %s", topic, tp->partition,
-                          rd_kafka_err2str(err));
-            goto out;
-        }
-        snprintf(pkey, sizeof(pkey), "%" PRId32, tp->partition);
-        json_object_object_add(committed_obj, pkey, json_object_new_int64(tp->offset));
-        json_object_object_add(high_obj, pkey, json_object_new_int64(high));
-        base = tp->offset < 0 ? 0 : tp->offset;
-        if (high > base)
-            lag += high - base;
-    }
+    if ((lag = offsets_collect(rk, a.topic, parts, committed_obj, high_obj)) < 0)
+        goto out;
     json_object_object_add(out_obj, "lag", json_object_new_int64(lag));
     printf("%s\n", json_object_to_json_string_ext(out_obj, JSON_C_TO_STRING_PLAIN));
     rc = 0;

@@ -19,6 +19,7 @@
 #include "report_load.h"
 #include "report_render.h"
 #include "timeutil.h"
+#include "tool_cli.h"
 
 static const char usage_text[] =
     "usage: ac-report --store ID --from YYYY-MM-DD --to YYYY-MM-DD\n"
@@ -90,19 +91,18 @@ static int render(json_object *report, const char *format, ac_buf_t *out, char *
     return ac_report_text(report, out, err, errsz);
 }
 
+/* --out replaces the file whole (a browser reloading it never shows half a
+ * report); without it the report goes to standard output. */
 static int write_out(const char *path, const ac_buf_t *b)
 {
-    FILE *f = path ? fopen(path, "wb") : stdout;
-    if (!f) {
-        perror(path);
+    char why[256];
+    if (!path)
+        return fwrite(b->data, 1, b->len, stdout) == b->len && fflush(stdout) == 0 ? 0 : -1;
+    if (ac_tool_write_file_atomic(path, b->data, b->len, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: %s\n", path, why);
         return -1;
     }
-    int ok = fwrite(b->data, 1, b->len, f) == b->len;
-    if (path)
-        ok = fclose(f) == 0 && ok;
-    else
-        ok = fflush(f) == 0 && ok;
-    return ok ? 0 : -1;
+    return 0;
 }
 
 int main(int argc, char **argv)

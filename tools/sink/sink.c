@@ -31,6 +31,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "tool_cli.h"
+
 #ifndef AC_VERSION
 #define AC_VERSION "0.0.0"
 #endif
@@ -1079,38 +1081,102 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-/* Test harnesses poll for the port file, so it must appear complete: write
- * a temporary file and rename it into place. */
-static int write_file_atomic(const char *path, const char *content)
+/* Where the sink listens and what it records: --host, --port, --port-file,
+ * --log and --print. Returns 0, 2 after a usage error, or -1 for an option
+ * that is not one of these. */
+static int parse_listen_option(int c, const char *arg, struct options *opts)
 {
-    char tmp[PATH_MAX];
-    FILE *fp = NULL;
-    int rc = -1, created = 0, saved_errno, closed;
+    unsigned long v;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        goto out;
+    switch (c) {
+    case 'H':
+        if (parse_host(arg, opts) != 0) {
+            ac_tool_error("--host: expected an IPv4 or IPv6 address, got '%s'", arg);
+            return 2;
+        }
+        return 0;
+    case 'p':
+        if (parse_uint(arg, 65535, &v) != 0) {
+            ac_tool_error("--port: expected 0..65535, got '%s'", arg);
+            return 2;
+        }
+        opts->port = (unsigned int)v;
+        return 0;
+    case 'f':
+        opts->port_file = arg;
+        return 0;
+    case 'l':
+        opts->log_path = arg;
+        return 0;
+    case 'P':
+        opts->print = 1;
+        return 0;
+    default:
+        return -1;
     }
-    fp = fopen(tmp, "w");
-    if (!fp)
-        goto out;
-    created = 1;
-    if (fputs(content, fp) == EOF)
-        goto out;
-    closed = fclose(fp);
-    fp = NULL;
-    if (closed != 0 || rename(tmp, path) != 0)
-        goto out;
-    created = 0;
-    rc = 0;
-out:
-    saved_errno = errno;
-    if (fp)
-        fclose(fp);
-    if (created)
-        unlink(tmp);
-    errno = saved_errno;
-    return rc;
+}
+
+/* --secret: whsec_ and base64, as Shopify and Standard Webhooks spell it. */
+static int parse_secret(const char *arg, struct options *opts)
+{
+    const char *b64 = strncmp(arg, "whsec_", 6) == 0 ? arg + 6 : arg;
+
+    free(opts->secret);
+    opts->secret = malloc(MAX_SECRET_BYTES);
+    if (!opts->secret ||
+        base64_decode(b64, opts->secret, MAX_SECRET_BYTES, &opts->secret_len) != 0) {
+        ac_tool_error("--secret: expected whsec_ followed by base64");
+        return 2;
+    }
+    return 0;
+}
+
+/* The injected faults and what shapes them: --delay-ms, --fail-rate,
+ * --fail-status, --secret and --seed. Returns 0, 2 after a usage error, or
+ * -1 for an option that is not one of these. */
+static int parse_fault_option(int c, const char *arg, struct options *opts)
+{
+    unsigned long v;
+    char *end;
+
+    switch (c) {
+    case 'd':
+        if (parse_uint(arg, MAX_DELAY_MS, &v) != 0) {
+            ac_tool_error("--delay-ms: expected 0..%d, got '%s'", MAX_DELAY_MS, arg);
+            return 2;
+        }
+        opts->delay_ms = (unsigned int)v;
+        return 0;
+    case 'r':
+        errno = 0;
+        opts->fail_rate = strtod(arg, &end);
+        if (errno != 0 || end == arg || *end != '\0' || !(opts->fail_rate >= 0.0) ||
+            opts->fail_rate > 1.0) {
+            ac_tool_error("--fail-rate: expected a number from 0 to 1, got '%s'", arg);
+            return 2;
+        }
+        return 0;
+    case 's':
+        if (parse_uint(arg, 599, &v) != 0 || v < 400) {
+            ac_tool_error("--fail-status: expected an HTTP error status 400..599, got '%s'", arg);
+            return 2;
+        }
+        opts->fail_status = (unsigned int)v;
+        return 0;
+    case 'S':
+        return parse_secret(arg, opts);
+    case 'e':
+        errno = 0;
+        opts->seed = strtoull(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || *arg == '-') {
+            ac_tool_error("--seed: expected a non-negative integer, got '%s'", arg);
+            return 2;
+        }
+        opts->seed_given = 1;
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* Parses the command line; returns 0 to run, 1 if --help/--version already
@@ -1132,109 +1198,112 @@ static int parse_options(int argc, char **argv, struct options *opts)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    unsigned long v;
-    char *end;
-    int c;
+    int c, rc;
 
     memset(opts, 0, sizeof(*opts));
     parse_host(DEFAULT_HOST, opts);
     opts->fail_status = 503;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            if (parse_host(optarg, opts) != 0) {
-                fprintf(stderr, PROG ": --host: expected an IPv4 or IPv6 address, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'p':
-            if (parse_uint(optarg, 65535, &v) != 0) {
-                fprintf(stderr, PROG ": --port: expected 0..65535, got '%s'\n", optarg);
-                return 2;
-            }
-            opts->port = (unsigned int)v;
-            break;
-        case 'f':
-            opts->port_file = optarg;
-            break;
-        case 'l':
-            opts->log_path = optarg;
-            break;
-        case 'P':
-            opts->print = 1;
-            break;
-        case 'd':
-            if (parse_uint(optarg, MAX_DELAY_MS, &v) != 0) {
-                fprintf(stderr, PROG ": --delay-ms: expected 0..%d, got '%s'\n", MAX_DELAY_MS,
-                        optarg);
-                return 2;
-            }
-            opts->delay_ms = (unsigned int)v;
-            break;
-        case 'r':
-            errno = 0;
-            opts->fail_rate = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' || !(opts->fail_rate >= 0.0) ||
-                opts->fail_rate > 1.0) {
-                fprintf(stderr, PROG ": --fail-rate: expected a number from 0 to 1, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 's':
-            if (parse_uint(optarg, 599, &v) != 0 || v < 400) {
-                fprintf(stderr,
-                        PROG ": --fail-status: expected an HTTP error status 400..599, "
-                             "got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            opts->fail_status = (unsigned int)v;
-            break;
-        case 'S': {
-            const char *b64 = strncmp(optarg, "whsec_", 6) == 0 ? optarg + 6 : optarg;
-
-            free(opts->secret);
-            opts->secret = malloc(MAX_SECRET_BYTES);
-            if (!opts->secret ||
-                base64_decode(b64, opts->secret, MAX_SECRET_BYTES, &opts->secret_len) != 0) {
-                fprintf(stderr, PROG ": --secret: expected whsec_ followed by base64\n");
-                return 2;
-            }
-            break;
-        }
-        case 'e':
-            errno = 0;
-            opts->seed = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || *optarg == '-') {
-                fprintf(stderr, PROG ": --seed: expected a non-negative integer, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            opts->seed_given = 1;
-            break;
-        case 'h':
+    while ((c = ac_tool_getopt(argc, argv, longopts, NULL)) != -1) {
+        if (c == 'h') {
             usage(stdout);
             return 1;
-        case 'V':
+        }
+        if (c == 'V') {
             printf(PROG " " AC_VERSION "\n");
             return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s: missing argument\n", argv[optind - 1]);
+        }
+        if (c == '?')
             return 2;
-        default:
-            if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
-                fprintf(stderr, PROG ": %s: option takes no argument\n", argv[optind - 1]);
-            else
-                fprintf(stderr, PROG ": %s: unknown option\n", argv[optind - 1]);
+        rc = parse_listen_option(c, optarg, opts);
+        if (rc < 0)
+            rc = parse_fault_option(c, optarg, opts);
+        if (rc != 0)
             return 2;
+    }
+    return ac_tool_no_operands(argc, argv) == 0 ? 0 : 2;
+}
+
+/* Seeds the fault generator (from --seed, so a test can replay a run) and
+ * sets up what the request threads share. Returns 0, or -1 after
+ * reporting; what was set up is released by the caller's single exit. */
+static int state_init(struct sink_state *st, const struct options *opts, int *lock_ready)
+{
+    st->opts = opts;
+    st->faults.delay_ms = opts->delay_ms;
+    st->faults.fail_rate = opts->fail_rate;
+    st->faults.fail_status = opts->fail_status;
+    st->rng = opts->seed_given ? opts->seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+    st->rng = st->rng * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    if (st->rng == 0)
+        st->rng = 0x2545F4914F6CDD1DULL;
+    st->by_kind = json_object_new_object();
+    if (!st->by_kind || pthread_mutex_init(&st->lock, NULL) != 0) {
+        ac_tool_error("out of memory");
+        return -1;
+    }
+    *lock_ready = 1;
+    if (opts->log_path) {
+        st->log = fopen(opts->log_path, "a");
+        if (!st->log) {
+            ac_tool_error("--log: %s: %s", opts->log_path, strerror(errno));
+            return -1;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": %s: unexpected argument\n", argv[optind]);
-        return 2;
+    return 0;
+}
+
+/* Listens on --host and --port (0: any free port, which --port-file then
+ * tells). Returns the daemon, or NULL after reporting. */
+static struct MHD_Daemon *daemon_start(const struct options *opts, struct sink_state *st)
+{
+    struct sockaddr_in addr;
+    struct sockaddr_in6 addr6;
+    struct sockaddr *bind_addr;
+    unsigned int flags;
+    struct MHD_Daemon *daemon;
+
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    if (opts->ipv6) {
+        memset(&addr6, 0, sizeof(addr6));
+        addr6.sin6_family = AF_INET6;
+        addr6.sin6_port = htons((uint16_t)opts->port);
+        addr6.sin6_addr = opts->addr6;
+        bind_addr = (struct sockaddr *)&addr6;
+        flags |= MHD_USE_DUAL_STACK; /* "::" takes IPv4 connections too */
+    } else {
+        memset(&addr, 0, sizeof(addr));
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((uint16_t)opts->port);
+        addr.sin_addr = opts->addr4;
+        bind_addr = (struct sockaddr *)&addr;
+    }
+    daemon =
+        MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, st,
+                         MHD_OPTION_SOCK_ADDR, bind_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                         st, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
+    if (!daemon)
+        ac_tool_error("could not listen on %s%s%s:%u", opts->ipv6 ? "[" : "", opts->host,
+                      opts->ipv6 ? "]" : "", opts->port);
+    return daemon;
+}
+
+/* Tells a harness polling for --port-file which port was bound. */
+static int announce_port(const struct options *opts, struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char port_line[16], why[256];
+
+    if (!info || info->port == 0) {
+        ac_tool_error("could not determine the bound port");
+        return -1;
+    }
+    if (!opts->port_file)
+        return 0;
+    snprintf(port_line, sizeof(port_line), "%u\n", (unsigned int)info->port);
+    if (ac_tool_write_file_atomic(opts->port_file, port_line, strlen(port_line), why,
+                                  sizeof(why)) != 0) {
+        ac_tool_error("--port-file: %s: %s", opts->port_file, why);
+        return -1;
     }
     return 0;
 }
@@ -1246,16 +1315,11 @@ int main(int argc, char **argv)
     struct options opts;
     struct sink_state st;
     struct MHD_Daemon *daemon = NULL;
-    const union MHD_DaemonInfo *info;
-    struct sockaddr_in addr;
-    struct sockaddr_in6 addr6;
-    struct sockaddr *bind_addr;
-    unsigned int flags;
     sigset_t stop_set;
-    char port_line[16];
     size_t i;
     int sig, rc = 1, lock_ready = 0;
 
+    ac_tool_cli_init(PROG);
     memset(&st, 0, sizeof(st));
     switch (parse_options(argc, argv, &opts)) {
     case 0:
@@ -1267,28 +1331,8 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-
-    st.opts = &opts;
-    st.faults.delay_ms = opts.delay_ms;
-    st.faults.fail_rate = opts.fail_rate;
-    st.faults.fail_status = opts.fail_status;
-    st.rng = opts.seed_given ? opts.seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
-    st.rng = st.rng * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
-    if (st.rng == 0)
-        st.rng = 0x2545F4914F6CDD1DULL;
-    st.by_kind = json_object_new_object();
-    if (!st.by_kind || pthread_mutex_init(&st.lock, NULL) != 0) {
-        fprintf(stderr, PROG ": out of memory\n");
+    if (state_init(&st, &opts, &lock_ready) != 0)
         goto out;
-    }
-    lock_ready = 1;
-    if (opts.log_path) {
-        st.log = fopen(opts.log_path, "a");
-        if (!st.log) {
-            fprintf(stderr, PROG ": --log: %s: %s\n", opts.log_path, strerror(errno));
-            goto out;
-        }
-    }
 
     sigemptyset(&stop_set);
     sigaddset(&stop_set, SIGINT);
@@ -1296,43 +1340,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
-    if (opts.ipv6) {
-        memset(&addr6, 0, sizeof(addr6));
-        addr6.sin6_family = AF_INET6;
-        addr6.sin6_port = htons((uint16_t)opts.port);
-        addr6.sin6_addr = opts.addr6;
-        bind_addr = (struct sockaddr *)&addr6;
-        flags |= MHD_USE_DUAL_STACK; /* "::" takes IPv4 connections too */
-    } else {
-        memset(&addr, 0, sizeof(addr));
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons((uint16_t)opts.port);
-        addr.sin_addr = opts.addr4;
-        bind_addr = (struct sockaddr *)&addr;
-    }
-    daemon =
-        MHD_start_daemon(flags, (uint16_t)opts.port, NULL, NULL, on_request, &st,
-                         MHD_OPTION_SOCK_ADDR, bind_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                         &st, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
-    if (!daemon) {
-        fprintf(stderr, PROG ": could not listen on %s%s%s:%u\n", opts.ipv6 ? "[" : "", opts.host,
-                opts.ipv6 ? "]" : "", opts.port);
+    if (!(daemon = daemon_start(&opts, &st)) || announce_port(&opts, daemon) != 0)
         goto out;
-    }
-    info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (!info || info->port == 0) {
-        fprintf(stderr, PROG ": could not determine the bound port\n");
-        goto out;
-    }
-    if (opts.port_file) {
-        snprintf(port_line, sizeof(port_line), "%u\n", (unsigned int)info->port);
-        if (write_file_atomic(opts.port_file, port_line) != 0) {
-            fprintf(stderr, PROG ": --port-file: %s: %s\n", opts.port_file, strerror(errno));
-            goto out;
-        }
-    }
-
     while (sigwait(&stop_set, &sig) != 0)
         ;
     rc = 0;
