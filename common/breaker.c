@@ -20,9 +20,11 @@ static void set_state(ac_breaker_t *b, breaker_state_t to, int64_t now_ms)
         if (b->state != BREAKER_CLOSED)
             b->closed_at_ms = now_ms;
         b->failures = 0;
+        b->count = b->failed_count = 0;
         break;
     case BREAKER_OPEN:
         b->failures = 0;
+        b->count = b->failed_count = 0;
         b->until_ms = now_ms + b->cooldown_ms;
         break;
     case BREAKER_HALF_OPEN:
@@ -55,6 +57,24 @@ ac_route_t ac_breaker_route(ac_breaker_t *b, int64_t now_ms)
     return AC_ROUTE_TRIAL;
 }
 
+/* Adds an outcome of the primary to the window, first dropping what is
+ * older than AC_BREAKER_WINDOW_MS and, when full, the oldest: the ratio
+ * judges the provider as it is now, not as it was an hour ago. */
+static void window_add(ac_breaker_t *b, int failed, int64_t now_ms)
+{
+    while (b->count > 0 &&
+           (b->count == AC_BREAKER_WINDOW || now_ms - b->at_ms[b->first] > AC_BREAKER_WINDOW_MS)) {
+        b->failed_count -= b->failed[b->first];
+        b->first = (b->first + 1) % AC_BREAKER_WINDOW;
+        b->count--;
+    }
+    int i = (b->first + b->count) % AC_BREAKER_WINDOW;
+    b->at_ms[i] = now_ms;
+    b->failed[i] = (unsigned char)(failed != 0);
+    b->failed_count += failed != 0;
+    b->count++;
+}
+
 ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outcome_t outcome,
                                       int64_t now_ms)
 {
@@ -63,11 +83,12 @@ ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outc
     case AC_ROUTE_PRIMARY:
         if (b->state != BREAKER_CLOSED)
             return AC_BREAKER_SAME;
+        window_add(b, transient, now_ms);
         if (!transient) {
             b->failures = 0;
             return AC_BREAKER_SAME;
         }
-        if (++b->failures < b->threshold)
+        if (++b->failures < b->threshold || b->failed_count * 2 < b->count)
             return AC_BREAKER_SAME;
         set_state(b, BREAKER_OPEN, now_ms);
         return AC_BREAKER_OPENED;

@@ -31,19 +31,33 @@ typedef enum ac_breaker_change {
     AC_BREAKER_CLOSED, /* back to the primary: a trial went through */
 } ac_breaker_change_t;
 
+/* The attempts a closed circuit judges the primary by: at most the last
+ * AC_BREAKER_WINDOW, none older than AC_BREAKER_WINDOW_MS. */
+#define AC_BREAKER_WINDOW    256
+#define AC_BREAKER_WINDOW_MS 10000
+
 /* A circuit breaker for one channel. A value type so that it needs no
  * allocation; its fields belong to the functions below.
  *
- * Closed: attempts go to the primary; each transient failure of the
- * primary counts, a delivery or permanent rejection (the provider is up
- * and answering) resets the count, and the threshold-th failure in a row
- * opens the circuit. Open: attempts go to the fallback until the cooldown
- * has passed; then the next attempt is a trial of the primary while the
- * others keep to the fallback (half-open). The trial's success or
- * permanent rejection closes the circuit; its transient failure opens it
- * for another cooldown. A trial that never reports (its job abandoned)
- * is replaced by another after a cooldown. Results of primary attempts
- * that arrive while the circuit is open are ignored: a burst of requests in
+ * Closed: attempts go to the primary, and their outcomes are kept in a
+ * window of recent attempts. A transient failure opens the circuit when
+ * it is the threshold-th in a row and failures are at least half of the
+ * window. A delivery or permanent rejection (the provider is up and
+ * answering) counts as a success and ends the run. The run alone, as it
+ * once was, opened the circuit again and again against a provider failing
+ * a third of requests at random, where five in a row come every few
+ * hundred attempts; the ratio alone cannot tell such a provider from a
+ * dead one over the handful of attempts a quiet channel makes. Together,
+ * a provider that fails everything opens it after the threshold when the
+ * channel is quiet, and within half a window of attempts when it is busy.
+ *
+ * Open: attempts go to the fallback until the cooldown has passed; then
+ * the next attempt is a trial of the primary while the others keep to the
+ * fallback (half-open). The trial's success or permanent rejection closes
+ * the circuit, with an empty window; its transient failure opens it for
+ * another cooldown. A trial that never reports (its job abandoned) is
+ * replaced by another after a cooldown. Results of primary attempts that
+ * arrive while the circuit is open are ignored: a burst of requests in
  * flight when the primary went down opens it once, not once per request.
  * Results of fallback attempts never move it. */
 typedef struct ac_breaker {
@@ -55,6 +69,10 @@ typedef struct ac_breaker {
     int64_t paused_until_ms; /* closed: the provider's Retry-After asked for no requests before */
     int64_t ramp_ms;         /* after closing, the pace grows to the full one over this */
     int64_t closed_at_ms;    /* when the circuit last closed after being open */
+    /* The window, a ring of the primary's recent outcomes, oldest at first. */
+    int first, count, failed_count;
+    int64_t at_ms[AC_BREAKER_WINDOW];
+    unsigned char failed[AC_BREAKER_WINDOW];
 } ac_breaker_t;
 
 void ac_breaker_init(ac_breaker_t *b, int threshold, int64_t cooldown_ms);

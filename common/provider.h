@@ -63,7 +63,7 @@ typedef struct ac_provider_settings {
     const char *webhook_url, *webhook_secret;
     const char *sendgrid_url, *sendgrid_api_key, *email_from, *email_from_name;
     const char *twilio_url, *twilio_account_sid, *twilio_auth_token, *sms_from;
-    int failover_after;           /* consecutive transient failures that open the circuit */
+    int failover_after; /* failures in a row that open the circuit (with half the window failing) */
     int64_t failover_cooldown_ms; /* how long the fallback is used before the primary again */
 } ac_provider_settings_t;
 

@@ -573,6 +573,100 @@ static void breaker_opens_after_consecutive_failures(void **state)
     assert_true(ac_breaker_open(&b));
 }
 
+/* A provider failing a third of requests at random, at 5 000 attempts/s:
+ * five failures in a row come every few hundred attempts, and opened the
+ * circuit for a cooldown each time; failures never make half the window,
+ * so it stays closed. */
+static void breaker_random_third_never_opens(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 5, COOLDOWN);
+    uint32_t x = 2463534242u;
+    int run = 0, runs = 0;
+    for (int i = 0; i < 1000000; i++) {
+        int64_t t = 1000 + i / 5;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        int fail = x % 3 == 0;
+        run = fail ? run + 1 : 0;
+        runs += run == 5;
+        assert_int_equal(ac_breaker_route(&b, t), AC_ROUTE_PRIMARY);
+        assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY,
+                                           fail ? AC_OUTCOME_RETRY : AC_OUTCOME_DELIVERED, t),
+                         AC_BREAKER_SAME);
+    }
+    assert_false(ac_breaker_open(&b));
+    assert_true(runs > 1000); /* the old criterion would have opened that often */
+}
+
+/* A provider that goes down opens the circuit after the threshold when its
+ * recent past is failures or quiet, and within half a window when the
+ * channel was busy delivering. */
+static void breaker_down_provider_opens(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 5, COOLDOWN);
+    int64_t t = 1000;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t),
+                         AC_BREAKER_SAME);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t),
+                     AC_BREAKER_OPENED);
+
+    /* Busy: a full window of deliveries, then every attempt fails. */
+    ac_breaker_init(&b, 5, COOLDOWN);
+    for (int i = 0; i < 1000; i++)
+        ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_DELIVERED, t);
+    int n = 0;
+    while (ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t) == AC_BREAKER_SAME)
+        n++;
+    assert_int_equal(n + 1, AC_BREAKER_WINDOW / 2);
+
+    /* Quiet: the deliveries were longer ago than the window's time. */
+    ac_breaker_init(&b, 5, COOLDOWN);
+    for (int i = 0; i < 1000; i++)
+        ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_DELIVERED, t);
+    t += AC_BREAKER_WINDOW_MS + 1;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t + i),
+                         AC_BREAKER_SAME);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t + 4),
+                     AC_BREAKER_OPENED);
+}
+
+/* Closing after a trial starts an empty window: the failures that opened
+ * the circuit do not count against the recovered provider, which a
+ * threshold of new failures in a row opens again. */
+static void breaker_recovers_with_an_empty_window(void **state)
+{
+    (void)state;
+    ac_breaker_t b;
+    ac_breaker_init(&b, 5, COOLDOWN);
+    int64_t t = 1000;
+    while (ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t) == AC_BREAKER_SAME)
+        ;
+    t += COOLDOWN;
+    assert_int_equal(ac_breaker_route(&b, t), AC_ROUTE_TRIAL);
+    assert_int_equal(ac_breaker_report(&b, AC_ROUTE_TRIAL, AC_OUTCOME_DELIVERED, t),
+                     AC_BREAKER_CLOSED);
+    /* Recovered but shaky: a third failing keeps it closed. */
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(ac_breaker_report(&b, AC_ROUTE_PRIMARY,
+                                           i % 3 == 0 ? AC_OUTCOME_RETRY : AC_OUTCOME_DELIVERED,
+                                           t + i / 5),
+                         AC_BREAKER_SAME);
+    assert_false(ac_breaker_open(&b));
+    /* A dead one again: opened once failures outweigh the window. */
+    int n = 0;
+    while (ac_breaker_report(&b, AC_ROUTE_PRIMARY, AC_OUTCOME_RETRY, t + 600) == AC_BREAKER_SAME)
+        n++;
+    assert_true(n < AC_BREAKER_WINDOW);
+    assert_true(ac_breaker_open(&b));
+}
+
 /* After the cooldown one attempt tries the primary; its success closes. */
 static void breaker_half_open_trial_closes(void **state)
 {
@@ -852,6 +946,9 @@ int main(void)
         cmocka_unit_test(values_are_validated),
         cmocka_unit_test(settings_defaults),
         cmocka_unit_test(breaker_opens_after_consecutive_failures),
+        cmocka_unit_test(breaker_random_third_never_opens),
+        cmocka_unit_test(breaker_down_provider_opens),
+        cmocka_unit_test(breaker_recovers_with_an_empty_window),
         cmocka_unit_test(breaker_half_open_trial_closes),
         cmocka_unit_test(breaker_trial_failure_reopens),
         cmocka_unit_test(breaker_lost_trial_is_replaced),
