@@ -56,8 +56,7 @@ static int address(notify_t *n, job_t *j)
 {
     const ac_event_t *ev = j->m->event;
     if (j->m->kind != AC_KIND_STORE_ALERT) {
-        if (ac_channel_choose(ev, j->prefer_known ? j->prefer : -1, &j->channel, &j->to) ==
-            0)
+        if (ac_channel_choose(ev, j->prefer_known ? j->prefer : -1, &j->channel, &j->to) == 0)
             return 0;
         notify_to_dlq(n, j, "no_address",
                       "the customer has neither an email address nor a phone number");
