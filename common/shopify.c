@@ -69,13 +69,11 @@
 #include <string.h>
 
 #include "event.h"
-
-#define ID_SZ   (AC_EVENT_MAX_ID_LEN + 1)
-#define TIME_SZ 64
+#include "shopify_int.h"
 
 /* Fills err with why the payload cannot be mapped: a fixed sentence, so
  * that no customer data reaches the gateway's answer or its logs. */
-static ac_canon_rc_t invalid(char *err, size_t errsz, const char *why)
+ac_canon_rc_t ac_shopify_invalid(char *err, size_t errsz, const char *why)
 {
     if (err && errsz)
         snprintf(err, errsz, "%s", why);
@@ -102,8 +100,8 @@ static const char *first_str_of(json_object *obj, const char *key)
 /* When it happened: the first of obj's keys holding a readable time, else
  * the delivery's X-Shopify-Triggered-At, else NULL (ac_canon_event_new()
  * then uses the current time). */
-static const char *when(const ac_canon_in_t *in, json_object *obj, const char *k1, const char *k2,
-                        char *out, size_t outsz)
+const char *ac_shopify_when(const ac_canon_in_t *in, json_object *obj, const char *k1,
+                            const char *k2, char *out, size_t outsz)
 {
     json_object *v = NULL;
     const char *keys[] = {k1, k2};
@@ -120,8 +118,8 @@ static const char *when(const ac_canon_in_t *in, json_object *obj, const char *k
 }
 
 /* A new canonical event whose id derives from what happened. */
-static json_object *new_event(const ac_canon_in_t *in, const char *identity, const char *type,
-                              const char *disc, const char *occurred, const char *order_id)
+json_object *ac_shopify_new_event(const ac_canon_in_t *in, const char *identity, const char *type,
+                                  const char *disc, const char *occurred, const char *order_id)
 {
     char eid[64];
     ac_canon_event_id("shopify", in->store ? in->store->id : NULL, identity, type, disc, eid,
@@ -131,17 +129,17 @@ static json_object *new_event(const ac_canon_in_t *in, const char *identity, con
 
 /* Appends ev; a NULL ev (out of memory) or a full batch fails the mapping
  * rather than dropping an event silently. */
-static ac_canon_rc_t add(ac_canon_batch_t *out, json_object *ev, char *err, size_t errsz)
+ac_canon_rc_t ac_shopify_add(ac_canon_batch_t *out, json_object *ev, char *err, size_t errsz)
 {
     if (ac_canon_batch_add(out, ev) != 0)
-        return invalid(err, errsz, "the webhook could not be mapped (out of memory)");
+        return ac_shopify_invalid(err, errsz, "the webhook could not be mapped (out of memory)");
     return AC_CANON_OK;
 }
 
 /* One canonical item from a Shopify line item: sku, name (title, else the
  * variant's full name), quantity and, for orders, the unit price. Items
  * naming neither SKU nor product are left out: there is nothing to show. */
-static void add_item(json_object *items, json_object *li, json_object *qty, int with_price)
+void ac_shopify_add_item(json_object *items, json_object *li, json_object *qty, int with_price)
 {
     char sku[ID_SZ];
     const char *s = ac_canon_id_of(li, "sku", sku, sizeof(sku));
@@ -161,7 +159,7 @@ static void add_item(json_object *items, json_object *li, json_object *qty, int 
 }
 
 /* Sets key to items when it holds any, and releases it otherwise. */
-static void set_items(json_object *obj, const char *key, json_object *items)
+void ac_shopify_set_items(json_object *obj, const char *key, json_object *items)
 {
     if (items && json_object_array_length(items) > 0)
         json_object_object_add(obj, key, items);
@@ -183,9 +181,9 @@ static void fill_order(json_object *ev, json_object *o)
     json_object *items = json_object_new_array();
     for (size_t i = 0; items && lines && i < json_object_array_length(lines); i++) {
         json_object *li = json_object_array_get_idx(lines, i);
-        add_item(items, li, json_object_object_get(li, "quantity"), 1);
+        ac_shopify_add_item(items, li, json_object_object_get(li, "quantity"), 1);
     }
-    set_items(sec, "items", items);
+    ac_shopify_set_items(sec, "items", items);
 }
 
 /* Consent to marketing: the customer's email consent state, or the
@@ -241,22 +239,23 @@ static ac_canon_rc_t map_order(const ac_canon_in_t *in, int topic, ac_canon_batc
     char oid[ID_SZ], at[TIME_SZ];
     json_object *o = in->body;
     if (!ac_canon_id_of(o, "id", oid, sizeof(oid)))
-        return invalid(err, errsz, "the order has no usable id");
+        return ac_shopify_invalid(err, errsz, "the order has no usable id");
     int cancelled = topic == ORDER_CANCELLED || ac_canon_str(o, "cancelled_at") != NULL;
     if (!cancelled && topic == ORDER_UPDATED)
         return AC_CANON_OK;
     const char *type = cancelled ? "order.cancelled" : "order.placed";
-    const char *occurred = cancelled ? when(in, o, "cancelled_at", "updated_at", at, sizeof(at))
-                                     : when(in, o, "processed_at", "created_at", at, sizeof(at));
-    json_object *ev = new_event(in, oid, type, "", occurred, oid);
+    const char *occurred =
+        cancelled ? ac_shopify_when(in, o, "cancelled_at", "updated_at", at, sizeof(at))
+                  : ac_shopify_when(in, o, "processed_at", "created_at", at, sizeof(at));
+    json_object *ev = ac_shopify_new_event(in, oid, type, "", occurred, oid);
     if (!ev)
-        return add(out, ev, err, errsz);
+        return ac_shopify_add(out, ev, err, errsz);
     fill_order(ev, o);
     if (fill_customer(ev, o, oid) != 0) {
         json_object_put(ev);
-        return invalid(err, errsz, "the order id is too long for a guest customer id");
+        return ac_shopify_invalid(err, errsz, "the order id is too long for a guest customer id");
     }
-    return add(out, ev, err, errsz);
+    return ac_shopify_add(out, ev, err, errsz);
 }
 
 /* The canonical type of a Shopify shipment status (a fulfillment's
@@ -339,14 +338,15 @@ static ac_canon_rc_t add_shipment(const ac_canon_in_t *in, ac_canon_batch_t *out
 {
     char identity[ID_SZ + 16];
     snprintf(identity, sizeof(identity), "fulfillment:%s", fid);
-    json_object *ev = new_event(in, identity, news->type, news->disc, news->occurred, oid);
+    json_object *ev =
+        ac_shopify_new_event(in, identity, news->type, news->disc, news->occurred, oid);
     json_object *shp = ev ? ac_canon_section(ev, "shipment") : NULL;
     ac_canon_set_str(shp, "id", fid);
     if (news->fulfillment)
         set_tracking(shp, news->fulfillment);
     ac_canon_set_str(shp, "status", news->status);
     ac_canon_set_str(shp, "estimated_delivery", news->estimate);
-    return add(out, ev, err, errsz);
+    return ac_shopify_add(out, ev, err, errsz);
 }
 
 /* The shipment event of a carrier status (a fulfillment's shipment_status
@@ -382,22 +382,23 @@ static ac_canon_rc_t map_fulfillment(const ac_canon_in_t *in, int created, ac_ca
     char fid[ID_SZ], oid[ID_SZ], at[TIME_SZ];
     json_object *f = in->body;
     if (!ac_canon_id_of(f, "id", fid, sizeof(fid)))
-        return invalid(err, errsz, "the fulfillment has no usable id");
+        return ac_shopify_invalid(err, errsz, "the fulfillment has no usable id");
     if (!ac_canon_id_of(f, "order_id", oid, sizeof(oid)))
-        return invalid(err, errsz, "the fulfillment has no usable order_id");
+        return ac_shopify_invalid(err, errsz, "the fulfillment has no usable order_id");
     remember_tracking(out, oid, fid, f);
     if (fulfillment_void(f))
         return AC_CANON_OK;
     if (created) {
         parcel_news_t shipped = {
             .type = "shipment.shipped", .disc = "", .status = "shipped", .fulfillment = f};
-        shipped.occurred = when(in, f, "created_at", "updated_at", at, sizeof(at));
+        shipped.occurred = ac_shopify_when(in, f, "created_at", "updated_at", at, sizeof(at));
         ac_canon_rc_t rc = add_shipment(in, out, fid, oid, &shipped, err, errsz);
         if (rc != AC_CANON_OK)
             return rc;
     }
     const char *status = ac_canon_str(f, "shipment_status");
-    parcel_news_t news = {.occurred = when(in, f, "updated_at", "created_at", at, sizeof(at)),
+    parcel_news_t news = {.occurred =
+                              ac_shopify_when(in, f, "updated_at", "created_at", at, sizeof(at)),
                           .status = status,
                           .fulfillment = f};
     return add_status(in, out, fid, oid, f, status, &news, err, errsz);
@@ -410,182 +411,14 @@ static ac_canon_rc_t map_fulfillment_event(const ac_canon_in_t *in, int unused,
     char fid[ID_SZ], oid[ID_SZ], at[TIME_SZ];
     json_object *e = in->body;
     if (!ac_canon_id_of(e, "fulfillment_id", fid, sizeof(fid)))
-        return invalid(err, errsz, "the fulfillment event has no usable fulfillment_id");
+        return ac_shopify_invalid(err, errsz, "the fulfillment event has no usable fulfillment_id");
     if (!ac_canon_id_of(e, "order_id", oid, sizeof(oid)))
-        return invalid(err, errsz, "the fulfillment event has no usable order_id");
+        return ac_shopify_invalid(err, errsz, "the fulfillment event has no usable order_id");
     const char *status = ac_canon_str(e, "status");
-    parcel_news_t news = {.occurred = when(in, e, "happened_at", "created_at", at, sizeof(at)),
+    parcel_news_t news = {.occurred =
+                              ac_shopify_when(in, e, "happened_at", "created_at", at, sizeof(at)),
                           .status = first_of(ac_canon_str(e, "message"), status, NULL, NULL)};
     return add_status(in, out, fid, oid, e, status, &news, err, errsz);
-}
-
-/* The currency a refund's money is in: the first transaction naming one
- * (Shopify's sample sends "currency": null on some), else the presentment
- * currency of its refunded line items. */
-static const char *refund_currency(json_object *r)
-{
-    json_object *txs = ac_canon_arr(r, "transactions");
-    for (size_t i = 0; txs && i < json_object_array_length(txs); i++) {
-        const char *c = ac_canon_str(json_object_array_get_idx(txs, i), "currency");
-        if (c)
-            return c;
-    }
-    json_object *lines = ac_canon_arr(r, "refund_line_items");
-    json_object *line =
-        lines && json_object_array_length(lines) ? json_object_array_get_idx(lines, 0) : NULL;
-    json_object *set = ac_canon_obj(ac_canon_obj(line, "subtotal_set"), "presentment_money");
-    return ac_canon_str(set, "currency_code");
-}
-
-/* What the transactions of a refund say was sent back. */
-typedef enum refund_sum { REFUND_NONE, REFUND_SUM, REFUND_UNREADABLE } refund_sum_t;
-
-/* Thousandths of a currency unit in an amount as Shopify writes money, a
- * plain decimal string ("75.00", "1000", "1.234") or number; -1 when it is
- * not one, has more than three significant decimals or is implausibly
- * large. */
-static int64_t milli_of(json_object *v)
-{
-    int64_t units = 0, frac = 0;
-    int d = 0;
-    if (!v || !(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
-                json_object_is_type(v, json_type_double)))
-        return -1;
-    const char *p = json_object_get_string(v); /* a parsed number keeps its text */
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    for (; isdigit((unsigned char)*p); p++) {
-        units = units * 10 + (*p - '0');
-        if (units >= 1000000000000000LL) /* and units * 1000 fits */
-            return -1;
-    }
-    if (*p == '.' && !isdigit((unsigned char)*++p))
-        return -1;
-    for (; isdigit((unsigned char)*p); p++, d++) {
-        if (d < 3)
-            frac = frac * 10 + (*p - '0');
-        else if (*p != '0')
-            return -1;
-    }
-    if (*p)
-        return -1;
-    for (; d < 3; d++)
-        frac *= 10;
-    return units * 1000 + frac;
-}
-
-/* The money a refund returned: the sum of its successful "refund"
- * transactions, added exactly and written with two decimals (three when
- * the sum has a third, as KWD amounts may). REFUND_NONE when that is
- * nothing (a restock without money back); REFUND_UNREADABLE when an amount
- * cannot be read, so that the notice goes out without a wrong figure. */
-static refund_sum_t refund_sum(json_object *txs, char *out, size_t outsz)
-{
-    int64_t total = 0;
-    int unreadable = 0;
-    for (size_t i = 0; txs && i < json_object_array_length(txs); i++) {
-        json_object *tx = json_object_array_get_idx(txs, i);
-        const char *kind = ac_canon_str(tx, "kind"), *status = ac_canon_str(tx, "status");
-        if (!kind || !status || strcmp(kind, "refund") != 0 || strcmp(status, "success") != 0)
-            continue;
-        int64_t m = milli_of(json_object_object_get(tx, "amount"));
-        if (m < 0 || total > INT64_MAX - m)
-            unreadable = 1;
-        else
-            total += m;
-    }
-    if (unreadable)
-        return REFUND_UNREADABLE;
-    if (total == 0)
-        return REFUND_NONE;
-    if (total % 10)
-        snprintf(out, outsz, "%" PRId64 ".%03" PRId64, total / 1000, total % 1000);
-    else
-        snprintf(out, outsz, "%" PRId64 ".%02" PRId64, total / 1000, total % 1000 / 10);
-    return REFUND_SUM;
-}
-
-/* refunds/create: money sent back. Shopify sends the refund resource
- * itself; the REST API's {"refund": {...}} wrapping is accepted too. */
-static ac_canon_rc_t map_refund(const ac_canon_in_t *in, int unused, ac_canon_batch_t *out,
-                                char *err, size_t errsz)
-{
-    char rid[ID_SZ], oid[ID_SZ], at[TIME_SZ], amount[64], identity[ID_SZ + 16];
-    json_object *r = in->body;
-    if (!json_object_object_get(r, "id") && ac_canon_obj(r, "refund"))
-        r = ac_canon_obj(r, "refund");
-    if (!ac_canon_id_of(r, "id", rid, sizeof(rid)))
-        return invalid(err, errsz, "the refund has no usable id");
-    if (!ac_canon_id_of(r, "order_id", oid, sizeof(oid)))
-        return invalid(err, errsz, "the refund has no usable order_id");
-    refund_sum_t sum = refund_sum(ac_canon_arr(r, "transactions"), amount, sizeof(amount));
-    if (sum == REFUND_NONE)
-        return AC_CANON_OK;
-    snprintf(identity, sizeof(identity), "refund:%s", rid);
-    const char *occurred = when(in, r, "processed_at", "created_at", at, sizeof(at));
-    json_object *ev = new_event(in, identity, "return.refunded", "", occurred, oid);
-    if (!ev)
-        return add(out, ev, err, errsz);
-    ac_canon_set_str(ac_canon_section(ev, "order"), "currency", refund_currency(r));
-    json_object *ret = ac_canon_section(ev, "return");
-    ac_canon_set_str(ret, "id", rid);
-    if (sum == REFUND_SUM)
-        ac_canon_set_str(ret, "refund_amount", amount);
-    ac_canon_set_str(ret, "reason", ac_canon_str(r, "note"));
-    json_object *lines = ac_canon_arr(r, "refund_line_items");
-    json_object *items = json_object_new_array();
-    for (size_t i = 0; items && lines && i < json_object_array_length(lines); i++) {
-        json_object *rl = json_object_array_get_idx(lines, i);
-        add_item(items, ac_canon_obj(rl, "line_item"), json_object_object_get(rl, "quantity"), 0);
-    }
-    set_items(ret, "items", items);
-    return add(out, ev, err, errsz);
-}
-
-/* The return section from a return's line items: the first reason given,
- * and the items when the line items name them (Shopify's return line items
- * usually carry only the line item's id). */
-static void fill_return_lines(json_object *ret, json_object *r)
-{
-    json_object *lines = ac_canon_arr(r, "return_line_items");
-    json_object *items = json_object_new_array();
-    const char *reason = NULL;
-    for (size_t i = 0; lines && i < json_object_array_length(lines); i++) {
-        json_object *rl = json_object_array_get_idx(lines, i);
-        json_object *li = ac_canon_obj(ac_canon_obj(rl, "fulfillment_line_item"), "line_item");
-        if (!reason)
-            reason = ac_canon_str(rl, "return_reason");
-        if (items)
-            add_item(items, li ? li : ac_canon_obj(rl, "line_item"),
-                     json_object_object_get(rl, "quantity"), 0);
-    }
-    ac_canon_set_str(ret, "reason", reason);
-    set_items(ret, "items", items);
-}
-
-/* returns/request (requested != 0) and returns/close. The request names
- * its order as order.id, the close as order_id. */
-static ac_canon_rc_t map_return(const ac_canon_in_t *in, int requested, ac_canon_batch_t *out,
-                                char *err, size_t errsz)
-{
-    char rid[ID_SZ], oid[ID_SZ], at[TIME_SZ], identity[ID_SZ + 16];
-    json_object *r = in->body;
-    const char *type = requested ? "return.requested" : "return.received";
-    if (!ac_canon_id_of(r, "id", rid, sizeof(rid)))
-        return invalid(err, errsz, "the return has no usable id");
-    if (!ac_canon_id_of(ac_canon_obj(r, "order"), "id", oid, sizeof(oid)) &&
-        !ac_canon_id_of(r, "order_id", oid, sizeof(oid)))
-        return invalid(err, errsz, "the return names no usable order id");
-    snprintf(identity, sizeof(identity), "return:%s", rid);
-    const char *occurred = requested ? when(in, r, "requested_at", "created_at", at, sizeof(at))
-                                     : when(in, r, "closed_at", "updated_at", at, sizeof(at));
-    json_object *ev = new_event(in, identity, type, "", occurred, oid);
-    if (!ev)
-        return add(out, ev, err, errsz);
-    json_object *ret = ac_canon_section(ev, "return");
-    ac_canon_set_str(ret, "id", rid);
-    fill_return_lines(ret, r);
-    return add(out, ev, err, errsz);
 }
 
 /* The topics aftercare reads, the mapper of each and its argument (the
@@ -604,9 +437,9 @@ static const struct {
     {"fulfillments/create", map_fulfillment, 1},
     {"fulfillments/update", map_fulfillment, 0},
     {"fulfillment_events/create", map_fulfillment_event, 0},
-    {"refunds/create", map_refund, 0},
-    {"returns/request", map_return, 1},
-    {"returns/close", map_return, 0},
+    {"refunds/create", ac_shopify_map_refund, 0},
+    {"returns/request", ac_shopify_map_return, 1},
+    {"returns/close", ac_shopify_map_return, 0},
 };
 
 ac_canon_rc_t ac_shopify_map(const ac_canon_in_t *in, ac_canon_batch_t *out, char *err,
@@ -615,14 +448,14 @@ ac_canon_rc_t ac_shopify_map(const ac_canon_in_t *in, ac_canon_batch_t *out, cha
     if (err && errsz)
         err[0] = '\0';
     if (!in || !out)
-        return invalid(err, errsz, "no webhook to map");
+        return ac_shopify_invalid(err, errsz, "no webhook to map");
     if (!in->topic || !*in->topic)
-        return invalid(err, errsz, "the webhook has no topic");
+        return ac_shopify_invalid(err, errsz, "the webhook has no topic");
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         if (strcmp(in->topic, topics[i].topic) != 0)
             continue;
         if (!in->body || !json_object_is_type(in->body, json_type_object))
-            return invalid(err, errsz, "the webhook body is not a JSON object");
+            return ac_shopify_invalid(err, errsz, "the webhook body is not a JSON object");
         return topics[i].map(in, topics[i].arg, out, err, errsz);
     }
     return AC_CANON_IGNORED;
