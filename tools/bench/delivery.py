@@ -6,6 +6,12 @@ provider must not slow it down). Prints markdown table rows: the median
 of RUNS runs of each (every run goes to stderr).
 
     python3 tools/bench/delivery.py BIN_DIR [ORDERS] [RUNS]
+
+With BENCH_BASELINE_BIN naming the bin directory of another build (an
+older commit's, say), the healthy case also runs through that build's
+order-worker and notify-worker, alternating with this build's in every
+run, and a last row gives this build's end-to-end rate over the
+baseline's: event in, request at the sink.
 """
 
 import datetime
@@ -79,9 +85,15 @@ def main():
     cases = [([], "healthy, no delay"),
              (["--fail-rate", "0.33", "--delay-ms", "50", "--seed", "9"],
               "fails 1/3 at random, 50 ms per request")]
+    baseline = os.environ.get("BENCH_BASELINE_BIN")
+    this_bin = stackmod.BIN_DIR
+    if baseline:
+        cases.insert(1, ([], "healthy, no delay, baseline build"))
     results = {label: [] for _, label in cases}
     for i in range(runs):
         for args, label in cases:
+            stackmod.BIN_DIR = os.path.abspath(baseline) if label.endswith("baseline build") \
+                else this_bin
             r = run(n, args, label)
             results[label].append(r)
             sys.stderr.write("delivery run %d, %s: consumption %.0f events/s, delivery %.0f "
@@ -92,6 +104,11 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for _, label in cases:
         print(row(label, n, results[label]), flush=True)
+    if baseline:
+        new = statistics.median(r[1] for r in results["healthy, no delay"])
+        old = statistics.median(r[1] for r in results["healthy, no delay, baseline build"])
+        print("| end to end, this build / baseline build | %d | — | %.2f× | — | — | — | — |"
+              % (n, new / old if old else float("nan")), flush=True)
 
 
 if __name__ == "__main__":

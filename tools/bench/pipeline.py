@@ -73,6 +73,13 @@ class BenchStack(Stack):
         return super()._spawn(name, argv, *args, **kwargs)
 
 
+def cpu_seconds(pid):
+    """User and system CPU seconds a process has used, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def log(fmt, *args):
     sys.stderr.write((fmt % args if args else fmt) + "\n")
     sys.stderr.flush()
@@ -205,11 +212,16 @@ class Bench:
             order.stop()
             env = {"MAX_IN_FLIGHT": str(in_flight)} if in_flight else {}
             notify = st.start_worker("notify-worker", env)
+            cpu0, sent0 = cpu_seconds(notify.pid), st.sink_stats()["delivered"]
             # Counted at the sink: with about a thousand connections open,
             # the worker's own HTTP endpoint may not take another.
             rate, measured, capped = self._measure(st, lambda: st.sink_stats()["delivered"],
                                                    messages, "notify-worker")
-            res.update(rate=rate, measured=measured, capped=capped,
+            sent = st.sink_stats()["delivered"] - sent0
+            # notify-worker's CPU (user and system, from /proc) per message
+            # delivered while it drained the backlog.
+            cpu_us = (cpu_seconds(notify.pid) - cpu0) * 1e6 / sent if sent else None
+            res.update(rate=rate, measured=measured, capped=capped, cpu_us=cpu_us,
                        hwm_kib=wl.vm_hwm_kib(notify.pid))
             res["requests"] = st.sink_stats()["requests"]
             notify.stop()
