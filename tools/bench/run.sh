@@ -10,6 +10,7 @@
 #   BENCH_BASELINE_EVENTS (20000)  backlog of each BATCH_SIZE=1 run
 #   BENCH_MESSAGES (20000)         backlog of notifications of each delivery run
 #   BENCH_IN_FLIGHT (1000)         the higher MAX_IN_FLIGHT of the delivery runs
+#   BENCH_BASELINE_BIN (none)      bin dir of another build: end to end, this one over it
 #   BENCH_LATENCY_RATE (2000)      events/s of the latency run ...
 #   BENCH_LATENCY_SECONDS (30)     ... for this long
 #   BENCH_MAX_SECONDS (10)         a slower worker is measured over this long only
