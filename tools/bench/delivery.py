@@ -9,7 +9,7 @@ of RUNS runs of each (every run goes to stderr).
 
 With BENCH_BASELINE_BIN naming the bin directory of another build (an
 older commit's, say), the healthy case also runs through that build's
-order-worker and notify-worker, alternating with this build's in every
+order-worker and notify-worker (with this build's broker and sink), alternating with this build's in every
 run, and a last row gives this build's end-to-end rate over the
 baseline's: event in, request at the sink.
 """
@@ -18,6 +18,7 @@ import datetime
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +72,19 @@ def run(n, sink_args, label):
                 stats["failed_injected"], dead, stats["bad_signatures"])
 
 
+def mixed_bin(this_bin, baseline):
+    """A bin directory of this build's tools (dev broker, sink, load
+    generator) with the baseline's two workers: the comparison is of the
+    workers alone."""
+    d = tempfile.mkdtemp(prefix="bench-baseline-")
+    for name in os.listdir(this_bin):
+        os.symlink(os.path.join(this_bin, name), os.path.join(d, name))
+    for name in ("order-worker", "notify-worker"):
+        os.remove(os.path.join(d, name))
+        os.symlink(os.path.join(baseline, name), os.path.join(d, name))
+    return d
+
+
 def row(label, n, runs):
     """The median of each column over the runs."""
     consumed, rate, settled, injected, dead, bad = (statistics.median(c) for c in zip(*runs))
@@ -87,6 +101,8 @@ def main():
               "fails 1/3 at random, 50 ms per request")]
     baseline = os.environ.get("BENCH_BASELINE_BIN")
     this_bin = stackmod.BIN_DIR
+    if baseline:
+        baseline = mixed_bin(this_bin, os.path.abspath(baseline))
     if baseline:
         cases.insert(1, ([], "healthy, no delay, baseline build"))
     results = {label: [] for _, label in cases}
