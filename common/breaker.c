@@ -1,5 +1,6 @@
 #include "breaker.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef enum breaker_state {
@@ -75,6 +76,24 @@ static void window_add(ac_breaker_t *b, int failed, int64_t now_ms)
     b->count++;
 }
 
+/* True when failed of n attempts says, with 99 % confidence, that at
+ * least half of the provider's attempts fail: the lower bound of the
+ * Wilson score interval of the failure ratio is 1/2 or more. Over a
+ * handful of attempts a plain ratio cannot tell a provider failing a
+ * third at random (whose first five attempts all fail once in 243 runs)
+ * from a dead one; this needs seven failures out of seven, eleven of
+ * twelve, and 149 of a full window of 256. */
+static int mostly_failing(int failed, int n)
+{
+    const double z2 = 2.576 * 2.576;
+    if (n <= 0)
+        return 0;
+    double p = (double)failed / n;
+    double lower =
+        (p + z2 / (2.0 * n) - sqrt(z2 * (p * (1 - p) / n + z2 / (4.0 * n * n)))) / (1 + z2 / n);
+    return lower >= 0.5;
+}
+
 ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outcome_t outcome,
                                       int64_t now_ms)
 {
@@ -88,7 +107,7 @@ ac_breaker_change_t ac_breaker_report(ac_breaker_t *b, ac_route_t route, ac_outc
             b->failures = 0;
             return AC_BREAKER_SAME;
         }
-        if (++b->failures < b->threshold || b->failed_count * 2 < b->count)
+        if (++b->failures < b->threshold || !mostly_failing(b->failed_count, b->count))
             return AC_BREAKER_SAME;
         set_state(b, BREAKER_OPEN, now_ms);
         return AC_BREAKER_OPENED;

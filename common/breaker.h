@@ -41,15 +41,19 @@ typedef enum ac_breaker_change {
  *
  * Closed: attempts go to the primary, and their outcomes are kept in a
  * window of recent attempts. A transient failure opens the circuit when
- * it is the threshold-th in a row and failures are at least half of the
- * window. A delivery or permanent rejection (the provider is up and
+ * it is the threshold-th in a row and the window shows, with 99 %
+ * confidence, that at least half of the attempts fail (the lower bound of
+ * the failure ratio's Wilson interval). A delivery or permanent rejection (the provider is up and
  * answering) counts as a success and ends the run. The run alone, as it
  * once was, opened the circuit again and again against a provider failing
  * a third of requests at random, where five in a row come every few
  * hundred attempts; the ratio alone cannot tell such a provider from a
- * dead one over the handful of attempts a quiet channel makes. Together,
- * a provider that fails everything opens it after the threshold when the
- * channel is quiet, and within half a window of attempts when it is busy.
+ * dead one over the handful of attempts a quiet channel makes, nor at the
+ * start of a burst: a plain half of the window let the first five
+ * attempts of a burst, all failing by chance, open the circuit. Together,
+ * a provider that fails everything opens it after the threshold or seven
+ * failures, whichever is more, when the channel is quiet, and after 149
+ * of a window of 256 attempts when it was busy delivering.
  *
  * Open: attempts go to the fallback until the cooldown has passed; then
  * the next attempt is a trial of the primary while the others keep to the

@@ -90,8 +90,8 @@ const ac_option_t ac_notify_options[] = {
      "SMS goes here while SMS_PROVIDER keeps failing: none, webhook or twilio"},
     {"FAILOVER_AFTER", AC_OPT_INT, "5", 0, 1, 1000, NULL,
      "transient failures in a row of a primary provider that open its channel's circuit, when "
-     "failures are also at least half of its recent attempts: sending moves to the fallback, "
-     "or holds without one"},
+     "its recent attempts also show at 99% confidence that at least half fail (seven failures "
+     "at the least): sending moves to the fallback, or holds without one"},
     {"FAILOVER_COOLDOWN", AC_OPT_DURATION, "30s", 0, 100, 86400000, NULL,
      "how long a channel's circuit stays open before one attempt probes the primary again"},
     {"CIRCUIT_RAMP", AC_OPT_DURATION, "30s", 0, 0, 3600000, NULL,
