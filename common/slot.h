@@ -26,4 +26,30 @@ uint16_t ac_slot_crc16(const char *buf, size_t len);
  * that "{order-1}.journey" and "{order-1}.sent" share a slot. */
 int ac_slot_of(const char *key, size_t len);
 
+/* What a Redis Cluster error reply asks of the client (the
+ * specification's "Redirection and resharding"): MOVED (the slot lives on
+ * another node: refresh the map and send it there), ASK (this one key is
+ * being migrated: send ASKING and the command to that node once, keeping
+ * the map), TRYAGAIN (a multi-key command during a migration: retry after
+ * a moment), CLUSTERDOWN (no node serves the slot now: retry later). */
+typedef enum ac_slot_reply {
+    AC_SLOT_REPLY_OTHER = 0, /* not a cluster error */
+    AC_SLOT_REPLY_MOVED,
+    AC_SLOT_REPLY_ASK,
+    AC_SLOT_REPLY_TRYAGAIN,
+    AC_SLOT_REPLY_CLUSTERDOWN,
+} ac_slot_reply_t;
+
+typedef struct ac_slot_redirect {
+    int slot;
+    char host[256]; /* "" when the node sent none: the node that replied */
+    int port;
+} ac_slot_redirect_t;
+
+/* Classifies an error reply's text ("MOVED 3999 127.0.0.1:6381", without
+ * the leading '-' hiredis strips), filling *to for MOVED and ASK. The
+ * port follows the last ':', so an IPv6 address needs no brackets, as
+ * Redis writes it. A MOVED or ASK that does not parse is AC_SLOT_REPLY_OTHER. */
+ac_slot_reply_t ac_slot_reply(const char *err, ac_slot_redirect_t *to);
+
 #endif

@@ -62,12 +62,62 @@ static void tags_group_keys(void **state)
     }
 }
 
+/* Redirections as Redis writes them (clusterRedirectClient), and what is
+ * not one. */
+static void replies_are_classified(void **state)
+{
+    (void)state;
+    ac_slot_redirect_t to;
+    assert_int_equal(ac_slot_reply("MOVED 3999 127.0.0.1:6381", &to), AC_SLOT_REPLY_MOVED);
+    assert_int_equal(to.slot, 3999);
+    assert_string_equal(to.host, "127.0.0.1");
+    assert_int_equal(to.port, 6381);
+    assert_int_equal(ac_slot_reply("ASK 16383 ::1:7002", &to), AC_SLOT_REPLY_ASK);
+    assert_int_equal(to.slot, 16383);
+    assert_string_equal(to.host, "::1");
+    assert_int_equal(to.port, 7002);
+    assert_int_equal(ac_slot_reply("MOVED 12 :7000", &to), AC_SLOT_REPLY_MOVED);
+    assert_string_equal(to.host, "");
+    assert_int_equal(ac_slot_reply("TRYAGAIN Multiple keys request during rehashing of slot", &to),
+                     AC_SLOT_REPLY_TRYAGAIN);
+    assert_int_equal(ac_slot_reply("CLUSTERDOWN The cluster is down", &to),
+                     AC_SLOT_REPLY_CLUSTERDOWN);
+    static const char *other[] = {
+        "MOVED",
+        "MOVED 3999",
+        "MOVED 16384 h:1",
+        "MOVED -1 h:1",
+        "MOVED 1 h",
+        "MOVED 1 h:",
+        "MOVED 1 h:0",
+        "MOVED 1 h:65536",
+        "MOVED 1 h:12x",
+        "MOVEDX 1 h:1",
+        "ASK x h:1",
+        "TRYAGAINX",
+        "CLUSTERDOWNX",
+        "ERR unknown command",
+        "CROSSSLOT Keys in request",
+        "NOSCRIPT No matching script",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        assert_int_equal(ac_slot_reply(other[i], &to), AC_SLOT_REPLY_OTHER);
+    assert_int_equal(ac_slot_reply(NULL, &to), AC_SLOT_REPLY_OTHER);
+    char long_host[600];
+    memset(long_host, 'h', sizeof(long_host));
+    memcpy(long_host, "MOVED 1 ", 8);
+    snprintf(long_host + 500, 100, ":6379");
+    assert_int_equal(ac_slot_reply(long_host, &to), AC_SLOT_REPLY_OTHER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc16_check_value),
         cmocka_unit_test(slots_match_redis),
         cmocka_unit_test(tags_group_keys),
+        cmocka_unit_test(replies_are_classified),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
