@@ -236,8 +236,9 @@ static void stage_channel(notify_t *n)
     job_t *batch[NOTIFY_BATCH];
     int prefer[NOTIFY_BATCH];
     char err[256];
-    size_t k = 0;
-    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_CHANNEL); b && k < NOTIFY_BATCH; b = b->next) {
+    size_t k = 0, visited = 0;
+    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_CHANNEL); b && k < NOTIFY_BATCH;
+         b = b->next, visited++) {
         job_t *j = job_of(b);
         if (j->prefer_known)
             continue;
@@ -254,8 +255,11 @@ static void stage_channel(notify_t *n)
     } else if (k) {
         ac_log(AC_LOG_WARN, "preferred channels not read, using the defaults: %s", err);
     }
-    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_CHANNEL), *next; b; b = next) {
+    /* Only the jobs walked above move on: one beyond a full batch waits
+     * for the next turn's lookup rather than going to the default channel. */
+    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_CHANNEL), *next; b && visited; b = next) {
         next = b->next;
+        visited--;
         ac_jobs_set(n->jobs, b,
                     ac_prefs_marketing(job_of(b)->m->kind) ? AC_JOB_CONSENT : AC_JOB_SEND);
     }
@@ -341,8 +345,10 @@ static void stage_suggest(notify_t *n)
     job_t *batch[NOTIFY_BATCH];
     size_t k = 0;
     char err[256];
+    size_t visited = 0;
     ac_history_req_t *h = n->hist;
-    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_SUGGEST); b && k < NOTIFY_BATCH; b = b->next) {
+    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_SUGGEST); b && k < NOTIFY_BATCH;
+         b = b->next, visited++) {
         if (job_of(b)->is_rendered)
             continue;
         memset(&h[k], 0, sizeof(h[k]));
@@ -355,8 +361,10 @@ static void stage_suggest(notify_t *n)
     } else if (k) {
         ac_log(AC_LOG_WARN, "no product suggestions: %s", err);
     }
-    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_SUGGEST), *next; b; b = next) {
+    /* As for channels: a job beyond a full batch is looked up next turn. */
+    for (ac_job_t *b = ac_jobs_first(n->jobs, AC_JOB_SUGGEST), *next; b && visited; b = next) {
         next = b->next;
+        visited--;
         ac_jobs_set(n->jobs, b, AC_JOB_SEND);
     }
 }
