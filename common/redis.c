@@ -115,6 +115,12 @@ fail:
     return -1;
 }
 
+int ac_redis_is_cluster(const ac_redis_t *r)
+{
+    (void)r;
+    return 0;
+}
+
 redisContext *ac_redis_context(ac_redis_t *r)
 {
     return r->ctx;

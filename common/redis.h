@@ -90,6 +90,11 @@ int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz);
  * connection when commands were appended and would be left unread. */
 void ac_redis_batch_abort(ac_redis_batch_t *b);
 
+/* Whether r talks to a Redis Cluster (known after a successful
+ * ac_redis_connect()): code that may touch keys of several slots at once,
+ * such as a migration from an older key layout, runs only when it is 0. */
+int ac_redis_is_cluster(const ac_redis_t *r);
+
 /* Drops the connection after a failure the caller detected itself. */
 void ac_redis_disconnect(ac_redis_t *r);
 
