@@ -16,6 +16,7 @@
 
 struct ac_fire {
     ac_worker_t *w;
+    ac_schedule_t *sched; /* borrowed */
     const char *notify_topic;
     int64_t lease, interval;
     int64_t next;       /* monotonic: the next round */
@@ -163,14 +164,14 @@ static void fire_due(ac_fire_t *f)
      * shutdown flushes the producer) must still find its tracker. */
     static ac_schedule_due_t due[FIRE_BATCH];
     static ac_kafka_tracker_t trk[FIRE_BATCH];
-    const char *ids[FIRE_BATCH];
+    const ac_schedule_due_t *acked[FIRE_BATCH];
     char err[256];
     size_t n = 0, n_ack = 0, expired = 0;
     long long held = 0;
     int64_t now = ac_time_now_ms();
     double lateness = 0;
     f->next = ac_time_mono_ms() + f->interval;
-    if (ac_schedule_take_until(f->w->redis, now, fire_bound(f, now), f->lease, FIRE_BATCH, due, &n,
+    if (ac_schedule_take_until(f->sched, now, fire_bound(f, now), f->lease, FIRE_BATCH, due, &n,
                                &held, err, sizeof(err)) < 0) {
         ac_worker_redis_status(f->w, 0, err);
         ac_schedule_due_clear(due, n);
@@ -183,23 +184,23 @@ static void fire_due(ac_fire_t *f)
     fire_record_blocked(f, due, n);
     for (size_t i = 0; i < n; i++)
         if (!due[i].blocked_by && fire_outcome(f, &due[i], &trk[i], now, &lateness, &expired))
-            ids[n_ack++] = due[i].id;
+            acked[n_ack++] = &due[i];
     if (expired)
         ac_log(AC_LOG_WARN,
                "%zu scheduled message(s) held past WATERMARK_MAX_HOLD fired on the facts known: "
                "an input topic's consumers are behind or down",
                expired);
-    if (ac_schedule_ack(f->w->redis, ids, n_ack, err, sizeof(err)) < 0)
+    if (ac_schedule_ack(f->sched, acked, n_ack, err, sizeof(err)) < 0)
         ac_worker_redis_status(f->w, 0, err);
     if (n_ack)
         ac_metrics_set(f->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
     ac_schedule_due_clear(due, n);
     long long pending;
-    if (ac_schedule_pending(f->w->redis, &pending, err, sizeof(err)) == 0)
+    if (ac_schedule_pending(f->sched, &pending, err, sizeof(err)) == 0)
         ac_metrics_set(f->w->metrics, "aftercare_scheduled_pending", "", (double)pending);
 }
 
-ac_fire_t *ac_fire_new(ac_worker_t *w, char *err, size_t errsz)
+ac_fire_t *ac_fire_new(ac_worker_t *w, ac_schedule_t *sched, char *err, size_t errsz)
 {
     ac_wm_topic_t topics[AC_WATERMARK_MAX_TOPICS];
     size_t n = 0;
@@ -209,6 +210,7 @@ ac_fire_t *ac_fire_new(ac_worker_t *w, char *err, size_t errsz)
         return NULL;
     }
     f->w = w;
+    f->sched = sched;
     f->notify_topic = ac_config_str(w->cfg, "NOTIFY_TOPIC");
     f->lease = ac_config_int(w->cfg, "FIRE_LEASE");
     f->interval = ac_config_int(w->cfg, "FIRE_INTERVAL");

@@ -18,13 +18,14 @@
 
 #include <stddef.h>
 
+#include "schedule.h"
 #include "worker.h"
 
 typedef struct ac_fire ac_fire_t;
 
 /* Sets up firing for w (which must outlive it) and starts reading the
  * watermarks. Returns NULL with err filled. */
-ac_fire_t *ac_fire_new(ac_worker_t *w, char *err, size_t errsz);
+ac_fire_t *ac_fire_new(ac_worker_t *w, ac_schedule_t *sched, char *err, size_t errsz);
 
 /* Stops the watermark reader and frees everything. Accepts NULL. */
 void ac_fire_destroy(ac_fire_t *f);

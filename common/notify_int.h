@@ -25,6 +25,7 @@
 #include "offsets.h"
 #include "prefs.h"
 #include "provider.h"
+#include "schedule.h"
 #include "render.h"
 #include "retry.h"
 #include "rtoken.h"
@@ -95,6 +96,7 @@ struct notify {
     int max_in_flight;
     ac_retry_policy_t retry;
     int64_t claim_ttl, sent_ttl, recheck_after, hold_ms, facts_ttl;
+    ac_schedule_t *sched; /* where deferred jobs wait, over w->redis */
     ac_quiet_t quiet;
     ac_stores_t *stores;
     ac_templates_t *templates;

@@ -139,6 +139,7 @@ const ac_option_t ac_notify_options[] = {
      "where ingest-gateway answers GET /r/{token}, e.g. https://feedback.example.com"},
     {"RATING_LINK_TTL", AC_OPT_DURATION, "60d", 0, 3600000, 3650LL * 86400000, NULL,
      "how long a rating link works after the review request is sent"},
+    AC_SCHEDULE_BUCKETS_OPTION,
     AC_SCHEDULE_HOLD_OPTION("for messages put back into the schedule: the longest they wait "
                             "for the input topics' watermarks (as the event workers' setting)"),
     {"RETRY_BASE", AC_OPT_DURATION, "1s", 0, 10, 3600000, NULL,

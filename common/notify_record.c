@@ -42,7 +42,7 @@ void notify_defer(notify_t *n)
             .release_ms = ac_watermark_release(j->m->kind, j->defer_until, n->hold_ms)};
         batch[k++] = j;
     }
-    int rc = ac_schedule_apply(n->w->redis, ops, k, err, sizeof(err));
+    int rc = ac_schedule_apply(n->sched, ops, k, err, sizeof(err));
     notify_redis_result(n, rc == 0, err);
     for (size_t i = 0; rc == 0 && i < k; i++) {
         char until[AC_TIME_BUFSZ];

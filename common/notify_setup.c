@@ -103,7 +103,11 @@ int notify_setup(notify_t *n, ac_worker_t *w, char *err, size_t errsz, int *exit
     read_settings(n, w->cfg);
     ac_prefs_register(w->redis);
     ac_history_register(w->redis);
-    ac_schedule_register(w->redis);
+    if (!(n->sched = ac_schedule_new(w->redis, (int)ac_config_int(w->cfg, "SCHEDULE_BUCKETS"), err,
+                                     errsz))) {
+        *exit_code = AC_EXIT_RUNTIME;
+        return -1;
+    }
     notify_metrics_describe(n);
     *exit_code = AC_EXIT_CONFIG;
     /* Checked at start-up (the spec's check); checked again here so that
@@ -154,4 +158,5 @@ void notify_teardown(notify_t *n)
     }
     free(n->keys);
     free(n->hist);
+    ac_schedule_destroy(n->sched);
 }

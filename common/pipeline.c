@@ -225,11 +225,12 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
                 op->record = b->records[n];
             } else {
                 op->type = AC_SCHEDULE_CANCEL;
+                op->journey_key = b->jkeys[i];
             }
             b->op_items[n++] = it;
         }
     }
-    for (int attempt = 0; ac_schedule_apply(p->w->redis, b->ops, n, err, sizeof(err)) < 0;
+    for (int attempt = 0; ac_schedule_apply(p->sched, b->ops, n, err, sizeof(err)) < 0;
          attempt++)
         if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
             goto out;
@@ -429,7 +430,13 @@ static int setup(pipe_t *p)
         fprintf(stderr, "%s: %s\n", w->spec->name, err);
         return -1;
     }
-    if (ac_config_int(w->cfg, "SCHEDULER") && !(p->fire = ac_fire_new(w, err, sizeof(err)))) {
+    if (!(p->sched = ac_schedule_new(w->redis, (int)ac_config_int(w->cfg, "SCHEDULE_BUCKETS"), err,
+                                     sizeof(err)))) {
+        ac_log(AC_LOG_ERROR, "%s", err);
+        return -2;
+    }
+    if (ac_config_int(w->cfg, "SCHEDULER") &&
+        !(p->fire = ac_fire_new(w, p->sched, err, sizeof(err)))) {
         ac_log(AC_LOG_ERROR, "cannot fire scheduled messages: %s", err);
         return -2;
     }
@@ -467,7 +474,6 @@ static void start(pipe_t *p)
     ac_worker_t *w = p->w;
     char err[256];
     ac_journey_register(w->redis);
-    ac_schedule_register(w->redis);
     ac_metrics_describe_histogram(w->metrics, "aftercare_event_processing_seconds",
                                   "Seconds from consuming a record to storing its offset, its "
                                   "outcome durable.",
@@ -561,6 +567,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
 out:
     batch_free(&b);
     ac_fire_destroy(p.fire);
+    ac_schedule_destroy(p.sched);
     ac_stores_destroy(p.stores);
     return rc;
 }

@@ -59,6 +59,7 @@ const ac_option_t ac_pipeline_options[] = {
      0, 0, 0, validate_watermark_topics,
      "topic:group pairs whose unprocessed records hold back scheduled messages due after them "
      "(event-time watermarks); none: fire when due"},
+    AC_SCHEDULE_BUCKETS_OPTION,
     AC_SCHEDULE_HOLD_OPTION("longest a scheduled message waits for the watermarks before it "
                             "fires on the facts known (STORE_SETTINGS may differ per store)"),
     {"WATERMARK_INTERVAL", AC_OPT_DURATION, "1s", 0, 50, 60000, NULL,

@@ -1,25 +1,17 @@
-#include "schedule.h"
+#include "schedule_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "journey.h"
+#include "log.h"
+#include "redis_key.h"
+#include "slot.h"
 
-#define KEY_QUEUE "ac:sched"
-#define KEY_ITEMS "ac:sched:items"
-#define KEY_META  "ac:sched:meta"
-/* The same ids scored by when each fires whatever the watermark says
- * (watermark.h): its due time plus the longest it may be held. */
-#define KEY_RELEASE "ac:sched:release"
-
-/* Records taken in one round, at most (plus the last one's size). */
-#define TAKE_MAX_BYTES "8388608"
-
-/* An item's description is "<due ms> <kind> <blockers> <requires> <journey
- * key>": blockers and requires are comma-separated fact names (possibly
- * empty), and the journey key goes last because it is the only part that
- * may hold spaces.
+/* An item's description, beside its record in the order's hash (field
+ * "<id>:m"), is "<due ms> <release ms> <kind> <blockers> <requires>":
+ * blockers and requires are comma-separated fact names, possibly empty.
  *
  * A marker field in the journey ("s:<kind>" = due ms) makes adding
  * idempotent: a replayed delivery does not re-add a review request that
@@ -29,11 +21,12 @@
  * stopped it also blocks adding it again at that time, while an earlier
  * delivery heard of later may still add it, due before the fact. */
 
-/* KEYS[1] journey, KEYS[2] queue, KEYS[3] items, KEYS[4] meta, KEYS[5]
- * release; ARGV[1] id, ARGV[2] due, ARGV[3] marker field, ARGV[4]
- * blockers, ARGV[5] record, ARGV[6] description, ARGV[7] the journey's
- * expiry should this create it, ARGV[8] the release time.
- * Returns 0 (added), 1 (already) or the blocking fact's name. */
+/* KEYS[1] journey, KEYS[2] the order's items; ARGV[1] id, ARGV[2] due,
+ * ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record, ARGV[6]
+ * description, ARGV[7] the journey's expiry should this create it.
+ * Returns 0 (added: index it), 1 (already), {1, description} (already and
+ * still pending: index it again, in case an earlier try wrote the item but
+ * not its bucket entries) or the blocking fact's name. */
 static ac_redis_script_t add_script = {
     "local due = tonumber(ARGV[2])\n"
     "for f in string.gmatch(ARGV[4], '[^,]+') do\n"
@@ -42,144 +35,104 @@ static ac_redis_script_t add_script = {
     "end\n"
     "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "if cur then\n"
-    "  if tonumber(cur) <= due then return 1 end\n"
-    "  if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 1 end\n"
+    "  local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
+    "  if tonumber(cur) <= due then\n"
+    "    if m then return {1, m} end\n"
+    "    return 1\n"
+    "  end\n"
+    "  if not m then return 1 end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])\n"
     "if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end\n"
-    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
-    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])\n"
-    "redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])\n"
-    "redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[5], ARGV[1] .. ':m', ARGV[6])\n"
     "return 0\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
- * id, ARGV[2] due, ARGV[3] record, ARGV[4] description, ARGV[5] release. */
-static ac_redis_script_t defer_script = {"redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
-                                         "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
-                                         "redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])\n"
-                                         "redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])\n"
-                                         "return 0\n",
-                                         {0}};
-
-/* Removes item id and (unless keep_marker) its marker; m is its
- * description. An item dropped for a missing requirement (no consent)
- * keeps its marker: no later delivery of the order brings it back. */
-#define FORGET_LUA                                                                                 \
-    "local function forget(id, m, keep_marker)\n"                                                  \
-    "  redis.call('ZREM', KEYS[1], id)\n"                                                          \
-    "  redis.call('HDEL', KEYS[2], id)\n"                                                          \
-    "  redis.call('HDEL', KEYS[3], id)\n"                                                          \
-    "  redis.call('ZREM', KEYS[4], id)\n"                                                          \
-    "  if m and not keep_marker then\n"                                                            \
-    "    local _, kind, _, _, jk = string.match(m, '^(-?%d+) (%S+) (%S*) (%S*) (.*)$')\n"          \
-    "    if kind then redis.call('HDEL', jk, 's:' .. kind) end\n"                                  \
-    "  end\n"                                                                                      \
-    "end\n"
-
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
- * id, ARGV[2] since:
+/* KEYS[1] journey, KEYS[2] the order's items; ARGV[1] id, ARGV[2] since:
  * an item due before the blocking fact happened stays (it fired, or will,
- * just as it would have had the events arrived in order). */
+ * just as it would have had the events arrived in order). Returns 3
+ * (cancelled) or 4 (nothing to cancel). */
 static ac_redis_script_t cancel_script = {
-    FORGET_LUA "local m = redis.call('HGET', KEYS[3], ARGV[1])\n"
-               "if not m then return 4 end\n"
-               "if tonumber(string.match(m, '^(-?%d+)')) < tonumber(ARGV[2]) then return 4 end\n"
-               "forget(ARGV[1], m)\n"
-               "return 3\n",
+    "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
+    "if not m then return 4 end\n"
+    "local due, _, kind = string.match(m, '^(-?%d+) (-?%d+) (%S+)')\n"
+    "if not due or tonumber(due) < tonumber(ARGV[2]) then return 4 end\n"
+    "redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
+    "redis.call('HDEL', KEYS[1], 's:' .. kind)\n"
+    "return 3\n",
     {0}};
 
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
- * now, ARGV[2] lease end, ARGV[3] max items, ARGV[4] max bytes of records
- * (a round stops there, after at least one, so that its reply stays well
- * within the client's timeout however large the records are), ARGV[5] the
- * highest due time the watermark lets fire (as a ZRANGEBYSCORE bound),
- * ARGV[6] the lowest it holds back (for ZCOUNT).
- *
- * Takes the items due within the watermark, then those whose release time
- * has come whatever the watermark says. Returns the count of items held
- * back by the watermark, then id, kind, due, status ("fire"; "late" for
- * an item fired on its release time while the watermark held it; a
- * blocking fact; or "no_<fact>" for a required fact that is missing) and
- * record for each item taken (a blocked one's too: the retention report
- * counts it as suppressed, per store). */
-static ac_redis_script_t take_script = {
-    FORGET_LUA
-    "local cand, seen = {}, {}\n"
-    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5], 'LIMIT', 0, "
-    "ARGV[3])) do\n"
-    "  seen[id] = true table.insert(cand, {id, false})\n"
-    "end\n"
-    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, "
-    "ARGV[3])) do\n"
-    "  if not seen[id] and #cand < tonumber(ARGV[3]) then\n"
-    "    seen[id] = true table.insert(cand, {id, true})\n"
-    "  end\n"
-    "end\n"
-    "local out, bytes = {0}, 0\n"
-    "local lease = tonumber(ARGV[2])\n"
-    "for _, c in ipairs(cand) do\n"
-    "  local id = c[1]\n"
-    "  if bytes >= tonumber(ARGV[4]) then break end\n"
-    "  local m = redis.call('HGET', KEYS[3], id)\n"
-    "  local rec = redis.call('HGET', KEYS[2], id)\n"
-    "  local due, kind, bl, rq, jk\n"
-    "  if m then due, kind, bl, rq, jk = string.match(m, '^(-?%d+) (%S+) (%S*) (%S*) (.*)$') end\n"
-    "  if not due or not rec then\n"
-    "    forget(id, m)\n"
-    "  else\n"
-    "    local why = nil\n"
-    "    for f in string.gmatch(bl, '[^,]+') do\n"
-    "      local t = redis.call('HGET', jk, f)\n"
-    "      if t and tonumber(t) <= tonumber(due) then why = f break end\n"
-    "    end\n"
-    "    if not why then\n"
-    "      for f in string.gmatch(rq, '[^,]+') do\n"
-    "        if redis.call('HEXISTS', jk, f) == 0 then why = 'no_' .. f break end\n"
-    "      end\n"
-    "    end\n"
-    "    if why then\n"
-    "      forget(id, m, string.sub(why, 1, 3) == 'no_')\n"
-    "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
-    "      table.insert(out, why) table.insert(out, rec)\n"
-    "    else\n"
-    "      redis.call('ZADD', KEYS[1], 'XX', lease, id)\n"
-    "      local r = redis.call('ZSCORE', KEYS[4], id)\n"
-    "      if r and tonumber(r) < lease then redis.call('ZADD', KEYS[4], 'XX', lease, id) end\n"
-    "      bytes = bytes + #rec\n"
-    "      local late = c[2] and (bl ~= '' or rq ~= '') and\n"
-    "        (ARGV[6] == '-inf' or tonumber(due) >= tonumber(ARGV[6]))\n"
-    "      table.insert(out, id) table.insert(out, kind) table.insert(out, due)\n"
-    "      table.insert(out, late and 'late' or 'fire') table.insert(out, rec)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "out[1] = redis.call('ZCOUNT', KEYS[1], ARGV[6], ARGV[1])\n"
-    "return out\n",
-    {0}};
-
-/* KEYS[1] queue, KEYS[2] items, KEYS[3] meta, KEYS[4] release; ARGV[1]
- * id. The marker stays: the message went out. */
-static ac_redis_script_t ack_script = {"redis.call('ZREM', KEYS[1], ARGV[1])\n"
-                                       "redis.call('HDEL', KEYS[2], ARGV[1])\n"
-                                       "redis.call('HDEL', KEYS[3], ARGV[1])\n"
-                                       "redis.call('ZREM', KEYS[4], ARGV[1])\n"
-                                       "return 0\n",
-                                       {0}};
-
-void ac_schedule_register(ac_redis_t *r)
+ac_schedule_t *ac_schedule_new(ac_redis_t *r, int buckets, char *err, size_t errsz)
 {
+    ac_schedule_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    s->r = r;
+    s->wanted = s->buckets = buckets >= 1 && buckets <= AC_SLOT_COUNT ? buckets : 64;
     ac_redis_register_script(r, &add_script);
-    ac_redis_register_script(r, &defer_script);
     ac_redis_register_script(r, &cancel_script);
-    ac_redis_register_script(r, &take_script);
-    ac_redis_register_script(r, &ack_script);
+    ac_redis_register_script(r, &sched_take_script);
+    ac_redis_register_script(r, &sched_check_script);
+    return s;
 }
 
-static const char *fact_label(const char *name)
+void ac_schedule_destroy(ac_schedule_t *s)
 {
-    /* The reply's string dies with the reply: map it to a static name. */
+    free(s);
+}
+
+/* CRC16, as for Redis Cluster slots, spreads orders evenly: the bucket is
+ * the journey key's slot modulo the count, so with the default 64 buckets
+ * each holds the orders of 256 slots. */
+int ac_schedule_bucket(const char *journey_key, int buckets)
+{
+    if (buckets < 1)
+        return 0;
+    return (int)(ac_slot_crc16(journey_key, strlen(journey_key)) % AC_SLOT_COUNT) % buckets;
+}
+
+int ac_schedule_buckets(const ac_schedule_t *s)
+{
+    return s->buckets;
+}
+
+void sched_bucket_keys(int bucket, char *queue, char *release, size_t sz)
+{
+    snprintf(queue, sz, "ac:sched:{b%d}", bucket);
+    snprintf(release, sz, "ac:sched:{b%d}:release", bucket);
+}
+
+/* A journey key written by an earlier version may hold a brace (only an
+ * item moved from the old layout names one): its items' hash is then
+ * named without a hash tag, which only a single Redis, the only place such
+ * items exist, accepts. */
+void sched_items_key(const char *journey_key, char *buf, size_t sz)
+{
+    if (ac_redis_key_beside(buf, sz, journey_key, ":sched") < 0)
+        snprintf(buf, sz, "%s:sched", journey_key);
+}
+
+void sched_member(const char *id, const char *journey_key, char *buf, size_t sz)
+{
+    snprintf(buf, sz, "%s %s", id, journey_key);
+}
+
+int sched_member_split(const char *m, size_t len, char *id, char *jkey, size_t jkeysz)
+{
+    const size_t idlen = AC_MESSAGE_ID_LEN - 1;
+    if (len < idlen + 2 || m[idlen] != ' ' || len - idlen - 1 >= jkeysz)
+        return -1;
+    memcpy(id, m, idlen);
+    id[idlen] = '\0';
+    memcpy(jkey, m + idlen + 1, len - idlen - 1);
+    jkey[len - idlen - 1] = '\0';
+    return ac_message_id_valid(id) ? 0 : -1;
+}
+
+const char *sched_fact_label(const char *name)
+{
     for (int f = 0; f < AC_FACT__COUNT; f++)
         if (strcmp(name, ac_fact_name((ac_fact_t)f)) == 0)
             return ac_fact_name((ac_fact_t)f);
@@ -188,56 +141,105 @@ static const char *fact_label(const char *name)
     return "unknown";
 }
 
-/* Queues one operation's script in b, its reply to go to ops[item]. */
-static void append_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op)
+/* Reads the recorded count, recording the setting first when there is
+ * none (SET NX: of two workers starting at once, one count wins). */
+int sched_buckets_ensure(ac_schedule_t *s, char *err, size_t errsz)
 {
-    char due[24], release[24], marker[64], meta[700], ttl[24];
+    char want[16];
+    if (s->known)
+        return 0;
+    snprintf(want, sizeof(want), "%d", s->wanted);
+    redisReply *rep =
+        ac_redis_command(s->r, err, errsz, "SET %s %s NX GET", AC_SCHEDULE_BUCKETS_KEY, want);
+    if (!rep)
+        return -1;
+    int have = s->wanted;
+    if (rep->type == REDIS_REPLY_STRING)
+        have = atoi(rep->str);
+    else if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsz, "redis: %s", rep->str);
+        freeReplyObject(rep);
+        return -1;
+    }
+    freeReplyObject(rep);
+    if (have < 1 || have > AC_SLOT_COUNT) {
+        snprintf(err, errsz, "redis: %s holds no bucket count", AC_SCHEDULE_BUCKETS_KEY);
+        return -1;
+    }
+    if (have != s->wanted)
+        ac_log(AC_LOG_WARN,
+               "SCHEDULE_BUCKETS is %d but this Redis's schedule uses %d buckets: using %d",
+               s->wanted, have, have);
+    s->buckets = have;
+    s->known = 1;
+    return 0;
+}
+
+/* Queues op's script on its order's slot, its reply to go to ops[item]. */
+static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op)
+{
+    char due[24], marker[64], meta[700], ttl[24], items[SCHED_KEY_LEN];
     const char *csv = op->type == AC_SCHEDULE_DEFER && op->blockers
                           ? op->blockers
                           : ac_journey_blockers_csv(op->kind);
+    sched_items_key(op->journey_key, items, sizeof(items));
     snprintf(due, sizeof(due), "%lld", (long long)op->due_ms);
-    snprintf(release, sizeof(release), "%lld",
-             (long long)(op->release_ms > op->due_ms ? op->release_ms : op->due_ms));
     if (op->type != AC_SCHEDULE_CANCEL)
-        snprintf(meta, sizeof(meta), "%lld %s %s %s %s", (long long)op->due_ms,
-                 ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind), op->journey_key);
+        snprintf(meta, sizeof(meta), "%lld %lld %s %s %s", (long long)op->due_ms,
+                 (long long)(op->release_ms > op->due_ms ? op->release_ms : op->due_ms),
+                 ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind));
     if (op->type == AC_SCHEDULE_DEFER) {
-        const char *argv[] = {KEY_QUEUE, KEY_ITEMS,  KEY_META, KEY_RELEASE, op->id,
-                              due,       op->record, meta,     release};
-        size_t lens[] = {strlen(KEY_QUEUE),   strlen(KEY_ITEMS), strlen(KEY_META),
-                         strlen(KEY_RELEASE), strlen(op->id),    strlen(due),
-                         op->record_len,      strlen(meta),      strlen(release)};
-        ac_redis_batch_script(b, item, &defer_script, 4, 9, argv, lens);
-        return;
-    }
-    if (op->type == AC_SCHEDULE_ADD) {
+        char field[AC_MESSAGE_ID_LEN + 2];
+        snprintf(field, sizeof(field), "%s:m", op->id);
+        ac_redis_batch_command(b, item, "HSET %s %s %b %s %s", items, op->id, op->record,
+                               op->record_len, field, meta);
+    } else if (op->type == AC_SCHEDULE_ADD) {
         snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
         snprintf(ttl, sizeof(ttl), "%lld",
                  (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
-        const char *argv[] = {
-            op->journey_key, KEY_QUEUE, KEY_ITEMS,  KEY_META, KEY_RELEASE, op->id, due,
-            marker,          csv,       op->record, meta,     ttl,         release};
-        size_t lens[13];
-        for (size_t i = 0; i < 13; i++)
+        const char *argv[] = {op->journey_key, items, op->id, due, marker, csv, op->record, meta,
+                              ttl};
+        size_t lens[9];
+        for (size_t i = 0; i < 9; i++)
             lens[i] = argv[i] == op->record ? op->record_len : strlen(argv[i]);
-        ac_redis_batch_script(b, item, &add_script, 5, 13, argv, lens);
-        return;
+        ac_redis_batch_script(b, item, &add_script, 2, 9, argv, lens);
+    } else {
+        const char *argv[] = {op->journey_key, items, op->id, due};
+        ac_redis_batch_script(b, item, &cancel_script, 2, 4, argv, NULL);
     }
-    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, op->id, due};
-    ac_redis_batch_script(b, item, &cancel_script, 4, 6, argv, NULL);
 }
 
+/* Where the orders' scripts answer: the ops, and for each an item found
+ * already pending, the times to index it again with. */
+typedef struct apply_ctx {
+    ac_schedule_op_t *ops;
+    int64_t (*again)[2]; /* due and release; due is INT64_MIN when not pending */
+} apply_ctx_t;
+
 /* Sets ops[item]'s result from its script's reply: a string names the
- * fact that blocked it, a number is the result itself. */
+ * fact that blocked it, a number is the result itself, {1, description}
+ * an item already pending, to be indexed again with its own times. */
 static int op_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
 {
-    ac_schedule_op_t *op = &((ac_schedule_op_t *)ctx)[item];
+    apply_ctx_t *a = ctx;
+    ac_schedule_op_t *op = &a->ops[item];
     (void)err;
     (void)errsz;
     op->blocked_by = NULL;
-    if (reply->type == REDIS_REPLY_STRING) {
+    a->again[item][0] = INT64_MIN;
+    if (op->type == AC_SCHEDULE_DEFER) {
+        op->result = AC_SCHEDULE_ADDED;
+    } else if (reply->type == REDIS_REPLY_STRING) {
         op->result = AC_SCHEDULE_BLOCKED;
-        op->blocked_by = fact_label(reply->str);
+        op->blocked_by = sched_fact_label(reply->str);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               reply->element[1]->type == REDIS_REPLY_STRING) {
+        long long due = 0, release = 0;
+        op->result = AC_SCHEDULE_ALREADY;
+        if (sscanf(reply->element[1]->str, "%lld %lld", &due, &release) == 2) {
+            a->again[item][0] = due;
+            a->again[item][1] = release;
+        }
     } else {
         op->result = reply->type == REDIS_REPLY_INTEGER ? (ac_schedule_result_t)reply->integer
                                                         : AC_SCHEDULE_NONE;
@@ -245,139 +247,65 @@ static int op_reply(void *ctx, size_t item, const redisReply *reply, char *err, 
     return 0;
 }
 
-int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
+/* Queues op's bucket entries after its order's script answered: written
+ * for what was added or deferred (overwriting a lease: the item changed),
+ * written only if missing for an item already pending (its entries may be
+ * leased by a firer right now), removed for what was cancelled. */
+static void append_bucket_op(ac_schedule_t *s, ac_redis_batch_t *b, const ac_schedule_op_t *op,
+                             const int64_t again[2])
 {
+    char queue[64], release[64], member[SCHED_KEY_LEN], due[24], rel[24];
+    int pending = op->result == AC_SCHEDULE_ALREADY && again[0] != INT64_MIN;
+    if (op->result != AC_SCHEDULE_ADDED && op->result != AC_SCHEDULE_CANCELLED && !pending)
+        return;
+    sched_bucket_keys(ac_schedule_bucket(op->journey_key, s->buckets), queue, release,
+                      sizeof(queue));
+    sched_member(op->id, op->journey_key, member, sizeof(member));
+    if (op->result == AC_SCHEDULE_CANCELLED) {
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZREM %s %s", queue, member);
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZREM %s %s", release, member);
+        return;
+    }
+    int64_t d = pending ? again[0] : op->due_ms, r = pending ? again[1] : op->release_ms;
+    snprintf(due, sizeof(due), "%lld", (long long)d);
+    snprintf(rel, sizeof(rel), "%lld", (long long)(r > d ? r : d));
+    const char *fmt = pending ? "ZADD %s NX %s %s" : "ZADD %s %s %s";
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, fmt, queue, due, member);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, fmt, release, rel, member);
+}
+
+/* Two round trips: the orders' scripts decide, then the buckets follow
+ * what they decided. An entry is never written before its item, so a
+ * firer never finds an entry whose item is still to come. */
+int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
+{
+    apply_ctx_t a = {ops, NULL};
+    ac_redis_batch_t *b = NULL;
+    int rc = -1;
     if (n == 0)
         return 0;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, op_reply, ops, err, errsz);
-    if (!b)
+    if (sched_buckets_ensure(s, err, errsz) < 0)
         return -1;
+    if (!(a.again = calloc(n, sizeof(*a.again)))) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    if (!(b = ac_redis_batch_begin(s->r, op_reply, &a, err, errsz)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        a.again[i][0] = INT64_MIN;
+        ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
+        if (ops[i].journey_key && ops[i].id)
+            append_order_op(b, i, &ops[i]);
+    }
+    if (ac_redis_batch_exec(b, err, errsz) < 0)
+        goto out;
+    if (!(b = ac_redis_batch_begin(s->r, NULL, NULL, err, errsz)))
+        goto out;
     for (size_t i = 0; i < n; i++)
-        append_op(b, i, &ops[i]);
-    return ac_redis_batch_exec(b, err, errsz);
-}
-
-/* Copies one taken item (five reply elements) into d. Returns 1 when it
- * is usable, 0 to skip it, -1 when out of memory. */
-static int parse_due(redisReply **e, ac_schedule_due_t *d)
-{
-    memset(d, 0, sizeof(*d));
-    if (e[0]->type != REDIS_REPLY_STRING || !ac_message_id_valid(e[0]->str) ||
-        e[1]->type != REDIS_REPLY_STRING || ac_kind_parse(e[1]->str, &d->kind) < 0)
-        return 0;
-    memcpy(d->id, e[0]->str, AC_MESSAGE_ID_LEN);
-    d->due_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : 0;
-    int fire = e[3]->type == REDIS_REPLY_STRING &&
-               (strcmp(e[3]->str, "fire") == 0 || strcmp(e[3]->str, "late") == 0);
-    if (!fire)
-        d->blocked_by = fact_label(e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "");
-    else
-        d->hold_expired = strcmp(e[3]->str, "late") == 0;
-    if (e[4]->type != REDIS_REPLY_STRING)
-        return d->blocked_by ? 1 : 0;
-    if (!(d->record = malloc(e[4]->len + 1)))
-        return -1;
-    memcpy(d->record, e[4]->str, e[4]->len);
-    d->record[e[4]->len] = '\0';
-    d->record_len = e[4]->len;
-    return 1;
-}
-
-/* Where the take script's reply goes. */
-typedef struct take_out {
-    ac_schedule_due_t *out;
-    size_t max, *n;
-    long long *held;
-} take_out_t;
-
-/* Reads the take script's reply: the number of items held back, then
- * five elements per item taken. */
-static int take_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
-{
-    take_out_t *t = ctx;
-    (void)item;
-    if (t->held && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER)
-        *t->held = rep->element[0]->integer;
-    for (size_t i = 1; rep->type == REDIS_REPLY_ARRAY && i + 4 < rep->elements && *t->n < t->max;
-         i += 5) {
-        int ok = parse_due(rep->element + i, &t->out[*t->n]);
-        if (ok < 0) {
-            /* The item stays leased and fires again once the lease lapses. */
-            snprintf(err, errsz, "out of memory");
-            return -1;
-        }
-        *t->n += (size_t)ok;
-    }
-    return 0;
-}
-
-int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
-                           size_t max, ac_schedule_due_t *out, size_t *n, long long *held,
-                           char *err, size_t errsz)
-{
-    char now[24], until[24], lim[24], upto[32], from[32];
-    *n = 0;
-    if (held)
-        *held = 0;
-    if (max == 0)
-        return 0;
-    take_out_t t = {out, max, n, held};
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, take_reply, &t, err, errsz);
-    if (!b)
-        return -1;
-    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
-    snprintf(until, sizeof(until), "%lld", (long long)(now_ms + lease_ms));
-    snprintf(lim, sizeof(lim), "%zu", max);
-    if (bound_ms > now_ms)
-        bound_ms = now_ms + 1;
-    if (bound_ms == AC_SCHEDULE_NO_BOUND) {
-        snprintf(upto, sizeof(upto), "-inf");
-        snprintf(from, sizeof(from), "-inf");
-    } else {
-        snprintf(upto, sizeof(upto), "(%lld", (long long)bound_ms);
-        snprintf(from, sizeof(from), "%lld", (long long)bound_ms);
-    }
-    const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META,       KEY_RELEASE, now,
-                          until,     lim,       TAKE_MAX_BYTES, upto,        from};
-    ac_redis_batch_script(b, 0, &take_script, 4, 10, argv, NULL);
-    return ac_redis_batch_exec(b, err, errsz);
-}
-
-int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
-                     ac_schedule_due_t *out, size_t *n, char *err, size_t errsz)
-{
-    return ac_schedule_take_until(r, now_ms, now_ms + 1, lease_ms, max, out, n, NULL, err, errsz);
-}
-
-int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz)
-{
-    if (n == 0)
-        return 0;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *argv[] = {KEY_QUEUE, KEY_ITEMS, KEY_META, KEY_RELEASE, ids[i]};
-        ac_redis_batch_script(b, AC_REDIS_BATCH_NO_ITEM, &ack_script, 4, 5, argv, NULL);
-    }
-    return ac_redis_batch_exec(b, err, errsz);
-}
-
-int ac_schedule_pending(ac_redis_t *r, long long *count, char *err, size_t errsz)
-{
-    redisReply *rep = ac_redis_command(r, err, errsz, "ZCARD %s", KEY_QUEUE);
-    if (!rep)
-        return -1;
-    *count = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-    freeReplyObject(rep);
-    return 0;
-}
-
-void ac_schedule_due_clear(ac_schedule_due_t *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(items[i].record);
-        items[i].record = NULL;
-    }
+        append_bucket_op(s, b, &ops[i], a.again[i]);
+    rc = ac_redis_batch_exec(b, err, errsz);
+out:
+    free(a.again);
+    return rc;
 }

@@ -1,26 +1,31 @@
 /* Durable scheduling of customer messages in Redis: a review request due
  * seven days after delivery waits here, not in any worker's memory.
  *
- * A sorted set (score: due time in ms) orders the pending message ids, so
- * finding what is due reads only the due items, however many are pending;
- * two hashes hold each item's notification record and a short description
- * (due time, kind, blockers, journey key) for the checks below. Adding,
- * cancelling and acknowledging an item are O(log n).
+ * The layout is made for Redis Cluster (docs/redis.md). What a scheduled
+ * message is (its notification record and a short description: due and
+ * release times, kind, blockers, requirements) lives in a hash beside its
+ * order's journey, on the journey's slot, so that one script checks the
+ * journey and writes the item atomically. Which messages are due when is
+ * kept in a fixed number of buckets (SCHEDULE_BUCKETS, default 64), each a
+ * pair of hash-tagged sorted sets on a slot of its own: one scores the
+ * bucket's messages by due time, the other by release time (due time plus
+ * the longest a watermark may hold the item back, watermark.h). An order's
+ * messages always go to the same bucket (a hash of its journey key), and
+ * every firer takes from every bucket, so any number of firers share the
+ * firing and a bucket's node carries 1/buckets of it.
  *
- * Each item is checked against its order's journey (journey.h) when it is
- * added and again when it fires: a return that arrives late still stops a
- * review request. Firing leases items by moving their score lease_ms into
- * the future, so of several firing processes one takes each item, and an
- * item whose firer died is taken again once the lease lapses (the message
- * id then makes the second copy a duplicate that notify-worker drops).
+ * Adding is one script on the order's slot, then the bucket's entries;
+ * firing leases due entries in the buckets, checks each against its
+ * order's journey again (a return that arrives late still stops a review
+ * request), and acknowledging removes both. A lease moves an entry's score
+ * lease_ms into the future, so of several firers one takes each item, and
+ * an item whose firer died is taken again once the lease lapses (the
+ * message id then makes the second copy a duplicate notify-worker drops).
  *
- * A third sorted set scores the same ids by their release time: due time
- * plus the longest a watermark may hold the item back, so that items held
- * past it are found without scanning the held ones.
- *
- * The scripts touch the journey key named in an item, which Redis Cluster
- * does not allow: scheduling needs a single Redis (with replicas and
- * persistence as wanted). */
+ * Each step is idempotent, so a batch that fails half-way (a connection
+ * lost, a cluster failover) is simply retried: an entry whose item is gone
+ * is dropped when it is taken, and an item whose entry was not yet written
+ * is indexed again when the add is retried. */
 #ifndef AC_SCHEDULE_H
 #define AC_SCHEDULE_H
 
@@ -29,6 +34,12 @@
 
 #include "message.h"
 #include "redis.h"
+
+/* The longest journey key an item carries (redis_key.h). */
+#define AC_SCHEDULE_KEY_LEN 600
+
+/* The handle: the Redis connection (borrowed) and the bucket count. */
+typedef struct ac_schedule ac_schedule_t;
 
 /* Outcome of adding an item. */
 typedef enum ac_schedule_result {
@@ -54,7 +65,7 @@ typedef struct ac_schedule_op {
     const char *id; /* message id */
     ac_kind_t kind;
     int64_t due_ms;          /* ADD: when it fires; CANCEL: cancel only items due at or after */
-    const char *journey_key; /* ADD, DEFER: the order's journey (journey.h) */
+    const char *journey_key; /* the order's journey (journey.h) */
     const char *record;      /* ADD, DEFER: the notification record to produce when it fires */
     size_t record_len;
     int64_t journey_ttl_ms;      /* ADD: the journey's expiry, should the add create it */
@@ -76,6 +87,7 @@ typedef struct ac_schedule_due {
     char *record;           /* owned (a blocked item's too, when known) */
     size_t record_len;
     int hold_expired; /* fired on its release time while the watermark held it */
+    char journey_key[AC_SCHEDULE_KEY_LEN]; /* its order's, for ac_schedule_ack() */
 } ac_schedule_due_t;
 
 /* WATERMARK_MAX_HOLD, a setting of every worker that puts messages into
@@ -87,16 +99,44 @@ typedef struct ac_schedule_due {
         "WATERMARK_MAX_HOLD", AC_OPT_DURATION, "24h", 0, 0, 365LL * 86400000, NULL, (help)         \
     }
 
-/* Registers the scripts; call once per handle. */
-void ac_schedule_register(ac_redis_t *r);
+/* SCHEDULE_BUCKETS, a setting of every worker that uses the schedule:
+ * how many buckets its due times are spread over. The first worker to use
+ * a Redis records its count there, and every worker uses the recorded
+ * count (warning when its own differs), so that no bucket is forgotten. */
+#define AC_SCHEDULE_BUCKETS_OPTION                                                                 \
+    {                                                                                              \
+        "SCHEDULE_BUCKETS", AC_OPT_INT, "64", 0, 1, 16384, NULL,                                   \
+            "buckets the schedule's due times are spread over (fixed once a Redis holds "          \
+            "messages: the first worker's count is kept)"                                          \
+    }
 
-/* Applies n operations in one round trip, filling each op's result. */
-int ac_schedule_apply(ac_redis_t *r, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz);
+/* The count's key: set once, read by every worker. */
+#define AC_SCHEDULE_BUCKETS_KEY "ac:sched:buckets"
 
-/* Takes up to max items due at now_ms, leasing them for lease_ms. Items
+/* Creates the schedule over r (borrowed: it must outlive the schedule) and
+ * registers its scripts on r. buckets is the SCHEDULE_BUCKETS setting.
+ * Returns NULL with err when out of memory. */
+ac_schedule_t *ac_schedule_new(ac_redis_t *r, int buckets, char *err, size_t errsz);
+void ac_schedule_destroy(ac_schedule_t *s);
+
+/* The bucket (0..buckets-1) of an order's items, from its journey key. */
+int ac_schedule_bucket(const char *journey_key, int buckets);
+
+/* The bucket count in use: the one Redis holds, once known, else the
+ * setting. */
+int ac_schedule_buckets(const ac_schedule_t *s);
+
+/* Applies n operations, filling each op's result: one round trip on the
+ * orders' slots, then one on the buckets' (for what was added, deferred or
+ * cancelled). */
+int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz);
+
+/* Takes up to max items due at now_ms, leasing them for lease_ms: from
+ * each bucket its earliest, the buckets sharing max evenly (in turns when
+ * max is below the bucket count). Items
  * whose journey blocks them are removed and returned with blocked_by set.
  * Fills out[] and *n; free with ac_schedule_due_clear(). */
-int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max,
+int ac_schedule_take(ac_schedule_t *s, int64_t now_ms, int64_t lease_ms, size_t max,
                      ac_schedule_due_t *out, size_t *n, char *err, size_t errsz);
 
 /* A bound for ac_schedule_take_until() when no watermark is known: only
@@ -109,15 +149,16 @@ int ac_schedule_take(ac_redis_t *r, int64_t now_ms, int64_t lease_ms, size_t max
  * their due time, flagged hold_expired when the watermark held them.
  * *held (may be NULL) gets how many items due by now_ms the bound holds
  * back. */
-int ac_schedule_take_until(ac_redis_t *r, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
+int ac_schedule_take_until(ac_schedule_t *s, int64_t now_ms, int64_t bound_ms, int64_t lease_ms,
                            size_t max, ac_schedule_due_t *out, size_t *n, long long *held,
                            char *err, size_t errsz);
 
 /* Removes n fired items, once their records are safely in Kafka. */
-int ac_schedule_ack(ac_redis_t *r, const char *const *ids, size_t n, char *err, size_t errsz);
+int ac_schedule_ack(ac_schedule_t *s, const ac_schedule_due_t *const *items, size_t n, char *err,
+                    size_t errsz);
 
 /* How many items are pending (due or not). */
-int ac_schedule_pending(ac_redis_t *r, long long *count, char *err, size_t errsz);
+int ac_schedule_pending(ac_schedule_t *s, long long *count, char *err, size_t errsz);
 
 /* Frees the records of n taken items. */
 void ac_schedule_due_clear(ac_schedule_due_t *items, size_t n);

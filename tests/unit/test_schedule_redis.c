@@ -177,7 +177,36 @@ static int stop_server_group(void **state)
 
 /* ---- per test: an empty database and a handle with the scripts ---------- */
 
-static ac_redis_t *new_handle(void)
+/* The schedule of each handle a test made (two firers at most), with two
+ * buckets: every take below asks for at least two items, so that a round
+ * covers every bucket (test_buckets covers the default count). */
+static struct {
+    ac_redis_t *r;
+    ac_schedule_t *s;
+} handles[4];
+
+static ac_schedule_t *S(ac_redis_t *r)
+{
+    for (size_t i = 0; i < sizeof(handles) / sizeof(*handles); i++)
+        if (handles[i].r == r)
+            return handles[i].s;
+    fail_msg("no schedule for this handle");
+    return NULL;
+}
+
+static void destroy_handle(ac_redis_t *r)
+{
+    for (size_t i = 0; i < sizeof(handles) / sizeof(*handles); i++) {
+        if (handles[i].r == r) {
+            ac_schedule_destroy(handles[i].s);
+            handles[i].r = NULL;
+            handles[i].s = NULL;
+        }
+    }
+    ac_redis_destroy(r);
+}
+
+static ac_redis_t *new_handle_buckets(int buckets)
 {
     char url[64], err[256];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", server_port);
@@ -185,8 +214,21 @@ static ac_redis_t *new_handle(void)
     if (!r)
         fail_msg("ac_redis_new: %s", err);
     ac_journey_register(r);
-    ac_schedule_register(r);
-    return r;
+    for (size_t i = 0; i < sizeof(handles) / sizeof(*handles); i++) {
+        if (!handles[i].r) {
+            handles[i].r = r;
+            if (!(handles[i].s = ac_schedule_new(r, buckets, err, sizeof(err))))
+                fail_msg("ac_schedule_new: %s", err);
+            return r;
+        }
+    }
+    fail_msg("too many handles");
+    return NULL;
+}
+
+static ac_redis_t *new_handle(void)
+{
+    return new_handle_buckets(2);
 }
 
 static int setup(void **state)
@@ -206,7 +248,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    ac_redis_destroy(*state);
+    destroy_handle(*state);
     return 0;
 }
 
@@ -228,7 +270,7 @@ static long long pending(ac_redis_t *r)
 {
     char err[256];
     long long n = -1;
-    if (ac_schedule_pending(r, &n, err, sizeof(err)) < 0)
+    if (ac_schedule_pending(S(r), &n, err, sizeof(err)) < 0)
         fail_msg("ac_schedule_pending: %s", err);
     return n;
 }
@@ -288,19 +330,24 @@ static ac_schedule_result_t apply_op(ac_redis_t *r, ac_schedule_op_t *op)
 {
     char err[256];
     op->result = (ac_schedule_result_t)-1;
-    if (ac_schedule_apply(r, op, 1, err, sizeof(err)) < 0)
+    if (ac_schedule_apply(S(r), op, 1, err, sizeof(err)) < 0)
         fail_msg("ac_schedule_apply: %s", err);
     return op->result;
 }
 
-static ac_schedule_result_t cancel(ac_redis_t *r, const char *id, ac_kind_t kind, int64_t since)
+/* Cancels id, a message of order. */
+static ac_schedule_result_t cancel(ac_redis_t *r, const char *order, const char *id, ac_kind_t kind,
+                                   int64_t since)
 {
+    static char jkey[128];
+    ac_journey_key("st_1", order, jkey, sizeof(jkey));
     ac_schedule_op_t op;
     memset(&op, 0, sizeof(op));
     op.type = AC_SCHEDULE_CANCEL;
     op.id = id;
     op.kind = kind;
     op.due_ms = since;
+    op.journey_key = jkey;
     return apply_op(r, &op);
 }
 
@@ -308,10 +355,23 @@ static size_t take(ac_redis_t *r, int64_t now, size_t max, ac_schedule_due_t *ou
 {
     char err[256];
     size_t n = 0;
-    if (ac_schedule_take(r, now, LEASE, max, out, &n, err, sizeof(err)) < 0)
+    if (ac_schedule_take(S(r), now, LEASE, max, out, &n, err, sizeof(err)) < 0)
         fail_msg("ac_schedule_take: %s", err);
     assert_true(n <= max);
     return n;
+}
+
+/* Acknowledges one fired item of the order whose journey key is jkey. */
+static void ack_one(ac_redis_t *r, const char *id, const char *jkey)
+{
+    char err[256];
+    static ac_schedule_due_t d;
+    memset(&d, 0, sizeof(d));
+    memcpy(d.id, id, AC_MESSAGE_ID_LEN);
+    snprintf(d.journey_key, sizeof(d.journey_key), "%s", jkey);
+    const ac_schedule_due_t *items[] = {&d};
+    if (ac_schedule_ack(S(r), items, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_ack: %s", err);
 }
 
 static const int64_t T0 = 1795564800000LL; /* 2026-11-25T00:00:00Z */
@@ -425,18 +485,18 @@ static void test_cancel(void **state)
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", due, "{\"id\":\"x\"}");
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
     /* A return after the due time leaves the item (it fired, or will). */
-    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, due + 1), AC_SCHEDULE_NONE);
+    assert_int_equal(cancel(r, "ord_1", it.id, AC_KIND_REVIEW_REQUEST, due + 1), AC_SCHEDULE_NONE);
     assert_int_equal(pending(r), 1);
     /* One at or before the due time cancels it, with everything it held. */
-    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, due), AC_SCHEDULE_CANCELLED);
+    assert_int_equal(cancel(r, "ord_1", it.id, AC_KIND_REVIEW_REQUEST, due), AC_SCHEDULE_CANCELLED);
     assert_int_equal(pending(r), 0);
-    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:items", it.id), 0);
-    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:meta", it.id), 0);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", it.jkey, NULL), 0);
+    assert_int_equal(command_int(r, "EXISTS %s %s", "ac:sched:{b0}", "ac:sched:{b1}"), 0);
     /* Nothing left to cancel. */
-    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, T0), AC_SCHEDULE_NONE);
+    assert_int_equal(cancel(r, "ord_1", it.id, AC_KIND_REVIEW_REQUEST, T0), AC_SCHEDULE_NONE);
     char never[AC_MESSAGE_ID_LEN];
     ac_message_id(AC_KIND_REFERRAL_INVITE, "st_1", "ord_9", NULL, never);
-    assert_int_equal(cancel(r, never, AC_KIND_REFERRAL_INVITE, T0), AC_SCHEDULE_NONE);
+    assert_int_equal(cancel(r, "ord_9", never, AC_KIND_REFERRAL_INVITE, T0), AC_SCHEDULE_NONE);
 }
 
 /* Two deliveries of one order (two parcels) heard of in either order: the
@@ -460,8 +520,8 @@ static void test_earlier_due_wins(void **state)
     assert_int_equal(out[0].due_ms, T0 + 7 * DAY);
     assert_string_equal(out[0].record, "{\"early\":1}");
     char err[256];
-    const char *ids[] = {out[0].id};
-    assert_int_equal(ac_schedule_ack(r, ids, 1, err, sizeof(err)), 0);
+    const ac_schedule_due_t *acked[] = {&out[0]};
+    assert_int_equal(ac_schedule_ack(S(r), acked, 1, err, sizeof(err)), 0);
     ac_schedule_due_clear(out, 1);
     /* It went out: an even earlier delivery heard of now changes nothing. */
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 6 * DAY, "{}");
@@ -472,7 +532,7 @@ static void test_earlier_due_wins(void **state)
      * fact that cancelled it, schedules it again. */
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 10 * DAY, "{}");
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
-    assert_int_equal(cancel(r, it.id, AC_KIND_REVIEW_REQUEST, T0 + 9 * DAY), AC_SCHEDULE_CANCELLED);
+    assert_int_equal(cancel(r, "ord_2", it.id, AC_KIND_REVIEW_REQUEST, T0 + 9 * DAY), AC_SCHEDULE_CANCELLED);
     ac_journey_key("st_1", "ord_2", jkey, sizeof(jkey));
     assert_int_equal(command_int(r, "HEXISTS %s %s", jkey, "s:review_request"), 0);
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 7 * DAY, "{}");
@@ -565,12 +625,11 @@ static void test_take_lease_ack(void **state)
     assert_memory_equal(out[0].record, record, strlen(record));
     ac_schedule_due_clear(out, 1);
     /* Acknowledged: gone for good. */
-    const char *ids[] = {it.id};
-    if (ac_schedule_ack(r, ids, 1, err, sizeof(err)) < 0)
-        fail_msg("ac_schedule_ack: %s", err);
+    ack_one(r, it.id, it.jkey);
+    (void)err;
     assert_int_equal(pending(r), 0);
     assert_int_equal(take(r, due + 10 * LEASE, 4, out), 0);
-    assert_int_equal(command_int(r, "HEXISTS %s %s", "ac:sched:items", it.id), 0);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", it.jkey, NULL), 0);
     /* And a replay does not schedule it again. */
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
     assert_int_equal(pending(r), 0);
@@ -606,14 +665,14 @@ static void test_take_until_watermark(void **state)
     retry.record_len = 7;
     retry.release_ms = ac_watermark_release(AC_KIND_ORDER_CONFIRMATION, due, hold);
     assert_int_equal(retry.release_ms, due);
-    if (ac_schedule_apply(r, &retry, 1, err, sizeof(err)) < 0)
+    if (ac_schedule_apply(S(r), &retry, 1, err, sizeof(err)) < 0)
         fail_msg("ac_schedule_apply: %s", err);
 
     ac_schedule_due_t out[8];
     size_t n = 0;
     long long held = -1;
     /* The watermark is an hour behind: only the confirmation fires. */
-    if (ac_schedule_take_until(r, due + 100, due - hold, LEASE, 8, out, &n, &held, err,
+    if (ac_schedule_take_until(S(r), due + 100, due - hold, LEASE, 8, out, &n, &held, err,
                                sizeof(err)) < 0)
         fail_msg("ac_schedule_take_until: %s", err);
     assert_int_equal(n, 1);
@@ -622,13 +681,13 @@ static void test_take_until_watermark(void **state)
     assert_int_equal(held, 2);
     ac_schedule_due_clear(out, n);
     /* No watermark known at all: still nothing gated fires before its release. */
-    if (ac_schedule_take_until(r, due + 100, AC_SCHEDULE_NO_BOUND, LEASE, 8, out, &n, &held, err,
+    if (ac_schedule_take_until(S(r), due + 100, AC_SCHEDULE_NO_BOUND, LEASE, 8, out, &n, &held, err,
                                sizeof(err)) < 0)
         fail_msg("ac_schedule_take_until: %s", err);
     assert_int_equal(n, 0);
     assert_int_equal(held, 2);
     /* The watermark passes the first one's due time: it fires, on time. */
-    if (ac_schedule_take_until(r, due + 100, due + 5, LEASE, 8, out, &n, &held, err, sizeof(err)) <
+    if (ac_schedule_take_until(S(r), due + 100, due + 5, LEASE, 8, out, &n, &held, err, sizeof(err)) <
         0)
         fail_msg("ac_schedule_take_until: %s", err);
     assert_int_equal(n, 1);
@@ -636,12 +695,11 @@ static void test_take_until_watermark(void **state)
     assert_false(out[0].hold_expired);
     assert_int_equal(held, 1);
     ac_schedule_due_clear(out, n);
-    const char *fired[] = {review.id, rid};
-    if (ac_schedule_ack(r, fired, 2, err, sizeof(err)) < 0)
-        fail_msg("ac_schedule_ack: %s", err);
+    ack_one(r, review.id, review.jkey);
+    ack_one(r, rid, jkey);
     /* The other's hold runs out with the watermark still stuck: it fires,
      * flagged, and nothing is held any more. */
-    if (ac_schedule_take_until(r, due + 10 + hold, due + 5, LEASE, 8, out, &n, &held, err,
+    if (ac_schedule_take_until(S(r), due + 10 + hold, due + 5, LEASE, 8, out, &n, &held, err,
                                sizeof(err)) < 0)
         fail_msg("ac_schedule_take_until: %s", err);
     assert_int_equal(n, 1);
@@ -650,10 +708,9 @@ static void test_take_until_watermark(void **state)
     assert_int_equal(held, 0);
     ac_schedule_due_clear(out, n);
     /* Acknowledged items leave the release set too. */
-    const char *ids[] = {other.id};
-    if (ac_schedule_ack(r, ids, 1, err, sizeof(err)) < 0)
-        fail_msg("ac_schedule_ack: %s", err);
-    assert_int_equal(command_int(r, "ZCARD %s", "ac:sched:release", NULL), 0);
+    ack_one(r, other.id, other.jkey);
+    assert_int_equal(command_int(r, "EXISTS %s %s", "ac:sched:{b0}:release", "ac:sched:{b1}:release"),
+                     0);
 }
 
 static void test_take_drops_blocked(void **state)
@@ -768,7 +825,7 @@ static void test_two_firers_never_share(void **state)
         ac_schedule_due_clear(out, n);
     }
     assert_int_equal(n_seen, N);
-    ac_redis_destroy(b);
+    destroy_handle(b);
 }
 
 /* Large records are taken a few at a time, so that one round's reply
@@ -800,12 +857,6 @@ static void test_take_bounds_bytes(void **state)
     free(big);
 }
 
-static int cmp_due(const void *x, const void *y)
-{
-    int64_t a = ((const ac_schedule_due_t *)x)->due_ms, b = ((const ac_schedule_due_t *)y)->due_ms;
-    return a < b ? -1 : a > b;
-}
-
 static void test_take_reads_only_what_is_due(void **state)
 {
     ac_redis_t *r = *state;
@@ -835,35 +886,201 @@ static void test_take_reads_only_what_is_due(void **state)
         make_add(&items[i], AC_KIND_REVIEW_REQUEST, order, T0 + perm[i], "{\"r\":1}");
         ops[i] = items[i].op;
     }
-    if (ac_schedule_apply(r, ops, N, err, sizeof(err)) < 0)
+    if (ac_schedule_apply(S(r), ops, N, err, sizeof(err)) < 0)
         fail_msg("ac_schedule_apply: %s", err);
     for (int i = 0; i < N; i++)
         assert_int_equal(ops[i].result, AC_SCHEDULE_ADDED);
     assert_int_equal(pending(r), N);
-    /* Everything is due: the 500 earliest come, each once. */
+    /* Each item's bucket, and how many of its bucket are due before it. */
+    int *bucket = calloc(N, sizeof(int)), *rank = calloc(N, sizeof(int));
+    char *taken = calloc(N, 1);
+    int per_bucket[2] = {0, 0};
+    assert_non_null(bucket);
+    assert_non_null(rank);
+    assert_non_null(taken);
+    for (int d = 0; d < N; d++) {
+        char order[32], jkey[128];
+        snprintf(order, sizeof(order), "ord_%05d", d);
+        ac_journey_key("st_1", order, jkey, sizeof(jkey));
+        bucket[d] = ac_schedule_bucket(jkey, 2);
+        rank[d] = per_bucket[bucket[d]]++;
+    }
+    /* Both buckets hold a fair share. */
+    assert_true(per_bucket[0] > N / 3 && per_bucket[1] > N / 3);
+    /* Everything is due: the buckets share the 500, each giving its
+     * earliest, each item once. */
     size_t n = take(r, T0 + N, MAX, out);
     assert_int_equal(n, MAX);
-    qsort(out, n, sizeof(*out), cmp_due);
     for (size_t i = 0; i < n; i++) {
-        assert_int_equal(out[i].due_ms, T0 + (int64_t)i);
+        int d = (int)(out[i].due_ms - T0);
+        assert_true(d >= 0 && d < N);
+        assert_false(taken[d]);
+        taken[d] = 1;
+        assert_true(rank[d] < MAX / 2);
         char order[32], id[AC_MESSAGE_ID_LEN];
-        snprintf(order, sizeof(order), "ord_%05zu", i);
+        snprintf(order, sizeof(order), "ord_%05d", d);
         ac_message_id(AC_KIND_REVIEW_REQUEST, "st_1", order, NULL, id);
         assert_string_equal(out[i].id, id);
     }
     ac_schedule_due_clear(out, n);
-    /* Only 50 more are due by then, however many are pending. */
+    /* By T0 + 549, exactly the items due by then and not yet taken come,
+     * however many are pending. */
+    size_t expect = 0;
+    for (int d = 0; d <= MAX + 49; d++)
+        expect += !taken[d];
     n = take(r, T0 + MAX + 49, MAX, out);
-    assert_int_equal(n, 50);
-    qsort(out, n, sizeof(*out), cmp_due);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(out[i].due_ms, T0 + MAX + (int64_t)i);
+    assert_int_equal(n, expect);
+    for (size_t i = 0; i < n; i++) {
+        int d = (int)(out[i].due_ms - T0);
+        assert_true(d >= 0 && d <= MAX + 49);
+        assert_false(taken[d]);
+        taken[d] = 1;
+    }
     ac_schedule_due_clear(out, n);
     assert_int_equal(pending(r), N);
+    free(bucket);
+    free(rank);
+    free(taken);
     free(perm);
     free(out);
     free(ops);
     free(items);
+}
+
+/* The default 64 buckets: orders spread over all of them, a round of 500
+ * takes from every one, and a worker set to another count uses the count
+ * the first worker recorded, so that none of the buckets is forgotten. */
+static void test_buckets(void **state)
+{
+    ac_redis_t *r = *state, *a = new_handle_buckets(64), *b = new_handle_buckets(16);
+    enum { N = 640 };
+    static item_t items[N];
+    static ac_schedule_op_t ops[N];
+    static ac_schedule_due_t out[500];
+    char err[256];
+    (void)r;
+    for (int i = 0; i < N; i++) {
+        char order[32];
+        snprintf(order, sizeof(order), "ord_%d", i);
+        make_add(&items[i], AC_KIND_REVIEW_REQUEST, order, T0 + i, "{}");
+        ops[i] = items[i].op;
+    }
+    if (ac_schedule_apply(S(a), ops, N, err, sizeof(err)) < 0)
+        fail_msg("ac_schedule_apply: %s", err);
+    assert_int_equal(ac_schedule_buckets(S(a)), 64);
+    int used = 0;
+    long long expect = 0;
+    for (int k = 0; k < 64; k++) {
+        char q[64];
+        snprintf(q, sizeof(q), "ac:sched:{b%d}", k);
+        long long c = command_int(a, "ZCARD %s", q, NULL);
+        used += c > 0;
+        expect += c < 7 ? c : 7;
+        assert_true(c < N / 64 * 3);
+    }
+    assert_int_equal(used, 64);
+    /* The second worker wants 16 but finds 64 recorded. */
+    assert_int_equal(pending(b), N);
+    assert_int_equal(ac_schedule_buckets(S(b)), 64);
+    size_t n = take(b, T0 + N, 500, out);
+    /* Up to 7 from each bucket (500 / 64). */
+    assert_int_equal(n, expect);
+    ac_schedule_due_clear(out, n);
+    destroy_handle(a);
+    destroy_handle(b);
+}
+
+/* Each step is idempotent: an add retried after its bucket entries were
+ * lost (the batch failed between its two round trips) indexes the item
+ * again without moving a lease, and an entry whose item is gone is
+ * dropped when taken. */
+static void test_retry_between_round_trips(void **state)
+{
+    ac_redis_t *r = *state;
+    item_t it;
+    ac_schedule_due_t out[4];
+    make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_1", T0, "{\"r\":1}");
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(command_int(r, "DEL %s %s", "ac:sched:{b0}", "ac:sched:{b1}"), 1);
+    assert_int_equal(pending(r), 0);
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(pending(r), 1);
+    assert_int_equal(take(r, T0, 4, out), 1);
+    ac_schedule_due_clear(out, 1);
+    /* Retried again while leased: the lease holds. */
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(take(r, T0 + 1, 4, out), 0);
+    /* The item goes (acknowledged by a firer whose bucket removal was
+     * lost): its entry is dropped at the next take, and nothing fires. */
+    assert_int_equal(command_int(r, "DEL {%s}:sched", it.jkey, NULL), 1);
+    assert_int_equal(take(r, T0 + LEASE + 1, 4, out), 0);
+    assert_int_equal(pending(r), 0);
+}
+
+/* Writes one item in the layout of earlier versions. */
+static void legacy_item(ac_redis_t *r, const item_t *it, int64_t due, int64_t release)
+{
+    char err[256], meta[300], d[24], rel[24];
+    snprintf(d, sizeof(d), "%lld", (long long)due);
+    snprintf(rel, sizeof(rel), "%lld", (long long)release);
+    snprintf(meta, sizeof(meta), "%lld review_request %s %s %s", (long long)due,
+             ac_journey_blockers_csv(AC_KIND_REVIEW_REQUEST),
+             ac_journey_requires_csv(AC_KIND_REVIEW_REQUEST), it->jkey);
+    /* The earlier add script marked the journey too. */
+    const char *cmds[][4] = {{"HSET", it->jkey, "s:review_request", d},
+                             {"ZADD", "ac:sched", d, it->id},
+                             {"HSET", "ac:sched:items", it->id, it->op.record},
+                             {"HSET", "ac:sched:meta", it->id, meta},
+                             {"ZADD", "ac:sched:release", rel, it->id}};
+    for (size_t i = 0; i < 5; i++) {
+        redisReply *rep = ac_redis_command(r, err, sizeof(err), "%s %s %s %s", cmds[i][0],
+                                           cmds[i][1], cmds[i][2], cmds[i][3]);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            fail_msg("%s: %s", cmds[i][0], rep ? rep->str : err);
+        freeReplyObject(rep);
+    }
+}
+
+/* An upgrade: items an earlier version scheduled move into the buckets
+ * and fire as before, checked against their journeys; the old keys go. */
+static void test_upgrade_from_single_set(void **state)
+{
+    ac_redis_t *r = *state;
+    enum { N = 30 };
+    static item_t items[N];
+    ac_schedule_due_t out[64];
+    for (int i = 0; i < N; i++) {
+        char order[32];
+        snprintf(order, sizeof(order), "ord_%d", i);
+        make_add(&items[i], AC_KIND_REVIEW_REQUEST, order, T0 + i, "{\"old\":1}");
+        legacy_item(r, &items[i], T0 + i, i < 10 ? T0 + i : T0 + i + DAY);
+    }
+    /* The tenth order was returned before its request was due. */
+    ac_event_t *ret = event("return.requested", "ord_9", "2026-11-24T23:00:00Z", NULL);
+    apply_one(r, ret);
+    ac_event_destroy(ret);
+    assert_int_equal(pending(r), N);
+    size_t n = take(r, T0 + N, 64, out);
+    assert_int_equal(n, N);
+    int fired = 0, blocked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i].blocked_by) {
+            blocked++;
+            assert_string_equal(out[i].id, items[9].id);
+            continue;
+        }
+        fired++;
+        assert_string_equal(out[i].record, "{\"old\":1}");
+        ack_one(r, out[i].id, out[i].journey_key);
+    }
+    assert_int_equal(fired, N - 1);
+    assert_int_equal(blocked, 1);
+    ac_schedule_due_clear(out, n);
+    assert_int_equal(command_int(r, "EXISTS %s %s", "ac:sched", "ac:sched:items"), 0);
+    assert_int_equal(command_int(r, "EXISTS %s %s", "ac:sched:meta", "ac:sched:release"), 0);
+    assert_int_equal(pending(r), 0);
+    /* The markers stayed with the journeys: a replay adds nothing. */
+    assert_int_equal(apply_op(r, &items[3].op), AC_SCHEDULE_ALREADY);
 }
 
 int main(void)
@@ -882,6 +1099,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_firers_never_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_reads_only_what_is_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_bounds_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buckets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_between_round_trips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_single_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server_group);
 }

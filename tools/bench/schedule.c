@@ -40,7 +40,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* The batch the steps below fill; static, as it is large. */
 static ac_schedule_op_t ops[BATCH];
-static char ids[BATCH][AC_MESSAGE_ID_LEN], keys[BATCH][64];
+static char ids[BATCH][AC_MESSAGE_ID_LEN], keys[BATCH][AC_SCHEDULE_KEY_LEN];
 
 /* A JSON record of exactly bytes bytes, standing in for a message. */
 static char *make_record(long bytes)
@@ -57,7 +57,7 @@ static char *make_record(long bytes)
 /* Schedules items messages in batches, the first due_items of them already
  * due and the rest a day away. Returns the seconds it took, or -1 after
  * reporting. */
-static double bench_add(ac_redis_t *r, long items, long due_items, const char *record,
+static double bench_add(ac_schedule_t *r, long items, long due_items, const char *record,
                         long record_bytes)
 {
     char err[256];
@@ -86,17 +86,19 @@ static double bench_add(ac_redis_t *r, long items, long due_items, const char *r
     return (double)(ac_time_mono_ms() - t0) / 1000.0;
 }
 
-/* Takes and acknowledges TAKE due messages per round, noting each take's
- * milliseconds in lat (sorted on return). Returns how many were taken, or
- * -1 after reporting. */
-static long bench_take(ac_redis_t *r, size_t rounds, double *lat)
+/* Takes and acknowledges up to TAKE due messages per round (the buckets
+ * share a round, so a round may bring a few less) until want were taken
+ * or rounds rounds ran, noting each take's milliseconds in lat (sorted on
+ * return). Returns how many were taken, or -1 after reporting. */
+static long bench_take(ac_schedule_t *r, size_t rounds, long want, double *lat, size_t *ran)
 {
     static ac_schedule_due_t due[TAKE];
-    const char *ack[TAKE];
+    const ac_schedule_due_t *ack[TAKE];
     char err[256];
     size_t n;
     long taken = 0;
-    for (size_t round = 0; round < rounds; round++) {
+    size_t round = 0;
+    for (; round < rounds && taken < want; round++) {
         int64_t a = ac_time_mono_ms();
         if (ac_schedule_take(r, ac_time_now_ms(), 30000, TAKE, due, &n, err, sizeof(err)) < 0) {
             fprintf(stderr, "ac-bench-schedule: take: %s\n", err);
@@ -104,7 +106,7 @@ static long bench_take(ac_redis_t *r, size_t rounds, double *lat)
         }
         lat[round] = (double)(ac_time_mono_ms() - a);
         for (size_t k = 0; k < n; k++)
-            ack[k] = due[k].id;
+            ack[k] = &due[k];
         taken += (long)n;
         if (ac_schedule_ack(r, ack, n, err, sizeof(err)) < 0) {
             fprintf(stderr, "ac-bench-schedule: ack: %s\n", err);
@@ -112,21 +114,26 @@ static long bench_take(ac_redis_t *r, size_t rounds, double *lat)
         }
         ac_schedule_due_clear(due, n);
     }
-    qsort(lat, rounds, sizeof(double), cmp_double);
+    qsort(lat, round, sizeof(double), cmp_double);
+    *ran = round;
     return taken;
 }
 
 /* Cancels a batch of the pending messages (those after the due ones).
  * Returns the milliseconds it took, or -1 after reporting. */
-static double bench_cancel(ac_redis_t *r, long due_items)
+static double bench_cancel(ac_schedule_t *r, long due_items)
 {
     char err[256];
     for (int k = 0; k < BATCH; k++) {
         char order[32];
         snprintf(order, sizeof(order), "ord_%ld", due_items + k);
         ac_message_id(AC_KIND_REVIEW_REQUEST, "bench", order, NULL, ids[k]);
-        ops[k] = (ac_schedule_op_t){
-            .type = AC_SCHEDULE_CANCEL, .id = ids[k], .kind = AC_KIND_REVIEW_REQUEST, .due_ms = 0};
+        ac_journey_key("bench", order, keys[k], sizeof(keys[k]));
+        ops[k] = (ac_schedule_op_t){.type = AC_SCHEDULE_CANCEL,
+                                    .id = ids[k],
+                                    .kind = AC_KIND_REVIEW_REQUEST,
+                                    .due_ms = 0,
+                                    .journey_key = keys[k]};
     }
     int64_t t0 = ac_time_mono_ms();
     if (ac_schedule_apply(r, ops, BATCH, err, sizeof(err)) < 0) {
@@ -167,29 +174,33 @@ int main(int argc, char **argv)
         return 2;
     }
     ac_journey_register(r);
-    ac_schedule_register(r);
+    ac_schedule_t *s = ac_schedule_new(r, 64, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "ac-bench-schedule: %s\n", err);
+        return 1;
+    }
     if (ac_redis_connect(r, err, sizeof(err)) < 0) {
         fprintf(stderr, "ac-bench-schedule: %s\n", err);
         return 1;
     }
     char *record = make_record(record_bytes);
     long long mem0 = used_memory(r);
-    double add_s = bench_add(r, items, due_items, record, record_bytes);
+    double add_s = bench_add(s, items, due_items, record, record_bytes);
     if (add_s < 0)
         return 1;
     long long mem1 = used_memory(r);
 
     /* Take what is due, TAKE at a time, while the rest stays pending. */
-    size_t rounds = (size_t)(due_items / TAKE);
-    double *lat = calloc(rounds ? rounds : 1, sizeof(double));
-    long taken = bench_take(r, rounds, lat);
+    size_t rounds = (size_t)(2 * due_items / TAKE + 2), ran = 0;
+    double *lat = calloc(rounds, sizeof(double));
+    long taken = bench_take(s, rounds, due_items, lat, &ran);
     if (taken < 0)
         return 1;
-    double cancel_ms = bench_cancel(r, due_items);
+    double cancel_ms = bench_cancel(s, due_items);
     if (cancel_ms < 0)
         return 1;
     long long pending = 0;
-    ac_schedule_pending(r, &pending, err, sizeof(err));
+    ac_schedule_pending(s, &pending, err, sizeof(err));
 
     printf("| items pending | record bytes | add rate (items/s) | Redis memory per item | "
            "take %d due: median / max | cancel %d |\n",
@@ -197,10 +208,11 @@ int main(int argc, char **argv)
     printf("|---|---|---|---|---|---|\n");
     printf("| %ld | %ld | %.0f | %.0f B | %.1f ms / %.1f ms | %.1f ms |\n", items, record_bytes,
            (double)items / add_s, (double)(mem1 - mem0) / (double)items,
-           rounds ? lat[rounds / 2] : 0.0, rounds ? lat[rounds - 1] : 0.0, cancel_ms);
+           ran ? lat[ran / 2] : 0.0, ran ? lat[ran - 1] : 0.0, cancel_ms);
     printf("taken %ld of %ld due; %lld left pending\n", taken, due_items, pending);
     free(lat);
     free(record);
+    ac_schedule_destroy(s);
     ac_redis_destroy(r);
     return taken == due_items && pending == items - due_items - BATCH ? 0 : 1;
 }
