@@ -52,61 +52,182 @@ int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int
     return ac_redis_batch_exec(b, err, errsz);
 }
 
-/* KEYS[1] interest, KEYS[2] bought; ARGV[1] catalog prefix, then the SKUs
- * of the order the message is about (not suggested either). */
-static ac_redis_script_t suggest_script = {
-    "local cats = redis.call('ZREVRANGE', KEYS[1], 0, 2)\n"
-    "local skip = {}\n"
-    "for i = 2, #ARGV do skip[ARGV[i]] = true end\n"
-    "for _, cat in ipairs(cats) do\n"
-    "  local picks = redis.call('HRANDFIELD', ARGV[1] .. cat, 10, 'WITHVALUES')\n"
-    "  for i = 1, #picks, 2 do\n"
-    "    if not skip[picks[i]] and redis.call('SISMEMBER', KEYS[2], picks[i]) == 0 then\n"
-    "      return picks[i + 1]\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return ''\n",
-    {0}};
+/* A suggestion reads a customer's keys (interest, bought) and the store's
+ * catalog, which live on different Redis Cluster slots, so it takes three
+ * pipelined round trips for the whole batch instead of one script per
+ * message: the favourite categories, ten random products of each, and
+ * which of those the customer already bought. */
 
-void ac_history_register(ac_redis_t *r)
+#define TOP_CATEGORIES 3
+#define PICKS          10
+#define MAX_CANDIDATES (TOP_CATEGORIES * PICKS)
+
+/* One message's search: its categories, then its candidates (sku and
+ * name, in the order they are to be offered). */
+typedef struct search {
+    char *cats[TOP_CATEGORIES];
+    size_t n_cats;
+    char *sku[MAX_CANDIDATES], *name[MAX_CANDIDATES];
+    size_t n_cand;
+} search_t;
+
+typedef struct suggest_ctx {
+    ac_history_req_t *reqs;
+    search_t *s;
+} suggest_ctx_t;
+
+static char *dup_reply(const redisReply *e)
 {
-    ac_redis_register_script(r, &suggest_script);
+    return e->type == REDIS_REPLY_STRING ? strndup(e->str, e->len) : NULL;
 }
 
-/* Copies the suggested product's name into reqs[item]; "" for none. */
-static int suggest_reply(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+/* Round 1: the three categories the customer bought most of. */
+static int cats_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
 {
-    ac_history_req_t *req = &((ac_history_req_t *)ctx)[item];
+    search_t *s = &((suggest_ctx_t *)ctx)->s[item];
+    for (size_t i = 0;
+         rep->type == REDIS_REPLY_ARRAY && i < rep->elements && s->n_cats < TOP_CATEGORIES; i++) {
+        if (!(s->cats[s->n_cats] = dup_reply(rep->element[i])))
+            continue;
+        s->n_cats++;
+    }
     (void)err;
     (void)errsz;
-    snprintf(req->suggestion, sizeof(req->suggestion), "%s",
-             reply->type == REDIS_REPLY_STRING ? reply->str : "");
     return 0;
+}
+
+/* Whether the order the message is about holds sku: never suggested. */
+static int in_order(const ac_event_t *ev, const char *sku)
+{
+    for (size_t k = 0; k < ev->order.n_items; k++)
+        if (ev->order.items[k].sku && strcmp(ev->order.items[k].sku, sku) == 0)
+            return 1;
+    return 0;
+}
+
+/* Round 2: random products of one category (field sku, value name). */
+static int picks_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
+{
+    suggest_ctx_t *c = ctx;
+    search_t *s = &c->s[item];
+    const ac_event_t *ev = c->reqs[item].ev;
+    (void)err;
+    (void)errsz;
+    for (size_t i = 0;
+         rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements && s->n_cand < MAX_CANDIDATES;
+         i += 2) {
+        if (rep->element[i]->type != REDIS_REPLY_STRING || in_order(ev, rep->element[i]->str))
+            continue;
+        char *sku = dup_reply(rep->element[i]), *name = dup_reply(rep->element[i + 1]);
+        if (!sku || !name) {
+            free(sku);
+            free(name);
+            continue;
+        }
+        s->sku[s->n_cand] = sku;
+        s->name[s->n_cand++] = name;
+    }
+    return 0;
+}
+
+/* Round 3: the first candidate the customer has not bought. */
+static int bought_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
+{
+    suggest_ctx_t *c = ctx;
+    search_t *s = &c->s[item];
+    (void)err;
+    (void)errsz;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && i < s->n_cand; i++) {
+        if (rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 0) {
+            snprintf(c->reqs[item].suggestion, sizeof(c->reqs[item].suggestion), "%s", s->name[i]);
+            break;
+        }
+    }
+    return 0;
+}
+
+static void search_free(search_t *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++) {
+        for (size_t k = 0; k < s[i].n_cats; k++)
+            free(s[i].cats[k]);
+        for (size_t k = 0; k < s[i].n_cand; k++) {
+            free(s[i].sku[k]);
+            free(s[i].name[k]);
+        }
+    }
+    free(s);
+}
+
+/* Runs one round: appends each message's commands with append(), then
+ * sends them all. */
+typedef void (*round_fn)(ac_redis_batch_t *b, size_t i, const ac_history_req_t *req,
+                         const search_t *s);
+
+static int run_round(ac_redis_t *r, suggest_ctx_t *c, size_t n, round_fn append,
+                     ac_redis_reply_fn fn, char *err, size_t errsz)
+{
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, fn, c, err, errsz);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        append(b, i, &c->reqs[i], &c->s[i]);
+    return ac_redis_batch_exec(b, err, errsz);
+}
+
+static void append_cats(ac_redis_batch_t *b, size_t i, const ac_history_req_t *req,
+                        const search_t *s)
+{
+    char interest[600];
+    (void)s;
+    customer_key("h", req->ev, interest, sizeof(interest));
+    ac_redis_batch_command(b, i, "ZREVRANGE %s 0 %d", interest, TOP_CATEGORIES - 1);
+}
+
+static void append_picks(ac_redis_batch_t *b, size_t i, const ac_history_req_t *req,
+                         const search_t *s)
+{
+    char prefix[300], catalog[600];
+    catalog_prefix(req->ev, prefix, sizeof(prefix));
+    for (size_t k = 0; k < s->n_cats; k++) {
+        snprintf(catalog, sizeof(catalog), "%s%.200s", prefix, s->cats[k]);
+        ac_redis_batch_command(b, i, "HRANDFIELD %s %d WITHVALUES", catalog, PICKS);
+    }
+}
+
+static void append_bought(ac_redis_batch_t *b, size_t i, const ac_history_req_t *req,
+                          const search_t *s)
+{
+    char bought[600];
+    const char *argv[2 + MAX_CANDIDATES];
+    if (s->n_cand == 0)
+        return;
+    customer_key("hb", req->ev, bought, sizeof(bought));
+    argv[0] = "SMISMEMBER";
+    argv[1] = bought;
+    for (size_t k = 0; k < s->n_cand; k++)
+        argv[2 + k] = s->sku[k];
+    ac_redis_batch_argv(b, i, (int)(2 + s->n_cand), argv, NULL);
 }
 
 int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *err, size_t errsz)
 {
+    suggest_ctx_t c = {reqs, NULL};
+    int rc = -1;
     if (n == 0)
         return 0;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, suggest_reply, reqs, err, errsz);
-    if (!b)
+    for (size_t i = 0; i < n; i++)
+        reqs[i].suggestion[0] = '\0';
+    if (!(c.s = calloc(n, sizeof(*c.s)))) {
+        snprintf(err, errsz, "out of memory");
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        const ac_event_t *ev = reqs[i].ev;
-        char interest[600], bought[600], prefix[300];
-        const char *argv[3 + 64];
-        int argc = 0;
-        customer_key("h", ev, interest, sizeof(interest));
-        customer_key("hb", ev, bought, sizeof(bought));
-        catalog_prefix(ev, prefix, sizeof(prefix));
-        argv[argc++] = interest;
-        argv[argc++] = bought;
-        argv[argc++] = prefix;
-        for (size_t k = 0; k < ev->order.n_items && argc < 3 + 64; k++)
-            if (ev->order.items[k].sku)
-                argv[argc++] = ev->order.items[k].sku;
-        ac_redis_batch_script(b, i, &suggest_script, 2, argc, argv, NULL);
     }
-    return ac_redis_batch_exec(b, err, errsz);
+    if (run_round(r, &c, n, append_cats, cats_reply, err, errsz) < 0 ||
+        run_round(r, &c, n, append_picks, picks_reply, err, errsz) < 0 ||
+        run_round(r, &c, n, append_bought, bought_reply, err, errsz) < 0)
+        goto out;
+    rc = 0;
+out:
+    search_free(c.s, n);
+    return rc;
 }

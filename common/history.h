@@ -28,9 +28,8 @@ typedef struct ac_history_req {
     char suggestion[256]; /* filled: the product's name, "" when none */
 } ac_history_req_t;
 
-void ac_history_register(ac_redis_t *r);
-
-/* Fills reqs[i].suggestion for n messages. One round trip. */
+/* Fills reqs[i].suggestion for n messages: three round trips for the
+ * whole batch (history.c says why). */
 int ac_history_suggest(ac_redis_t *r, ac_history_req_t *reqs, size_t n, char *err, size_t errsz);
 
 #endif

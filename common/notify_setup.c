@@ -102,7 +102,6 @@ int notify_setup(notify_t *n, ac_worker_t *w, char *err, size_t errsz, int *exit
     n->w = w;
     read_settings(n, w->cfg);
     ac_prefs_register(w->redis);
-    ac_history_register(w->redis);
     if (!(n->sched = ac_schedule_new(w->redis, (int)ac_config_int(w->cfg, "SCHEDULE_BUCKETS"), err,
                                      errsz))) {
         *exit_code = AC_EXIT_RUNTIME;

@@ -230,8 +230,7 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
             b->op_items[n++] = it;
         }
     }
-    for (int attempt = 0; ac_schedule_apply(p->sched, b->ops, n, err, sizeof(err)) < 0;
-         attempt++)
+    for (int attempt = 0; ac_schedule_apply(p->sched, b->ops, n, err, sizeof(err)) < 0; attempt++)
         if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
             goto out;
     ac_worker_redis_status(p->w, 1, NULL);

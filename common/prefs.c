@@ -125,15 +125,29 @@ void ac_prefs_key(const char *store_id, const char *customer_id, char *buf, size
     ac_redis_key(buf, bufsz, "p", store_id, customer_id);
 }
 
+/* Beside the preferences, on their Redis Cluster slot: the check script
+ * reads both. Earlier versions named it "ac:f:…" (see the check). */
 void ac_prefs_sends_key(const char *store_id, const char *customer_id, char *buf, size_t bufsz)
 {
-    ac_redis_key(buf, bufsz, "f", store_id, customer_id);
+    char prefs[600];
+    ac_prefs_key(store_id, customer_id, prefs, sizeof(prefs));
+    if (ac_redis_key_beside(buf, bufsz, prefs, ":f") < 0)
+        ac_redis_key(buf, bufsz, "f", store_id, customer_id);
 }
 
 /* KEYS[1] preferences, KEYS[2] marketing sends; ARGV[1] message id,
  * ARGV[2] kind, ARGV[3] channel, ARGV[4] now ms, ARGV[5] cap, ARGV[6]
- * window ms. */
+ * window ms, ARGV[7] the sends' key of earlier versions ("" on a Redis
+ * Cluster, where none exists): taken over the first time, so that an
+ * upgrade does not restart anyone's cap window. */
 static ac_redis_script_t check_script = {
+    "if ARGV[7] ~= '' and redis.call('EXISTS', ARGV[7]) == 1 then\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('RENAME', ARGV[7], KEYS[2])\n"
+    "  else\n"
+    "    redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], ARGV[7], 'AGGREGATE', 'MAX')\n"
+    "    redis.call('DEL', ARGV[7])\n"
+    "  end\n"
+    "end\n"
     "if redis.call('HEXISTS', KEYS[1], 'marketing') == 1 or\n"
     "   redis.call('HEXISTS', KEYS[1], 'kind:' .. ARGV[2]) == 1 or\n"
     "   redis.call('HEXISTS', KEYS[1], 'channel:' .. ARGV[3]) == 1 then return 1 end\n"
@@ -178,7 +192,11 @@ int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(capbuf, sizeof(capbuf), "%d", cap);
     snprintf(window, sizeof(window), "%lld", (long long)window_ms);
+    int single = !ac_redis_is_cluster(r);
     for (size_t i = 0; i < n; i++) {
+        char legacy[620] = "";
+        if (single && strncmp(reqs[i].prefs_key, "ac:p:", 5) == 0)
+            snprintf(legacy, sizeof(legacy), "ac:f:%s", reqs[i].prefs_key + 5);
         const char *argv[] = {reqs[i].prefs_key,
                               reqs[i].sends_key,
                               reqs[i].id,
@@ -186,8 +204,9 @@ int ac_prefs_check(ac_redis_t *r, ac_prefs_req_t *reqs, size_t n, int64_t now_ms
                               reqs[i].channel,
                               now,
                               capbuf,
-                              window};
-        ac_redis_batch_script(b, i, &check_script, 2, 8, argv, NULL);
+                              window,
+                              legacy};
+        ac_redis_batch_script(b, i, &check_script, 2, 9, argv, NULL);
     }
     return ac_redis_batch_exec(b, err, errsz);
 }

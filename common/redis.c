@@ -295,6 +295,19 @@ int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ..
     return 0;
 }
 
+int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char **argv,
+                        const size_t *argvlen)
+{
+    if (batch_reserve(b) < 0)
+        return -1;
+    if (redisAppendCommandArgv(b->r->ctx, argc, argv, argvlen) != REDIS_OK) {
+        b->failed = 1;
+        return -1;
+    }
+    b->items[b->n++] = item;
+    return 0;
+}
+
 int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
                           int nkeys, int argc, const char **argv, const size_t *argvlen)
 {

@@ -74,6 +74,11 @@ ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void
  * need not check each append; returns 0 or -1 all the same. */
 int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...);
 
+/* Appends a command given as argc arguments (lengths in argvlen, NULL:
+ * strlen), failing the batch like ac_redis_batch_command(). */
+int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char **argv,
+                        const size_t *argvlen);
+
 /* Appends EVALSHA of script like ac_redis_append_script(), failing the
  * batch the same way as ac_redis_batch_command(). */
 int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,

@@ -197,8 +197,8 @@ static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_
         snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
         snprintf(ttl, sizeof(ttl), "%lld",
                  (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
-        const char *argv[] = {op->journey_key, items, op->id, due, marker, csv, op->record, meta,
-                              ttl};
+        const char *argv[] = {op->journey_key, items, op->id, due, marker, csv,
+                              op->record,      meta,  ttl};
         size_t lens[9];
         for (size_t i = 0; i < 9; i++)
             lens[i] = argv[i] == op->record ? op->record_len : strlen(argv[i]);

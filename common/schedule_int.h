@@ -7,11 +7,11 @@
 #include "schedule.h"
 
 struct ac_schedule {
-    ac_redis_t *r;    /* borrowed */
-    int wanted;       /* the SCHEDULE_BUCKETS setting */
-    int buckets;      /* in use: Redis's count once known */
-    int known;        /* buckets was read from Redis */
-    unsigned cursor;  /* the next bucket to take from, when a round covers fewer */
+    ac_redis_t *r;          /* borrowed */
+    int wanted;             /* the SCHEDULE_BUCKETS setting */
+    int buckets;            /* in use: Redis's count once known */
+    int known;              /* buckets was read from Redis */
+    unsigned cursor;        /* the next bucket to take from, when a round covers fewer */
     int64_t legacy_next_ms; /* when to look for the old layout's items again */
 };
 

@@ -94,8 +94,7 @@ static void write_new(ac_schedule_t *s, ac_redis_batch_t *b, const old_item_t *o
     char field[AC_MESSAGE_ID_LEN + 2];
     int off = 0;
     /* "<due> <kind> <blockers> <requires> <journey key>"; the sets may be empty. */
-    if (!o->meta || !o->record ||
-        sscanf(o->meta, "%31s %63s %n", due, kind, &off) != 2 || off == 0)
+    if (!o->meta || !o->record || sscanf(o->meta, "%31s %63s %n", due, kind, &off) != 2 || off == 0)
         return;
     const char *p = o->meta + off, *sp1 = strchr(p, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     if (!sp2 || (size_t)(sp1 - p) >= sizeof(bl) || (size_t)(sp2 - sp1 - 1) >= sizeof(rq) ||
@@ -110,8 +109,8 @@ static void write_new(ac_schedule_t *s, ac_redis_batch_t *b, const old_item_t *o
     snprintf(field, sizeof(field), "%s:m", o->id);
     sched_bucket_keys(ac_schedule_bucket(jk, s->buckets), queue, release, sizeof(queue));
     sched_member(o->id, jk, member, sizeof(member));
-    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s %s %b %s %s", hash, o->id,
-                           o->record, o->record_len, field, meta);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s %s %b %s %s", hash, o->id, o->record,
+                           o->record_len, field, meta);
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZADD %s %s %s", queue, o->score, member);
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZADD %s %s %s", release,
                            o->release[0] ? o->release : due, member);
@@ -159,8 +158,7 @@ int sched_legacy_step(ac_schedule_t *s, size_t max, size_t *moved, char *err, si
     ac_redis_batch_t *b = ac_redis_batch_begin(s->r, ids_reply, &c, err, errsz);
     if (!b)
         goto out;
-    ac_redis_batch_command(b, 0, "ZRANGE %s 0 %lld WITHSCORES", OLD_QUEUE,
-                           (long long)max - 1);
+    ac_redis_batch_command(b, 0, "ZRANGE %s 0 %lld WITHSCORES", OLD_QUEUE, (long long)max - 1);
     if (ac_redis_batch_exec(b, err, errsz) < 0)
         goto out;
     if (c.n && move_chunk(s, &c, err, errsz) < 0)

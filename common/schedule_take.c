@@ -70,7 +70,8 @@ ac_redis_script_t sched_check_script = {
     "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
     "local rec = redis.call('HGET', KEYS[2], ARGV[1])\n"
     "local due, rel, kind, bl, rq\n"
-    "if m then due, rel, kind, bl, rq = string.match(m, '^(-?%d+) (-?%d+) (%S+) (%S*) (%S*)$') end\n"
+    "if m then due, rel, kind, bl, rq = string.match(m, '^(-?%d+) (-?%d+) (%S+) (%S*) (%S*)$') "
+    "end\n"
     "if not due or not rec then\n"
     "  redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
     "  return {'gone'}\n"
@@ -178,15 +179,16 @@ static int check_reply(void *ctx, size_t item, const redisReply *rep, char *err,
     ac_schedule_due_t *d = &t->out[item];
     cand_t *c = &t->cand[item];
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING ||
         ac_kind_parse(rep->element[1]->str, &d->kind) < 0 ||
         rep->element[3]->type != REDIS_REPLY_STRING) {
         c->state = CAND_GONE;
         return 0;
     }
     const char *st = rep->element[0]->str;
-    d->due_ms = rep->element[2]->type == REDIS_REPLY_STRING ? strtoll(rep->element[2]->str, NULL, 10)
-                                                             : 0;
+    d->due_ms =
+        rep->element[2]->type == REDIS_REPLY_STRING ? strtoll(rep->element[2]->str, NULL, 10) : 0;
     if (strcmp(st, "fire") == 0 || strcmp(st, "late") == 0) {
         d->hold_expired = st[0] == 'l';
         c->state = CAND_FIRE;

@@ -1276,10 +1276,9 @@ def check_all(st, workers, sample_events, stories, started):
     if stats["delivered"] != len(expected):
         problems.append("the webhook counted %d deliveries, the rules call for %d"
                         % (stats["delivered"], len(expected)))
-    pending = st.redis_command("ZCARD", "ac:sched").strip()
-    if pending != b":0":
-        problems.append("still scheduled in Redis (ZCARD ac:sched): %s"
-                        % pending.decode(errors="replace"))
+    pending = st.scheduled_pending()
+    if pending:
+        problems.append("still scheduled in Redis: %d message(s)" % pending)
 
     # What the rules held back, as the event workers count it.
     suppressed, cancelled = collections.Counter(), collections.Counter()

@@ -544,6 +544,41 @@ class Stack:
             s.sendall(payload)
             return s.recv(1 << 16)
 
+    def schedule_buckets(self):
+        """The schedule's bucket count as Redis records it (64, the
+        default, when no worker has used the schedule yet)."""
+        reply = self.redis_command("GET", "ac:sched:buckets")
+        if reply.startswith(b"$-1"):
+            return 64
+        return int(reply.split(b"\r\n")[1])
+
+    def scheduled_pending(self):
+        """How many messages wait in the schedule, summed over its buckets
+        (common/schedule.h; docs/redis.md)."""
+        total = 0
+        for b in range(self.schedule_buckets()):
+            reply = self.redis_command("ZCARD", "ac:sched:{b%d}" % b)
+            total += int(reply.strip()[1:])
+        return total
+
+    def scheduled_due(self, message_id):
+        """The score (due time in ms, or a firer's lease end) of message_id's
+        entry in its bucket, or None when it is not scheduled. The member is
+        "<id> <journey key>", so each bucket is scanned for the id."""
+        for b in range(self.schedule_buckets()):
+            cursor = b"0"
+            while True:
+                reply = self.redis_command("ZSCAN", "ac:sched:{b%d}" % b, cursor, "MATCH",
+                                           "%s *" % message_id, "COUNT", 1000)
+                lines = reply.split(b"\r\n")
+                cursor = lines[2]
+                for i, line in enumerate(lines):
+                    if line.startswith(message_id.encode() + b" ") and i + 2 < len(lines):
+                        return int(float(lines[i + 2]))
+                if cursor == b"0":
+                    break
+        return None
+
     def _start_sink(self, port=0):
         port_file = os.path.join(self.dir, "sink.port")
         argv = [binary("ac-sink"), "--port", str(port), "--port-file", port_file,

@@ -481,7 +481,7 @@ class JourneyTest(unittest.TestCase):
             print("suppressed by reason: %s" % dict(suppressed))
             self.assertGreater(suppressed["returned"], 0)
             self.assertGreater(suppressed["no_consent"] + suppressed["disabled"], 0)
-            self.assertEqual(st.redis_command("ZCARD", "ac:sched").strip(), b":0",
+            self.assertEqual(st.scheduled_pending(), 0,
                              "nothing left scheduled")
 
     def test_restarts_while_pending(self):
@@ -515,15 +515,13 @@ class JourneyTest(unittest.TestCase):
                 ev["customer"]["marketing_consent"] = True
             pending = {k: v for k, v in expected_messages(consenting, sc.cfg).items()
                        if v[1] is not None}
-            st.wait_until(lambda: st.redis_command("ZCARD", "ac:sched").strip()
-                          == b":%d" % len(pending), 30,
+            st.wait_until(lambda: st.scheduled_pending() == len(pending), 30,
                           "%d scheduled messages in Redis" % len(pending), interval=0.2)
             for p in procs:
                 if p.name in EVENT_WORKERS:
                     st.kill(p, signal.SIGKILL)
             st.restart_redis(signal.SIGKILL, down_s=0.5)
-            self.assertEqual(st.redis_command("ZCARD", "ac:sched").strip(),
-                             b":%d" % len(pending), "Redis kept every scheduled message")
+            self.assertEqual(st.scheduled_pending(), len(pending), "Redis kept every scheduled message")
             # Returns arrive while the event workers are down.
             produce(st, sc.phase_after_delivery(now), 0.1, SEED + 2)
             for p in procs:

@@ -136,10 +136,9 @@ class PreferencesTest(unittest.TestCase):
             st.wait_until(lambda: any(m["id"] == confirmation["id"] for m in st.sink_messages()),
                           30, "the confirmation, not held by quiet hours", interval=0.2)
             self.assertFalse(any(m["id"] == review["id"] for m in st.sink_messages()))
-            st.wait_until(lambda: st.redis_command("ZCARD", "ac:sched").strip() == b":1", 30,
+            st.wait_until(lambda: st.scheduled_pending() == 1, 30,
                           "the review request back in the schedule", interval=0.2)
-            score = st.redis_command("ZSCORE", "ac:sched", review["id"]).split(b"\r\n")[1]
-            self.assertEqual(int(float(score)), int(end.timestamp()) * 1000,
+            self.assertEqual(st.scheduled_due(review["id"]), int(end.timestamp()) * 1000,
                              "deferred to the end of the quiet hours")
             st.wait_until(lambda: any(m["id"] == review["id"] for m in st.sink_messages()),
                           60, "the review request after the quiet hours", interval=0.2)

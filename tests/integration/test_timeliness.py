@@ -158,8 +158,7 @@ class TimelinessTest(unittest.TestCase):
             self.assertLess(produced_s, REVIEW_S - 2,
                             "the returns must be in Kafka well before the review requests are "
                             "due for the scenario to mean anything (took %.1fs)" % produced_s)
-            st.wait_until(lambda: st.redis_command("ZCARD", "ac:sched").strip()
-                          == b":%d" % (2 * n), 30,
+            st.wait_until(lambda: st.scheduled_pending() == 2 * n, 30,
                           "%d scheduled messages in Redis" % (2 * n), interval=0.1)
 
             # Well past every due time, nothing scheduled has gone out: the
@@ -184,7 +183,7 @@ class TimelinessTest(unittest.TestCase):
             self.assertGreater(held, 0, "aftercare_scheduled_held counts the held messages")
             self.assertGreater(lag, 0, "aftercare_watermark_lag_seconds{topic=returns} shows "
                                "how far behind the returns are")
-            self.assertEqual(st.redis_command("ZCARD", "ac:sched").strip(), b":%d" % (2 * n),
+            self.assertEqual(st.scheduled_pending(), 2 * n,
                              "every scheduled message is still pending")
 
             # The return-worker comes back: the returns cancel their orders'
@@ -200,7 +199,7 @@ class TimelinessTest(unittest.TestCase):
             st.wait_until(arrived, 90, "%d messages after the return-worker's restart"
                           % len(want), interval=0.25)
             released_s = time.time() - restarted_at
-            st.wait_until(lambda: st.redis_command("ZCARD", "ac:sched").strip() == b":0", 30,
+            st.wait_until(lambda: st.scheduled_pending() == 0, 30,
                           "nothing left scheduled", interval=0.2)
             st.wait_until(lambda: max_metric(st, alive, "aftercare_scheduled_held") == 0, 10,
                           "aftercare_scheduled_held back to 0", interval=0.2)

@@ -136,7 +136,7 @@ static void test_keys(void **state)
     ac_prefs_key("st_1", "cus_1", a, sizeof(a));
     ac_prefs_sends_key("st_1", "cus_1", b, sizeof(b));
     assert_string_equal(a, "ac:p:4:st_1:cus_1");
-    assert_string_equal(b, "ac:f:4:st_1:cus_1");
+    assert_string_equal(b, "{ac:p:4:st_1:cus_1}:f");
     /* The store's length keeps "a:b" + "c" apart from "a" + "b:c". */
     ac_prefs_key("a:b", "c", a, sizeof(a));
     ac_prefs_key("a", "b:c", b, sizeof(b));

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "journey_redis.h"
+#include "history.h"
+#include "prefs.h"
 #include "schedule.h"
 #include "watermark.h"
 #include "timeutil.h"
@@ -532,7 +534,8 @@ static void test_earlier_due_wins(void **state)
      * fact that cancelled it, schedules it again. */
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 10 * DAY, "{}");
     assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
-    assert_int_equal(cancel(r, "ord_2", it.id, AC_KIND_REVIEW_REQUEST, T0 + 9 * DAY), AC_SCHEDULE_CANCELLED);
+    assert_int_equal(cancel(r, "ord_2", it.id, AC_KIND_REVIEW_REQUEST, T0 + 9 * DAY),
+                     AC_SCHEDULE_CANCELLED);
     ac_journey_key("st_1", "ord_2", jkey, sizeof(jkey));
     assert_int_equal(command_int(r, "HEXISTS %s %s", jkey, "s:review_request"), 0);
     make_add(&it, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 7 * DAY, "{}");
@@ -687,8 +690,8 @@ static void test_take_until_watermark(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(held, 2);
     /* The watermark passes the first one's due time: it fires, on time. */
-    if (ac_schedule_take_until(S(r), due + 100, due + 5, LEASE, 8, out, &n, &held, err, sizeof(err)) <
-        0)
+    if (ac_schedule_take_until(S(r), due + 100, due + 5, LEASE, 8, out, &n, &held, err,
+                               sizeof(err)) < 0)
         fail_msg("ac_schedule_take_until: %s", err);
     assert_int_equal(n, 1);
     assert_string_equal(out[0].id, review.id);
@@ -709,8 +712,8 @@ static void test_take_until_watermark(void **state)
     ac_schedule_due_clear(out, n);
     /* Acknowledged items leave the release set too. */
     ack_one(r, other.id, other.jkey);
-    assert_int_equal(command_int(r, "EXISTS %s %s", "ac:sched:{b0}:release", "ac:sched:{b1}:release"),
-                     0);
+    assert_int_equal(
+        command_int(r, "EXISTS %s %s", "ac:sched:{b0}:release", "ac:sched:{b1}:release"), 0);
 }
 
 static void test_take_drops_blocked(void **state)
@@ -1083,6 +1086,89 @@ static void test_upgrade_from_single_set(void **state)
     assert_int_equal(apply_op(r, &items[3].op), AC_SCHEDULE_ALREADY);
 }
 
+/* The marketing cap's sends moved beside the preferences (one Redis
+ * Cluster slot for the check): the sends an earlier version counted under
+ * "ac:f:…" still count, once, and the old key goes. */
+static void test_prefs_upgrade_keeps_the_cap(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256], prefs[128], sends[160], id[AC_MESSAGE_ID_LEN];
+    const int64_t now = T0;
+    ac_prefs_register(r);
+    ac_prefs_key("st_1", "cus_1", prefs, sizeof(prefs));
+    ac_prefs_sends_key("st_1", "cus_1", sends, sizeof(sends));
+    assert_int_equal(command_int(r, "ZADD ac:f:4:st_1:cus_1 %s m1", "1795564700000", NULL), 1);
+    assert_int_equal(command_int(r, "ZADD ac:f:4:st_1:cus_1 %s m2", "1795564700001", NULL), 1);
+    ac_message_id(AC_KIND_REFERRAL_INVITE, "st_1", "ord_1", NULL, id);
+    ac_prefs_req_t req = {id, AC_KIND_REFERRAL_INVITE, "email", prefs, sends, AC_PREFS_SEND};
+    if (ac_prefs_check(r, &req, 1, now, 2, 7 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_prefs_check: %s", err);
+    assert_int_equal(req.verdict, AC_PREFS_CAPPED);
+    assert_int_equal(command_int(r, "EXISTS ac:f:4:st_1:cus_1", NULL, NULL), 0);
+    assert_int_equal(command_int(r, "ZCARD %s", sends, NULL), 2);
+    /* With room under the cap, it goes and counts beside the old two. */
+    if (ac_prefs_check(r, &req, 1, now, 3, 7 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_prefs_check: %s", err);
+    assert_int_equal(req.verdict, AC_PREFS_SEND);
+    assert_int_equal(command_int(r, "ZCARD %s", sends, NULL), 3);
+}
+
+/* Suggestions across the customer's keys and the store's catalog (on
+ * different slots of a cluster): a product of a favourite category, never
+ * one in the order at hand nor one bought before. */
+static void test_suggest(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256];
+    ac_event_t *a =
+        event("order.placed", "ord_1", "2026-11-20T10:00:00Z",
+              ",\"items\":[{\"sku\":\"S1\",\"name\":\"Sock one\",\"category\":\"socks\","
+              "\"quantity\":3},{\"sku\":\"S2\",\"name\":\"Sock two\",\"category\":"
+              "\"socks\"}]");
+    ac_event_t *b = event("order.placed", "ord_2", "2026-11-21T10:00:00Z",
+                          ",\"items\":[{\"sku\":\"S3\",\"name\":\"Sock three\",\"category\":"
+                          "\"socks\"}]");
+    const ac_event_t *evs[] = {a};
+    if (ac_history_record(r, evs, 1, 30 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_history_record: %s", err);
+    /* Another customer's order puts S3 in the store's catalog. */
+    char other[1024];
+    snprintf(other, sizeof(other),
+             "{\"event_id\":\"evt_o\",\"type\":\"order.placed\",\"occurred_at\":"
+             "\"2026-11-20T11:00:00Z\",\"store\":{\"id\":\"st_1\"},\"order\":{\"id\":\"ord_x\","
+             "\"items\":[{\"sku\":\"S3\",\"name\":\"Sock three\",\"category\":\"socks\"},"
+             "{\"sku\":\"S4\",\"name\":\"Sock four\",\"category\":\"socks\"}]},"
+             "\"customer\":{\"id\":\"cus_2\"}}");
+    ac_event_error_t perr;
+    ac_event_t *o = ac_event_parse(other, strlen(other), 0, &perr);
+    assert_non_null(o);
+    evs[0] = o;
+    if (ac_history_record(r, evs, 1, 30 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_history_record: %s", err);
+    /* For order ord_2 (S3): S1 and S2 were bought, S3 is in it: S4. */
+    ac_history_req_t req = {.ev = b};
+    for (int i = 0; i < 10; i++) {
+        if (ac_history_suggest(r, &req, 1, err, sizeof(err)) < 0)
+            fail_msg("ac_history_suggest: %s", err);
+        assert_string_equal(req.suggestion, "Sock four");
+    }
+    /* Once S4 is bought too, nothing is left to suggest. */
+    evs[0] = o;
+    ac_event_t *c = event("order.placed", "ord_3", "2026-11-22T10:00:00Z",
+                          ",\"items\":[{\"sku\":\"S4\",\"name\":\"Sock four\",\"category\":"
+                          "\"socks\"}]");
+    evs[0] = c;
+    if (ac_history_record(r, evs, 1, 30 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_history_record: %s", err);
+    if (ac_history_suggest(r, &req, 1, err, sizeof(err)) < 0)
+        fail_msg("ac_history_suggest: %s", err);
+    assert_string_equal(req.suggestion, "");
+    ac_event_destroy(a);
+    ac_event_destroy(b);
+    ac_event_destroy(c);
+    ac_event_destroy(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1102,6 +1188,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_between_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_single_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_upgrade_keeps_the_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suggest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server_group);
 }

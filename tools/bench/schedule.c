@@ -207,8 +207,8 @@ int main(int argc, char **argv)
            TAKE, BATCH);
     printf("|---|---|---|---|---|---|\n");
     printf("| %ld | %ld | %.0f | %.0f B | %.1f ms / %.1f ms | %.1f ms |\n", items, record_bytes,
-           (double)items / add_s, (double)(mem1 - mem0) / (double)items,
-           ran ? lat[ran / 2] : 0.0, ran ? lat[ran - 1] : 0.0, cancel_ms);
+           (double)items / add_s, (double)(mem1 - mem0) / (double)items, ran ? lat[ran / 2] : 0.0,
+           ran ? lat[ran - 1] : 0.0, cancel_ms);
     printf("taken %ld of %ld due; %lld left pending\n", taken, due_items, pending);
     free(lat);
     free(record);
