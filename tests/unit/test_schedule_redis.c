@@ -262,7 +262,7 @@ static long long command_int(ac_redis_t *r, const char *fmt, const char *arg1, c
     if (!rep)
         fail_msg("%s: %s", fmt, err);
     if (rep->type != REDIS_REPLY_INTEGER)
-        fail_msg("%s %s: not an integer reply (type %d)", fmt, arg1, rep->type);
+        fail_msg("%s %s: not an integer reply (type %d)", fmt, arg1 ? arg1 : "", rep->type);
     long long v = rep->integer;
     freeReplyObject(rep);
     return v;
