@@ -171,12 +171,27 @@ static int parse_bool(const char *v, int64_t *out)
     return -1;
 }
 
+/* Writes v for an error message with the credentials of a URL
+ * ("scheme://user:password@host") replaced by "***": a REDIS_URL or
+ * KAFKA_BROKERS value may carry a password, which must never reach a log. */
+static const char *shown_value(const char *v, char *buf, size_t bufsz)
+{
+    const char *scheme = v ? strstr(v, "://") : NULL;
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    if (!at)
+        return v;
+    snprintf(buf, bufsz, "%.*s***%s", (int)(scheme + 3 - v), v, at);
+    return buf;
+}
+
 /* Checks one value against its option's type, bounds and validator. */
 static int check_value(ac_config_t *c, size_t i, char *err, size_t errsz)
 {
     const ac_option_t *o = &c->opts[i];
     const char *v = c->values[i];
-    const char *shown = (o->flags & AC_OPT_SECRET) ? "(hidden)" : v;
+    char masked[512];
+    const char *shown =
+        (o->flags & AC_OPT_SECRET) ? "(hidden)" : shown_value(v, masked, sizeof(masked));
     char why[256] = "";
     char flag[128];
     flag_name(o->env, flag, sizeof(flag));

@@ -295,6 +295,11 @@ static void test_non_secret_value_echoed(void **state)
     const char *err = parse_err(env, NULL);
     assert_contains(err, "LOG_LEVEL");
     assert_contains(err, "verbose");
+    /* But a URL's credentials never are, whatever the option. */
+    const char *url[] = {"KAFKA_BROKERS=k", "WEBHOOK_URL=https://user:s3cr3t@hooks example/", NULL};
+    err = parse_err(url, NULL);
+    assert_contains(err, "WEBHOOK_URL=https://***@hooks example/");
+    assert_not_contains(err, "s3cr3t");
 }
 
 static void test_unknown_flag(void **state)
