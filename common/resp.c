@@ -22,15 +22,23 @@ static void append_count(ac_buf_t *b, char prefix, size_t n)
     ac_buf_append(b, tmp + i, sizeof(tmp) - i);
 }
 
-void ac_resp_append_argv(ac_buf_t *b, int argc, const char *const *argv, const size_t *argvlen)
+void ac_resp_append_header(ac_buf_t *b, int argc)
 {
     append_count(b, '*', (size_t)argc);
-    for (int i = 0; i < argc; i++) {
-        size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
-        append_count(b, '$', len);
-        ac_buf_append(b, argv[i], len);
-        ac_buf_append(b, "\r\n", 2);
-    }
+}
+
+void ac_resp_append_arg(ac_buf_t *b, const char *arg, size_t len)
+{
+    append_count(b, '$', len);
+    ac_buf_append(b, arg, len);
+    ac_buf_append(b, "\r\n", 2);
+}
+
+void ac_resp_append_argv(ac_buf_t *b, int argc, const char *const *argv, const size_t *argvlen)
+{
+    ac_resp_append_header(b, argc);
+    for (int i = 0; i < argc; i++)
+        ac_resp_append_arg(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
 }
 
 /* Reads the decimal count after the prefix at *p, up to "\r\n", and moves

@@ -17,6 +17,12 @@
  * An allocation failure sets b->oom, as every ac_buf_t append does. */
 void ac_resp_append_argv(ac_buf_t *b, int argc, const char *const *argv, const size_t *argvlen);
 
+/* The parts of ac_resp_append_argv(), for a command whose arguments are
+ * not in one array: the header of a command of argc arguments, then each
+ * argument. */
+void ac_resp_append_header(ac_buf_t *b, int argc);
+void ac_resp_append_arg(ac_buf_t *b, const char *arg, size_t len);
+
 /* The argument idx (0: the command's name) of the command cmd of len
  * bytes: 0 with *arg and *arglen, or -1 when it has no such argument or
  * is not a well-formed command. */
