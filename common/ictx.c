@@ -76,8 +76,8 @@ struct ac_ictx {
     atomic_int ok;
 };
 
-ac_ictx_t *ac_ictx_new(const char *url, int pool, int64_t ctx_ttl_ms, int64_t wait_ms, char *err,
-                       size_t errsz)
+ac_ictx_t *ac_ictx_new(const char *url, ac_redis_cluster_t mode, int pool, int64_t ctx_ttl_ms,
+                       int64_t wait_ms, char *err, size_t errsz)
 {
     static const char *const sources[S__COUNT] = {remember_lua, lookup_lua, release_lua, claim_lua,
                                                   job_done_lua};
@@ -95,6 +95,7 @@ ac_ictx_t *ac_ictx_new(const char *url, int pool, int64_t ctx_ttl_ms, int64_t wa
         conn_t *k = &c->conns[i];
         if (!(k->r = ac_redis_new(url, 2000, err, errsz)))
             goto fail;
+        ac_redis_set_cluster(k->r, mode);
         c->n++;
         for (int s = 0; s < S__COUNT; s++) {
             k->scripts[s].source = sources[s];
