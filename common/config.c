@@ -387,6 +387,12 @@ int ac_config_validate_redis_url(const char *value, char *why, size_t whysz)
     return ac_redis_url_parse(value, &u, why, whysz);
 }
 
+int ac_config_validate_redis_cluster(const char *value, char *why, size_t whysz)
+{
+    ac_redis_cluster_t mode;
+    return ac_redis_cluster_parse(value, &mode, why, whysz);
+}
+
 int ac_config_validate_log_level(const char *value, char *why, size_t whysz)
 {
     if (ac_log_level_parse(value) < 0) {

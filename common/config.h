@@ -71,6 +71,7 @@ void ac_config_usage(const ac_config_t *c, FILE *f);
 /* Validators shared by workers. */
 int ac_config_validate_http_url(const char *value, char *why, size_t whysz);
 int ac_config_validate_redis_url(const char *value, char *why, size_t whysz);
+int ac_config_validate_redis_cluster(const char *value, char *why, size_t whysz);
 int ac_config_validate_log_level(const char *value, char *why, size_t whysz);
 int ac_config_validate_topic(const char *value, char *why, size_t whysz);
 

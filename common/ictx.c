@@ -76,8 +76,8 @@ struct ac_ictx {
     atomic_int ok;
 };
 
-ac_ictx_t *ac_ictx_new(const char *url, int pool, int64_t ctx_ttl_ms, int64_t wait_ms, char *err,
-                       size_t errsz)
+ac_ictx_t *ac_ictx_new(const char *url, ac_redis_cluster_t mode, int pool, int64_t ctx_ttl_ms,
+                       int64_t wait_ms, char *err, size_t errsz)
 {
     static const char *const sources[S__COUNT] = {remember_lua, lookup_lua, release_lua, claim_lua,
                                                   job_done_lua};
@@ -95,6 +95,7 @@ ac_ictx_t *ac_ictx_new(const char *url, int pool, int64_t ctx_ttl_ms, int64_t wa
         conn_t *k = &c->conns[i];
         if (!(k->r = ac_redis_new(url, 2000, err, errsz)))
             goto fail;
+        ac_redis_set_cluster(k->r, mode);
         c->n++;
         for (int s = 0; s < S__COUNT; s++) {
             k->scripts[s].source = sources[s];
@@ -152,32 +153,47 @@ static void put(ac_ictx_t *c, conn_t *k, int ok)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Runs one script and returns its reply (the caller frees), or NULL with
- * err on a connection error or an error reply. */
-static redisReply *run(ac_ictx_t *c, int script, int nkeys, int argc, const char **argv,
-                       const size_t *lens, char *err, size_t errsz)
+/* Hands back a reply of the pool's connection k, or NULL with err when
+ * there is none (the connection failed) or it is an error reply. */
+static redisReply *checked(ac_ictx_t *c, conn_t *k, redisReply *reply, char *err, size_t errsz)
 {
-    redisReply *reply = NULL;
-    conn_t *k = take(c, err, errsz);
-    if (!k)
-        return NULL;
-    if (ac_redis_append_script(k->r, &k->scripts[script], nkeys, argc, argv, lens) != 0) {
-        snprintf(err, errsz, "redis: cannot queue the command");
-        ac_redis_disconnect(k->r);
-        put(c, k, 0);
-        return NULL;
-    }
-    if (ac_redis_replies(k->r, 1, &reply, err, errsz) < 0) {
-        put(c, k, 0);
-        return NULL;
-    }
-    put(c, k, 1);
-    if (reply->type == REDIS_REPLY_ERROR) {
+    put(c, k, reply != NULL);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
         snprintf(err, errsz, "redis: %s", reply->str);
         freeReplyObject(reply);
         return NULL;
     }
     return reply;
+}
+
+/* Runs one script and returns its reply (the caller frees), or NULL with
+ * err on a connection error or an error reply. Routed like any command,
+ * so that it reaches the master of its keys' slot in a Redis Cluster. */
+static redisReply *run(ac_ictx_t *c, int script, int nkeys, int argc, const char **argv,
+                       const size_t *lens, char *err, size_t errsz)
+{
+    const char *av[64];
+    size_t al[64];
+    char nk[16];
+    if (argc + 3 > 64) {
+        snprintf(err, errsz, "redis: too many arguments to a script");
+        return NULL;
+    }
+    conn_t *k = take(c, err, errsz);
+    if (!k)
+        return NULL;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = k->scripts[script].sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens[i];
+    }
+    return checked(c, k, ac_redis_command_argv(k->r, argc + 3, av, al, err, errsz), err, errsz);
 }
 
 /* Runs a plain command through the pool. */
@@ -186,20 +202,7 @@ static redisReply *command(ac_ictx_t *c, char *err, size_t errsz, int argc, cons
     conn_t *k = take(c, err, errsz);
     if (!k)
         return NULL;
-    redisReply *reply = redisCommandArgv(ac_redis_context(k->r), argc, argv, NULL);
-    if (!reply) {
-        snprintf(err, errsz, "redis: connection lost");
-        ac_redis_disconnect(k->r);
-        put(c, k, 0);
-        return NULL;
-    }
-    put(c, k, 1);
-    if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errsz, "redis: %s", reply->str);
-        freeReplyObject(reply);
-        return NULL;
-    }
-    return reply;
+    return checked(c, k, ac_redis_command_argv(k->r, argc, argv, NULL, err, errsz), err, errsz);
 }
 
 /* "<length of store>:<store>:<order>": the hash tag of an order's keys and

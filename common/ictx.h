@@ -25,11 +25,14 @@
 
 #include <json-c/json.h>
 
+#include "redis_url.h"
+
 typedef struct ac_ictx ac_ictx_t;
 
-/* A pool of `pool` connections to url. NULL with err when url is bad. */
-ac_ictx_t *ac_ictx_new(const char *url, int pool, int64_t ctx_ttl_ms, int64_t wait_ms, char *err,
-                       size_t errsz);
+/* A pool of `pool` connections to url, each talking to a Redis Cluster
+ * or not as mode says (REDIS_CLUSTER). NULL with err when url is bad. */
+ac_ictx_t *ac_ictx_new(const char *url, ac_redis_cluster_t mode, int pool, int64_t ctx_ttl_ms,
+                       int64_t wait_ms, char *err, size_t errsz);
 void ac_ictx_destroy(ac_ictx_t *c);
 
 /* Remembers the order's context ctx (NULL: keep what is there) and

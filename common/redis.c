@@ -4,18 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include <openssl/evp.h>
+
+#include "redis_int.h"
 #include "redis_url.h"
-
-#define AC_REDIS_MAX_SCRIPTS 16
-
-struct ac_redis {
-    ac_redis_url_t url;
-    int timeout_ms;
-    redisContext *ctx;
-    ac_redis_script_t *scripts[AC_REDIS_MAX_SCRIPTS];
-    size_t n_scripts;
-};
 
 ac_redis_t *ac_redis_new(const char *url, int timeout_ms, char *err, size_t errsz)
 {
@@ -29,6 +21,7 @@ ac_redis_t *ac_redis_new(const char *url, int timeout_ms, char *err, size_t errs
         return NULL;
     }
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    r->mode = AC_REDIS_CLUSTER_AUTO;
     return r;
 }
 
@@ -38,18 +31,45 @@ void ac_redis_destroy(ac_redis_t *r)
         return;
     if (r->ctx)
         redisFree(r->ctx);
+    ac_rcluster_free(r);
     free(r);
+}
+
+/* Forgets what the server was found to be, so that the next connect asks
+ * again under the new mode. */
+void ac_redis_set_cluster(ac_redis_t *r, ac_redis_cluster_t mode)
+{
+    ac_redis_disconnect(r);
+    ac_rcluster_free(r);
+    r->mode = mode;
+    r->known = mode == AC_REDIS_CLUSTER_OFF;
+    r->cluster = 0;
+}
+
+/* A script's SHA1 in hex, as SCRIPT LOAD answers it: known before any
+ * node is connected, since a cluster batch formats EVALSHA when the
+ * command is appended and connects each master only at exec. */
+static void script_sha(ac_redis_script_t *script)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(script->source, strlen(script->source), md, &n, EVP_sha1(), NULL) != 1 ||
+        n != 20)
+        return; /* SCRIPT LOAD fills it on connect */
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
 }
 
 void ac_redis_register_script(ac_redis_t *r, ac_redis_script_t *script)
 {
+    if (!script->sha[0])
+        script_sha(script);
     for (size_t i = 0; i < r->n_scripts; i++)
         if (r->scripts[i] == script)
             return;
     if (r->n_scripts < AC_REDIS_MAX_SCRIPTS)
         r->scripts[r->n_scripts++] = script;
-    if (r->ctx)
-        ac_redis_disconnect(r); /* the next connect loads it */
+    ac_redis_disconnect(r); /* the next connect loads it */
 }
 
 void ac_redis_disconnect(ac_redis_t *r)
@@ -58,22 +78,30 @@ void ac_redis_disconnect(ac_redis_t *r)
         redisFree(r->ctx);
         r->ctx = NULL;
     }
+    ac_rcluster_disconnect(r);
 }
 
-/* Runs one setup command on a fresh connection, expecting no error. */
-static int setup_command(ac_redis_t *r, char *err, size_t errsz, redisReply **keep, const char *fmt,
-                         ...)
+int ac_redis_is_cluster(const ac_redis_t *r)
+{
+    return r->known && r->cluster;
+}
+
+/* Runs one setup command on a fresh connection, expecting no error. The
+ * error names the server but never the command, which may hold the
+ * password. */
+static int setup_command(redisContext *c, const char *host, int port, char *err, size_t errsz,
+                         redisReply **keep, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
+    redisReply *reply = redisvCommand(c, fmt, ap);
     va_end(ap);
     if (!reply) {
-        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
+        snprintf(err, errsz, "redis %s:%d: %s", host, port, c->errstr);
         return -1;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, reply->str);
+        snprintf(err, errsz, "redis %s:%d: %s", host, port, reply->str);
         freeReplyObject(reply);
         return -1;
     }
@@ -84,277 +112,143 @@ static int setup_command(ac_redis_t *r, char *err, size_t errsz, redisReply **ke
     return 0;
 }
 
-int ac_redis_connect(ac_redis_t *r, char *err, size_t errsz)
+redisContext *ac_redis_open(const ac_redis_t *r, const char *host, int port, char *err,
+                            size_t errsz)
 {
-    if (r->ctx)
-        return 0;
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-    r->ctx = redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    if (!r->ctx || r->ctx->err) {
-        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port,
-                 r->ctx ? r->ctx->errstr : "cannot allocate context");
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        snprintf(err, errsz, "redis %s:%d: %s", host, port,
+                 c ? c->errstr : "cannot allocate context");
         goto fail;
     }
-    redisSetTimeout(r->ctx, tv);
-    redisEnableKeepAlive(r->ctx);
-    if (r->url.password[0] && setup_command(r, err, errsz, NULL, "AUTH %s", r->url.password) < 0)
+    redisSetTimeout(c, tv);
+    redisEnableKeepAlive(c);
+    if (r->url.password[0] &&
+        setup_command(c, host, port, err, errsz, NULL, "AUTH %s", r->url.password) < 0)
         goto fail;
-    if (r->url.db && setup_command(r, err, errsz, NULL, "SELECT %d", r->url.db) < 0)
-        goto fail;
+    return c;
+fail:
+    if (c)
+        redisFree(c);
+    return NULL;
+}
+
+int ac_redis_load_scripts(ac_redis_t *r, redisContext *c, const char *host, int port, char *err,
+                          size_t errsz)
+{
     for (size_t i = 0; i < r->n_scripts; i++) {
         redisReply *reply = NULL;
-        if (setup_command(r, err, errsz, &reply, "SCRIPT LOAD %s", r->scripts[i]->source) < 0)
-            goto fail;
+        if (setup_command(c, host, port, err, errsz, &reply, "SCRIPT LOAD %s",
+                          r->scripts[i]->source) < 0)
+            return -1;
         if (reply->type == REDIS_REPLY_STRING && reply->len == 40)
             memcpy(r->scripts[i]->sha, reply->str, 41);
         freeReplyObject(reply);
     }
     return 0;
-fail:
-    ac_redis_disconnect(r);
-    return -1;
 }
 
-int ac_redis_is_cluster(const ac_redis_t *r)
+/* Makes c, just opened to seed s, the single server's connection:
+ * selects the database and loads the scripts. Takes c in any case. */
+static int adopt_single(ac_redis_t *r, redisContext *c, size_t s, char *err, size_t errsz)
 {
-    (void)r;
+    const ac_redis_seed_t *sd = &r->url.seeds[s];
+    r->ctx = c;
+    r->seed = s;
+    if ((r->url.db &&
+         setup_command(c, sd->host, sd->port, err, errsz, NULL, "SELECT %d", r->url.db) < 0) ||
+        ac_redis_load_scripts(r, c, sd->host, sd->port, err, errsz) < 0) {
+        ac_redis_disconnect(r);
+        return -1;
+    }
     return 0;
 }
 
-redisContext *ac_redis_context(ac_redis_t *r)
+/* A single server: the first seed that answers, in the URL's order. */
+static int connect_single(ac_redis_t *r, char *err, size_t errsz)
 {
-    return r->ctx;
-}
-
-int ac_redis_append_script(ac_redis_t *r, const ac_redis_script_t *script, int nkeys, int argc,
-                           const char **argv, const size_t *argvlen)
-{
-    const char *av[32];
-    size_t al[32];
-    char nk[16];
-    if (!r->ctx || argc + 3 > 32)
-        return -1;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    av[0] = "EVALSHA";
-    al[0] = 7;
-    av[1] = script->sha;
-    al[1] = 40;
-    av[2] = nk;
-    al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    }
-    return redisAppendCommandArgv(r->ctx, argc + 3, av, al) == REDIS_OK ? 0 : -1;
-}
-
-int ac_redis_replies(ac_redis_t *r, size_t n, redisReply **replies, char *err, size_t errsz)
-{
-    size_t got = 0;
-    if (!r->ctx) {
-        snprintf(err, errsz, "redis %s:%d: not connected", r->url.host, r->url.port);
-        return -1;
-    }
-    for (; got < n; got++) {
-        void *reply = NULL;
-        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
-            snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port,
-                     r->ctx->errstr[0] ? r->ctx->errstr : "connection lost");
-            goto fail;
-        }
-        replies[got] = reply;
-        /* A script missing after a server restart or SCRIPT FLUSH: reconnect
-         * reloads it, so the whole batch is retried. */
-        if (replies[got]->type == REDIS_REPLY_ERROR &&
-            strncmp(replies[got]->str, "NOSCRIPT", 8) == 0) {
-            snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, replies[got]->str);
-            got++;
-            goto fail;
-        }
-    }
-    return 0;
-fail:
-    for (size_t i = 0; i < got; i++)
-        freeReplyObject(replies[i]);
-    ac_redis_disconnect(r);
-    return -1;
-}
-
-redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *reply = redisvCommand(r->ctx, fmt, ap);
-    va_end(ap);
-    if (!reply) {
-        snprintf(err, errsz, "redis %s:%d: %s", r->url.host, r->url.port, r->ctx->errstr);
-        ac_redis_disconnect(r);
-    }
-    return reply;
-}
-
-/* Frees n replies and their array. Accepts NULL. */
-static void free_replies(redisReply **replies, size_t n)
-{
-    if (!replies)
-        return;
-    for (size_t i = 0; i < n; i++)
-        freeReplyObject(replies[i]);
-    free(replies);
-}
-
-/* Reads n replies into a new array like ac_redis_replies(), and fails when
- * any of them is an error reply, with its text in err: a batch's replies
- * are handed out all or none. Returns the array (free with free_replies())
- * or NULL; the connection is dropped when replies were left unread. */
-static redisReply **replies_ok(ac_redis_t *r, size_t n, char *err, size_t errsz)
-{
-    redisReply **replies = calloc(n ? n : 1, sizeof(*replies));
-    if (!replies) {
-        /* The replies must still be read, or the connection is out of step. */
-        ac_redis_disconnect(r);
-        snprintf(err, errsz, "out of memory");
-        return NULL;
-    }
-    if (ac_redis_replies(r, n, replies, err, errsz) < 0) {
-        free(replies);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errsz, "redis: %s", replies[i]->str);
-            free_replies(replies, n);
-            return NULL;
-        }
-    }
-    return replies;
-}
-
-struct ac_redis_batch {
-    ac_redis_t *r;
-    ac_redis_reply_fn fn;
-    void *ctx;
-    size_t *items; /* the item of each appended command, in order */
-    size_t n, cap;
-    int failed; /* a command could not be queued: the batch cannot be read */
-};
-
-ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void *ctx, char *err,
-                                       size_t errsz)
-{
-    if (ac_redis_connect(r, err, errsz) < 0)
-        return NULL;
-    ac_redis_batch_t *b = calloc(1, sizeof(*b));
-    if (!b) {
-        snprintf(err, errsz, "out of memory");
-        return NULL;
-    }
-    b->r = r;
-    b->fn = fn;
-    b->ctx = ctx;
-    return b;
-}
-
-/* Makes room for one more command's item before it is appended: once a
- * command is on the wire its reply must be accounted for, so the item
- * cannot be lost to a failed allocation afterwards. */
-static int batch_reserve(ac_redis_batch_t *b)
-{
-    if (b->failed || !b->r->ctx) {
-        b->failed = 1;
-        return -1;
-    }
-    if (b->n < b->cap)
+    if (r->ctx)
         return 0;
-    size_t cap = b->cap ? b->cap * 2 : 16;
-    size_t *items = realloc(b->items, cap * sizeof(*items));
-    if (!items) {
-        b->failed = 1;
-        return -1;
+    for (size_t s = 0; s < r->url.n_seeds; s++) {
+        const ac_redis_seed_t *sd = &r->url.seeds[s];
+        redisContext *c = ac_redis_open(r, sd->host, sd->port, err, errsz);
+        if (c)
+            return adopt_single(r, c, s, err, errsz);
     }
-    b->items = items;
-    b->cap = cap;
-    return 0;
+    return -1;
 }
 
-int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...)
+/* Whether an error reply to CLUSTER SLOTS says the server is no cluster
+ * ("ERR This instance has cluster support disabled"; a server without the
+ * command at all, such as a proxy, says "unknown command"). */
+static int not_a_cluster(const redisReply *reply)
 {
-    if (batch_reserve(b) < 0)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = redisvAppendCommand(b->r->ctx, fmt, ap);
-    va_end(ap);
-    if (rc != REDIS_OK) {
-        b->failed = 1;
-        return -1;
-    }
-    b->items[b->n++] = item;
-    return 0;
+    return strstr(reply->str, "cluster support disabled") ||
+           strncmp(reply->str, "ERR unknown command", 19) == 0;
 }
 
-int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char **argv,
-                        const size_t *argvlen)
+/* Decides from seed s's answer to CLUSTER SLOTS what the server is, and
+ * sets the handle up for it. Takes c. On failure *next says whether
+ * another seed may do better: not when the answer was clear (the mode or
+ * the database do not fit), only when this node knew no slots. */
+static int settle(ac_redis_t *r, redisContext *c, size_t s, const redisReply *reply, int *next,
+                  char *err, size_t errsz)
 {
-    if (batch_reserve(b) < 0)
-        return -1;
-    if (redisAppendCommandArgv(b->r->ctx, argc, argv, argvlen) != REDIS_OK) {
-        b->failed = 1;
-        return -1;
-    }
-    b->items[b->n++] = item;
-    return 0;
-}
-
-int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
-                          int nkeys, int argc, const char **argv, const size_t *argvlen)
-{
-    if (batch_reserve(b) < 0)
-        return -1;
-    if (ac_redis_append_script(b->r, script, nkeys, argc, argv, argvlen) < 0) {
-        b->failed = 1;
-        return -1;
-    }
-    b->items[b->n++] = item;
-    return 0;
-}
-
-void ac_redis_batch_abort(ac_redis_batch_t *b)
-{
-    if (!b)
-        return;
-    if (b->n > 0 || b->failed)
-        ac_redis_disconnect(b->r);
-    free(b->items);
-    free(b);
-}
-
-/* Reads all replies before handing any out, so that an error reply leaves
- * the caller's outputs as they were, as if the batch had not run. */
-int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz)
-{
-    redisReply **replies = NULL;
+    const ac_redis_seed_t *sd = &r->url.seeds[s];
     int rc = -1;
-    if (b->failed) {
-        snprintf(err, errsz, "redis: cannot queue command");
-        ac_redis_disconnect(b->r);
-        goto out;
+    if (reply->type == REDIS_REPLY_ERROR && not_a_cluster(reply)) {
+        if (r->mode == AC_REDIS_CLUSTER_ON) {
+            snprintf(err, errsz,
+                     "redis %s:%d: REDIS_CLUSTER is on but the server is not a Redis "
+                     "Cluster (%s)",
+                     sd->host, sd->port, reply->str);
+            goto out;
+        }
+        r->known = 1;
+        r->cluster = 0;
+        return adopt_single(r, c, s, err, errsz);
     }
-    if (b->n == 0) {
-        rc = 0;
-        goto out;
-    }
-    if (!(replies = replies_ok(b->r, b->n, err, errsz)))
-        goto out;
-    rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++)
-        if (b->items[i] != AC_REDIS_BATCH_NO_ITEM && b->fn)
-            rc = b->fn(b->ctx, b->items[i], replies[i], err, errsz);
+    if (reply->type == REDIS_REPLY_ERROR)
+        snprintf(err, errsz, "redis %s:%d: %s", sd->host, sd->port, reply->str);
+    else if (r->url.db != 0)
+        snprintf(err, errsz, "redis: a Redis Cluster has only database 0");
+    else if ((rc = ac_rcluster_start(r, reply, sd->host, err, errsz)) == 0) {
+        r->known = 1;
+        r->cluster = 1;
+    } else
+        *next = 1;
 out:
-    free_replies(replies, b->n);
-    free(b->items);
-    free(b);
+    redisFree(c);
     return rc;
+}
+
+/* The first connect without REDIS_CLUSTER=off: asks the first seed that
+ * answers whether it is part of a Redis Cluster. */
+static int detect(ac_redis_t *r, char *err, size_t errsz)
+{
+    for (size_t s = 0; s < r->url.n_seeds; s++) {
+        const ac_redis_seed_t *sd = &r->url.seeds[s];
+        redisContext *c = ac_redis_open(r, sd->host, sd->port, err, errsz);
+        if (!c)
+            continue;
+        redisReply *reply = redisCommand(c, "CLUSTER SLOTS");
+        if (!reply) {
+            snprintf(err, errsz, "redis %s:%d: %s", sd->host, sd->port, c->errstr);
+            redisFree(c);
+            continue;
+        }
+        int next = 0, rc = settle(r, c, s, reply, &next, err, errsz);
+        freeReplyObject(reply);
+        if (!next)
+            return rc;
+    }
+    return -1;
+}
+
+int ac_redis_connect(ac_redis_t *r, char *err, size_t errsz)
+{
+    if (!r->known)
+        return detect(r, err, errsz);
+    return r->cluster ? ac_rcluster_connect(r, err, errsz) : connect_single(r, err, errsz);
 }

@@ -1,16 +1,28 @@
-/* Redis connection with reconnection, pipelining and Lua scripts.
+/* Redis connection with reconnection, pipelining and Lua scripts, to a
+ * single server or a Redis Cluster.
  *
  * Workers talk to Redis in batches (ac_redis_batch_t below): they append a
  * command per record, each with the item its reply belongs to, and pay one
  * round trip per batch. When the connection breaks the handle reconnects
  * on the next ac_redis_connect(), reloading every registered script, so
- * callers simply retry the batch. The handle owns its hiredis context. */
+ * callers simply retry the batch. The handle owns its connections.
+ *
+ * With a Redis Cluster (REDIS_CLUSTER, ac_redis_set_cluster()) the API is
+ * the same: each command goes to the master serving its key's slot (the
+ * first key of EVALSHA; the first argument of other commands; any node for
+ * PING, SCRIPT, INFO, CLUSTER and other commands about a server), every
+ * master gets one pipeline per batch, and MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN and lost nodes are followed within the batch. So a command's
+ * keys must share a slot (hash tags), and a command about a whole server
+ * (INFO, DBSIZE, FLUSHALL, SCAN) reaches one master only. */
 #ifndef AC_REDIS_H
 #define AC_REDIS_H
 
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
+
+#include "redis_url.h"
 
 /* A Lua script run with EVALSHA; sha is filled when it is loaded. */
 typedef struct ac_redis_script {
@@ -20,31 +32,28 @@ typedef struct ac_redis_script {
 
 typedef struct ac_redis ac_redis_t;
 
-/* Creates a handle for url; connects lazily. timeout_ms bounds connect and
- * each command. Returns NULL with err filled when the URL is invalid. */
+/* Creates a handle for url (redis://[:password@]host:port[,host:port...]
+ * [/db]: several hosts are a cluster's seed nodes, or servers tried in
+ * turn); connects lazily. timeout_ms bounds connect and each command, and
+ * in a cluster the redirections of a batch. Returns NULL with err filled
+ * when the URL is invalid. */
 ac_redis_t *ac_redis_new(const char *url, int timeout_ms, char *err, size_t errsz);
 void ac_redis_destroy(ac_redis_t *r);
+
+/* Whether r talks to a Redis Cluster (ac_redis_cluster_t, redis_url.h):
+ * AC_REDIS_CLUSTER_AUTO (the default) asks the first server that answers
+ * on the first connect, ON requires a cluster, OFF never asks. Call it
+ * before connecting; it drops any connection. */
+void ac_redis_set_cluster(ac_redis_t *r, ac_redis_cluster_t mode);
 
 /* Registers a script (which must outlive r) to be loaded on every connect. */
 void ac_redis_register_script(ac_redis_t *r, ac_redis_script_t *script);
 
-/* Connects if not connected (AUTH, SELECT, SCRIPT LOAD). 0 or -1 with err. */
+/* Connects if not connected (AUTH, SELECT, SCRIPT LOAD; in a cluster,
+ * reads the slot map, and each master is connected, authenticated and
+ * given the scripts when a command first goes to it). 0 or -1 with err.
+ * With a cluster, a URL naming a database other than 0 is an error. */
 int ac_redis_connect(ac_redis_t *r, char *err, size_t errsz);
-
-/* The live hiredis context for appending commands; valid after a
- * successful ac_redis_connect() until the next failure. */
-redisContext *ac_redis_context(ac_redis_t *r);
-
-/* Appends EVALSHA of script with nkeys keys then args; argv holds keys and
- * args together (argc entries), lengths in argvlen (NULL: strlen). */
-int ac_redis_append_script(ac_redis_t *r, const ac_redis_script_t *script, int nkeys, int argc,
-                           const char **argv, const size_t *argvlen);
-
-/* Reads n replies into replies[] (caller frees each with freeReplyObject).
- * On a connection error frees what it read, drops the connection so that
- * the next ac_redis_connect() reconnects, and returns -1 with err. Error
- * replies from Redis are returned as replies, not as failures. */
-int ac_redis_replies(ac_redis_t *r, size_t n, redisReply **replies, char *err, size_t errsz);
 
 /* A pipelined batch, in the spirit of hiredis's async callback list: each
  * command is appended with the item it is about, the whole batch is sent
@@ -79,8 +88,9 @@ int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ..
 int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char **argv,
                         const size_t *argvlen);
 
-/* Appends EVALSHA of script like ac_redis_append_script(), failing the
- * batch the same way as ac_redis_batch_command(). */
+/* Appends EVALSHA of script with nkeys keys then args; argv holds keys and
+ * args together (argc entries), lengths in argvlen (NULL: strlen). Fails
+ * the batch the same way as ac_redis_batch_command(). */
 int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
                           int nkeys, int argc, const char **argv, const size_t *argvlen);
 
@@ -88,7 +98,11 @@ int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_scrip
  * hands them in append order to the callback; then frees b. Returns 0, or
  * -1 with err: the command that could not be queued, the connection error
  * (the connection is dropped for the next ac_redis_connect()), the first
- * error reply, or the callback's failure. An empty batch succeeds. */
+ * error reply, or the callback's failure. An empty batch succeeds. In a
+ * cluster, redirections are followed first (a few rounds, at most the
+ * handle's timeout), so a command may run twice when a node was lost
+ * after running it: commands must be idempotent, as callers retrying a
+ * failed batch already need. */
 int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz);
 
 /* Drops a batch the caller gave up on (after its own failure), dropping the
@@ -104,7 +118,15 @@ int ac_redis_is_cluster(const ac_redis_t *r);
 void ac_redis_disconnect(ac_redis_t *r);
 
 /* Runs one command synchronously; convenience for rare calls. The reply is
- * the caller's (freeReplyObject); NULL with err on a connection error. */
+ * the caller's (freeReplyObject); NULL with err on a connection error (in
+ * a cluster also when redirections did not end). Error replies are
+ * returned as replies; NOSCRIPT drops the connection so that the next
+ * connect loads the scripts again. */
 redisReply *ac_redis_command(ac_redis_t *r, char *err, size_t errsz, const char *fmt, ...);
+
+/* ac_redis_command() with the command's words in argv (argc of them,
+ * lengths in argvlen, NULL: strlen), as redisCommandArgv() takes them. */
+redisReply *ac_redis_command_argv(ac_redis_t *r, int argc, const char **argv, const size_t *argvlen,
+                                  char *err, size_t errsz);
 
 #endif

@@ -79,7 +79,10 @@ static const ac_option_t common_options[] = {
     {"DLQ_TOPIC", AC_OPT_STR, "", 0, 0, 0, ac_config_validate_topic,
      "dead-letter topic for invalid records (default: <KAFKA_TOPIC>.dlq)"},
     {"REDIS_URL", AC_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, ac_config_validate_redis_url,
-     "Redis for deduplication and state, redis://[:password@]host:port[/db]"},
+     "Redis for deduplication and state, redis://[:password@]host:port[,host:port...][/db]; "
+     "several hosts are a Redis Cluster's seed nodes"},
+    {"REDIS_CLUSTER", AC_OPT_STR, "auto", 0, 0, 0, ac_config_validate_redis_cluster,
+     "whether Redis is a Redis Cluster: auto (ask it), on or off"},
     {"HTTP_PORT", AC_OPT_INT, "8080", 0, 0, 65535, NULL,
      "port for /healthz, /readyz and /metrics; 0 turns it off"},
     {"LOG_LEVEL", AC_OPT_STR, "info", 0, 0, 0, ac_config_validate_log_level,
@@ -302,6 +305,9 @@ static int open_clients(ac_worker_t *w, int *exit_code)
         fprintf(stderr, "%s: invalid setting REDIS_URL: %s\n", spec->name, err);
         return -1;
     }
+    ac_redis_cluster_t mode = AC_REDIS_CLUSTER_AUTO;
+    ac_redis_cluster_parse(ac_config_str(w->cfg, "REDIS_CLUSTER"), &mode, err, sizeof(err));
+    ac_redis_set_cluster(w->redis, mode);
     ac_dedup_register(w->redis);
     w->producer = ac_kafka_producer_new(
         w->cfg, spec->name, spec->dr ? spec->dr : ac_kafka_tracker_dr, w, err, sizeof(err));

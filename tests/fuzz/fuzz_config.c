@@ -251,23 +251,41 @@ static void check_time(const char *s)
                    (long long)ms, buf);
 }
 
+/* Writes u back as a URL, every seed with its port and the database. */
+static void write_redis_url(const ac_redis_url_t *u, char *url, size_t urlsz)
+{
+    size_t n = (size_t)snprintf(url, urlsz, "redis://%s%s%s", u->password[0] ? ":" : "",
+                                u->password, u->password[0] ? "@" : "");
+    for (size_t i = 0; i < u->n_seeds && n < urlsz; i++)
+        n += (size_t)snprintf(url + n, urlsz - n, "%s%s:%d", i ? "," : "", u->seeds[i].host,
+                              u->seeds[i].port);
+    if (n < urlsz)
+        snprintf(url + n, urlsz - n, "/%d", u->db);
+}
+
 static void check_redis_url(const char *s)
 {
     ac_redis_url_t u, v;
-    char why[256] = "", url[1200];
+    char why[256] = "", url[AC_REDIS_URL_MAX_SEEDS * 300 + 600];
     if (ac_redis_url_parse(s, &u, why, sizeof(why)) < 0) {
         FUZZ_CHECK(why[0], "refused without a reason");
         return;
     }
-    FUZZ_CHECK(u.host[0] && !strpbrk(u.host, ":/"), "host %s", u.host);
-    FUZZ_CHECK(u.port >= 1 && u.port <= 65535, "port %d", u.port);
+    FUZZ_CHECK(u.n_seeds >= 1 && u.n_seeds <= AC_REDIS_URL_MAX_SEEDS, "%zu seeds", u.n_seeds);
+    FUZZ_CHECK(strcmp(u.host, u.seeds[0].host) == 0 && u.port == u.seeds[0].port,
+               "host %s:%d is not the first seed", u.host, u.port);
+    for (size_t i = 0; i < u.n_seeds; i++) {
+        FUZZ_CHECK(u.seeds[i].host[0] && !strpbrk(u.seeds[i].host, ":/,"), "host %s",
+                   u.seeds[i].host);
+        FUZZ_CHECK(u.seeds[i].port >= 1 && u.seeds[i].port <= 65535, "port %d", u.seeds[i].port);
+    }
     FUZZ_CHECK(u.db >= 0 && u.db <= 1000000, "db %d", u.db);
-    snprintf(url, sizeof(url), "redis://%s%s%s%s:%d/%d", u.password[0] ? ":" : "", u.password,
-             u.password[0] ? "@" : "", u.host, u.port, u.db);
+    write_redis_url(&u, url, sizeof(url));
     FUZZ_CHECK(ac_redis_url_parse(url, &v, why, sizeof(why)) == 0, "%s -> %s: %s", s, url, why);
-    FUZZ_CHECK(strcmp(u.host, v.host) == 0 && strcmp(u.password, v.password) == 0 &&
-                   u.port == v.port && u.db == v.db,
-               "%s -> %s reads differently", s, url);
+    int same = strcmp(u.password, v.password) == 0 && u.db == v.db && u.n_seeds == v.n_seeds;
+    for (size_t i = 0; same && i < u.n_seeds; i++)
+        same = strcmp(u.seeds[i].host, v.seeds[i].host) == 0 && u.seeds[i].port == v.seeds[i].port;
+    FUZZ_CHECK(same, "%s -> %s reads differently", s, url);
 }
 
 static void check_quiet(const char *s, uint64_t h)
@@ -318,13 +336,13 @@ static void fuzz_parsers(const uint8_t *data, size_t size)
         FUZZ_CHECK(why[0], "refused without a reason");
 
     static const validator_fn validators[] = {
-        ac_config_validate_http_url,         ac_config_validate_redis_url,
-        ac_config_validate_log_level,        ac_config_validate_topic,
-        ac_provider_validate_email_provider, ac_provider_validate_sms_provider,
-        ac_provider_validate_email_fallback, ac_provider_validate_sms_fallback,
-        ac_provider_validate_credential,     ac_provider_validate_email_address,
-        ac_provider_validate_display_name,   ac_provider_validate_sms_sender,
-        ac_webhook_validate_secret,
+        ac_config_validate_http_url,        ac_config_validate_redis_url,
+        ac_config_validate_redis_cluster,   ac_config_validate_log_level,
+        ac_config_validate_topic,           ac_provider_validate_email_provider,
+        ac_provider_validate_sms_provider,  ac_provider_validate_email_fallback,
+        ac_provider_validate_sms_fallback,  ac_provider_validate_credential,
+        ac_provider_validate_email_address, ac_provider_validate_display_name,
+        ac_provider_validate_sms_sender,    ac_webhook_validate_secret,
     };
     for (size_t i = 0; i < sizeof(validators) / sizeof(validators[0]); i++) {
         memset(why, 0, sizeof(why));

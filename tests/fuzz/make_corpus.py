@@ -314,6 +314,8 @@ def config_seeds():
         "webhook", "sendgrid", "twilio", "none", "+15005550006", "Bergladen 2",
         "orders@shop.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_====",
         "order_confirmation", "shipment.out_for_delivery",
+        "redis://:pw@10.0.0.1:7000,10.0.0.2:7001,node-3/0", "redis://a,b:1,c:65535/2",
+        "redis://a,,b", "auto", "on", "off",
     ]
     for i, v in enumerate(values):
         seeds[f"value-{i:02d}"] = b"d" + v.encode()

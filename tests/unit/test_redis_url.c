@@ -180,6 +180,84 @@ static void test_resets_previous_values(void **state)
     assert_string_equal(u.host, "b");
     assert_int_equal(u.port, 6379);
     assert_int_equal(u.db, 0);
+    assert_int_equal(u.n_seeds, 1);
+}
+
+static void test_seed_list(void **state)
+{
+    (void)state;
+    ac_redis_url_t u = parse_ok("redis://:pw@a:7000,b,c:7002/0");
+    assert_int_equal(u.n_seeds, 3);
+    assert_string_equal(u.seeds[0].host, "a");
+    assert_int_equal(u.seeds[0].port, 7000);
+    assert_string_equal(u.seeds[1].host, "b");
+    assert_int_equal(u.seeds[1].port, 6379);
+    assert_string_equal(u.seeds[2].host, "c");
+    assert_int_equal(u.seeds[2].port, 7002);
+    /* The first seed is the host of the callers that know of one. */
+    assert_string_equal(u.host, "a");
+    assert_int_equal(u.port, 7000);
+    assert_string_equal(u.password, "pw");
+    assert_int_equal(u.db, 0);
+
+    u = parse_ok("redis://cache");
+    assert_int_equal(u.n_seeds, 1);
+    assert_string_equal(u.seeds[0].host, "cache");
+    assert_int_equal(u.seeds[0].port, 6379);
+
+    u = parse_ok("redis://10.0.0.1:6379,10.0.0.2:6380");
+    assert_int_equal(u.n_seeds, 2);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.seeds[1].host, "10.0.0.2");
+    assert_int_equal(u.seeds[1].port, 6380);
+
+    u = parse_ok("redis://a,b/3");
+    assert_int_equal(u.n_seeds, 2);
+    assert_int_equal(u.db, 3);
+}
+
+static void test_bad_seed_list(void **state)
+{
+    (void)state;
+    parse_fails("redis://a,");
+    parse_fails("redis://,a");
+    parse_fails("redis://a,,b");
+    parse_fails("redis://a,:6379");
+    assert_contains(parse_fails("redis://a:1,b:0"), "port");
+    assert_contains(parse_fails("redis://a:1,b:x"), "port");
+    assert_contains(parse_fails("redis://a:1x,b"), "port");
+    assert_not_contains(parse_fails("redis://:hunter2@a,,b"), "hunter2");
+
+    /* Sixteen hosts fit, seventeen do not. */
+    char url[512] = "redis://h0";
+    for (int i = 1; i < AC_REDIS_URL_MAX_SEEDS; i++)
+        snprintf(url + strlen(url), sizeof(url) - strlen(url), ",h%d:%d", i, 7000 + i);
+    ac_redis_url_t u = parse_ok(url);
+    assert_int_equal(u.n_seeds, AC_REDIS_URL_MAX_SEEDS);
+    assert_string_equal(u.seeds[15].host, "h15");
+    assert_int_equal(u.seeds[15].port, 7015);
+    strcat(url, ",h16");
+    assert_contains(parse_fails(url), "at most 16");
+}
+
+static void test_cluster_mode(void **state)
+{
+    (void)state;
+    ac_redis_cluster_t m = AC_REDIS_CLUSTER_OFF;
+    char why[128];
+    assert_int_equal(ac_redis_cluster_parse("auto", &m, why, sizeof(why)), 0);
+    assert_int_equal(m, AC_REDIS_CLUSTER_AUTO);
+    assert_int_equal(ac_redis_cluster_parse("on", &m, why, sizeof(why)), 0);
+    assert_int_equal(m, AC_REDIS_CLUSTER_ON);
+    assert_int_equal(ac_redis_cluster_parse("off", &m, why, sizeof(why)), 0);
+    assert_int_equal(m, AC_REDIS_CLUSTER_OFF);
+    static const char *bad[] = {"", "ON", "yes", "true", "1", "auto ", "cluster"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        assert_int_equal(ac_redis_cluster_parse(bad[i], &m, why, sizeof(why)), -1);
+        assert_contains(why, "auto, on or off");
+    }
+    assert_int_equal(ac_redis_cluster_parse(NULL, &m, why, sizeof(why)), -1);
 }
 
 int main(void)
@@ -195,6 +273,9 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_reason_hides_password),
         cmocka_unit_test(test_resets_previous_values),
+        cmocka_unit_test(test_seed_list),
+        cmocka_unit_test(test_bad_seed_list),
+        cmocka_unit_test(test_cluster_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

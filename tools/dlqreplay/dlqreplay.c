@@ -60,6 +60,8 @@
 typedef struct options {
     const char *brokers;
     const char *redis_url;
+    const char *redis_cluster; /* REDIS_CLUSTER, NULL: auto */
+    ac_redis_cluster_t cluster;
     const char *dlq_topic;
     const char *topic;
     const char *group;
@@ -145,8 +147,9 @@ static void usage(FILE *fp)
                 "those Redis records as sent. Prints replayed=N skipped_sent=N\n"
                 "skipped_filtered=N invalid=N; exits 0, 1 on failure, 2 on bad arguments.\n"
                 "  --brokers B          Kafka bootstrap servers (default $KAFKA_BROKERS)\n"
-                "  --redis URL          redis://[:password@]host:port[/db] (default $REDIS_URL,\n"
-                "                       else redis://127.0.0.1:6379/0)\n"
+                "  --redis URL          redis://[:password@]host:port[,host:port...][/db]\n"
+                "                       (default $REDIS_URL, else redis://127.0.0.1:6379/0);\n"
+                "                       $REDIS_CLUSTER (auto, on or off) as for the workers\n"
                 "  --dlq-topic T        where to read dead letters (default notifications.dlq)\n"
                 "  --topic T            where to replay them (default notifications)\n"
                 "  --group G            consumer group keeping the position (default\n"
@@ -267,14 +270,16 @@ static int add_filters(const char **list, size_t *n, char *arg, const char *flag
 }
 
 /* What a run uses when no flag says otherwise: the environment the workers
- * read (KAFKA_BROKERS, REDIS_URL, LOG_LEVEL, RDKAFKA_*) and the topics and
- * group of a standard deployment. Returns 0, or -1 after a usage error. */
+ * read (KAFKA_BROKERS, REDIS_URL, REDIS_CLUSTER, LOG_LEVEL, RDKAFKA_*) and
+ * the topics and group of a standard deployment. Returns 0, or -1 after a
+ * usage error. */
 static int parse_defaults(char **envp, options_t *o, const char **level)
 {
     o->brokers = getenv("KAFKA_BROKERS");
     o->redis_url = getenv("REDIS_URL");
     if (!o->redis_url || !*o->redis_url)
         o->redis_url = "redis://127.0.0.1:6379/0";
+    o->redis_cluster = getenv("REDIS_CLUSTER");
     o->dlq_topic = "notifications.dlq";
     o->topic = "notifications";
     o->group = "aftercare-dlq-replay";
@@ -376,6 +381,9 @@ static int check_options(options_t *o, const char *timeout, const char *level)
         return usage_error("--group: must not be empty");
     if (ac_redis_url_parse(o->redis_url, &url, why, sizeof(why)) < 0)
         return usage_error("--redis: %s", why);
+    if (o->redis_cluster && *o->redis_cluster &&
+        ac_redis_cluster_parse(o->redis_cluster, &o->cluster, why, sizeof(why)) < 0)
+        return usage_error("invalid setting REDIS_CLUSTER=%s: %s", o->redis_cluster, why);
     if (o->has_since && o->has_until && o->since_ms >= o->until_ms)
         return usage_error("--since must be earlier than --until");
     if (ac_duration_parse(timeout, &o->timeout_ms) < 0 || o->timeout_ms <= 0)
@@ -638,7 +646,10 @@ static int open_clients(replay_t *rp, char *err, size_t errsz)
     /* Without the sent marks a replay could not tell what went out
      * meanwhile: no Redis, no run. */
     rp->redis = ac_redis_new(rp->o->redis_url, REDIS_TIMEOUT_MS, err, errsz);
-    if (!rp->redis || ac_redis_connect(rp->redis, err, errsz) < 0)
+    if (!rp->redis)
+        return -1;
+    ac_redis_set_cluster(rp->redis, rp->o->cluster);
+    if (ac_redis_connect(rp->redis, err, errsz) < 0)
         return -1;
     return open_consumer(rp, err, errsz);
 }

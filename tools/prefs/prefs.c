@@ -12,8 +12,10 @@
  * "kind:review_request" / "kind:referral_invite". Transactional messages
  * (confirmations, shipping, delay, return and refund news) always go out.
  * --prefer chooses the channel of every message for a customer who gave
- * both an email address and a phone number. */
+ * both an email address and a phone number. REDIS_CLUSTER (auto, on or
+ * off) is read from the environment as the workers read it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
@@ -78,9 +80,16 @@ int main(int argc, char **argv)
         return usage("WHAT is marketing, channel:email, channel:sms, kind:review_request or "
                      "kind:referral_invite");
     char err[512], key[600];
+    const char *cluster = getenv("REDIS_CLUSTER");
+    ac_redis_cluster_t mode = AC_REDIS_CLUSTER_AUTO;
+    if (cluster && *cluster && ac_redis_cluster_parse(cluster, &mode, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ac-prefs: invalid setting REDIS_CLUSTER=%s: %s\n", cluster, err);
+        return 2;
+    }
     ac_redis_t *r = ac_redis_new(url, 5000, err, sizeof(err));
     if (!r)
         return usage(err);
+    ac_redis_set_cluster(r, mode);
     ac_prefs_key(store, customer, key, sizeof(key));
     int rc = 0;
     if (prefer) {

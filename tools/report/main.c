@@ -5,9 +5,10 @@
  *             [--format text|json|html] [--out FILE] [--timezone ZONE]
  *
  * Dates are inclusive, in the store's time zone (the one its events carry,
- * unless --timezone names another). REDIS_URL and ANALYTICS_RETENTION are
- * read from the environment as the workers read them. Exit status: 0, 1
- * when Redis or the output failed, 2 for a bad flag or setting. */
+ * unless --timezone names another). REDIS_URL, REDIS_CLUSTER and
+ * ANALYTICS_RETENTION are read from the environment as the workers read
+ * them. Exit status: 0, 1 when Redis or the output failed, 2 for a bad flag
+ * or setting. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,9 @@ static const char usage_text[] =
     "effect of each marketing message against its holdout group, and monthly cohorts\n"
     "(docs/analytics.md). Dates are inclusive, in the store's time zone.\n"
     "\n"
-    "Environment: REDIS_URL (default redis://127.0.0.1:6379/0), ANALYTICS_RETENTION\n"
-    "(default 400d: how far back the workers keep facts).\n";
+    "Environment: REDIS_URL (default redis://127.0.0.1:6379/0), REDIS_CLUSTER (auto, on\n"
+    "or off; default auto), ANALYTICS_RETENTION (default 400d: how far back the workers\n"
+    "keep facts).\n";
 
 typedef struct args {
     const char *store, *from, *to, *format, *out, *timezone;
@@ -121,12 +123,19 @@ int main(int argc, char **argv)
                 ret);
         return 2;
     }
+    const char *cluster = getenv("REDIS_CLUSTER");
+    ac_redis_cluster_t mode = AC_REDIS_CLUSTER_AUTO;
+    if (cluster && *cluster && ac_redis_cluster_parse(cluster, &mode, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ac-report: invalid setting REDIS_CLUSTER=%s: %s\n", cluster, err);
+        return 2;
+    }
     ac_redis_t *r =
         ac_redis_new(url && *url ? url : "redis://127.0.0.1:6379/0", 30000, err, sizeof(err));
     if (!r) {
         fprintf(stderr, "ac-report: invalid setting REDIS_URL: %s\n", err);
         return 2;
     }
+    ac_redis_set_cluster(r, mode);
     ac_report_period_t p = {a.store, a.from, a.to, a.timezone, retention, ac_time_now_ms()};
     ac_report_load_t *l = NULL;
     json_object *report = NULL;

@@ -30,7 +30,10 @@ static const ac_option_t options[] = {
     {"KAFKA_BROKERS", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, NULL,
      "Kafka bootstrap servers, host:port[,host:port...]"},
     {"REDIS_URL", AC_OPT_STR, "redis://127.0.0.1:6379/0", 0, 0, 0, ac_config_validate_redis_url,
-     "Redis for order context, thin events waiting for their order and BigCommerce fetches"},
+     "Redis for order context, thin events waiting for their order and BigCommerce fetches, "
+     "redis://[:password@]host:port[,host:port...][/db]"},
+    {"REDIS_CLUSTER", AC_OPT_STR, "auto", 0, 0, 0, ac_config_validate_redis_cluster,
+     "whether Redis is a Redis Cluster: auto (ask it), on or off"},
     {"STORE_SETTINGS", AC_OPT_STR, NULL, AC_OPT_REQUIRED, 0, 0, NULL,
      "per-store settings file with each store's name, locale, timezone and platform "
      "credentials (docs/platforms.md)"},
@@ -135,6 +138,15 @@ static int configure(gateway_t *gw, int argc, char **argv)
 }
 
 /* Creates the clients and starts serving. */
+/* REDIS_CLUSTER, which the option table validated. */
+static ac_redis_cluster_t redis_cluster(const ac_config_t *c)
+{
+    ac_redis_cluster_t mode = AC_REDIS_CLUSTER_AUTO;
+    char why[64];
+    ac_redis_cluster_parse(ac_config_str(c, "REDIS_CLUSTER"), &mode, why, sizeof(why));
+    return mode;
+}
+
 static int start(gateway_t *gw)
 {
     char err[512];
@@ -154,9 +166,9 @@ static int start(gateway_t *gw)
     ac_ingest_describe_metrics(gw->metrics);
     if (!(gw->prod = ac_iprod_new(c, "ingest-gateway", ac_config_int(c, "PRODUCE_TIMEOUT"), err,
                                   sizeof(err))) ||
-        !(gw->ictx = ac_ictx_new(ac_config_str(c, "REDIS_URL"), (int)ac_config_int(c, "REDIS_POOL"),
-                                 ac_config_int(c, "CONTEXT_TTL"), ac_config_int(c, "ORDER_WAIT"),
-                                 err, sizeof(err))) ||
+        !(gw->ictx = ac_ictx_new(
+              ac_config_str(c, "REDIS_URL"), redis_cluster(c), (int)ac_config_int(c, "REDIS_POOL"),
+              ac_config_int(c, "CONTEXT_TTL"), ac_config_int(c, "ORDER_WAIT"), err, sizeof(err))) ||
         !(gw->ingest = ac_ingest_new(gw->creds, gw->prod, gw->ictx, gw->metrics, &o))) {
         ac_log(AC_LOG_ERROR, "cannot start: %s", err);
         return -1;
