@@ -988,14 +988,14 @@ class Stack:
 
     def _cluster_nodes_text(self):
         """CLUSTER NODES of a live node, for failure reports; never raises."""
+        last = "no node alive"
         for p in self._live_nodes():
             try:
                 return decode_reply(redis_call(p.redis_port, "CLUSTER", "NODES",
                                                timeout=1)).decode().strip()
             except Exception as e:  # a report must not fail
                 last = "%s: %s" % (p.label, e)
-                continue
-        return "(no live node answered: %s)" % (locals().get("last") or "none alive")
+        return "(no live node answered: %s)" % last
 
     def _cluster_settled(self, procs):
         """True when each of procs says cluster_state:ok, each replica among
