@@ -21,6 +21,12 @@ Every overlay in deploy/overlays is rendered with `kubectl kustomize` and
 
     cd tests/deploy && AC_BIN_DIR=/path/to/build/bin python3 -m unittest -v test_deploy
 
+AC_DEPLOY_REDIS=single or cluster checks only the overlays for one Redis or
+for a Redis Cluster (REDIS_CLUSTER=on): ctest runs the two apart
+(deploy_manifests, deploy_manifests_cluster), so that the cluster overlay,
+which needs issue 16's cluster client in the binaries, fails on its own
+until that lands. Unset, every overlay is checked.
+
 Needs kubectl (kustomize built in), node and npm (a registry only when
 node_modules is missing or stale), redis-server, and the built binaries in
 $AC_BIN_DIR (default build/bin).
@@ -76,9 +82,16 @@ OVERLAYS = {
     "dev": None,
     "prod": "ScaledObject",
     "prod-hpa": "HorizontalPodAutoscaler",
+    "prod-cluster": "ScaledObject",
 }
 # Overlays that must render the same replica bounds and partition counts.
-SAME_BOUNDS = [("prod", "prod-hpa")]
+SAME_BOUNDS = [("prod", "prod-hpa"), ("prod", "prod-cluster")]
+# Which overlays this run checks (module documentation): "single", "cluster"
+# or all.
+REDIS_MODE = os.environ.get("AC_DEPLOY_REDIS", "")
+# Kubernetes' dependent environment variables: $(NAME) in an env value is
+# replaced by an earlier variable's value; $$( escapes it.
+ENV_REFERENCE = re.compile(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 PARTITIONS_ANNOTATION = "aftercare.io/topic-partitions"
 
@@ -441,10 +454,39 @@ def setUpModule():
         if r.returncode != 0:
             raise AssertionError("kubectl kustomize %s failed:\n%s" % (path, r.stderr))
         RENDERS[name] = Render(name, r.stdout)
+    if REDIS_MODE not in ("", "single", "cluster"):
+        raise AssertionError("AC_DEPLOY_REDIS=%s: single, cluster or unset" % REDIS_MODE)
+    if not overlays():
+        raise AssertionError("no overlay for AC_DEPLOY_REDIS=%s: the run would check nothing"
+                             % REDIS_MODE)
+
+
+def redis_cluster_mode(render):
+    """Whether an overlay's Deployments run against a Redis Cluster
+    (REDIS_CLUSTER=on); raises when they disagree."""
+    modes = {worker: (render.container_env(d).get("REDIS_CLUSTER", (None,))[0] or "auto")
+             for worker, d in render.deployments().items()}
+    if len(set(modes.values())) != 1:
+        raise AssertionError("%s: the Deployments disagree on REDIS_CLUSTER: %s"
+                             % (render.name, modes))
+    return set(modes.values()) == {"on"}
 
 
 def overlays():
-    return [(n, RENDERS[n]) for n in OVERLAYS]
+    """(name, render) of the overlays this run checks (REDIS_MODE)."""
+    out = []
+    for n in OVERLAYS:
+        cluster = redis_cluster_mode(RENDERS[n])
+        if REDIS_MODE == "" or (REDIS_MODE == "cluster") == cluster:
+            out.append((n, RENDERS[n]))
+    return out
+
+
+def env_references(container):
+    """{name: [names its value refers to with $(...)]} of a container's env
+    entries, in order."""
+    return [(e["name"], ENV_REFERENCE.findall(e.get("value") or ""))
+            for e in container.get("env") or []]
 
 
 # ------------------------------------------------------------------- tests
@@ -601,10 +643,36 @@ class WorkloadTest(unittest.TestCase):
     def test_settings_are_accepted_by_the_worker(self):
         def check(name, render, worker, d):
             known, _ = worker_settings(worker)
+            # A variable that only feeds another's $(...) (the cluster
+            # overlay's REDIS_PASSWORD into REDIS_URL) is the manifest's
+            # input, not a setting.
+            inputs = {r for _, refs in env_references(d["spec"]["template"]["spec"]
+                                                      ["containers"][0]) for r in refs}
             unknown = sorted(v for v in render.container_env(d)
-                             if v not in known and not v.startswith("RDKAFKA_"))
+                             if v not in known and not v.startswith("RDKAFKA_")
+                             and v not in inputs)
             self.assertFalse(unknown, "not settings of %s (see `%s --help`): %s"
                              % (worker, worker, unknown))
+
+        self.each_deployment(check)
+
+    def test_env_references_resolve(self):
+        """$(NAME) expands only to a variable defined before it (envFrom,
+        then earlier env entries); anything else stays in the value
+        verbatim, e.g. a REDIS_URL with a literal "$(REDIS_PASSWORD)"."""
+        def check(name, render, worker, d):
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            defined = set()
+            for src in c.get("envFrom") or []:
+                if "configMapRef" in src:
+                    cm = render.get("ConfigMap", src["configMapRef"]["name"],
+                                    d["metadata"]["namespace"]) or {}
+                    defined |= set((cm.get("data") or {}))
+            for env_name, refs in env_references(c):
+                for ref in refs:
+                    self.assertTrue(ref in defined, "%s refers to $(%s), which is not "
+                                    "defined before it" % (env_name, ref))
+                defined.add(env_name)
 
         self.each_deployment(check)
 
@@ -960,6 +1028,109 @@ class AlertTest(unittest.TestCase):
                 self.assertIn(must, used, "%s: no alert on %s" % (name, must))
 
 
+def service_namespace(host):
+    """The namespace of a cluster DNS name (<pod>.<service>.<ns>.svc... or
+    <service>.<ns>.svc...), or None for any other host."""
+    parts = host.split(".")
+    if "svc" in parts[2:]:
+        return parts[parts.index("svc", 2) - 1]
+    return None
+
+
+def egress_allows(render, d, namespace, port):
+    """Whether the NetworkPolicies selecting a Deployment's pods let them
+    connect to port in namespace (or, namespace None, to an ipBlock)."""
+    labels = d["spec"]["template"]["metadata"]["labels"]
+    for p in render.of("NetworkPolicy"):
+        if p["metadata"]["namespace"] != d["metadata"]["namespace"] or \
+                not labels_match(p["spec"]["podSelector"], labels):
+            continue
+        for rule in p["spec"].get("egress") or []:
+            ports = rule.get("ports") or []
+            if ports and not any(x.get("port") == port or (
+                    isinstance(x.get("port"), int) and x["port"] <= port <= x.get("endPort", 0))
+                    for x in ports):
+                continue
+            for to in rule.get("to") or []:
+                if namespace is None and "ipBlock" in to:
+                    return True
+                sel = (to.get("namespaceSelector") or {}).get("matchLabels") or {}
+                if namespace is not None and sel.get("kubernetes.io/metadata.name") == namespace:
+                    return True
+    return False
+
+
+class RedisTest(unittest.TestCase):
+    """Where each overlay's binaries find Redis."""
+
+    def test_every_deployment_reaches_the_same_redis(self):
+        for name, render in overlays():
+            with self.subTest(overlay=name):
+                redis_cluster_mode(render)  # raises when they disagree on REDIS_CLUSTER
+                sources = {}
+                for worker, d in render.deployments().items():
+                    env = d["spec"]["template"]["spec"]["containers"][0].get("env") or []
+                    entries = [e for e in env if e["name"] == "REDIS_URL"]
+                    self.assertEqual(len(entries), 1, "%s sets REDIS_URL once" % worker)
+                    e = entries[0]
+                    sources[worker] = json.dumps(e.get("valueFrom") or e.get("value"),
+                                                 sort_keys=True)
+                self.assertEqual(len(set(sources.values())), 1,
+                                 "the workers and the gateway would reach different Redis "
+                                 "servers: %s" % sources)
+
+    def test_cluster_seed_list_and_password(self):
+        """A cluster overlay names its seeds in REDIS_URL (two at least,
+        reachable through the NetworkPolicy) and takes the password from
+        aftercare-secrets through $(...), defined before REDIS_URL."""
+        cluster = [(n, r) for n, r in overlays() if redis_cluster_mode(r)]
+        if REDIS_MODE == "cluster":
+            self.assertTrue(cluster, "no cluster overlay checked")
+        for name, render in cluster:
+            for worker, d in sorted(render.deployments().items()):
+                with self.subTest(overlay=name, worker=worker):
+                    env = d["spec"]["template"]["spec"]["containers"][0].get("env") or []
+                    names = [e["name"] for e in env]
+                    url = env[names.index("REDIS_URL")]
+                    self.assertIn("value", url, "a cluster overlay's REDIS_URL is its seed "
+                                  "list, written in the manifest")
+                    m = re.fullmatch(r"redis://(?::([^@]*)@)?([^/@]+?)(?:/(\d+))?",
+                                     url["value"])
+                    self.assertTrue(m, "REDIS_URL is not redis://[:password@]host:port,.../db")
+                    password, hosts, db = m.groups()
+                    self.assertIn(db, (None, "0"), "a Redis Cluster has database 0 only")
+                    seeds = hosts.split(",")
+                    self.assertGreaterEqual(len(seeds), 2, "one seed: no worker starts while "
+                                            "that node is down")
+                    self.assertEqual(len(set(seeds)), len(seeds), "a seed named twice")
+                    # Never the password itself in the manifest (nor in this
+                    # message): a reference to a variable from the Secret.
+                    self.assertTrue(password and ENV_REFERENCE.fullmatch(password),
+                                    "REDIS_URL carries no $(VAR) password reference")
+                    var = ENV_REFERENCE.fullmatch(password).group(1)
+                    self.assertIn(var, names)
+                    self.assertLess(names.index(var), names.index("REDIS_URL"),
+                                    "$(%s) must be defined before REDIS_URL" % var)
+                    ref = (env[names.index(var)].get("valueFrom") or {}).get("secretKeyRef")
+                    self.assertTrue(ref, "%s is not from a Secret" % var)
+                    self.assertTrue(ref["name"].startswith("aftercare-secrets"), ref["name"])
+                    self.assertFalse(ref.get("optional"), "%s is optional, but no node answers "
+                                     "without it" % var)
+                    for seed in seeds:
+                        host, _, port = seed.rpartition(":")
+                        self.assertTrue(host and port.isdigit() and 0 < int(port) < 65536,
+                                        "seed %s is not host:port" % seed)
+                        ns = service_namespace(host)
+                        # Past the seeds, the workers connect to every
+                        # master the slot map names: the whole namespace.
+                        self.assertTrue(egress_allows(render, d, ns, int(port)),
+                                        "no NetworkPolicy egress to %s on port %s (seed %s)"
+                                        % ("namespace " + ns if ns else "an ipBlock", port,
+                                           seed))
+                    self.assertEqual(render.container_env(d).get("REDIS_CLUSTER", (None,))[0],
+                                     "on")
+
+
 class LiveProbeTest(unittest.TestCase):
     """The probe paths of every rendered Deployment against the real binary."""
 
@@ -1092,7 +1263,11 @@ class LiveProbeTest(unittest.TestCase):
     def test_probe_paths_answer(self):
         for name, render in overlays():
             deps = render.deployments()
+            # A cluster overlay's binaries run against a Redis Cluster, and
+            # a single-Redis overlay's against one Redis, whatever
+            # AC_TEST_REDIS_CLUSTER says.
             with stack.Stack(partitions=2, name="aftercare-deploy",
+                             redis_cluster=redis_cluster_mode(render),
                              topics=self.stack_topics(render)) as st:
                 procs, envs = {}, {}
                 for worker, d in sorted(deps.items()):

@@ -21,11 +21,21 @@ The ingest gateway has no input topic: it receives the platforms' webhooks
 on INGEST_PORT, which the compose file publishes besides HTTP_PORT, and
 produces to the topics the event workers read.
 
+Profiles: by default the configuration checked is what `docker compose up`
+starts (the services without a profile); with AC_COMPOSE_PROFILE=cluster,
+what `docker compose --profile cluster up <the cluster services>` starts:
+the profile's services and what they depend on (ctest docker_compose and
+docker_compose_cluster). The cluster profile's Redis nodes are started here
+with their compose arguments and joined by its one-shot service's own
+script, and its workers run against a Redis Cluster (stack.py).
+
 Run from this directory:
 
     AC_BIN_DIR=../../build/bin python3 -m unittest -v test_docker
+    AC_COMPOSE_PROFILE=cluster AC_BIN_DIR=../../build/bin python3 -m unittest -v test_docker
 """
 
+import collections
 import functools
 import json
 import os
@@ -62,6 +72,10 @@ ADDRESS_SETTINGS = ("KAFKA_BROKERS", "REDIS_URL", "WEBHOOK_URL", "HTTP_PORT")
 # What a worker falls back to when it has no SHUTDOWN_TIMEOUT setting yet.
 DEFAULT_SHUTDOWN_TIMEOUT = "20s"
 KAFKA_TOPICS_SH = "/opt/kafka/bin/kafka-topics.sh"
+# The configuration checked (module documentation), and the profiles the
+# compose file may use.
+PROFILE = os.environ.get("AC_COMPOSE_PROFILE", "")
+KNOWN_PROFILES = {"cluster"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -389,14 +403,17 @@ class Files:
             raise AssertionError("%s has no services mapping" % COMPOSE_PATH)
         self.missing_vars = []
         self.compose = interpolate(raw, {}, "", self.missing_vars)
-        self.services = self.compose["services"]
+        self.all_services = self.compose["services"]
+        self.services = configuration(self.all_services, PROFILE)
+        if not self.services:
+            raise AssertionError("no service in the configuration of profile %r" % PROFILE)
         self.dockerfile = Dockerfile(DOCKERFILE_PATH)
 
         # The services built from docker/Dockerfile, and the image name they
         # share (a service may also just name that image).
-        self.aftercare = {}
+        self.aftercare_all = {}
         images = set()
-        for name, svc in self.services.items():
+        for name, svc in self.all_services.items():
             build = svc.get("build")
             if build is None:
                 continue
@@ -407,12 +424,14 @@ class Files:
             dockerfile = os.path.normpath(os.path.join(context,
                                                        build.get("dockerfile", "Dockerfile")))
             if dockerfile == os.path.normpath(DOCKERFILE_PATH):
-                self.aftercare[name] = svc
+                self.aftercare_all[name] = svc
                 if svc.get("image"):
                     images.add(svc["image"])
-        for name, svc in self.services.items():
+        for name, svc in self.all_services.items():
             if "build" not in svc and svc.get("image") in images:
-                self.aftercare[name] = svc
+                self.aftercare_all[name] = svc
+        # Those of the configuration checked.
+        self.aftercare = {n: s for n, s in self.aftercare_all.items() if n in self.services}
 
         final = self.dockerfile.final
         self.copied = {}  # binary name -> path in the runtime image
@@ -431,7 +450,7 @@ class Files:
     def argv(self, name):
         """What a service of the aftercare image runs: entrypoint + command,
         with the image's ENTRYPOINT when the service sets none."""
-        svc = self.services[name]
+        svc = self.all_services[name]
         entry = as_argv(svc.get("entrypoint"))
         command = as_argv(svc.get("command")) or []
         if entry is None:
@@ -481,6 +500,22 @@ class Files:
         return out
 
 
+def configuration(services, profile):
+    """The services `docker compose up` starts: without a profile, those
+    that have none; with one, the services of that profile named on the
+    command line and everything they depend on."""
+    if not profile:
+        return {n: s for n, s in services.items() if not s.get("profiles")}
+    chosen = {n for n, s in services.items() if profile in (s.get("profiles") or [])}
+    todo = list(chosen)
+    while todo:
+        for dep in services[todo.pop()].get("depends_on") or {}:
+            if dep in services and dep not in chosen:
+                chosen.add(dep)
+                todo.append(dep)
+    return {n: s for n, s in services.items() if n in chosen}
+
+
 def worker_binaries():
     """The worker binaries built from workers/*/, by their CMake target name."""
     with open(os.path.join(REPO, "workers", "CMakeLists.txt")) as f:
@@ -503,6 +538,31 @@ FILES = None
 def setUpModule():
     global FILES
     FILES = Files()
+
+
+def redis_servers():
+    """The services of the configuration that run redis-server."""
+    return [n for n, s in FILES.services.items()
+            if str(s.get("image", "")).split(":")[0].split("/")[-1] == "redis"
+            and os.path.basename((as_argv(s.get("command")) or [""])[0]) == "redis-server"]
+
+
+def cluster_init_service(testcase):
+    """The one-shot service that joins the cluster's nodes
+    (redis-cli --cluster create), checked to run once and to wait for every
+    node to be healthy."""
+    names = [n for n, s in FILES.services.items()
+             if any("--cluster create" in a for a in
+                    (as_argv(s.get("entrypoint")) or []) + (as_argv(s.get("command")) or []))]
+    testcase.assertEqual(len(names), 1, "exactly one service runs redis-cli --cluster create: "
+                         "%s" % names)
+    svc = FILES.services[names[0]]
+    testcase.assertEqual(str(svc.get("restart", "no")), "no", "it must not restart to complete")
+    deps = svc.get("depends_on") or {}
+    for node in redis_servers():
+        testcase.assertEqual((deps.get(node) or {}).get("condition"), "service_healthy",
+                             "%s waits for %s to be healthy" % (names[0], node))
+    return names[0]
 
 
 def kafka_init_topics(testcase):
@@ -788,32 +848,108 @@ class ComposeFileTest(unittest.TestCase):
                               "notify-worker signs with the mock provider's secret")
 
     def test_redis_keeps_its_data(self):
-        names = [n for n, s in FILES.services.items()
-                 if str(s.get("image", "")).split(":")[0].split("/")[-1] == "redis"]
-        self.assertEqual(len(names), 1, "one Redis service")
-        name = names[0]
-        svc = FILES.services[name]
-        argv = as_argv(svc.get("command")) or []
-        self.assertEqual(option_value(argv, "--appendonly"), "yes", "append-only file")
-        self.assertIn(option_value(argv, "--appendfsync"), ("everysec", "always"))
-        self.assertEqual(option_value(argv, "--maxmemory-policy"), "noeviction",
-                         "Redis must never evict the workers' state")
-        mounts = [v.split(":") for v in svc.get("volumes") or [] if isinstance(v, str)]
-        data = [m for m in mounts if len(m) >= 2 and m[1] == (option_value(argv, "--dir")
-                                                                or "/data")]
-        self.assertTrue(data, "Redis's data directory is on a volume")
-        self.assertIn(data[0][0], FILES.compose.get("volumes") or {}, "a named volume")
-        self.assertTrue(svc.get("healthcheck"), "Redis has a healthcheck")
-        rport = int(option_value(argv, "--port") or 6379)
+        """Each redis-server of the configuration (the one Redis, or every
+        node of the cluster) keeps its data on a named volume and never
+        evicts; the workers' REDIS_URL names it (the cluster's: seeds among
+        its nodes, with REDIS_CLUSTER=on) and they wait for it."""
+        servers = redis_servers()
+        self.assertTrue(servers, "no service runs redis-server")
+        volumes = []
+        for name in servers:
+            svc = FILES.services[name]
+            argv = as_argv(svc.get("command")) or []
+            with self.subTest(service=name):
+                self.assertEqual(option_value(argv, "--appendonly"), "yes", "append-only file")
+                self.assertIn(option_value(argv, "--appendfsync"), ("everysec", "always"))
+                self.assertEqual(option_value(argv, "--maxmemory-policy"), "noeviction",
+                                 "Redis must never evict the workers' state")
+                datadir = option_value(argv, "--dir") or "/data"
+                mounts = [v.split(":") for v in svc.get("volumes") or [] if isinstance(v, str)]
+                data = [m for m in mounts if len(m) >= 2 and m[1] == datadir]
+                self.assertTrue(data, "Redis's data directory is on a volume")
+                self.assertIn(data[0][0], FILES.compose.get("volumes") or {}, "a named volume")
+                volumes.append(data[0][0])
+                self.assertTrue(svc.get("healthcheck"), "Redis has a healthcheck")
+                if option_value(argv, "--cluster-enabled") == "yes":
+                    # A node that forgets its nodes.conf forgets its cluster.
+                    conf = os.path.normpath(os.path.join(datadir, option_value(
+                        argv, "--cluster-config-file") or "nodes.conf"))
+                    self.assertTrue(conf.startswith(datadir.rstrip("/") + "/"),
+                                    "%s is not on the data volume %s" % (conf, datadir))
+        self.assertEqual(len(set(volumes)), len(volumes), "two Redis servers share a volume")
+        cluster = [n for n in servers if option_value(as_argv(FILES.services[n]["command"]),
+                                                      "--cluster-enabled") == "yes"]
+        self.assertIn(len(cluster), (0, len(servers)), "some servers are cluster nodes, "
+                      "some not: %s" % servers)
+        if cluster:
+            init = cluster_init_service(self)
+        else:
+            self.assertEqual(len(servers), 1, "one Redis service")
+        ports = {n: int(option_value(as_argv(FILES.services[n]["command"]), "--port") or 6379)
+                 for n in servers}
         for wname in FILES.aftercare:
             env = env_map(FILES.services[wname])
             if "REDIS_URL" not in env:
                 continue
             with self.subTest(service=wname):
-                url = urllib.parse.urlsplit(env["REDIS_URL"])
-                self.assertEqual((url.hostname, url.port or 6379), (name, rport))
                 deps = FILES.services[wname].get("depends_on") or {}
-                self.assertEqual((deps.get(name) or {}).get("condition"), "service_healthy")
+                url = urllib.parse.urlsplit(env["REDIS_URL"])
+                seeds = [split_hostport(h if ":" in h else h + ":6379")
+                         for h in url.netloc.rpartition("@")[2].split(",")]
+                if not cluster:
+                    self.assertEqual(seeds, [(servers[0], ports[servers[0]])])
+                    self.assertEqual((deps.get(servers[0]) or {}).get("condition"),
+                                     "service_healthy")
+                    continue
+                self.assertEqual(env.get("REDIS_CLUSTER"), "on", "a cluster is required")
+                self.assertGreaterEqual(len(seeds), 2, "one seed: no start while it is down")
+                for host, port in seeds:
+                    self.assertIn(host, cluster, "seed %s is no node" % host)
+                    self.assertEqual(port, ports[host], "seed %s:%d" % (host, port))
+                self.assertIn(url.path, ("", "/", "/0"), "a cluster has database 0 only")
+                self.assertEqual((deps.get(init) or {}).get("condition"),
+                                 "service_completed_successfully",
+                                 "starts once the cluster is formed")
+
+    def test_profiles(self):
+        """Profiles are known ones; what `docker compose up` starts never
+        depends on a profile's service; and each worker of a profile takes
+        the host ports of its counterpart without profile, so that the two
+        sets (same consumer groups, different Redis) cannot run at once."""
+        every = FILES.all_services
+        for name, svc in every.items():
+            with self.subTest(service=name):
+                self.assertLessEqual(set(svc.get("profiles") or []), KNOWN_PROFILES)
+                if not svc.get("profiles"):
+                    for dep in svc.get("depends_on") or {}:
+                        self.assertFalse(every[dep].get("profiles"), "depends on %s, which "
+                                         "`docker compose up` does not start" % dep)
+        workers = set(worker_binaries())
+        plain = {}
+        for name, svc in every.items():
+            if not svc.get("profiles") and name in FILES.aftercare_all:
+                plain.setdefault(FILES.binary_of(name), []).append(name)
+        for name, svc in every.items():
+            exe = FILES.binary_of(name) if name in FILES.aftercare_all else None
+            if not svc.get("profiles") or exe not in workers:
+                continue
+            with self.subTest(service=name):
+                self.assertEqual(len(plain.get(exe, [])), 1, "one %s without profile" % exe)
+                host = lambda n: sorted((parse_port_mapping(p)[0], parse_port_mapping(p)[1])
+                                        for p in every[n].get("ports") or [])
+                self.assertTrue(host(name), "publishes nothing")
+                self.assertEqual(host(name), host(plain[exe][0]),
+                                 "%s and %s must publish the same host ports"
+                                 % (name, plain[exe][0]))
+        for cfg in [""] + sorted(KNOWN_PROFILES):
+            seen = {}
+            for name, svc in configuration(every, cfg).items():
+                for p in svc.get("ports") or []:
+                    ip, port, _ = parse_port_mapping(p)
+                    with self.subTest(profile=cfg or "(none)", port=port):
+                        self.assertNotIn((ip, port), seen, "%s and %s publish the same port"
+                                         % (seen.get((ip, port)), name))
+                        seen[(ip, port)] = name
 
     def test_workers_stop_gracefully_and_unprivileged(self):
         workers = set(worker_binaries())
@@ -1016,14 +1152,85 @@ def redis_command(port, *args):
         return s.recv(1 << 16)
 
 
+FAKE_GETENT = """#!%(python)s
+# getent hosts NAME for the cluster's node services: a made-up address each.
+import json, sys
+hosts = json.load(open(%(map)r))["hosts"]
+if len(sys.argv) == 3 and sys.argv[1] == "hosts" and sys.argv[2] in hosts:
+    print("%%-15s %%s" %% (hosts[sys.argv[2]], sys.argv[2]))  # as glibc's getent prints it
+    sys.exit(0)
+sys.exit(2)
+"""
+
+FAKE_REDIS_CLI = """#!%(python)s
+# redis-cli as the cluster's one-shot service calls it, logged, then run for
+# real with the nodes' service names (-h) and made-up addresses (ip:port)
+# replaced by 127.0.0.1 and the port each node listens on here.
+import json, os, sys
+m = json.load(open(%(map)r))
+with open(%(log)r, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+args, i = [], 1
+while i < len(sys.argv):
+    a = sys.argv[i]
+    if a == "-h" and i + 1 < len(sys.argv) and sys.argv[i + 1] in m["ports"]:
+        name = sys.argv[i + 1]
+        args += ["-h", "127.0.0.1", "-p", str(m["ports"][name])]
+        i += 2
+        continue
+    host, _, port = a.rpartition(":")
+    if host in m["by_ip"] and port == str(m["container_ports"][m["by_ip"][host]]):
+        a = "127.0.0.1:%%d" %% m["ports"][m["by_ip"][host]]
+    args.append(a)
+    i += 1
+os.execv(m["redis_cli"], ["redis-cli"] + args)
+"""
+
+
+def run_cluster_init(testcase, init, nodes, tmp):
+    """Runs the cluster's one-shot service's own command against the nodes
+    started here ({service: (local port, container port)}), with stand-ins
+    for getent and redis-cli that translate its names and addresses.
+    Returns (CompletedProcess, [the redis-cli calls' arguments])."""
+    cli = os.environ.get("REDIS_CLI") or shutil.which("redis-cli")
+    testcase.assertTrue(cli, "redis-cli not found on PATH (apt-get install redis-tools)")
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    mpath, log = os.path.join(tmp, "map.json"), os.path.join(tmp, "redis-cli-calls.jsonl")
+    hosts = {n: "10.99.0.%d" % (i + 1) for i, n in enumerate(sorted(nodes))}
+    with open(mpath, "w") as f:
+        json.dump({"hosts": hosts, "by_ip": {ip: n for n, ip in hosts.items()},
+                   "ports": {n: p for n, (p, _) in nodes.items()},
+                   "container_ports": {n: c for n, (_, c) in nodes.items()},
+                   "redis_cli": cli}, f)
+    for name, text in (("getent", FAKE_GETENT), ("redis-cli", FAKE_REDIS_CLI)):
+        path = os.path.join(bindir, name)
+        with open(path, "w") as f:
+            f.write(text % {"python": sys.executable, "map": mpath, "log": log})
+        os.chmod(path, 0o755)
+    if os.path.exists(log):
+        os.unlink(log)
+    svc = FILES.services[init]
+    argv = (as_argv(svc.get("entrypoint")) or []) + (as_argv(svc.get("command")) or [])
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp, env=env)
+    calls = []
+    if os.path.exists(log):
+        with open(log) as f:
+            calls = [json.loads(line) for line in f]
+    return r, calls
+
+
 class RedisLiveTest(unittest.TestCase):
 
     def test_compose_arguments_take_effect(self):
         exe = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
         self.assertTrue(exe, "redis-server not found on PATH (apt-get install redis-server)")
-        names = [n for n, s in FILES.services.items()
-                 if str(s.get("image", "")).split(":")[0].split("/")[-1] == "redis"]
-        argv = as_argv(FILES.services[names[0]].get("command"))
+        servers = redis_servers()
+        self.assertTrue(servers, "no service runs redis-server")
+        argv = as_argv(FILES.services[servers[0]].get("command"))
+        if option_value(argv, "--cluster-enabled") == "yes":
+            return self.check_cluster(exe, servers)
         self.assertEqual(os.path.basename(argv[0]), "redis-server")
         with tempfile.TemporaryDirectory(prefix="ac-docker-redis-") as tmp:
             port = free_port()
@@ -1051,6 +1258,88 @@ class RedisLiveTest(unittest.TestCase):
             finally:
                 p.terminate()
                 p.wait(10)
+
+    def check_cluster(self, exe, servers):
+        """Every node started with its compose arguments (its data
+        directory a directory here), joined by the one-shot service's own
+        script: a cluster of half masters, half replicas, every node ok and
+        with the settings asked for, nodes.conf where the volume is; the
+        script run again leaves the formed cluster alone."""
+        init = cluster_init_service(self)
+        procs, nodes = {}, {}
+        with tempfile.TemporaryDirectory(prefix="ac-docker-cluster-") as tmp:
+            try:
+                taken = set()
+                for name in servers:
+                    argv = as_argv(FILES.services[name]["command"])
+                    datadir = (option_value(argv, "--dir") or "/data").rstrip("/")
+                    local = os.path.join(tmp, name)
+                    os.makedirs(local)
+                    port = stack.cluster_port(taken)
+                    taken.update((port, port + 10000))
+                    args = [local + a[len(datadir):] if a.startswith(datadir + "/") else a
+                            for a in argv[1:]]
+                    with open(os.path.join(local, "log"), "wb") as log:
+                        procs[name] = subprocess.Popen(
+                            [exe] + args + ["--port", str(port), "--bind", "127.0.0.1",
+                                            "--dir", local, "--daemonize", "no"],
+                            stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=stack._die_with_parent)
+                    nodes[name] = (port, int(option_value(argv, "--port") or 6379))
+                for name, (port, _) in nodes.items():
+                    p = procs[name]
+                    wait_until(lambda: Stack._redis_ping(port) or p.poll() is not None, 15,
+                               name)
+                    if p.poll() is not None:
+                        with open(os.path.join(tmp, name, "log"), errors="replace") as f:
+                            self.fail("%s refuses its compose arguments: %s"
+                                      % (name, f.read().strip()[-2000:]))
+
+                r, calls = run_cluster_init(self, init, nodes, tmp)
+                self.assertEqual(r.returncode, 0, "%s's script failed:\n%s%s"
+                                 % (init, r.stdout[-2000:], r.stderr[-2000:]))
+                creates = [c for c in calls if c[:2] == ["--cluster", "create"]]
+                self.assertEqual(len(creates), 1, "one redis-cli --cluster create: %s" % calls)
+                with open(os.path.join(tmp, "map.json")) as f:
+                    hosts = json.load(f)["hosts"]
+                addrs = [a for a in creates[0][2:] if not a.startswith("--")
+                         and ":" in a]
+                self.assertEqual(sorted(addrs), sorted("%s:%d" % (hosts[n], nodes[n][1])
+                                                       for n in nodes),
+                                 "every node once, at its address and port")
+                self.assertEqual(option_value(creates[0], "--cluster-replicas"), "1")
+                self.assertIn("--cluster-yes", creates[0], "no prompt in a one-shot service")
+
+                roles = collections.Counter()
+                for name, (port, _) in nodes.items():
+                    with self.subTest(node=name):
+                        info = stack.decode_reply(stack.redis_call(port, "CLUSTER", "INFO"))
+                        self.assertIn(b"cluster_state:ok", info, "ok when the script is done")
+                        roles[stack.decode_reply(stack.redis_call(port, "ROLE"))[0]] += 1
+
+                        def config(key):
+                            return stack.decode_reply(stack.redis_call(
+                                port, "CONFIG", "GET", key))[1].decode()
+                        argv = as_argv(FILES.services[name]["command"])
+                        self.assertEqual(config("cluster-enabled"), "yes")
+                        self.assertEqual(config("appendonly"), "yes")
+                        self.assertEqual(config("appendfsync"),
+                                         option_value(argv, "--appendfsync"))
+                        self.assertEqual(config("maxmemory-policy"), "noeviction")
+                        conf = config("cluster-config-file")
+                        self.assertTrue(os.path.isfile(conf) and conf.startswith(
+                            os.path.join(tmp, name) + "/"), "nodes.conf at %s" % conf)
+                self.assertEqual(roles, {b"master": len(nodes) // 2, b"slave": len(nodes) // 2},
+                                 "a replica for every master")
+
+                again, calls = run_cluster_init(self, init, nodes, tmp)
+                self.assertEqual(again.returncode, 0, "run again: %s" % again.stderr[-2000:])
+                self.assertFalse([c for c in calls if "create" in c],
+                                 "run again, it must leave the formed cluster alone")
+            finally:
+                for p in procs.values():
+                    p.terminate()
+                    p.wait(10)
 
 
 def live_overrides(name, st):
@@ -1096,8 +1385,12 @@ class ComposeWiringLiveTest(unittest.TestCase):
         order_svc = [n for n in services if FILES.binary_of(n) == "order-worker"][0]
         gateways = [n for n in services if "INGEST_PORT" in settings_of(FILES.binary_of(n))]
         t0 = time.monotonic()
+        # The cluster profile's workers run against a Redis Cluster, the
+        # others against one Redis, whatever AC_TEST_REDIS_CLUSTER says.
+        cluster = any(option_value(as_argv(FILES.services[n]["command"]), "--cluster-enabled")
+                      == "yes" for n in redis_servers())
         with Stack(topics=["%s:%d" % kv for kv in sorted(topics.items())],
-                   sink_args=sink_args) as st:
+                   sink_args=sink_args, redis_cluster=cluster) as st:
             procs, envs = {}, {}
             for name in services:
                 envs[name] = live_overrides(name, st)

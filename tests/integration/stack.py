@@ -17,7 +17,15 @@ the block raises, the tail of every worker's log is printed and the
 temporary directory is kept.
 
 Binaries come from $AC_BIN_DIR, by default build/bin of the tree this file
-is in. redis-server comes from $REDIS_SERVER or PATH.
+is in. redis-server comes from $REDIS_SERVER or PATH, redis-cli (cluster
+mode only) from $REDIS_CLI or PATH.
+
+Cluster mode (issue 16): Stack(redis_cluster=True), or any Stack with
+AC_TEST_REDIS_CLUSTER=1 in the environment, runs a Redis Cluster of three
+masters and three replicas instead of the one redis-server, gives the
+workers a seed list of the masters in REDIS_URL and REDIS_CLUSTER=on, and
+routes redis_command by key slot. redis_command_all and redis_keys look at
+every master; kill_master_of and restart_node stage a failover.
 """
 
 import atexit
@@ -25,6 +33,7 @@ import base64
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -53,7 +62,7 @@ WORKER_VARS = (
     "MARKETING_CAP_WINDOW", "SHUTDOWN_TIMEOUT", "STALL_TIMEOUT", "LOG_MASK", "MAX_ATTEMPTS",
     "RETRY_BASE", "RETRY_MAX", "WATERMARK_TOPICS", "WATERMARK_MAX_HOLD", "WATERMARK_INTERVAL",
     "RETRY_FOR", "RETRY_FOR_MARKETING", "RETRY_DEFER_AFTER", "RECHECK_AFTER", "CIRCUIT_RAMP",
-    "FAILOVER_AFTER", "FAILOVER_COOLDOWN",
+    "FAILOVER_AFTER", "FAILOVER_COOLDOWN", "REDIS_CLUSTER",
 )
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -207,6 +216,183 @@ def record_bytes(rec):
     return None
 
 
+# ------------------------------------------------------------ redis cluster
+
+CLUSTER_SLOTS = 16384
+
+
+def _crc16_table():
+    table = []
+    for i in range(256):
+        crc = i << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return table
+
+
+_CRC16 = _crc16_table()
+
+
+def crc16(data):
+    """CRC16/XMODEM (polynomial 0x1021, initial 0), the checksum Redis
+    Cluster derives key slots from."""
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ b) & 0xFF]
+    return crc
+
+
+def key_slot(key):
+    """The Redis Cluster slot of a key (str or bytes): CRC16 of the key, or
+    of its hash tag (what is between the first "{" and the first "}" after
+    it, when that is not empty), modulo 16384."""
+    k = key if isinstance(key, bytes) else str(key).encode()
+    start = k.find(b"{")
+    if start != -1:
+        end = k.find(b"}", start + 1)
+        if end > start + 1:
+            k = k[start + 1:end]
+    return crc16(k) % CLUSTER_SLOTS
+
+
+class RedisReplyError(str):
+    """An error reply (-ERR ...) as decode_reply gives it: a str, so that it
+    prints, but not a simple string."""
+
+
+def read_reply(f):
+    """Reads one whole RESP2 reply from a binary file object; returns its
+    raw bytes. Raises OSError when the connection ends first."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("connection closed in the middle of a reply")
+    kind = line[:1]
+    if kind in (b"+", b"-", b":"):
+        return line
+    n = int(line[1:-2])
+    if kind == b"$":
+        if n < 0:
+            return line
+        body = f.read(n + 2)
+        if len(body) != n + 2:
+            raise ConnectionError("connection closed in the middle of a reply")
+        return line + body
+    if kind == b"*":
+        return line + b"".join(read_reply(f) for _ in range(max(n, 0)))
+    raise ValueError("not a RESP reply: %r" % line[:80])
+
+
+def decode_reply(raw):
+    """A raw RESP2 reply as Python values: bytes for bulk strings, str for
+    simple strings, RedisReplyError for errors, int, list, None."""
+
+    def parse(i):
+        end = raw.index(b"\r\n", i)
+        kind, text = raw[i:i + 1], raw[i + 1:end]
+        i = end + 2
+        if kind == b"+":
+            return text.decode(), i
+        if kind == b"-":
+            return RedisReplyError(text.decode(errors="replace")), i
+        if kind == b":":
+            return int(text), i
+        n = int(text)
+        if kind == b"$":
+            return (None, i) if n < 0 else (raw[i:i + n], i + n + 2)
+        if kind == b"*":
+            if n < 0:
+                return None, i
+            out = []
+            for _ in range(n):
+                v, i = parse(i)
+                out.append(v)
+            return out, i
+        raise ValueError("not a RESP reply: %r" % raw[:80])
+
+    return parse(0)[0]
+
+
+def encode_command(args):
+    payload = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        payload += b"$%d\r\n%s\r\n" % (len(a), a)
+    return payload
+
+
+def redis_call(port, *args, host="127.0.0.1", asking=False, timeout=5):
+    """One command to one Redis server (ASKING first when asking); the raw
+    bytes of its whole reply."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        f = s.makefile("rb")
+        if asking:
+            s.sendall(encode_command(["ASKING"]))
+            read_reply(f)
+        s.sendall(encode_command(args))
+        return read_reply(f)
+
+
+# Commands without a key argument, which go to any master (redis_command)
+# or to each (redis_command_all).
+KEYLESS_COMMANDS = frozenset((
+    "ACL", "BGREWRITEAOF", "BGSAVE", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "DBSIZE",
+    "DEBUG", "ECHO", "FLUSHALL", "FLUSHDB", "FUNCTION", "INFO", "KEYS", "LASTSAVE", "LATENCY",
+    "MEMORY", "PING", "RANDOMKEY", "ROLE", "SAVE", "SCAN", "SCRIPT", "SLOWLOG", "TIME",
+    "WAIT",
+))
+# Commands whose keys follow a key count in args[2].
+NUMKEYS_COMMANDS = frozenset(("EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL",
+                              "FCALL_RO"))
+
+
+def command_key(args):
+    """The key a command is routed by (its first key), or None for a
+    command without one. A guess for exotic commands is harmless: the
+    server answers MOVED and redis_command follows it."""
+    if not args:
+        return None
+    name = (args[0].decode() if isinstance(args[0], bytes) else str(args[0])).upper()
+    if name in NUMKEYS_COMMANDS:
+        if len(args) > 3 and int(args[2]) > 0:
+            return args[3]
+        return None
+    if name in KEYLESS_COMMANDS or len(args) < 2:
+        return None
+    return args[1]
+
+
+def redirect_of(raw):
+    """(kind, slot, host, port) of a -MOVED or -ASK reply, else None."""
+    if not raw.startswith((b"-MOVED ", b"-ASK ")):
+        return None
+    kind, slot, addr = raw[1:].strip().split(b" ")[:3]
+    host, _, port = addr.decode().rpartition(":")
+    return kind.decode(), int(slot), host or "127.0.0.1", int(port)
+
+
+def cluster_port(taken=(), lo=20000, hi=45000):
+    """A loopback port that is free, and whose cluster bus port (+10000) is
+    free too, outside `taken`; random, so that concurrent stacks rarely
+    reach for the same one."""
+    rng = random.SystemRandom()
+    for _ in range(500):
+        p = rng.randrange(lo, hi)
+        if p in taken or p + 10000 in taken:
+            continue
+        ok = True
+        for q in (p, p + 10000):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return p
+    raise StackError("no free pair of loopback ports (port and port+10000) found")
+
+
 class Proc:
     """A process started by the stack."""
 
@@ -293,7 +479,8 @@ class Stack:
     """See the module documentation."""
 
     def __init__(self, partitions=4, topics=None, sink_args=(), sink_print=False,
-                 redis=True, log_level="info", name="aftercare", redis_persistent=False):
+                 redis=True, log_level="info", name="aftercare", redis_persistent=False,
+                 redis_cluster=None):
         self.partitions = partitions
         self.topics = topics
         self.sink_args = list(sink_args)
@@ -302,6 +489,15 @@ class Stack:
         # Append-only file fsynced on every write: what a deployment that
         # must not lose scheduled messages across a Redis restart runs.
         self.redis_persistent = redis_persistent
+        # A Redis Cluster instead of one server (module documentation);
+        # None: as AC_TEST_REDIS_CLUSTER says, so that a suite written for
+        # one server runs unchanged on a cluster. False keeps one server
+        # whatever the environment says.
+        if redis_cluster is None:
+            redis_cluster = os.environ.get("AC_TEST_REDIS_CLUSTER", "") not in ("", "0")
+        self.redis_cluster = bool(redis_cluster) and redis
+        self.redis_nodes = []  # cluster mode: the Proc of every node
+        self._slot_owner = None  # cluster mode: slot -> port, from CLUSTER SLOTS
         self.log_level = log_level
         self.name = name
         self.dir = None
@@ -370,7 +566,9 @@ class Stack:
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="%s-stack-" % self.name)
         self._start_broker()
-        if self.want_redis:
+        if self.redis_cluster:
+            self._start_redis_cluster()
+        elif self.want_redis:
             self._start_redis()
         self._start_sink()
         return self
@@ -436,6 +634,12 @@ class Stack:
             lines = 30 if p.role == "worker" else 10
             sys.stderr.write("----- %s (%s, started %d time(s)) stderr tail -----\n%s\n"
                              % (p.label, state, p.starts, p.stderr_tail(lines)))
+            if p.role == "redis":
+                # redis-server logs to stdout: roles, failovers, syncs.
+                sys.stderr.write("----- %s stdout (its log) tail -----\n%s\n"
+                                 % (p.label, p.stdout_tail(25)))
+        if self.redis_cluster:
+            sys.stderr.write("----- CLUSTER NODES -----\n%s\n" % self._cluster_nodes_text())
         sys.stderr.write("===== end of logs =====\n")
         sys.stderr.flush()
 
@@ -513,7 +717,13 @@ class Stack:
     def restart_redis(self, sig=signal.SIGKILL, down_s=0.0):
         """Kills redis-server (SIGKILL: no chance to save anything beyond
         what its persistence already wrote), waits down_s seconds, and
-        starts it again on the same port and directory."""
+        starts it again on the same port and directory.
+
+        In cluster mode every node goes down and comes back (on its port,
+        with its append-only file and nodes.conf, as the same master or
+        replica); it returns once the cluster is whole again."""
+        if self.redis_cluster:
+            return self._restart_cluster(sig, down_s)
         self.redis.expected_exit = True
         self.redis.signal(sig)
         if self.redis.wait(STOP_GRACE) is None:
@@ -535,7 +745,14 @@ class Stack:
             return False
 
     def redis_command(self, *args):
-        """Runs one Redis command over a raw socket; returns the raw reply."""
+        """Runs one Redis command over a raw socket; returns the raw reply.
+
+        In cluster mode it goes to the master serving its key's slot,
+        following MOVED and ASK, and waits out a failover in progress; a
+        command without a key goes to one master (redis_command_all asks
+        every one)."""
+        if self.redis_cluster:
+            return self._cluster_command(args)
         payload = b"*%d\r\n" % len(args)
         for a in args:
             a = a if isinstance(a, bytes) else str(a).encode()
@@ -579,6 +796,346 @@ class Stack:
                     break
         return None
 
+    # ----------------------------------------------------------- redis cluster
+
+    # Three shards, each a master and its replica: the smallest cluster in
+    # which a master can fail over (its replica is elected by a majority
+    # of the masters), which is what issue 16 must survive.
+    CLUSTER_MASTERS = 3
+    # How long a node may be silent before the others count it failed; a
+    # failover takes about twice this. Short, so that failover tests are
+    # quick; long enough not to flap on a loaded two-core machine.
+    CLUSTER_NODE_TIMEOUT_MS = 1000
+
+    def _node_argv(self, exe, port):
+        ndir = os.path.join(self.dir, "redis", "node-%d" % port)
+        os.makedirs(ndir, exist_ok=True)
+        return [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                # Every acknowledged write is on disk: a node killed and
+                # started again (restart_node, restart_redis) forgets nothing.
+                "--appendonly", "yes", "--appendfsync", "always",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", os.path.join(ndir, "nodes-%d.conf" % port),
+                "--cluster-node-timeout", str(self.CLUSTER_NODE_TIMEOUT_MS),
+                # A replica's full sync starts at once instead of after the
+                # default 5 s wait for other replicas to join it.
+                "--repl-diskless-sync-delay", "0",
+                # notice: the log shows roles, syncs and failovers, which a
+                # failure report needs.
+                "--daemonize", "no", "--dir", ndir, "--loglevel", "notice"]
+
+    def _spawn_node(self, exe, taken):
+        port = cluster_port(taken)
+        taken.update((port, port + 10000))
+        proc = self._spawn("redis-node", self._node_argv(exe, port), replica_id=port,
+                           role="redis")
+        proc.redis_port = port
+        return proc
+
+    def _start_redis_cluster(self):
+        exe = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+        if not exe:
+            raise StackError("redis-server not found on PATH (apt-get install redis-server)")
+        cli = os.environ.get("REDIS_CLI") or shutil.which("redis-cli")
+        if not cli:
+            raise StackError("redis-cli not found on PATH (apt-get install redis-tools); "
+                             "it joins the nodes into a cluster")
+        t0 = time.monotonic()
+        taken = set()
+        nodes = [self._spawn_node(exe, taken) for _ in range(2 * self.CLUSTER_MASTERS)]
+        for i in range(len(nodes)):
+            for attempt in range(5):
+                proc = nodes[i]
+                try:
+                    wait_until(lambda: self._redis_ping(proc.redis_port, proc), 15,
+                               "%s PING" % proc.label)
+                    break
+                except StackError:
+                    if proc.alive() or attempt == 4:
+                        raise
+                    # Lost a port to someone else between the check and the
+                    # bind: another pair.
+                    self.procs.remove(proc)
+                    nodes[i] = self._spawn_node(exe, taken)
+        self.redis_nodes = nodes
+        argv = ([cli, "--cluster", "create"] + ["127.0.0.1:%d" % p.redis_port for p in nodes]
+                + ["--cluster-replicas", "1", "--cluster-yes"])
+        r = subprocess.run(argv, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           preexec_fn=_die_with_parent)
+        with open(os.path.join(self.dir, "redis-cluster-create.log"), "wb") as f:
+            f.write(r.stdout + r.stderr)
+        if r.returncode != 0:
+            raise StackError("redis-cli --cluster create exited with %d: %s"
+                             % (r.returncode, _tail(os.path.join(self.dir,
+                                                                 "redis-cluster-create.log"), 15)))
+        self._wait_cluster_settled(nodes, 30, "the new cluster to be ok with every replica "
+                                   "in sync")
+        masters = self.redis_masters()
+        if len(masters) != self.CLUSTER_MASTERS:
+            raise StackError("the cluster has %d masters, not %d" % (len(masters),
+                                                                     self.CLUSTER_MASTERS))
+        self.redis_port = masters[0]
+        self.redis_url = "redis://%s/0" % ",".join("127.0.0.1:%d" % p for p in masters)
+        self.cluster_start_s = time.monotonic() - t0
+
+    def _require_cluster(self, what):
+        if not self.redis_cluster:
+            raise StackError("%s needs a Stack in cluster mode (redis_cluster=True or "
+                             "AC_TEST_REDIS_CLUSTER=1)" % what)
+
+    def _live_nodes(self):
+        return [p for p in self.redis_nodes if p.alive()]
+
+    def _node_of_port(self, port):
+        for p in self.redis_nodes:
+            if p.redis_port == port:
+                return p
+        raise StackError("no node of this stack listens on port %s" % port)
+
+    @staticmethod
+    def _slot_ranges(reply):
+        """[(first slot, last slot, master port, [replica ports])] of a
+        decoded CLUSTER SLOTS reply, by first slot."""
+        return sorted((r[0], r[1], int(r[2][1]), [int(x[1]) for x in r[3:]]) for r in reply)
+
+    def _refresh_slots(self):
+        """Reads the slot map from the first live node that answers; returns
+        its ranges (_slot_ranges)."""
+        last = "no live node"
+        for p in self._live_nodes():
+            try:
+                reply = decode_reply(redis_call(p.redis_port, "CLUSTER", "SLOTS", timeout=2))
+            except (OSError, ValueError) as e:
+                last = "%s: %s" % (p.label, e)
+                continue
+            if isinstance(reply, list) and reply:
+                ranges = self._slot_ranges(reply)
+                owner = [None] * CLUSTER_SLOTS
+                for first, last_slot, port, _ in ranges:
+                    owner[first:last_slot + 1] = [port] * (last_slot - first + 1)
+                self._slot_owner = owner
+                return ranges
+            last = "%s: %r" % (p.label, reply)
+        raise StackError("no node answered CLUSTER SLOTS (%s)" % last)
+
+    def _port_for(self, key):
+        if self._slot_owner is None:
+            self._refresh_slots()
+        port = self._slot_owner[key_slot(key) if key is not None else 0]
+        if port is None:
+            self._refresh_slots()
+            port = self._slot_owner[key_slot(key) if key is not None else 0]
+        if port is None:
+            raise StackError("no master serves the slot of %r" % (key,))
+        return port
+
+    def _cluster_command(self, args, timeout=20.0):
+        """redis_command in cluster mode (see there). While no master serves
+        the slot (a failover in progress: connection refused, CLUSTERDOWN,
+        TRYAGAIN, a node LOADING) it retries for up to timeout seconds, then
+        returns the last error reply or raises StackError."""
+        key = command_key(args)
+        deadline = time.monotonic() + timeout
+        target, asking, redirects, last = None, False, 0, None
+        while True:
+            raw = None
+            try:
+                if target is None:
+                    target = ("127.0.0.1", self._port_for(key))
+                raw = redis_call(target[1], *args, host=target[0], asking=asking)
+            except (OSError, StackError) as e:
+                last = "%s: %s" % (type(e).__name__, e)
+            else:
+                red = redirect_of(raw)
+                if red and redirects < 16:
+                    kind, slot, host, port = red
+                    if kind == "MOVED" and self._slot_owner is not None:
+                        self._slot_owner[slot] = port
+                    target, asking, redirects = (host, port), kind == "ASK", redirects + 1
+                    continue
+                if not raw.startswith((b"-CLUSTERDOWN", b"-TRYAGAIN", b"-LOADING")):
+                    return raw
+                last = raw
+            if time.monotonic() >= deadline:
+                if raw is not None:
+                    return raw
+                raise StackError("redis_command %s: no master answered within %.0fs (last: %s)"
+                                 % (" ".join(map(str, args))[:100], timeout, last))
+            time.sleep(0.1)
+            target, asking, redirects = None, False, 0
+            try:
+                self._refresh_slots()
+            except StackError:
+                pass
+
+    def redis_masters(self):
+        """The ports of the masters serving slots now, by their first slot
+        (single mode: the one server's port)."""
+        if not self.redis_cluster:
+            return [self.redis_port]
+        seen = []
+        for _, _, port, _ in self._refresh_slots():
+            if port not in seen:
+                seen.append(port)
+        return seen
+
+    def redis_command_all(self, *args):
+        """Runs one command on every master (single mode: on the one
+        server); returns their raw replies, by first slot served: for KEYS,
+        DBSIZE, INFO and the like, which see one node's data only."""
+        return [redis_call(port, *args) for port in self.redis_masters()]
+
+    def redis_keys(self, pattern="*"):
+        """The names (str) of the keys matching pattern on every master,
+        sorted."""
+        keys = set()
+        for raw in self.redis_command_all("KEYS", pattern):
+            reply = decode_reply(raw)
+            if not isinstance(reply, list):
+                raise StackError("KEYS %s answered %r" % (pattern, reply))
+            keys.update(k.decode("utf-8", "surrogateescape") for k in reply)
+        return sorted(keys)
+
+    def redis_node_of(self, key):
+        """The Proc of the master serving key's slot now (cluster mode)."""
+        self._require_cluster("redis_node_of")
+        self._refresh_slots()
+        return self._node_of_port(self._port_for(key))
+
+    def redis_role(self, proc):
+        """'master' or 'slave', as the node itself says (ROLE)."""
+        reply = decode_reply(redis_call(proc.redis_port, "ROLE", timeout=2))
+        return reply[0].decode() if isinstance(reply, list) else str(reply)
+
+    def _cluster_nodes(self, port):
+        """CLUSTER NODES as seen by the node on port: a list of dicts with
+        id, port, flags (set), master (id or None)."""
+        text = decode_reply(redis_call(port, "CLUSTER", "NODES", timeout=2)).decode()
+        out = []
+        for line in text.splitlines():
+            f = line.split()
+            if len(f) < 8:
+                continue
+            addr = f[1].split("@")[0]
+            out.append({"id": f[0], "port": int(addr.rpartition(":")[2]),
+                        "flags": set(f[2].split(",")), "master": None if f[3] == "-" else f[3]})
+        return out
+
+    def _cluster_nodes_text(self):
+        """CLUSTER NODES of a live node, for failure reports; never raises."""
+        last = "no node alive"
+        for p in self._live_nodes():
+            try:
+                return decode_reply(redis_call(p.redis_port, "CLUSTER", "NODES",
+                                               timeout=1)).decode().strip()
+            except Exception as e:  # a report must not fail
+                last = "%s: %s" % (p.label, e)
+        return "(no live node answered: %s)" % last
+
+    def _cluster_settled(self, procs):
+        """True when each of procs says cluster_state:ok, each replica among
+        them has its link to its master up and no sync in progress, and all
+        of them agree on which master serves which slots; else a short
+        reason (which wait_until shows on timeout)."""
+        views = set()
+        for p in procs:
+            info = decode_reply(redis_call(p.redis_port, "CLUSTER", "INFO", timeout=2))
+            if not isinstance(info, bytes) or b"cluster_state:ok" not in info:
+                return False
+            repl = decode_reply(redis_call(p.redis_port, "INFO", "replication", timeout=2))
+            if b"role:slave" in repl and (b"master_link_status:up" not in repl
+                                          or b"master_sync_in_progress:1" in repl):
+                return False
+            slots = decode_reply(redis_call(p.redis_port, "CLUSTER", "SLOTS", timeout=2))
+            if not isinstance(slots, list):
+                return False
+            views.add(tuple((a, b, port) for a, b, port, _ in self._slot_ranges(slots)))
+        if len(views) != 1:
+            return False
+        masters = {port for _, _, port in next(iter(views))}
+        return masters <= {p.redis_port for p in procs}
+
+    def _wait_cluster_settled(self, procs, timeout, what):
+        wait_until(lambda: self._cluster_settled(procs), timeout, what, interval=0.05,
+                   check=lambda: self._check_nodes(procs))
+        self._refresh_slots()
+
+    def _check_nodes(self, procs):
+        """Raises if a node died that nobody killed on purpose."""
+        for p in procs:
+            if not p.expected_exit and not p.alive():
+                raise StackError("%s exited with status %s; its log:\n%s"
+                                 % (p.label, p.returncode(), p.stdout_tail(15)))
+
+    def kill_master_of(self, key, timeout=30):
+        """SIGKILLs the master serving key's slot, waits until its replica has
+        taken over (every surviving node says cluster_state:ok and names the
+        replica as the slot's master) and returns the killed node's Proc,
+        for restart_node. The Proc's promoted_port is where the slot went,
+        its failover_s how long that took."""
+        self._require_cluster("kill_master_of")
+        slot = key_slot(key)
+        self._refresh_slots()
+        port = self._slot_owner[slot]
+        victim = self._node_of_port(port)
+        view = self._cluster_nodes(port)
+        me = [n for n in view if "myself" in n["flags"]][0]
+        replicas = {n["port"] for n in view if n["master"] == me["id"]
+                    and not n["flags"] & {"fail", "fail?"}}
+        if not replicas:
+            raise StackError("%s (master of slot %d) has no replica to take over"
+                             % (victim.label, slot))
+        t0 = time.monotonic()
+        victim.expected_exit = True
+        victim.signal(signal.SIGKILL)
+        if victim.wait(STOP_GRACE) is None:
+            raise StackError("%s did not die of SIGKILL" % victim.label)
+
+        def promoted():
+            live = self._live_nodes()
+            if not self._cluster_settled(live):
+                return False
+            self._refresh_slots()
+            owner = self._slot_owner[slot]
+            return owner if owner in replicas else False
+
+        victim.promoted_port = wait_until(
+            promoted, timeout, "a replica (port %s) to take slot %d over from %s"
+            % (sorted(replicas), slot, victim.label),
+            check=lambda: self._check_nodes(self.redis_nodes))
+        victim.failover_s = time.monotonic() - t0
+        return victim
+
+    def restart_node(self, proc, timeout=30):
+        """Starts a node killed by kill_master_of again, on its port and with
+        its files; returns once it is back in the cluster (as a replica of
+        the master that took over) and the cluster is settled."""
+        self._require_cluster("restart_node")
+        if proc.alive():
+            raise StackError("%s is still running" % proc.label)
+        proc.start()
+        wait_until(lambda: self._redis_ping(proc.redis_port, proc), 15,
+                   "%s PING after restart" % proc.label)
+        self._wait_cluster_settled(self._live_nodes(), timeout,
+                                   "%s to rejoin the cluster" % proc.label)
+        return proc
+
+    def _restart_cluster(self, sig, down_s):
+        nodes = self.redis_nodes
+        for p in nodes:
+            p.expected_exit = True
+            p.signal(sig)
+        for p in nodes:
+            if p.popen is not None and p.wait(STOP_GRACE) is None:
+                raise StackError("%s did not exit after signal %d" % (p.label, sig))
+        time.sleep(down_s)
+        for p in nodes:
+            p.start()
+        for p in nodes:
+            wait_until(lambda: self._redis_ping(p.redis_port, p), 30,
+                       "%s PING after restart" % p.label)
+        self._wait_cluster_settled(nodes, 60, "the cluster after every node restarted")
+
     def _start_sink(self, port=0):
         port_file = os.path.join(self.dir, "sink.port")
         argv = [binary("ac-sink"), "--port", str(port), "--port-file", port_file,
@@ -613,6 +1170,10 @@ class Stack:
         })
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        if self.redis_cluster:
+            # The seed list alone would do with the default (auto); "on"
+            # makes a worker that finds no cluster there refuse to start.
+            env["REDIS_CLUSTER"] = "on"
         if name == "notify-worker":
             env["WEBHOOK_URL"] = self.sink_url
             # Tests run at any hour with customers sharing names across
