@@ -824,8 +824,7 @@ static void wait_replicated(int master, int replica)
     long long want = info_field(must(master, "INFO replication"), "master_repl_offset:");
     for (int t = 0; t < 200; t++) {
         const char *info = must(replica, "INFO replication");
-        if (strstr(info, "master_link_status:up") &&
-            info_field(info, "slave_repl_offset:") >= want)
+        if (strstr(info, "master_link_status:up") && info_field(info, "slave_repl_offset:") >= want)
             return;
         sleep_ms(25);
     }
