@@ -218,7 +218,7 @@ typedef struct round {
     size_t pending; /* commands without a final reply */
     int refresh;    /* the map must be read again */
     int wait;       /* wait before the next round */
-    char why[256];  /* why the last of them is pending */
+    char why[600];  /* why the last of them is pending: "host:port: reason" */
 } round_t;
 
 /* Notes a command left for the next round, and why. */
