@@ -358,8 +358,8 @@ def report(args, out=sys.stdout):
         w("| buckets | masters | masters without a bucket | buckets per master (min–max) | "
           "bucket entries per master, max / mean | entries in one bucket | one bucket's two "
           "sets, MB | items per bucket per round | a round, at most | items/s one bucket "
-          "gives | fullest bucket at peak | take calls/s per firer, idle |")
-        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "gives | fullest bucket at peak | take calls/s per firer, idle | ZCARD/s per firer |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for buckets in args.compare:
             for masters in args.masters:
                 sim = simulate(args, orders, items, buckets, masters, scale, due_peak)
@@ -372,9 +372,10 @@ def report(args, out=sys.stdout):
                   f"{ent[3]:.2f} | {fmt(mean_b)} | "
                   f"{mean_b * MEASURED['bucket_bytes_per_item'] / 1e6:,.0f} | {sim['per']} | "
                   f"{sim['round_total']} | {fmt(sim['cap_bucket'], 1)} | "
-                  f"{sim['due_bucket_max'] / sim['cap_bucket'] * 100:.0f} % | {fmt(calls)} |")
+                  f"{sim['due_bucket_max'] / sim['cap_bucket'] * 100:.0f} % | {fmt(calls)} | "
+                  f"{fmt(1000.0 / args.interval_ms * buckets)} |")
         w()
-    w(f"({time.monotonic() - t0:.1f} s)")
+    sys.stderr.write(f"({time.monotonic() - t0:.1f} s)\n")
 
 
 def int_list(text):
