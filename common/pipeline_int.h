@@ -67,8 +67,8 @@ typedef struct pipe {
     ac_stores_t *stores;
     const char *notify_topic;
     int64_t journey_ttl, history_ttl, facts_ttl; /* facts_ttl 0: ANALYTICS=false */
-    ac_schedule_t *sched; /* the schedule, over w->redis */
-    ac_fire_t *fire;      /* NULL: this worker does not fire scheduled messages */
+    ac_schedule_t *sched;                        /* the schedule, over w->redis */
+    ac_fire_t *fire; /* NULL: this worker does not fire scheduled messages */
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
