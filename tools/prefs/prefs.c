@@ -41,6 +41,20 @@ static int valid_what(const char *what)
            ac_prefs_marketing(kind);
 }
 
+/* Reads REDIS_CLUSTER as the workers do (auto when unset); -1 after
+ * saying which value is wrong. */
+static int cluster_mode(ac_redis_cluster_t *mode)
+{
+    char why[256];
+    const char *cluster = getenv("REDIS_CLUSTER");
+    *mode = AC_REDIS_CLUSTER_AUTO;
+    if (cluster && *cluster && ac_redis_cluster_parse(cluster, mode, why, sizeof(why)) < 0) {
+        fprintf(stderr, "ac-prefs: invalid setting REDIS_CLUSTER=%s: %s\n", cluster, why);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = NULL, *store = NULL, *customer = NULL, *what = NULL, *prefer = NULL;
@@ -80,12 +94,9 @@ int main(int argc, char **argv)
         return usage("WHAT is marketing, channel:email, channel:sms, kind:review_request or "
                      "kind:referral_invite");
     char err[512], key[600];
-    const char *cluster = getenv("REDIS_CLUSTER");
-    ac_redis_cluster_t mode = AC_REDIS_CLUSTER_AUTO;
-    if (cluster && *cluster && ac_redis_cluster_parse(cluster, &mode, err, sizeof(err)) < 0) {
-        fprintf(stderr, "ac-prefs: invalid setting REDIS_CLUSTER=%s: %s\n", cluster, err);
+    ac_redis_cluster_t mode;
+    if (cluster_mode(&mode) < 0)
         return 2;
-    }
     ac_redis_t *r = ac_redis_new(url, 5000, err, sizeof(err));
     if (!r)
         return usage(err);
