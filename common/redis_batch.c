@@ -177,28 +177,46 @@ static int cluster_added(ac_redis_batch_t *b, size_t item, size_t off, int slot)
     return 0;
 }
 
+/* Formats with ac_resp_append_vfmt(), falling back on hiredis for
+ * directives it does not know. Returns the command's length in out, or -1. */
+static long format_into(ac_buf_t *out, const char *fmt, va_list ap)
+{
+    size_t off = out->len;
+    if (ac_resp_append_vfmt(out, fmt, ap) < 0) {
+        char *cmd = NULL;
+        int len = redisvFormatCommand(&cmd, fmt, ap);
+        if (len > 0)
+            ac_buf_append(out, cmd, (size_t)len);
+        free(cmd);
+        if (len <= 0)
+            return -1;
+    }
+    return out->oom ? -1 : (long)(out->len - off);
+}
+
 int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...)
 {
     if (batch_reserve(b) < 0)
         return -1;
     va_list ap;
     va_start(ap, fmt);
-    int rc;
+    int rc = -1;
     if (b->cluster) {
-        /* hiredis formats into memory of its own, as its own append does. */
-        char *cmd = NULL;
-        int len = redisvFormatCommand(&cmd, fmt, ap);
         size_t off = b->buf.len;
+        long len = format_into(&b->buf, fmt, ap);
         if (len > 0)
-            ac_buf_append(&b->buf, cmd, (size_t)len);
-        rc = len > 0 ? 0 : -1;
-        if (rc == 0)
-            rc = cluster_added(b, item, off, ac_resp_slot(cmd, (size_t)len));
-        free(cmd);
+            rc = cluster_added(b, item, off, ac_resp_slot(b->buf.data + off, (size_t)len));
     } else {
-        rc = redisvAppendCommand(b->r->ctx, fmt, ap) == REDIS_OK ? 0 : -1;
-        if (rc == 0)
+        /* Formatted into the batch's scratch, then handed to hiredis as
+         * it is: hiredis's own formatting goes through printf for every
+         * argument. */
+        b->buf.len = 0;
+        long len = format_into(&b->buf, fmt, ap);
+        if (len > 0 &&
+            redisAppendFormattedCommand(b->r->ctx, b->buf.data, (size_t)len) == REDIS_OK) {
             b->items[b->n++] = item;
+            rc = 0;
+        }
     }
     va_end(ap);
     if (rc < 0)

@@ -41,6 +41,131 @@ void ac_resp_append_argv(ac_buf_t *b, int argc, const char *const *argv, const s
         ac_resp_append_arg(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
 }
 
+/* One directive's text: a pointer to the caller's bytes, or a number
+ * written into num. */
+typedef struct piece {
+    const char *p;
+    size_t n;
+    char num[24];
+} piece_t;
+
+/* Writes v in decimal into pc->num without printf. */
+static void piece_number(piece_t *pc, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    pc->n = sizeof(tmp) - i;
+    memcpy(pc->num, tmp + i, pc->n);
+    pc->p = pc->num;
+}
+
+/* Reads the directive at f (just past its '%') into pc and returns the
+ * format's position after it, or NULL for a directive not handled here. */
+static const char *read_directive(const char *f, piece_t *pc, va_list *ap)
+{
+    if (*f == 's') {
+        pc->p = va_arg(*ap, const char *);
+        pc->n = pc->p ? strlen(pc->p) : 0;
+        return f + 1;
+    }
+    if (*f == 'b') {
+        pc->p = va_arg(*ap, const char *);
+        pc->n = va_arg(*ap, size_t);
+        return f + 1;
+    }
+    if (*f == 'd') {
+        piece_number(pc, va_arg(*ap, int));
+        return f + 1;
+    }
+    if (f[0] == 'l' && f[1] == 'l' && f[2] == 'd') {
+        piece_number(pc, va_arg(*ap, long long));
+        return f + 3;
+    }
+    if (*f == '%') {
+        pc->p = "%";
+        pc->n = 1;
+        return f + 1;
+    }
+    return NULL;
+}
+
+/* The first pass: reads every directive's value into pcs and each
+ * argument's length into lens. Returns the argument count, or -1. */
+static int measure(const char *fmt, va_list *ap, piece_t *pcs, size_t *lens)
+{
+    int argc = 0, npc = 0, touched = 0;
+    size_t len = 0;
+    for (const char *f = fmt; *f;) {
+        if (*f == ' ') {
+            if (touched) {
+                if (argc == AC_RESP_FMT_MAX)
+                    return -1;
+                lens[argc++] = len;
+            }
+            len = 0;
+            touched = 0;
+            f++;
+        } else if (*f == '%') {
+            if (npc == AC_RESP_FMT_MAX || !(f = read_directive(f + 1, &pcs[npc], ap)))
+                return -1;
+            len += pcs[npc++].n;
+            touched = 1;
+        } else {
+            len++;
+            touched = 1;
+            f++;
+        }
+    }
+    if (touched) {
+        if (argc == AC_RESP_FMT_MAX)
+            return -1;
+        lens[argc++] = len;
+    }
+    return argc;
+}
+
+int ac_resp_append_vfmt(ac_buf_t *b, const char *fmt, va_list ap)
+{
+    piece_t pcs[AC_RESP_FMT_MAX];
+    size_t lens[AC_RESP_FMT_MAX];
+    va_list cp;
+    va_copy(cp, ap);
+    int argc = measure(fmt, &cp, pcs, lens);
+    va_end(cp);
+    if (argc < 0)
+        return -1;
+    ac_resp_append_header(b, argc);
+    int arg = 0, npc = 0, touched = 0;
+    for (const char *f = fmt; *f; f++) {
+        if (*f == ' ') {
+            if (touched)
+                ac_buf_append(b, "\r\n", 2);
+            touched = 0;
+            continue;
+        }
+        if (!touched)
+            append_count(b, '$', lens[arg++]);
+        touched = 1;
+        if (*f == '%') {
+            ac_buf_append(b, pcs[npc].p, pcs[npc].n);
+            npc++;
+            f += (f[1] == 'l') ? 3 : 1;
+        } else {
+            ac_buf_append(b, f, 1);
+        }
+    }
+    if (touched)
+        ac_buf_append(b, "\r\n", 2);
+    return 0;
+}
+
 /* Reads the decimal count after the prefix at *p, up to "\r\n", and moves
  * *p past it. Returns the count, or -1 when malformed. */
 static long long read_count(const char **p, const char *end, char prefix)

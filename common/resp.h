@@ -8,6 +8,7 @@
 #ifndef AC_RESP_H
 #define AC_RESP_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -16,6 +17,20 @@
  * one command, exactly as hiredis's redisFormatCommandArgv() writes it.
  * An allocation failure sets b->oom, as every ac_buf_t append does. */
 void ac_resp_append_argv(ac_buf_t *b, int argc, const char *const *argv, const size_t *argvlen);
+
+/* The most arguments and directives ac_resp_append_vfmt() formats; a
+ * longer format is left to hiredis. */
+#define AC_RESP_FMT_MAX 32
+
+/* Appends the command fmt describes, as hiredis's redisvFormatCommand()
+ * would write it: spaces separate arguments, and %s (a C string), %b (a
+ * pointer and a size_t length), %d, %lld and %% fill them. It formats
+ * without printf or any allocation but b's, because the event path
+ * formats some twenty commands per event. Returns 0, or -1 with b
+ * unchanged for a directive it does not know or more than
+ * AC_RESP_FMT_MAX arguments or directives: the caller then formats with
+ * hiredis, from a copy of ap. */
+int ac_resp_append_vfmt(ac_buf_t *b, const char *fmt, va_list ap);
 
 /* The parts of ac_resp_append_argv(), for a command whose arguments are
  * not in one array: the header of a command of argc arguments, then each

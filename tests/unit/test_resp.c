@@ -51,6 +51,59 @@ static void test_format_like_hiredis(void **state)
     ac_buf_free(&b);
 }
 
+/* Formats fmt both ways and compares: ac_resp_append_vfmt() must write
+ * what hiredis's redisvFormatCommand() writes, byte for byte. */
+static int ac_resp_append_vfmt_test(ac_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ac_resp_append_vfmt(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void check_fmt(const char *fmt, ...)
+{
+    va_list ap, cp;
+    va_start(ap, fmt);
+    va_copy(cp, ap);
+    char *want = NULL;
+    int n = redisvFormatCommand(&want, fmt, cp);
+    va_end(cp);
+    ac_buf_t b = AC_BUF_INIT;
+    ac_buf_append(&b, "x", 1); /* appends after what is there */
+    assert_int_equal(ac_resp_append_vfmt(&b, fmt, ap), 0);
+    va_end(ap);
+    assert_true(n > 0);
+    assert_int_equal(b.len - 1, (size_t)n);
+    assert_memory_equal(b.data + 1, want, (size_t)n);
+    free(want);
+    ac_buf_free(&b);
+}
+
+static void test_vfmt_like_hiredis(void **state)
+{
+    (void)state;
+    check_fmt("PING");
+    check_fmt("GET %s", "k");
+    check_fmt("  SET   %s %s  PX %lld ", "{a}k", "", (long long)-9223372036854775807LL - 1);
+    check_fmt("HSET %s %s %b %s %s", "h", "id", "bin\0\r\nary", (size_t)9, "id:m", "1 2 3");
+    check_fmt("EXISTS ac:m:{%s}", "st\xc3\xa4re");
+    check_fmt("ZREVRANGE %s 0 %d", "z", -2147483647 - 1);
+    check_fmt("ZINCRBY %s %lld %s", "z", 0LL, "cat%x");
+    check_fmt("X 100%% a%sb%dc", "", 7);
+    /* What it does not handle it refuses, leaving the buffer as it was. */
+    ac_buf_t b = AC_BUF_INIT;
+    assert_int_equal(ac_resp_append_vfmt_test(&b, "SET %s %f", "k", 1.5), -1);
+    assert_int_equal(b.len, 0);
+    char many[200] = "MSET";
+    for (int i = 0; i < AC_RESP_FMT_MAX; i++)
+        strcat(many, " a");
+    assert_int_equal(ac_resp_append_vfmt_test(&b, many), -1);
+    assert_int_equal(b.len, 0);
+    ac_buf_free(&b);
+}
+
 static void test_arg(void **state)
 {
     (void)state;
@@ -147,6 +200,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_like_hiredis),
+        cmocka_unit_test(test_vfmt_like_hiredis),
         cmocka_unit_test(test_arg),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_routing_key),
