@@ -1,8 +1,10 @@
 /* The event contract (docs/events.md): one JSON object per Kafka record.
  *
- * ac_event_parse() validates a record and returns a parsed event whose
- * strings point into the parsed JSON document it owns, so parsing costs one
- * json-c parse and one small allocation for the items. Optional fields that
+ * ac_event_parse() validates a record and returns a parsed event that owns
+ * a copy of the record and of the strings it keeps: it reads the record
+ * with yajl's callbacks and builds no JSON tree (ac_event_root() builds
+ * one when a caller needs it), and it reads with json-c the records yajl
+ * cannot decide the same way (event_int.h). Optional fields that
  * are absent, or of the wrong JSON type, read as NULL / 0 / has_* = 0;
  * unknown fields are ignored. */
 #ifndef AC_EVENT_H
@@ -95,8 +97,18 @@ typedef struct ac_event {
         const char *comment;
     } feedback;
 
-    json_object *root; /* owns every string above */
+    /* The record as parsed by json-c: set by ac_event_from_json(), and
+     * built on first use by ac_event_root() for an event of
+     * ac_event_parse(), which reads without a tree. */
+    json_object *root;
+    const char *raw; /* ac_event_parse(): its copy of the record, which it owns */
+    size_t raw_len;
 } ac_event_t;
+
+/* The event's JSON tree (borrowed: the event owns it), built from its
+ * record on first use when the event was read without one; NULL when out
+ * of memory. */
+json_object *ac_event_root(const ac_event_t *ev);
 
 /* Parses and validates one record of len bytes (not NUL-terminated).
  * Records over max_bytes (0: AC_EVENT_MAX_BYTES_DEFAULT) are refused

@@ -49,7 +49,7 @@ int ac_facts_encode_rating(char *buf, size_t bufsz, const ac_event_t *ev)
     const char *msg = "";
     json_object *fb, *src;
     /* feedback.message_id names the message the rating answers, when known. */
-    if (json_object_object_get_ex(ev->root, "feedback", &fb) &&
+    if (json_object_object_get_ex(ac_event_root(ev), "feedback", &fb) &&
         json_object_object_get_ex(fb, "message_id", &src) &&
         json_object_is_type(src, json_type_string))
         msg = json_object_get_string(src);

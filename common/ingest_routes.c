@@ -285,7 +285,7 @@ static json_object *parse_events(route_t *r)
                        e.detail);
                 goto fail_arr;
             }
-            json_object_array_add(list, json_object_get(ev->root));
+            json_object_array_add(list, json_object_get(ac_event_root(ev)));
             ac_event_destroy(ev);
         }
         if (!ok) {
@@ -310,7 +310,7 @@ static json_object *parse_events(route_t *r)
                 json_object_put(list);
                 return NULL;
             }
-            json_object_array_add(list, json_object_get(ev->root));
+            json_object_array_add(list, json_object_get(ac_event_root(ev)));
             ac_event_destroy(ev);
         }
         p += n + 1;

@@ -129,8 +129,10 @@ char *ac_message_encode(const char *id, ac_kind_t kind, int64_t created_ms, int6
                         const ac_event_t *ev, size_t *len)
 {
     size_t n = 0;
-    const char *s = json_object_to_json_string_length(
-        ev->root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    json_object *root = ac_event_root(ev);
+    const char *s = root ? json_object_to_json_string_length(
+                               root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n)
+                         : NULL;
     return s ? ac_message_encode_json(id, kind, created_ms, due_ms, s, n, len) : NULL;
 }
 

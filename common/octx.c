@@ -18,23 +18,45 @@ int ac_octx_wanted(const ac_event_t *ev)
            !(ev->customer.phone && *ev->customer.phone);
 }
 
+/* Adds name: v to o when v is given. */
+static void add_str(json_object *o, const char *name, const char *v)
+{
+    if (o && v)
+        json_object_object_add(o, name, json_object_new_string(v));
+}
+
+/* The context is written from the event's parsed fields, not from its
+ * JSON tree: the order-worker reads records without building one, and the
+ * fields are all that completing an event can use. */
 char *ac_octx_of(const ac_event_t *ev)
 {
     json_object *ctx = json_object_new_object(), *order = json_object_new_object();
+    json_object *store = json_object_new_object(), *cust = json_object_new_object();
     char *out = NULL;
-    if (!ctx || !order)
+    if (!ctx || !order || !store || !cust)
         goto out;
-    json_object *store = member(ev->root, "store"), *customer = member(ev->root, "customer");
-    if (store)
-        json_object_object_add(ctx, "store", json_object_get(store));
-    if (customer)
-        json_object_object_add(ctx, "customer", json_object_get(customer));
-    if (ev->order.number)
-        json_object_object_add(order, "number", json_object_new_string(ev->order.number));
+    add_str(store, "id", ev->store.id);
+    add_str(store, "name", ev->store.name);
+    add_str(store, "locale", ev->store.locale);
+    add_str(store, "timezone", ev->store.timezone);
+    add_str(cust, "id", ev->customer.id);
+    add_str(cust, "email", ev->customer.email);
+    add_str(cust, "phone", ev->customer.phone);
+    add_str(cust, "first_name", ev->customer.first_name);
+    add_str(cust, "locale", ev->customer.locale);
+    add_str(cust, "timezone", ev->customer.timezone);
+    if (ev->customer.has_marketing_consent)
+        json_object_object_add(cust, "marketing_consent",
+                               json_object_new_boolean(ev->customer.marketing_consent));
+    add_str(order, "number", ev->order.number);
+    json_object_object_add(ctx, "store", store);
+    json_object_object_add(ctx, "customer", cust);
     json_object_object_add(ctx, "order", order);
-    order = NULL;
+    store = cust = order = NULL;
     out = strdup(json_object_to_json_string_ext(ctx, JSON_C_TO_STRING_PLAIN));
 out:
+    json_object_put(store);
+    json_object_put(cust);
     json_object_put(order);
     json_object_put(ctx);
     return out;
@@ -71,7 +93,7 @@ char *ac_octx_merge(const ac_event_t *ev, const char *ctx, size_t ctx_len)
     char *out = NULL;
     json_tokener_free(tok);
     if (!json_object_is_type(c, json_type_object) ||
-        json_object_deep_copy(ev->root, &copy, NULL) != 0)
+        json_object_deep_copy(ac_event_root(ev), &copy, NULL) != 0)
         goto out;
     static const char *parts[] = {"store", "order", "customer"};
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {

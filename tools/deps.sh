@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev
+  librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev libyajl-dev
   libmicrohttpd-dev libssl-dev libcmocka-dev
 )
 if [[ "${1:-all}" != build ]]; then

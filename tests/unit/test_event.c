@@ -171,7 +171,14 @@ static void test_full_order_placed(void **state)
     assert_null(ev->shipment.id);
     assert_null(ev->ret.id);
     assert_false(ev->ret.has_refund_amount);
-    assert_non_null(ev->root);
+    /* Read without a tree; the tree is built when asked for. */
+    assert_null(ev->root);
+    json_object *root = ac_event_root(ev);
+    assert_non_null(root);
+    assert_ptr_equal(ac_event_root(ev), root);
+    json_object *v = NULL;
+    assert_true(json_object_object_get_ex(root, "event_id", &v));
+    assert_string_equal(json_object_get_string(v), ev->event_id);
     ac_event_destroy(ev);
 }
 
