@@ -14,15 +14,21 @@
 
 #define FIRE_BATCH 500
 
+/* How often the aftercare_scheduled_pending gauge is read again: its
+ * count costs a ZCARD per bucket, as many commands as a round's take, and
+ * a gauge scraped every few seconds gains nothing from every round's. */
+#define PENDING_EVERY_MS 5000
+
 struct ac_fire {
     ac_worker_t *w;
     ac_schedule_t *sched; /* borrowed */
     const char *notify_topic;
     int64_t lease, interval;
-    int64_t next;       /* monotonic: the next round */
-    ac_wmprobe_t *wm;   /* NULL: no watermarks (WATERMARK_TOPICS=none) */
-    int64_t started_ms; /* wall clock: a watermark never read lags from here */
-    int64_t facts_ttl;  /* ANALYTICS_RETENTION */
+    int64_t next;         /* monotonic: the next round */
+    ac_wmprobe_t *wm;     /* NULL: no watermarks (WATERMARK_TOPICS=none) */
+    int64_t started_ms;   /* wall clock: a watermark never read lags from here */
+    int64_t facts_ttl;    /* ANALYTICS_RETENTION */
+    int64_t pending_next; /* monotonic: the next read of the pending gauge */
 };
 
 /* Records the messages the journey stopped at fire time as suppressed, for
@@ -156,6 +162,21 @@ static int fire_outcome(ac_fire_t *f, const ac_schedule_due_t *d, const ac_kafka
     return 1;
 }
 
+/* Sets the pending gauge, at most every PENDING_EVERY_MS (the first round
+ * reads it). The gauge keeps its last value in between, and after a read
+ * that failed: the next one is due PENDING_EVERY_MS later all the same. */
+static void fire_pending_gauge(ac_fire_t *f)
+{
+    char err[256];
+    long long pending;
+    int64_t mono = ac_time_mono_ms();
+    if (mono < f->pending_next)
+        return;
+    f->pending_next = mono + PENDING_EVERY_MS;
+    if (ac_schedule_pending(f->sched, &pending, err, sizeof(err)) == 0)
+        ac_metrics_set(f->w->metrics, "aftercare_scheduled_pending", "", (double)pending);
+}
+
 /* One firing round (fire.h). Each record is acknowledged on its own, so
  * one Kafka keeps refusing does not hold back the others. */
 static void fire_due(ac_fire_t *f)
@@ -195,9 +216,7 @@ static void fire_due(ac_fire_t *f)
     if (n_ack)
         ac_metrics_set(f->w->metrics, "aftercare_scheduled_lateness_seconds", "", lateness);
     ac_schedule_due_clear(due, n);
-    long long pending;
-    if (ac_schedule_pending(f->sched, &pending, err, sizeof(err)) == 0)
-        ac_metrics_set(f->w->metrics, "aftercare_scheduled_pending", "", (double)pending);
+    fire_pending_gauge(f);
 }
 
 ac_fire_t *ac_fire_new(ac_worker_t *w, ac_schedule_t *sched, char *err, size_t errsz)

@@ -32,7 +32,12 @@
 #define FIRST_WAIT_MS 20
 #define MAX_WAIT_MS   500
 
-/* The index in r->nodes of host:port, added when new. -1: out of memory. */
+/* The index in r->nodes of host:port, added when new. -1: out of memory.
+ * The slot map keeps a node list of its own (slotmap.c), but that one
+ * lives only as long as the map, which each CLUSTER SLOTS replaces; this
+ * table outlives the maps so that a refresh keeps the open connections,
+ * and node_of translates the current map's nodes into it. ASK also names
+ * nodes here that the map need not hold. */
 static int node_index(ac_redis_t *r, const char *host, int port)
 {
     for (size_t i = 0; i < r->n_nodes; i++)

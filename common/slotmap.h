@@ -3,7 +3,8 @@
  * cluster-aware batch needs to send one pipeline per node (issue 16).
  * Modelled on hiredis-cluster's route table (hircluster.c, built from
  * CLUSTER SLOTS and updated on MOVED), without its hiredis 1.x
- * dependency. Nothing uses it yet.
+ * dependency. The Redis client's cluster mode (redis_cluster.c) routes
+ * by it.
  *
  * Ownership: the map owns its node addresses; the reply it is built from
  * stays the caller's. */

@@ -45,6 +45,8 @@ import time
 import urllib.error
 import urllib.request
 
+from redisslot import CLUSTER_SLOTS, key_slot
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = os.path.abspath(os.environ.get("AC_BIN_DIR") or os.path.join(REPO, "build", "bin"))
@@ -217,44 +219,6 @@ def record_bytes(rec):
 
 
 # ------------------------------------------------------------ redis cluster
-
-CLUSTER_SLOTS = 16384
-
-
-def _crc16_table():
-    table = []
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_CRC16 = _crc16_table()
-
-
-def crc16(data):
-    """CRC16/XMODEM (polynomial 0x1021, initial 0), the checksum Redis
-    Cluster derives key slots from."""
-    crc = 0
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ b) & 0xFF]
-    return crc
-
-
-def key_slot(key):
-    """The Redis Cluster slot of a key (str or bytes): CRC16 of the key, or
-    of its hash tag (what is between the first "{" and the first "}" after
-    it, when that is not empty), modulo 16384."""
-    k = key if isinstance(key, bytes) else str(key).encode()
-    start = k.find(b"{")
-    if start != -1:
-        end = k.find(b"}", start + 1)
-        if end > start + 1:
-            k = k[start + 1:end]
-    return crc16(k) % CLUSTER_SLOTS
-
 
 class RedisReplyError(str):
     """An error reply (-ERR ...) as decode_reply gives it: a str, so that it

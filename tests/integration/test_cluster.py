@@ -34,17 +34,16 @@ import datetime
 import os
 import random
 import signal
-import threading
 import time
 import unittest
 from unittest import mock
 
-import gen_events
 import test_crash
 import test_journey
 from stack import Stack, StackError, decode_reply, redis_call
 from test_journey import expected_messages
-from test_timeliness import by_kind_and_order, order_key, placed_orders, shipment_id, utc
+from test_kill_storm import Flow
+from test_timeliness import by_kind_and_order, order_key, placed_orders
 
 
 class OnCluster:
@@ -96,48 +95,6 @@ CFG = {"review": REVIEW_S, "referral": REFERRAL_S, "stores": {}}
 
 def parse_ts(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
-class Flow(threading.Thread):
-    """Produces the orders in chunks: each chunk's orders placed and
-    delivered now, and the returns of its returned orders RETURN_AFTER_S
-    later in event time, all written to Kafka at once. Keeps every event
-    produced (for expected_messages) and when each chunk went out."""
-
-    def __init__(self, st, placed, returned):
-        super().__init__(name="flow", daemon=True)
-        self.st, self.placed, self.returned = st, placed, returned
-        self.events = []
-        self.chunks = []  # (time delivered, [order keys])
-        self.error = None
-        self.lock = threading.Lock()
-
-    def run(self):
-        try:
-            for i in range(0, len(self.placed), CHUNK):
-                chunk = self.placed[i:i + CHUNK]
-                now = time.time()
-                for p in chunk:
-                    p["occurred_at"] = utc(now).isoformat()
-                delivered = [gen_events.shipment(p, "shipment.delivered", utc(now),
-                                                 shipment_id(p)) for p in chunk]
-                returns = [gen_events.return_event(p, "return.requested",
-                                                   utc(now + RETURN_AFTER_S))
-                           for p in chunk if order_key(p) in self.returned]
-                self.st.produce("orders", [gen_events.encode(e) for e in chunk])
-                self.st.produce("shipments", [gen_events.encode(e) for e in delivered])
-                if returns:
-                    self.st.produce("returns", [gen_events.encode(e) for e in returns])
-                with self.lock:
-                    self.events += chunk + delivered + returns
-                    self.chunks.append((now, [order_key(p) for p in chunk]))
-                time.sleep(PACE)
-        except Exception as e:  # reported by the test, not lost in the thread
-            self.error = e
-
-    def produced_chunks(self):
-        with self.lock:
-            return list(self.chunks)
 
 
 def busy_key(st, flow, kind):
@@ -196,7 +153,8 @@ class MasterFailoverTest(unittest.TestCase):
                 procs[name] = st.start_worker(name, env, wait=False)
             for p in procs.values():
                 st.wait_ready(p, 60)
-            flow = Flow(st, placed, returned)
+            flow = Flow(st, placed, returned, pace=PACE, chunk=CHUNK,
+                        return_after=RETURN_AFTER_S)
             t0 = time.time()
             flow.start()
 

@@ -41,31 +41,47 @@ NOTIFY_ENV = {"CLAIM_TTL": "3s", "HTTP_TIMEOUT": "1s", **KAFKA_TUNING}
 
 class Flow(threading.Thread):
     """Produces the orders in chunks, each with its deliveries now and the
-    returns of its returned orders a second later in event time, written
-    to Kafka at once: the return is in its topic long before the review
-    request is due."""
+    returns of its returned orders return_after seconds later in event
+    time, written to Kafka at once: the return is in its topic long before
+    the review request is due. Keeps every event produced (for
+    test_journey.expected_messages) and when each chunk went out, which
+    test_cluster.py's failover test, sharing this flow, reads."""
 
-    def __init__(self, st, placed, returned, pace):
-        super().__init__(daemon=True)
+    def __init__(self, st, placed, returned, pace, chunk=CHUNK, return_after=RETURN_AFTER_S):
+        super().__init__(name="flow", daemon=True)
         self.st, self.placed, self.returned, self.pace = st, placed, returned, pace
+        self.chunk, self.return_after = chunk, return_after
+        self.events = []
+        self.chunks = []  # (time delivered, [order keys])
         self.error = None
+        self.lock = threading.Lock()
 
     def run(self):
         try:
-            for i in range(0, len(self.placed), CHUNK):
-                chunk = self.placed[i:i + CHUNK]
+            for i in range(0, len(self.placed), self.chunk):
+                chunk = self.placed[i:i + self.chunk]
                 now = time.time()
                 for p in chunk:
                     p["occurred_at"] = utc(now).isoformat()
-                self.st.produce("orders", [gen_events.encode(p) for p in chunk])
-                self.st.produce("shipments", [gen_events.encode(gen_events.shipment(
-                    p, "shipment.delivered", utc(now), shipment_id(p))) for p in chunk])
-                self.st.produce("returns", [gen_events.encode(gen_events.return_event(
-                    p, "return.requested", utc(now + RETURN_AFTER_S)))
-                    for p in chunk if order_key(p) in self.returned])
+                delivered = [gen_events.shipment(p, "shipment.delivered", utc(now),
+                                                 shipment_id(p)) for p in chunk]
+                returns = [gen_events.return_event(p, "return.requested",
+                                                   utc(now + self.return_after))
+                           for p in chunk if order_key(p) in self.returned]
+                self.st.produce("orders", [gen_events.encode(e) for e in chunk])
+                self.st.produce("shipments", [gen_events.encode(e) for e in delivered])
+                if returns:
+                    self.st.produce("returns", [gen_events.encode(e) for e in returns])
+                with self.lock:
+                    self.events += chunk + delivered + returns
+                    self.chunks.append((now, [order_key(p) for p in chunk]))
                 time.sleep(self.pace)
         except Exception as e:  # reported by the test, not lost in the thread
             self.error = e
+
+    def produced_chunks(self):
+        with self.lock:
+            return list(self.chunks)
 
 
 class KillStormTest(unittest.TestCase):

@@ -3,8 +3,8 @@
 stand on.
 
 - The pure pieces: CRC16/XMODEM and key slots with hash tags (Redis's own
-  examples), the RESP reader and decoder, MOVED/ASK parsing and which
-  argument a command is routed by.
+  examples; redisslot.py, which stack.py routes by), the RESP reader and
+  decoder, MOVED/ASK parsing and which argument a command is routed by.
 - Live: a cluster of three masters and three replicas starts, every key
   slot agrees with the server's CLUSTER KEYSLOT, keys written through
   redis_command land on the master serving their slot and are found by
@@ -23,7 +23,8 @@ import time
 import unittest
 
 import stack
-from stack import Stack, command_key, crc16, decode_reply, key_slot, read_reply, redirect_of
+from redisslot import crc16, key_slot
+from stack import Stack, command_key, decode_reply, read_reply, redirect_of
 
 
 class KeySlotTest(unittest.TestCase):

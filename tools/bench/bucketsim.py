@@ -23,17 +23,22 @@ and reports:
   - optionally, the same for other bucket counts (--compare).
 
 The memory and Redis-CPU constants are measurements (see MEASURED below and
-docs/capacity.md). Python 3 standard library only.
+docs/capacity.md). Python 3 standard library only, and the Redis Cluster
+key slots of tests/integration/redisslot.py.
 """
 
 import argparse
 import binascii
 import math
+import os
 import random
 import sys
 import time
 
-SLOTS = 16384
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+
+from redisslot import CLUSTER_SLOTS as SLOTS, crc16, key_slot  # noqa: E402
 
 # Measured on Redis 7.0.15 (jemalloc), this repository's ac-bench-schedule
 # with 200,000 pending items and 1,200-byte records; docs/capacity.md.
@@ -50,53 +55,15 @@ MEASURED = {
 }
 
 
-# --- CRC16 XMODEM and Redis Cluster slots ----------------------------------
-
-def _crc16_table():
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_TABLE = _crc16_table()
-
-
-def crc16(data: bytes) -> int:
-    """CRC16 XMODEM (poly 0x1021, init 0, no reflection), as Redis Cluster."""
-    crc = 0
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[((crc >> 8) ^ b) & 0xFF]
-    return crc
-
-
-def hash_part(key: bytes) -> bytes:
-    """The part of a key Redis Cluster hashes: a non-empty {...} hash tag,
-    the first one, or else the whole key."""
-    start = key.find(b"{")
-    if start >= 0:
-        end = key.find(b"}", start + 1)
-        if end > start + 1:
-            return key[start + 1:end]
-    return key
-
-
-def slot(key, crc=crc16) -> int:
-    if isinstance(key, str):
-        key = key.encode()
-    return crc(hash_part(key)) % SLOTS
-
+# --- CRC16 XMODEM and Redis Cluster slots (tests/integration/redisslot.py) ---
 
 def self_check():
     """The check values: CRC16 XMODEM of "123456789" and Redis's own
     CLUSTER KEYSLOT examples. Returns a fast CRC equal to crc16."""
     assert crc16(b"123456789") == 0x31C3, "crc16 check value"
-    assert slot("foo") == 12182, "slot of foo"
-    assert slot("{user1000}.following") == slot("{user1000}.followers")
-    assert slot("foo{}{bar}") == crc16(b"foo{}{bar}") % SLOTS
+    assert key_slot("foo") == 12182, "slot of foo"
+    assert key_slot("{user1000}.following") == key_slot("{user1000}.followers")
+    assert key_slot("foo{}{bar}") == crc16(b"foo{}{bar}") % SLOTS
     # binascii.crc_hqx with init 0 is the same CRC, in C: use it when it
     # agrees on the check value and on sample keys.
     fast = lambda data: binascii.crc_hqx(data, 0)  # noqa: E731
@@ -244,7 +211,7 @@ def simulate(args, orders_by_slot, items_by_slot, buckets, masters, scale, due_p
         b_items[s % buckets] += items_by_slot[s] * scale
         b_orders[s % buckets] += orders_by_slot[s]
         node_items[owner[s]] += items_by_slot[s] * scale
-    b_node = [owner[slot("ac:sched:{b%d}" % b)] for b in range(buckets)]
+    b_node = [owner[key_slot("ac:sched:{b%d}" % b)] for b in range(buckets)]
     total = sum(b_items)
     rounds_per_s = 1000.0 / args.interval_ms
     per, round_total, cap_bucket = take_capacity(buckets, args.round_max, rounds_per_s,
@@ -419,7 +386,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.check:
         self_check()
-        print(f"crc16('123456789') = 0x{crc16(b'123456789'):04X}; slot('foo') = {slot('foo')}")
+        print(f"crc16('123456789') = 0x{crc16(b'123456789'):04X}; slot('foo') = {key_slot('foo')}")
         for m in args.masters:
             print(f"{m} masters: " + ", ".join(f"{a}-{b}" for a, b in cluster_ranges(m)))
         return 0
