@@ -213,16 +213,16 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
                 op->release_ms = ac_watermark_release(
                     d->kind, d->due_ms,
                     ac_stores_get(p->stores, it->ev->store.id)->watermark_hold_ms);
-                size_t plen;
-                const char *payload = ac_pipe_item_payload(it, &plen);
-                b->records[n] = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms,
-                                                       d->due_ms, payload, plen, &op->record_len);
+                /* The trimmed event, which the order's items decided from
+                 * it share; the record is rebuilt from it when it fires. */
+                b->records[n] = ac_event_encode(it->ev, &op->event_len);
                 if (!b->records[n]) {
                     ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
                     rc = -2;
                     goto out;
                 }
-                op->record = b->records[n];
+                op->event = b->records[n];
+                op->occurred_ms = it->ev->occurred_ms;
             } else {
                 op->type = AC_SCHEDULE_CANCEL;
                 op->journey_key = b->jkeys[i];
