@@ -153,36 +153,50 @@ static double bench_cancel(ac_schedule_t *r, long due_items)
 /* Runs the steps against a throwaway Redis and prints one table row; the
  * exit status says whether every due message was taken and the pending
  * count came out as expected. */
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct args {
+    const char *url, *events;
+    long items, due_items, record_bytes, orders;
+} args_t;
+
+/* Reads the command line into a; 0, or -1 after printing the usage. */
+static int parse_args(int argc, char **argv, args_t *a)
 {
-    const char *url = NULL, *events = NULL;
-    long items = 1000000, due_items = -1, record_bytes = 1200, orders = 100000;
+    *a = (args_t){NULL, NULL, 1000000, -1, 1200, 100000};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--redis") == 0)
-            url = argv[i + 1];
+            a->url = argv[i + 1];
         else if (strcmp(argv[i], "--items") == 0)
-            items = atol(argv[i + 1]);
+            a->items = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--due") == 0)
-            due_items = atol(argv[i + 1]);
+            a->due_items = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--record-bytes") == 0)
-            record_bytes = atol(argv[i + 1]);
+            a->record_bytes = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--events") == 0)
-            events = argv[i + 1];
+            a->events = argv[i + 1];
         else if (strcmp(argv[i], "--orders") == 0)
-            orders = atol(argv[i + 1]);
+            a->orders = atol(argv[i + 1]);
     }
-    if (due_items < 0)
-        due_items = events ? orders / 4 : 50000;
-    if (!url || items < BATCH || (!events && due_items > items) || record_bytes < 16 ||
-        (events && (orders < 1 || due_items > orders))) {
-        fprintf(
-            stderr,
+    if (a->due_items < 0)
+        a->due_items = a->events ? a->orders / 4 : 50000;
+    if (a->url && a->items >= BATCH && a->record_bytes >= 16 &&
+        (a->events ? a->orders >= 1 && a->due_items <= a->orders : a->due_items <= a->items))
+        return 0;
+    fprintf(stderr,
             "usage: ac-bench-schedule --redis URL [--items N>=%d] [--due N] "
             "[--record-bytes N>=16]\n"
             "       ac-bench-schedule --redis URL --events FILE [--orders N] [--due N<=orders]\n",
             BATCH);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    if (parse_args(argc, argv, &a) < 0)
         return 2;
-    }
+    const char *url = a.url, *events = a.events;
+    long items = a.items, due_items = a.due_items, record_bytes = a.record_bytes;
     char err[256];
     ac_redis_t *r = ac_redis_new(url, 30000, err, sizeof(err));
     if (!r) {
@@ -200,7 +214,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (events) {
-        int rc = bench_events(r, s, events, orders, due_items);
+        int rc = bench_events(r, s, events, a.orders, due_items);
         ac_schedule_destroy(s);
         ac_redis_destroy(r);
         return rc;
