@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evzip.h"
 #include "journey.h"
 #include "log.h"
 #include "redis_key.h"
@@ -20,7 +21,8 @@
  * - the event it was decided from, trimmed (ac_event_encode()), shared by
  *   every item of the order decided from the same event (a delivery
  *   schedules a review request and a referral invitation) in field
- *   "e:<ref>", ref being a hash of the event's bytes; the description then
+ *   "e:<ref>", packed (evzip.h), ref being a hash of the packed bytes; the
+ *   description then
  *   ends in " <occurred ms> <ref>", and the record is rebuilt from the two
  *   when the item fires (schedule_take.c). Two different events whose
  *   hashes collide in one order get "<ref>.1", "<ref>.2"...: an event is
@@ -238,19 +240,42 @@ static void event_ref(const char *ev, size_t len, char ref[17])
     ref[16] = '\0';
 }
 
-/* Queues an ADD: the item with its trimmed event when op has one, else
+/* The packed form (evzip.h) of the batch's last event: an order's items
+ * decided from one event come one after the other, and are packed once. */
+typedef struct packed {
+    const char *src;
+    size_t src_len;
+    char *data;
+    size_t len;
+} packed_t;
+
+/* Packs op's event into p unless p holds it already. 0, or -1 when out of
+ * memory. */
+static int pack_event(packed_t *p, const ac_schedule_op_t *op)
+{
+    if (p->data && p->src == op->event && p->src_len == op->event_len)
+        return 0;
+    free(p->data);
+    p->src = op->event;
+    p->src_len = op->event_len;
+    p->data = ac_evzip_pack(op->event, op->event_len, &p->len);
+    return p->data ? 0 : -1;
+}
+
+/* Queues an ADD: the item with its event (packed) when op has one, else
  * with its record. */
 static void append_add(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op,
-                       const char *items, const char *due, const char *csv, const char *meta)
+                       const packed_t *pk, const char *items, const char *due, const char *csv,
+                       const char *meta)
 {
     char marker[64], ttl[24], ref[17] = "", occurred[24] = "0";
-    const char *payload = op->event ? op->event : op->record;
-    size_t payload_len = op->event ? op->event_len : op->record_len;
+    const char *payload = op->event ? pk->data : op->record;
+    size_t payload_len = op->event ? pk->len : op->record_len;
     snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
     snprintf(ttl, sizeof(ttl), "%lld",
              (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
     if (op->event) {
-        event_ref(op->event, op->event_len, ref);
+        event_ref(pk->data, pk->len, ref);
         snprintf(occurred, sizeof(occurred), "%lld", (long long)op->occurred_ms);
     }
     const char *argv[] = {op->journey_key, items, op->id, due, marker,  csv,
@@ -262,7 +287,8 @@ static void append_add(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t 
 }
 
 /* Queues op's script on its order's slot, its reply to go to ops[item]. */
-static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op)
+static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op,
+                            const packed_t *pk)
 {
     char due[24], meta[700], items[SCHED_KEY_LEN];
     const char *csv = op->type == AC_SCHEDULE_DEFER && op->blockers
@@ -279,7 +305,7 @@ static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_
         const size_t lens[] = {strlen(items), strlen(op->id), op->record_len, strlen(meta)};
         ac_redis_batch_script(b, item, &defer_script, 1, 4, argv, lens);
     } else if (op->type == AC_SCHEDULE_ADD) {
-        append_add(b, item, op, items, due, csv, meta);
+        append_add(b, item, op, pk, items, due, csv, meta);
     } else {
         const char *argv[] = {op->journey_key, items, op->id, due};
         ac_redis_batch_script(b, item, &cancel_script, 2, 4, argv, NULL);
@@ -358,6 +384,7 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
 {
     apply_ctx_t a = {ops, NULL};
     ac_redis_batch_t *b = NULL;
+    packed_t pk = {NULL, 0, NULL, 0};
     int rc = -1;
     if (n == 0)
         return 0;
@@ -372,8 +399,14 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
     for (size_t i = 0; i < n; i++) {
         a.again[i][0] = INT64_MIN;
         ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
-        if (ops[i].journey_key && ops[i].id)
-            append_order_op(b, i, &ops[i]);
+        if (!ops[i].journey_key || !ops[i].id)
+            continue;
+        if (ops[i].type == AC_SCHEDULE_ADD && ops[i].event && pack_event(&pk, &ops[i]) < 0) {
+            snprintf(err, errsz, "out of memory");
+            ac_redis_batch_abort(b);
+            goto out;
+        }
+        append_order_op(b, i, &ops[i], &pk);
     }
     if (ac_redis_batch_exec(b, err, errsz) < 0)
         goto out;
@@ -383,6 +416,7 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
         append_bucket_op(s, b, &ops[i], a.again[i]);
     rc = ac_redis_batch_exec(b, err, errsz);
 out:
+    free(pk.data);
     free(a.again);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evzip.h"
 #include "timeutil.h"
 
 /* Records taken in one round, at most (plus the last chunk's). */
@@ -193,13 +194,19 @@ static int lease_round(round_t *t, int start, int count, size_t per, int64_t now
 
 /* The record of a checked item: a copy of its own, or rebuilt from the
  * event it shares (the reply's fifth element, the event's time, says
- * which). NULL when out of memory. */
+ * which), unpacked. NULL when out of memory (or the event cannot be
+ * unpacked, which only a damaged value would cause). */
 static char *check_record(const ac_schedule_due_t *d, const redisReply *rep, size_t *len)
 {
     const redisReply *rec = rep->element[3];
     if (rep->elements >= 5 && rep->element[4]->type == REDIS_REPLY_STRING) {
         int64_t occurred = strtoll(rep->element[4]->str, NULL, 10);
-        return ac_message_encode_json(d->id, d->kind, occurred, d->due_ms, rec->str, rec->len, len);
+        size_t n = 0;
+        char *ev = ac_evzip_unpack(rec->str, rec->len, &n);
+        char *out =
+            ev ? ac_message_encode_json(d->id, d->kind, occurred, d->due_ms, ev, n, len) : NULL;
+        free(ev);
+        return out;
     }
     char *copy = malloc(rec->len + 1);
     if (copy) {
@@ -236,7 +243,7 @@ static int check_reply(void *ctx, size_t item, const redisReply *rep, char *err,
     }
     if (!(d->record = check_record(d, rep, &d->record_len))) {
         /* The item stays leased and fires again once the lease lapses. */
-        snprintf(err, errsz, "out of memory");
+        snprintf(err, errsz, "out of memory rebuilding the record of %s", d->id);
         return -1;
     }
     t->bytes += d->record_len;

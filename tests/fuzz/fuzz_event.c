@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "evzip.h"
 #include "fuzz_common.h"
 #include "journey.h"
 #include "message.h"
@@ -23,9 +24,9 @@
 
 #define MAX_RECORDS 8
 
-/* The trimmed form the schedule keeps (ac_event_encode()) reads back as
- * the same event, alone and inside the notification record rebuilt from
- * it when the message fires. */
+/* The trimmed form the schedule keeps (ac_event_encode(), packed with
+ * ac_evzip_pack()) reads back as the same event, alone and inside the
+ * notification record rebuilt from it when the message fires. */
 static void check_trimmed(const ac_event_t *ev)
 {
     ac_event_error_t err;
@@ -36,6 +37,15 @@ static void check_trimmed(const ac_event_t *ev)
     FUZZ_CHECK(back, "the trimmed event does not parse: %s", err.detail);
     fuzz_check_same_event(ev, back);
     ac_event_destroy(back);
+    /* Packed for Redis and unpacked, it is the same bytes. */
+    size_t pn = 0, un = 0;
+    char *packed = ac_evzip_pack(enc, n, &pn);
+    FUZZ_CHECK(packed, "the trimmed event does not pack");
+    char *unpacked = ac_evzip_unpack(packed, pn, &un);
+    FUZZ_CHECK(unpacked && un == n && memcmp(unpacked, enc, n) == 0,
+               "the packed event does not unpack to itself");
+    free(unpacked);
+    free(packed);
     char id[AC_MESSAGE_ID_LEN];
     ac_message_id(AC_KIND_REVIEW_REQUEST, ev->store.id, ev->order.id, NULL, id);
     char *rec = ac_message_encode_json(id, AC_KIND_REVIEW_REQUEST, ev->occurred_ms,

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evzip.h"
 #include "journey_redis.h"
 #include "history.h"
 #include "prefs.h"
@@ -1160,6 +1161,22 @@ static size_t event_fields(ac_redis_t *r, const char *jkey)
     return n;
 }
 
+/* The same, binary-safe: *len gets the value's length. */
+static char *hget_len(ac_redis_t *r, const char *jkey, const char *field, size_t *len)
+{
+    char err[256];
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "HGET {%s}:sched %s", jkey, field);
+    if (!rep)
+        fail_msg("HGET: %s", err);
+    char *v = NULL;
+    if (rep->type == REDIS_REPLY_STRING && (v = malloc(rep->len + 1))) {
+        memcpy(v, rep->str, rep->len + 1);
+        *len = rep->len;
+    }
+    freeReplyObject(rep);
+    return v;
+}
+
 static char *hget(ac_redis_t *r, const char *jkey, const char *field)
 {
     char err[256];
@@ -1242,9 +1259,17 @@ static void test_shared_event_ack(void **state)
     assert_string_equal(ref, ref2);
     assert_int_equal(strlen(ref), 16);
     snprintf(field, sizeof(field), "e:%s", ref);
-    char *stored = hget(r, review.jkey, field);
-    assert_string_equal(stored, s.trimmed);
-    assert_null(strstr(stored, "gift"));
+    /* Packed: smaller, and unpacked the trimmed event (no "gift"). */
+    size_t stored_len = 0, json_len = 0;
+    char *stored = hget_len(r, review.jkey, field, &stored_len);
+    assert_non_null(stored);
+    assert_int_equal(stored[0], AC_EVZIP_V1);
+    assert_true(stored_len < s.len);
+    char *json = ac_evzip_unpack(stored, stored_len, &json_len);
+    assert_non_null(json);
+    assert_string_equal(json, s.trimmed);
+    assert_null(strstr(json, "gift"));
+    free(json);
     free(stored);
 
     ac_schedule_due_t out[4];
