@@ -523,10 +523,11 @@ def build(p, delivery_table, schedule_table, m, elapsed, gateway=None, schedule_
           "twice in one run on the same events, Redis emptied in between: first as earlier "
           "versions stored them (each message with its own notification record, the consumed "
           "event verbatim in it), then as they are stored now (the event trimmed to what "
-          "`ac_event_t` carries, one copy per order beside the two descriptions, the record "
-          "rebuilt when the message fires). A quarter of the orders were delivered 15 days "
+          "`ac_event_t` carries and packed, `common/evzip.c`, one copy per order beside the two "
+          "descriptions, the record rebuilt when the message fires). A quarter of the orders were delivered 15 days "
           "ago: their messages are taken (*take*, records rebuilt included) and acknowledged "
-          "500 a round. *Bytes kept per order* is the records' or the event's median size.")
+          "500 a round. *Bytes kept per order* is the median size of the two records, or of "
+          "the packed event.")
         w("")
         w(schedule_events.strip())
         w("")

@@ -1,8 +1,8 @@
 /* ac-bench-schedule --events FILE: Redis memory per pending message with
  * real events, in the form earlier versions stored (a notification record
  * per message, the consumed event in it verbatim) and in the form the
- * event workers store now (the trimmed event, once for the messages of an
- * order decided from it), in one run on the same events.
+ * event workers store now (the trimmed event, packed, once for the messages
+ * of an order decided from it), in one run on the same events.
  *
  * Each order is a delivery: the event of FILE's line (order % lines) and
  * the two messages shipment-worker schedules for it, a review request due
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evzip.h"
 #include "journey.h"
 #include "journey_redis.h"
 #include "timeutil.h"
@@ -27,7 +28,7 @@
 /* FILE's events: as consumed and trimmed. */
 typedef struct events {
     char **raw, **trim;
-    size_t *raw_len, *trim_len;
+    size_t *raw_len, *trim_len, *packed_len;
     size_t n;
 } events_t;
 
@@ -48,6 +49,7 @@ static void events_free(events_t *e)
     free(e->trim);
     free(e->raw_len);
     free(e->trim_len);
+    free(e->packed_len);
 }
 
 /* Keeps the lines of path that the event contract accepts. 0, or -1
@@ -76,7 +78,8 @@ static int events_load(const char *path, events_t *e)
             e->trim = realloc(e->trim, room * sizeof(char *));
             e->raw_len = realloc(e->raw_len, room * sizeof(size_t));
             e->trim_len = realloc(e->trim_len, room * sizeof(size_t));
-            if (!e->raw || !e->trim || !e->raw_len || !e->trim_len)
+            e->packed_len = realloc(e->packed_len, room * sizeof(size_t));
+            if (!e->raw || !e->trim || !e->raw_len || !e->trim_len || !e->packed_len)
                 abort();
         }
         e->raw[e->n] = strdup(line);
@@ -85,6 +88,11 @@ static int events_load(const char *path, events_t *e)
         ac_event_destroy(ev);
         if (!e->raw[e->n] || !e->trim[e->n])
             abort();
+        /* What Redis keeps of it (schedule.c packs it). */
+        char *packed = ac_evzip_pack(e->trim[e->n], e->trim_len[e->n], &e->packed_len[e->n]);
+        if (!packed)
+            abort();
+        free(packed);
         e->n++;
     }
     free(line);
@@ -268,13 +276,14 @@ int bench_events(ac_redis_t *r, ac_schedule_t *s, const char *path, long orders,
     if (events_load(path, &e) < 0)
         return 2;
     double raw = median_size(e.raw_len, e.n), trim = median_size(e.trim_len, e.n);
+    double packed = median_size(e.packed_len, e.n);
     /* A record is the envelope (about 160 bytes) and the event. */
     size_t envelope = 0;
     char *probe = ac_message_encode_json("msg_00000000000000000000000000000000",
                                          AC_KIND_REFERRAL_INVITE, 1, 2, "{}", 2, &envelope);
     free(probe);
     today.kept = 2 * (raw + (double)envelope - 2);
-    shared.kept = trim;
+    shared.kept = packed;
     if (run_form(r, s, &e, orders, due_orders, 0, &today) < 0 ||
         run_form(r, s, &e, orders, due_orders, 1, &shared) < 0) {
         events_free(&e);
@@ -292,8 +301,8 @@ int bench_events(ac_redis_t *r, ac_schedule_t *s, const char *path, long orders,
                orders, 2 * orders, fs[i]->kept, fs[i]->add_rate, fs[i]->per_message,
                fs[i]->take_median, fs[i]->take_max);
     printf("shared / per message: %.2f of the memory per pending message (%zu events, median "
-           "%.0f bytes as consumed, %.0f trimmed)\n",
-           shared.per_message / today.per_message, e.n, raw, trim);
+           "%.0f bytes as consumed, %.0f trimmed, %.0f packed)\n",
+           shared.per_message / today.per_message, e.n, raw, trim, packed);
     long want = 2 * due_orders;
     long long left = 2 * (orders - due_orders);
     printf("taken %ld and %ld of %ld due; %lld and %lld left pending\n", today.taken, shared.taken,
