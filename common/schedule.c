@@ -22,12 +22,12 @@
  *   every item of the order decided from the same event (a delivery
  *   schedules a review request and a referral invitation) in field
  *   "e:<ref>", packed (evzip.h), ref being a hash of the packed bytes; the
- *   description then
- *   ends in " <occurred ms> <ref>", and the record is rebuilt from the two
- *   when the item fires (schedule_take.c). Two different events whose
- *   hashes collide in one order get "<ref>.1", "<ref>.2"...: an event is
- *   never overwritten by another. Whatever removes an item removes its
- *   event with it once no other item of the order refers to it.
+ *   description then ends in " <occurred ms> <ref>", and the record is
+ *   rebuilt from the two when the item fires (schedule_take.c). Two
+ *   different events whose hashes collide in one order get "<ref>.1",
+ *   "<ref>.2"...: an event is never overwritten by another. Whatever
+ *   removes an item removes its event with it once no other item of the
+ *   order refers to it.
  *
  * A marker field in the journey ("s:<kind>" = due ms) makes adding
  * idempotent: a replayed delivery does not re-add a review request that
