@@ -129,6 +129,18 @@ ac_event_t *ac_event_from_json(json_object *root, ac_event_error_t *err);
 
 void ac_event_destroy(ac_event_t *ev);
 
+/* The event as compact JSON holding exactly the fields ac_event_t carries,
+ * at their docs/events.md paths: what the record said besides (fields the
+ * contract does not know, whitespace) is left out, absent fields are
+ * omitted, and ids and numbers are written so that they read back equal
+ * (an id as a string, or as a JSON number when it is a whole number that
+ * reads back as the same text). Parsing the result gives the same
+ * ac_event_t, field for field.
+ * Kept where a whole record would be stored for later (the schedule).
+ * Returns malloc'd, NUL-terminated bytes and their length in *len, or NULL
+ * when out of memory. Defined in event_encode.c. */
+char *ac_event_encode(const ac_event_t *ev, size_t *len);
+
 /* "order.placed" for AC_EVENT_ORDER_PLACED; "unknown" otherwise. */
 const char *ac_event_type_name(ac_event_type_t t);
 ac_event_type_t ac_event_type_parse(const char *name);

@@ -181,6 +181,32 @@ static void decide(pipe_t *p, batch_t *b, tally_t *t)
     }
 }
 
+/* Fills b->ops[n] to schedule d, a decision of item i: with the trimmed
+ * event, which the order's items decided from it share (the record is
+ * rebuilt from it when the message fires), encoded once per item (*shared
+ * keeps it for the item's next decision; b->records owns it). 0, or -1
+ * when out of memory. */
+static int add_op(pipe_t *p, batch_t *b, size_t n, size_t i, const ac_decision_t *d,
+                  const char **shared)
+{
+    item_t *it = &b->items[i];
+    ac_schedule_op_t *op = &b->ops[n];
+    op->type = AC_SCHEDULE_ADD;
+    op->journey_key = b->jkeys[i];
+    op->journey_ttl_ms = p->journey_ttl;
+    op->release_ms = ac_watermark_release(
+        d->kind, d->due_ms, ac_stores_get(p->stores, it->ev->store.id)->watermark_hold_ms);
+    op->occurred_ms = it->ev->occurred_ms;
+    if (!*shared) {
+        if (!(b->records[n] = ac_event_encode(it->ev, NULL)))
+            return -1;
+        *shared = b->records[n];
+    }
+    op->event = *shared;
+    op->event_len = strlen(*shared);
+    return 0;
+}
+
 /* Writes the batch's scheduling decisions to Redis once the messages sent
  * now are safely in Kafka, retrying through an outage: the events are only
  * marked done after this, so a crash in between replays them, and adding an
@@ -196,6 +222,7 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
         if (it->state != ITEM_NEW)
             continue;
         ac_journey_key(it->ev->store.id, it->ev->order.id, b->jkeys[i], sizeof(b->jkeys[i]));
+        const char *shared = NULL;
         for (size_t k = 0; k < it->nd; k++) {
             ac_decision_t *d = &it->d[k];
             if (d->action != AC_ACTION_SCHEDULE && d->action != AC_ACTION_CANCEL)
@@ -207,22 +234,11 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
             op->due_ms = d->due_ms;
             b->records[n] = NULL;
             if (d->action == AC_ACTION_SCHEDULE) {
-                op->type = AC_SCHEDULE_ADD;
-                op->journey_key = b->jkeys[i];
-                op->journey_ttl_ms = p->journey_ttl;
-                op->release_ms = ac_watermark_release(
-                    d->kind, d->due_ms,
-                    ac_stores_get(p->stores, it->ev->store.id)->watermark_hold_ms);
-                size_t plen;
-                const char *payload = ac_pipe_item_payload(it, &plen);
-                b->records[n] = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms,
-                                                       d->due_ms, payload, plen, &op->record_len);
-                if (!b->records[n]) {
+                if (add_op(p, b, n, i, d, &shared) < 0) {
                     ac_log(AC_LOG_ERROR, "out of memory encoding a scheduled message");
                     rc = -2;
                     goto out;
                 }
-                op->record = b->records[n];
             } else {
                 op->type = AC_SCHEDULE_CANCEL;
                 op->journey_key = b->jkeys[i];

@@ -53,7 +53,7 @@ typedef struct batch {
     ac_schedule_op_t *ops;  /* AC_RULES_MAX_DECISIONS per item */
     item_t **op_items;      /* the item of each op */
     char (*jkeys)[600];     /* journey key per item */
-    char **records;         /* encoded record per op, owned while a batch is scheduled */
+    char **records;         /* trimmed event per ADD op, owned while a batch is scheduled */
     size_t n_ops;           /* ops of the last schedule() */
     ac_facts_msg_t *facts;  /* scratch for the report's facts */
     char **merged;          /* scratch for complete_events() */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evzip.h"
 #include "journey.h"
 #include "log.h"
 #include "redis_key.h"
@@ -12,6 +13,21 @@
 /* An item's description, beside its record in the order's hash (field
  * "<id>:m"), is "<due ms> <release ms> <kind> <blockers> <requires>":
  * blockers and requires are comma-separated fact names, possibly empty.
+ * The record itself is in one of two forms:
+ *
+ * - its own notification record, in field "<id>": the form of DEFER (a
+ *   message put back with its attempts), and of every item written by
+ *   earlier versions;
+ * - the event it was decided from, trimmed (ac_event_encode()), shared by
+ *   every item of the order decided from the same event (a delivery
+ *   schedules a review request and a referral invitation) in field
+ *   "e:<ref>", packed (evzip.h), ref being a hash of the packed bytes; the
+ *   description then ends in " <occurred ms> <ref>", and the record is
+ *   rebuilt from the two when the item fires (schedule_take.c). Two
+ *   different events whose hashes collide in one order get "<ref>.1",
+ *   "<ref>.2"...: an event is never overwritten by another. Whatever
+ *   removes an item removes its event with it once no other item of the
+ *   order refers to it.
  *
  * A marker field in the journey ("s:<kind>" = due ms) makes adding
  * idempotent: a replayed delivery does not re-add a review request that
@@ -22,20 +38,24 @@
  * delivery heard of later may still add it, due before the fact. */
 
 /* KEYS[1] journey, KEYS[2] the order's items; ARGV[1] id, ARGV[2] due,
- * ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record, ARGV[6]
- * description, ARGV[7] the journey's expiry should this create it.
- * Returns 0 (added: index it), 1 (already), {1, description} (already and
- * still pending: index it again, in case an earlier try wrote the item but
- * not its bucket entries) or the blocking fact's name. */
+ * ARGV[3] marker field, ARGV[4] blockers, ARGV[5] record or event,
+ * ARGV[6] description, ARGV[7] the journey's expiry should this create
+ * it, ARGV[8] the event's ref ("" when ARGV[5] is a record), ARGV[9] the
+ * event's time. Returns 0 (added: index it), 1 (already), {1,
+ * description} (already and still pending: index it again, in case an
+ * earlier try wrote the item but not its bucket entries) or the blocking
+ * fact's name. An item replaced by an earlier due time lets go of the
+ * event it shared. */
 static ac_redis_script_t add_script = {
+    SCHED_LUA_REFS
     "local due = tonumber(ARGV[2])\n"
     "for f in string.gmatch(ARGV[4], '[^,]+') do\n"
     "  local t = redis.call('HGET', KEYS[1], f)\n"
     "  if t and tonumber(t) <= due then return f end\n"
     "end\n"
+    "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
     "local cur = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "if cur then\n"
-    "  local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
     "  if tonumber(cur) <= due then\n"
     "    if m then return {1, m} end\n"
     "    return 1\n"
@@ -44,7 +64,23 @@ static ac_redis_script_t add_script = {
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])\n"
     "if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[5], ARGV[1] .. ':m', ARGV[6])\n"
+    "local old, ref = sched_ref(m), nil\n"
+    "if ARGV[8] == '' then\n"
+    "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[5], ARGV[1] .. ':m', ARGV[6])\n"
+    "else\n"
+    "  local n = 0\n"
+    "  ref = ARGV[8]\n"
+    "  while true do\n"
+    "    local have = redis.call('HGET', KEYS[2], 'e:' .. ref)\n"
+    "    if not have or have == ARGV[5] then break end\n"
+    "    n = n + 1\n"
+    "    ref = ARGV[8] .. '.' .. n\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[2], 'e:' .. ref, ARGV[5], ARGV[1] .. ':m',\n"
+    "             ARGV[6] .. ' ' .. ARGV[9] .. ' ' .. ref)\n"
+    "  redis.call('HDEL', KEYS[2], ARGV[1])\n"
+    "end\n"
+    "if old and old ~= ref then sched_release(KEYS[2], old) end\n"
     "return 0\n",
     {0}};
 
@@ -53,13 +89,24 @@ static ac_redis_script_t add_script = {
  * just as it would have had the events arrived in order). Returns 3
  * (cancelled) or 4 (nothing to cancel). */
 static ac_redis_script_t cancel_script = {
-    "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
-    "if not m then return 4 end\n"
-    "local due, _, kind = string.match(m, '^(-?%d+) (-?%d+) (%S+)')\n"
-    "if not due or tonumber(due) < tonumber(ARGV[2]) then return 4 end\n"
-    "redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
-    "redis.call('HDEL', KEYS[1], 's:' .. kind)\n"
-    "return 3\n",
+    SCHED_LUA_REFS "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
+                   "if not m then return 4 end\n"
+                   "local due, _, kind = string.match(m, '^(-?%d+) (-?%d+) (%S+)')\n"
+                   "if not due or tonumber(due) < tonumber(ARGV[2]) then return 4 end\n"
+                   "redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
+                   "redis.call('HDEL', KEYS[1], 's:' .. kind)\n"
+                   "sched_release(KEYS[2], sched_ref(m))\n"
+                   "return 3\n",
+    {0}};
+
+/* KEYS[1] the order's items; ARGV[1] id, ARGV[2] record, ARGV[3]
+ * description. Puts a message back with its own record, letting go of
+ * the event the item it replaces shared. */
+static ac_redis_script_t defer_script = {
+    SCHED_LUA_REFS "local old = sched_ref(redis.call('HGET', KEYS[1], ARGV[1] .. ':m'))\n"
+                   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':m', ARGV[3])\n"
+                   "sched_release(KEYS[1], old)\n"
+                   "return 0\n",
     {0}};
 
 ac_schedule_t *ac_schedule_new(ac_redis_t *r, int buckets, char *err, size_t errsz)
@@ -73,6 +120,8 @@ ac_schedule_t *ac_schedule_new(ac_redis_t *r, int buckets, char *err, size_t err
     s->wanted = s->buckets = buckets >= 1 && buckets <= AC_SLOT_COUNT ? buckets : 64;
     ac_redis_register_script(r, &add_script);
     ac_redis_register_script(r, &cancel_script);
+    ac_redis_register_script(r, &defer_script);
+    ac_redis_register_script(r, &sched_ack_script);
     ac_redis_register_script(r, &sched_take_script);
     ac_redis_register_script(r, &sched_check_script);
     return s;
@@ -175,10 +224,73 @@ int sched_buckets_ensure(ac_schedule_t *s, char *err, size_t errsz)
     return 0;
 }
 
-/* Queues op's script on its order's slot, its reply to go to ops[item]. */
-static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op)
+/* The ref of an event in its order's hash: 64-bit FNV-1a of its bytes in
+ * hex. Equal events share it; the add script deals with the rare
+ * different event of the same order that collides. */
+static void event_ref(const char *ev, size_t len, char ref[17])
 {
-    char due[24], marker[64], meta[700], ttl[24], items[SCHED_KEY_LEN];
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)ev[i];
+        h *= 1099511628211ULL;
+    }
+    for (int i = 15; i >= 0; i--, h >>= 4)
+        ref[i] = hex[h & 15];
+    ref[16] = '\0';
+}
+
+/* The packed form (evzip.h) of the batch's last event: an order's items
+ * decided from one event come one after the other, and are packed once. */
+typedef struct packed {
+    const char *src;
+    size_t src_len;
+    char *data;
+    size_t len;
+} packed_t;
+
+/* Packs op's event into p unless p holds it already. 0, or -1 when out of
+ * memory. */
+static int pack_event(packed_t *p, const ac_schedule_op_t *op)
+{
+    if (p->data && p->src == op->event && p->src_len == op->event_len)
+        return 0;
+    free(p->data);
+    p->src = op->event;
+    p->src_len = op->event_len;
+    p->data = ac_evzip_pack(op->event, op->event_len, &p->len);
+    return p->data ? 0 : -1;
+}
+
+/* Queues an ADD: the item with its event (packed) when op has one, else
+ * with its record. */
+static void append_add(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op,
+                       const packed_t *pk, const char *items, const char *due, const char *csv,
+                       const char *meta)
+{
+    char marker[64], ttl[24], ref[17] = "", occurred[24] = "0";
+    const char *payload = op->event ? pk->data : op->record;
+    size_t payload_len = op->event ? pk->len : op->record_len;
+    snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
+    if (op->event) {
+        event_ref(pk->data, pk->len, ref);
+        snprintf(occurred, sizeof(occurred), "%lld", (long long)op->occurred_ms);
+    }
+    const char *argv[] = {op->journey_key, items, op->id, due, marker,  csv,
+                          payload,         meta,  ttl,    ref, occurred};
+    size_t lens[11];
+    for (size_t i = 0; i < 11; i++)
+        lens[i] = i == 6 ? payload_len : strlen(argv[i]);
+    ac_redis_batch_script(b, item, &add_script, 2, 11, argv, lens);
+}
+
+/* Queues op's script on its order's slot, its reply to go to ops[item]. */
+static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_op_t *op,
+                            const packed_t *pk)
+{
+    char due[24], meta[700], items[SCHED_KEY_LEN];
     const char *csv = op->type == AC_SCHEDULE_DEFER && op->blockers
                           ? op->blockers
                           : ac_journey_blockers_csv(op->kind);
@@ -189,20 +301,11 @@ static void append_order_op(ac_redis_batch_t *b, size_t item, const ac_schedule_
                  (long long)(op->release_ms > op->due_ms ? op->release_ms : op->due_ms),
                  ac_kind_name(op->kind), csv, ac_journey_requires_csv(op->kind));
     if (op->type == AC_SCHEDULE_DEFER) {
-        char field[AC_MESSAGE_ID_LEN + 2];
-        snprintf(field, sizeof(field), "%s:m", op->id);
-        ac_redis_batch_command(b, item, "HSET %s %s %b %s %s", items, op->id, op->record,
-                               op->record_len, field, meta);
+        const char *argv[] = {items, op->id, op->record, meta};
+        const size_t lens[] = {strlen(items), strlen(op->id), op->record_len, strlen(meta)};
+        ac_redis_batch_script(b, item, &defer_script, 1, 4, argv, lens);
     } else if (op->type == AC_SCHEDULE_ADD) {
-        snprintf(marker, sizeof(marker), "s:%s", ac_kind_name(op->kind));
-        snprintf(ttl, sizeof(ttl), "%lld",
-                 (long long)(op->journey_ttl_ms > 0 ? op->journey_ttl_ms : 86400000LL * 365));
-        const char *argv[] = {op->journey_key, items, op->id, due, marker, csv,
-                              op->record,      meta,  ttl};
-        size_t lens[9];
-        for (size_t i = 0; i < 9; i++)
-            lens[i] = argv[i] == op->record ? op->record_len : strlen(argv[i]);
-        ac_redis_batch_script(b, item, &add_script, 2, 9, argv, lens);
+        append_add(b, item, op, pk, items, due, csv, meta);
     } else {
         const char *argv[] = {op->journey_key, items, op->id, due};
         ac_redis_batch_script(b, item, &cancel_script, 2, 4, argv, NULL);
@@ -281,6 +384,7 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
 {
     apply_ctx_t a = {ops, NULL};
     ac_redis_batch_t *b = NULL;
+    packed_t pk = {NULL, 0, NULL, 0};
     int rc = -1;
     if (n == 0)
         return 0;
@@ -295,8 +399,14 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
     for (size_t i = 0; i < n; i++) {
         a.again[i][0] = INT64_MIN;
         ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
-        if (ops[i].journey_key && ops[i].id)
-            append_order_op(b, i, &ops[i]);
+        if (!ops[i].journey_key || !ops[i].id)
+            continue;
+        if (ops[i].type == AC_SCHEDULE_ADD && ops[i].event && pack_event(&pk, &ops[i]) < 0) {
+            snprintf(err, errsz, "out of memory");
+            ac_redis_batch_abort(b);
+            goto out;
+        }
+        append_order_op(b, i, &ops[i], &pk);
     }
     if (ac_redis_batch_exec(b, err, errsz) < 0)
         goto out;
@@ -306,6 +416,7 @@ int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *e
         append_bucket_op(s, b, &ops[i], a.again[i]);
     rc = ac_redis_batch_exec(b, err, errsz);
 out:
+    free(pk.data);
     free(a.again);
     return rc;
 }

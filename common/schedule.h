@@ -5,7 +5,10 @@
  * message is (its notification record and a short description: due and
  * release times, kind, blockers, requirements) lives in a hash beside its
  * order's journey, on the journey's slot, so that one script checks the
- * journey and writes the item atomically. Which messages are due when is
+ * journey and writes the item atomically. Most items keep, instead of a
+ * record, the trimmed event they were decided from, stored once for the
+ * items of the order decided from it (a delivery's review request and
+ * referral invitation), and their record is rebuilt when they fire. Which messages are due when is
  * kept in a fixed number of buckets (SCHEDULE_BUCKETS, default 64), each a
  * pair of hash-tagged sorted sets on a slot of its own: one scores the
  * bucket's messages by due time, the other by release time (due time plus
@@ -25,7 +28,9 @@
  * Each step is idempotent, so a batch that fails half-way (a connection
  * lost, a cluster failover) is simply retried: an entry whose item is gone
  * is dropped when it is taken, and an item whose entry was not yet written
- * is indexed again when the add is retried. */
+ * is indexed again when the add is retried. A shared event goes with the
+ * last item of its order that refers to it, found by looking at the
+ * order's items rather than by a count a retry could upset. */
 #ifndef AC_SCHEDULE_H
 #define AC_SCHEDULE_H
 
@@ -68,6 +73,14 @@ typedef struct ac_schedule_op {
     const char *journey_key; /* the order's journey (journey.h) */
     const char *record;      /* ADD, DEFER: the notification record to produce when it fires */
     size_t record_len;
+    /* ADD, instead of record: the event the message was decided from,
+     * trimmed (ac_event_encode()), and its time. The order's items decided
+     * from the same event share one copy of it, and the record is rebuilt
+     * when the item fires: ac_message_encode_json(id, kind, occurred_ms,
+     * due_ms, event, event_len). */
+    const char *event;
+    size_t event_len;
+    int64_t occurred_ms;
     int64_t journey_ttl_ms;      /* ADD: the journey's expiry, should the add create it */
     const char *blockers;        /* DEFER: the facts checked when it fires, comma-separated;
                                   * NULL: ac_journey_blockers_csv(kind) */

@@ -48,7 +48,36 @@ int sched_legacy_step(ac_schedule_t *s, size_t max, size_t *moved, char *err, si
 /* How many items the old layout still holds (0 on a cluster). */
 int sched_legacy_pending(ac_schedule_t *s, long long *count, char *err, size_t errsz);
 
+/* An item's description (the "<id>:m" field) in its two forms: the full
+ * record's, "<due> <release> <kind> <blockers> <requires>", and the shared
+ * event's, which adds "<occurred ms> <ref>": the record is rebuilt from
+ * the event in field "e:<ref>" when the item fires (schedule.c). */
+#define SCHED_LUA_DESC5 "'^(-?%d+) (-?%d+) (%S+) (%S*) (%S*)$'"
+#define SCHED_LUA_DESC7 "'^(-?%d+) (-?%d+) (%S+) (%S*) (%S*) (-?%d+) (%S+)$'"
+
+/* Lua every script that removes or replaces an item starts with:
+ * sched_ref(description) is the ref of the event an item shares (nil for
+ * an item with a record of its own), and sched_release(hash, ref) deletes
+ * the event once no item of the order's hash refers to it any more. An
+ * order has a few items, so looking at each is cheap, and unlike a count
+ * it cannot drift when a script is retried. */
+#define SCHED_LUA_REFS                                                                             \
+    "local function sched_ref(m)\n"                                                                \
+    "  if not m then return nil end\n"                                                             \
+    "  return select(7, string.match(m, " SCHED_LUA_DESC7 "))\n"                                   \
+    "end\n"                                                                                        \
+    "local function sched_release(h, ref)\n"                                                       \
+    "  if not ref then return end\n"                                                               \
+    "  for _, f in ipairs(redis.call('HKEYS', h)) do\n"                                            \
+    "    if string.sub(f, -2) == ':m' and sched_ref(redis.call('HGET', h, f)) == ref then\n"       \
+    "      return\n"                                                                               \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "  redis.call('HDEL', h, 'e:' .. ref)\n"                                                       \
+    "end\n"
+
 extern ac_redis_script_t sched_take_script;
 extern ac_redis_script_t sched_check_script;
+extern ac_redis_script_t sched_ack_script;
 
 #endif

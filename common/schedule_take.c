@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evzip.h"
 #include "timeutil.h"
 
 /* Records taken in one round, at most (plus the last chunk's). */
@@ -63,17 +64,25 @@ ac_redis_script_t sched_take_script = {
  * else status, kind, due and record, where status is "fire", "late" (an
  * item of a gated kind fired on its release time while the watermark held
  * it), a blocking fact, or "no_<fact>" for a required fact that is
- * missing. A blocked item is removed here, with its marker unless a
- * requirement was missing (no later delivery of the order brings it back);
- * the retention report counts it as suppressed, per store. */
+ * missing; for an item that shares its order's event, the record is that
+ * event, followed by the event's time, for check_reply() to rebuild the
+ * record from. A blocked item is removed here, with its marker unless a
+ * requirement was missing (no later delivery of the order brings it back),
+ * and its event when no other item refers to it; the retention report
+ * counts it as suppressed, per store. */
 ac_redis_script_t sched_check_script = {
+    SCHED_LUA_REFS
     "local m = redis.call('HGET', KEYS[2], ARGV[1] .. ':m')\n"
-    "local rec = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "local due, rel, kind, bl, rq\n"
-    "if m then due, rel, kind, bl, rq = string.match(m, '^(-?%d+) (-?%d+) (%S+) (%S*) (%S*)$') "
+    "local due, rel, kind, bl, rq, occ, ref, rec\n"
+    "if m then\n"
+    "  due, rel, kind, bl, rq, occ, ref = string.match(m, " SCHED_LUA_DESC7 ")\n"
+    "  if not due then due, rel, kind, bl, rq = string.match(m, " SCHED_LUA_DESC5 ") end\n"
     "end\n"
+    "if ref then rec = redis.call('HGET', KEYS[2], 'e:' .. ref)\n"
+    "else rec = redis.call('HGET', KEYS[2], ARGV[1]) end\n"
     "if not due or not rec then\n"
     "  redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
+    "  sched_release(KEYS[2], ref)\n"
     "  return {'gone'}\n"
     "end\n"
     "local why = nil\n"
@@ -88,13 +97,24 @@ ac_redis_script_t sched_check_script = {
     "end\n"
     "if why then\n"
     "  redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':m')\n"
-    "  if string.sub(why, 1, 3) ~= 'no_' then redis.call('HDEL', KEYS[1], 's:' .. kind) end\n"
-    "  return {why, kind, due, rec}\n"
+    "  sched_release(KEYS[2], ref)\n"
+    "  if string.sub(why, 1, 3) ~= 'no_' then redis.call('HDEL', KEYS[1], 's:' .. kind) "
+    "end\n"
+    "  return {why, kind, due, rec, occ}\n"
     "end\n"
     "local late = ARGV[2] == '1' and (bl ~= '' or rq ~= '') and\n"
     "  (ARGV[3] == '-inf' or tonumber(due) >= tonumber(ARGV[3]))\n"
-    "return {late and 'late' or 'fire', kind, due, rec}\n",
+    "return {late and 'late' or 'fire', kind, due, rec, occ}\n",
     {0}};
+
+/* KEYS[1] the order's items; ARGV[1] id. Removes an item that fired, and
+ * its event when no other item of the order refers to it. */
+ac_redis_script_t sched_ack_script = {SCHED_LUA_REFS
+                                      "local m = redis.call('HGET', KEYS[1], ARGV[1] .. ':m')\n"
+                                      "redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':m')\n"
+                                      "sched_release(KEYS[1], sched_ref(m))\n"
+                                      "return 0\n",
+                                      {0}};
 
 /* One leased entry of a round, beside the out[] item it becomes. */
 typedef enum { CAND_LEASED, CAND_FIRE, CAND_BLOCKED, CAND_GONE } cand_state_t;
@@ -172,6 +192,31 @@ static int lease_round(round_t *t, int start, int count, size_t per, int64_t now
     return ac_redis_batch_exec(b, err, errsz);
 }
 
+/* The record of a checked item: a copy of its own, or rebuilt from the
+ * event it shares (the reply's fifth element, the event's time, says
+ * which), unpacked. NULL when out of memory (or the event cannot be
+ * unpacked, which only a damaged value would cause). */
+static char *check_record(const ac_schedule_due_t *d, const redisReply *rep, size_t *len)
+{
+    const redisReply *rec = rep->element[3];
+    if (rep->elements >= 5 && rep->element[4]->type == REDIS_REPLY_STRING) {
+        int64_t occurred = strtoll(rep->element[4]->str, NULL, 10);
+        size_t n = 0;
+        char *ev = ac_evzip_unpack(rec->str, rec->len, &n);
+        char *out =
+            ev ? ac_message_encode_json(d->id, d->kind, occurred, d->due_ms, ev, n, len) : NULL;
+        free(ev);
+        return out;
+    }
+    char *copy = malloc(rec->len + 1);
+    if (copy) {
+        memcpy(copy, rec->str, rec->len);
+        copy[rec->len] = '\0';
+        *len = rec->len;
+    }
+    return copy;
+}
+
 /* Reads one item's check: fills out[item] (its record owned) and its state. */
 static int check_reply(void *ctx, size_t item, const redisReply *rep, char *err, size_t errsz)
 {
@@ -196,14 +241,11 @@ static int check_reply(void *ctx, size_t item, const redisReply *rep, char *err,
         d->blocked_by = sched_fact_label(st);
         c->state = CAND_BLOCKED;
     }
-    if (!(d->record = malloc(rep->element[3]->len + 1))) {
+    if (!(d->record = check_record(d, rep, &d->record_len))) {
         /* The item stays leased and fires again once the lease lapses. */
-        snprintf(err, errsz, "out of memory");
+        snprintf(err, errsz, "out of memory rebuilding the record of %s", d->id);
         return -1;
     }
-    memcpy(d->record, rep->element[3]->str, rep->element[3]->len);
-    d->record[rep->element[3]->len] = '\0';
-    d->record_len = rep->element[3]->len;
     t->bytes += d->record_len;
     return 0;
 }
@@ -357,7 +399,6 @@ int ac_schedule_ack(ac_schedule_t *s, const ac_schedule_due_t *const *items, siz
                     size_t errsz)
 {
     char queue[64], release[64], member[SCHED_KEY_LEN], hash[SCHED_KEY_LEN];
-    char field[AC_MESSAGE_ID_LEN + 2];
     if (n == 0)
         return 0;
     if (sched_buckets_ensure(s, err, errsz) < 0)
@@ -368,11 +409,11 @@ int ac_schedule_ack(ac_schedule_t *s, const ac_schedule_due_t *const *items, siz
     for (size_t i = 0; i < n; i++) {
         const ac_schedule_due_t *d = items[i];
         sched_items_key(d->journey_key, hash, sizeof(hash));
-        snprintf(field, sizeof(field), "%s:m", d->id);
         sched_bucket_keys(ac_schedule_bucket(d->journey_key, s->buckets), queue, release,
                           sizeof(queue));
         sched_member(d->id, d->journey_key, member, sizeof(member));
-        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HDEL %s %s %s", hash, d->id, field);
+        const char *argv[] = {hash, d->id};
+        ac_redis_batch_script(b, AC_REDIS_BATCH_NO_ITEM, &sched_ack_script, 1, 2, argv, NULL);
         ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZREM %s %s", queue, member);
         ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZREM %s %s", release, member);
     }

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev libyajl-dev
-  libmicrohttpd-dev libssl-dev libcmocka-dev
+  libmicrohttpd-dev libssl-dev libcmocka-dev zlib1g-dev
 )
 if [[ "${1:-all}" != build ]]; then
   # clang and its runtime (libFuzzer) for make fuzz.

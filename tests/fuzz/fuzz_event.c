@@ -2,7 +2,8 @@
  *
  * The whole input is one record value: it is validated (ac_event_parse(),
  * and again through ac_event_parse_json() + ac_event_from_json(), which
- * must agree), a valid event must keep the contract of docs/events.md,
+ * must agree), a valid event must keep the contract of docs/events.md and
+ * read back the same from its trimmed form (ac_event_encode()),
  * and the business rules run on it; every message they decide is encoded
  * as a notification record and decoded again, as notify-worker will.
  *
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "evzip.h"
 #include "fuzz_common.h"
 #include "journey.h"
 #include "message.h"
@@ -21,6 +23,41 @@
 #include "stores.h"
 
 #define MAX_RECORDS 8
+
+/* The trimmed form the schedule keeps (ac_event_encode(), packed with
+ * ac_evzip_pack()) reads back as the same event, alone and inside the
+ * notification record rebuilt from it when the message fires. */
+static void check_trimmed(const ac_event_t *ev)
+{
+    ac_event_error_t err;
+    size_t n = 0, rn = 0;
+    char *enc = ac_event_encode(ev, &n);
+    FUZZ_CHECK(enc && strlen(enc) == n, "the trimmed event is not one string");
+    ac_event_t *back = ac_event_parse(enc, n, 0, &err);
+    FUZZ_CHECK(back, "the trimmed event does not parse: %s", err.detail);
+    fuzz_check_same_event(ev, back);
+    ac_event_destroy(back);
+    /* Packed for Redis and unpacked, it is the same bytes. */
+    size_t pn = 0, un = 0;
+    char *packed = ac_evzip_pack(enc, n, &pn);
+    FUZZ_CHECK(packed, "the trimmed event does not pack");
+    char *unpacked = ac_evzip_unpack(packed, pn, &un);
+    FUZZ_CHECK(unpacked && un == n && memcmp(unpacked, enc, n) == 0,
+               "the packed event does not unpack to itself");
+    free(unpacked);
+    free(packed);
+    char id[AC_MESSAGE_ID_LEN];
+    ac_message_id(AC_KIND_REVIEW_REQUEST, ev->store.id, ev->order.id, NULL, id);
+    char *rec = ac_message_encode_json(id, AC_KIND_REVIEW_REQUEST, ev->occurred_ms,
+                                       ev->occurred_ms + 1, enc, n, &rn);
+    FUZZ_CHECK(rec, "no record from the trimmed event");
+    ac_message_t *m = ac_message_decode(rec, rn, 0, &err);
+    FUZZ_CHECK(m, "the record rebuilt from the trimmed event does not decode: %s", err.detail);
+    fuzz_check_same_event(ev, m->event);
+    ac_message_destroy(m);
+    free(rec);
+    free(enc);
+}
 
 static ac_event_t *parse_record(const char *buf, size_t len)
 {
@@ -31,6 +68,7 @@ static ac_event_t *parse_record(const char *buf, size_t len)
     if (ev) {
         FUZZ_CHECK(err.code == AC_EVENT_OK && err.detail[0] == '\0', "a valid event with an error");
         fuzz_check_event(ev);
+        check_trimmed(ev);
     } else {
         FUZZ_CHECK(err.code != AC_EVENT_OK && err.detail[0], "refused without a reason");
         FUZZ_CHECK(strcmp(ac_event_err_name(err.code), "invalid") != 0, "reason %d has no name",

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evzip.h"
 #include "journey_redis.h"
 #include "history.h"
 #include "prefs.h"
@@ -288,6 +289,15 @@ static ac_event_t *event(const char *type, const char *order, const char *at,
              "\"store\":{\"id\":\"st_1\"},\"order\":{\"id\":\"%s\"%s},"
              "\"customer\":{\"id\":\"cus_1\"}}",
              type, at, type, at, order, extra_order ? extra_order : "");
+    ac_event_error_t err;
+    ac_event_t *ev = ac_event_parse(json, strlen(json), 0, &err);
+    if (!ev)
+        fail_msg("test event does not parse: %s", err.detail);
+    return ev;
+}
+
+static ac_event_t *parse_json(const char *json)
+{
     ac_event_error_t err;
     ac_event_t *ev = ac_event_parse(json, strlen(json), 0, &err);
     if (!ev)
@@ -1086,6 +1096,404 @@ static void test_upgrade_from_single_set(void **state)
     assert_int_equal(apply_op(r, &items[3].op), AC_SCHEDULE_ALREADY);
 }
 
+/* ---- events shared by an order's items ---------------------------------- */
+
+/* A delivery as a store sends it, with a field the contract does not know
+ * (left out of the trimmed form). %s: the order, the time. */
+static const char DELIVERED[] =
+    "{\"event_id\":\"evt_del_%s_%s\",\"type\":\"shipment.delivered\",\"occurred_at\":\"%s\","
+    "\"store\":{\"id\":\"st_1\",\"name\":\"Müller & Söhne\",\"locale\":\"de-DE\"},"
+    "\"order\":{\"id\":\"%s\",\"number\":\"AG-1\",\"currency\":\"EUR\",\"total\":\"129.90\","
+    "\"items\":[{\"sku\":4711,\"name\":\"Regenjacke „Nordwind“\",\"quantity\":1,"
+    "\"price\":129.9}]},\"customer\":{\"id\":\"cus_1\",\"email\":\"zoe@example.com\","
+    "\"first_name\":\"Zoë\",\"marketing_consent\":true,\"last_name\":\"J\"},"
+    "\"shipment\":{\"id\":\"shp_1\",\"carrier\":\"DHL\",\"status\":\"delivered\"},"
+    "\"gift\":{\"wrap\":true}}";
+
+/* A delivery of order at time at: the parsed event and its trimmed form. */
+typedef struct shared {
+    ac_event_t *ev;
+    char *trimmed;
+    size_t len;
+} shared_t;
+
+static shared_t delivered(const char *order, const char *at)
+{
+    char json[2048];
+    shared_t s;
+    snprintf(json, sizeof(json), DELIVERED, order, at, at, order);
+    s.ev = parse_json(json);
+    s.trimmed = ac_event_encode(s.ev, &s.len);
+    assert_non_null(s.trimmed);
+    return s;
+}
+
+static void shared_free(shared_t *s)
+{
+    ac_event_destroy(s->ev);
+    free(s->trimmed);
+}
+
+/* An ADD of kind for order with the event instead of a record. */
+static void make_add_event(item_t *it, ac_kind_t kind, const char *order, int64_t due,
+                           const shared_t *s)
+{
+    make_add(it, kind, order, due, "");
+    it->op.record = NULL;
+    it->op.record_len = 0;
+    it->op.event = s->trimmed;
+    it->op.event_len = s->len;
+    it->op.occurred_ms = s->ev->occurred_ms;
+}
+
+/* The fields of order's items hash: how many hold an event ("e:…"), and
+ * the value of field (to free; NULL when absent). */
+static size_t event_fields(ac_redis_t *r, const char *jkey)
+{
+    char err[256];
+    size_t n = 0;
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "HKEYS {%s}:sched", jkey);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        fail_msg("HKEYS: %s", rep ? "not an array" : err);
+    for (size_t i = 0; i < rep->elements; i++)
+        n += strncmp(rep->element[i]->str, "e:", 2) == 0;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* The same, binary-safe: *len gets the value's length. */
+static char *hget_len(ac_redis_t *r, const char *jkey, const char *field, size_t *len)
+{
+    char err[256];
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "HGET {%s}:sched %s", jkey, field);
+    if (!rep)
+        fail_msg("HGET: %s", err);
+    char *v = NULL;
+    if (rep->type == REDIS_REPLY_STRING && (v = malloc(rep->len + 1))) {
+        memcpy(v, rep->str, rep->len + 1);
+        *len = rep->len;
+    }
+    freeReplyObject(rep);
+    return v;
+}
+
+static char *hget(ac_redis_t *r, const char *jkey, const char *field)
+{
+    char err[256];
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "HGET {%s}:sched %s", jkey, field);
+    if (!rep)
+        fail_msg("HGET: %s", err);
+    char *v = rep->type == REDIS_REPLY_STRING ? strdup(rep->str) : NULL;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* The ref an item's description ends in. */
+static void item_ref(ac_redis_t *r, const item_t *it, char *ref, size_t refsz)
+{
+    char field[AC_MESSAGE_ID_LEN + 2];
+    snprintf(field, sizeof(field), "%s:m", it->id);
+    char *m = hget(r, it->jkey, field);
+    assert_non_null(m);
+    const char *sp = strrchr(m, ' ');
+    assert_non_null(sp);
+    snprintf(ref, refsz, "%s", sp + 1);
+    free(m);
+}
+
+/* What a taken item's record decodes to is the message the pipeline
+ * would have produced: its id, kind, due time, the event's time as its
+ * creation, and the event, field for field (the trimmed forms compared). */
+static void assert_rebuilt(const ac_schedule_due_t *d, const item_t *it, const shared_t *s)
+{
+    ac_event_error_t e;
+    ac_message_t *m = ac_message_decode(d->record, d->record_len, 0, &e);
+    if (!m)
+        fail_msg("the rebuilt record does not decode: %s", e.detail);
+    assert_string_equal(m->id, it->id);
+    assert_int_equal(m->kind, it->op.kind);
+    assert_int_equal(m->due_ms, it->op.due_ms);
+    assert_int_equal(m->created_ms, s->ev->occurred_ms);
+    assert_string_equal(m->event->customer.email, "zoe@example.com");
+    size_t n;
+    char *again = ac_event_encode(m->event, &n);
+    assert_non_null(again);
+    assert_string_equal(again, s->trimmed);
+    free(again);
+    ac_message_destroy(m);
+}
+
+/* The consent a referral invitation needs, in order's journey. */
+static void consent(ac_redis_t *r, const char *order)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"event_id\":\"evt_c_%s\",\"type\":\"order.placed\",\"occurred_at\":"
+             "\"2026-11-20T10:00:00Z\",\"store\":{\"id\":\"st_1\"},\"order\":{\"id\":\"%s\"},"
+             "\"customer\":{\"id\":\"cus_1\",\"marketing_consent\":true}}",
+             order, order);
+    ac_event_t *ev = parse_json(json);
+    apply_one(r, ev);
+    ac_event_destroy(ev);
+}
+
+/* A delivery's two messages share one copy of the trimmed event, which
+ * goes with the second of them to be acknowledged; retries change
+ * nothing. */
+static void test_shared_event_ack(void **state)
+{
+    ac_redis_t *r = *state;
+    shared_t s = delivered("ord_1", "2026-11-25T00:00:00Z");
+    item_t review, referral;
+    make_add_event(&review, AC_KIND_REVIEW_REQUEST, "ord_1", T0 + 7 * DAY, &s);
+    make_add_event(&referral, AC_KIND_REFERRAL_INVITE, "ord_1", T0 + 14 * DAY, &s);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &referral.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(event_fields(r, review.jkey), 1);
+    assert_int_equal(command_int(r, "HLEN {%s}:sched", review.jkey, NULL), 3);
+    assert_int_equal(command_int(r, "HEXISTS {%s}:sched %s", review.jkey, review.id), 0);
+    char ref[64], ref2[64], field[80];
+    item_ref(r, &review, ref, sizeof(ref));
+    item_ref(r, &referral, ref2, sizeof(ref2));
+    assert_string_equal(ref, ref2);
+    assert_int_equal(strlen(ref), 16);
+    snprintf(field, sizeof(field), "e:%s", ref);
+    /* Packed: smaller, and unpacked the trimmed event (no "gift"). */
+    size_t stored_len = 0, json_len = 0;
+    char *stored = hget_len(r, review.jkey, field, &stored_len);
+    assert_non_null(stored);
+    assert_int_equal(stored[0], AC_EVZIP_V1);
+    assert_true(stored_len < s.len);
+    char *json = ac_evzip_unpack(stored, stored_len, &json_len);
+    assert_non_null(json);
+    assert_string_equal(json, s.trimmed);
+    assert_null(strstr(json, "gift"));
+    free(json);
+    free(stored);
+
+    ac_schedule_due_t out[4];
+    assert_int_equal(take(r, T0 + 7 * DAY, 4, out), 1);
+    assert_string_equal(out[0].id, review.id);
+    assert_null(out[0].blocked_by);
+    assert_rebuilt(&out[0], &review, &s);
+    ack_one(r, review.id, review.jkey);
+    ack_one(r, review.id, review.jkey); /* a retried acknowledgement */
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(event_fields(r, review.jkey), 1);
+    assert_int_equal(pending(r), 1);
+
+    consent(r, "ord_1");
+    assert_int_equal(take(r, T0 + 14 * DAY, 4, out), 1);
+    assert_string_equal(out[0].id, referral.id);
+    assert_null(out[0].blocked_by);
+    assert_rebuilt(&out[0], &referral, &s);
+    ack_one(r, referral.id, referral.jkey);
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", review.jkey, NULL), 0);
+    assert_int_equal(pending(r), 0);
+    shared_free(&s);
+}
+
+/* Cancelling and dropping at fire time free the event too, once no item
+ * refers to it; a blocked item's record comes along rebuilt. */
+static void test_shared_event_cancel_and_blocked(void **state)
+{
+    ac_redis_t *r = *state;
+    shared_t s = delivered("ord_2", "2026-11-25T00:00:00Z");
+    item_t review, referral;
+    make_add_event(&review, AC_KIND_REVIEW_REQUEST, "ord_2", T0 + 7 * DAY, &s);
+    make_add_event(&referral, AC_KIND_REFERRAL_INVITE, "ord_2", T0 + 14 * DAY, &s);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &referral.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(cancel(r, "ord_2", review.id, AC_KIND_REVIEW_REQUEST, T0),
+                     AC_SCHEDULE_CANCELLED);
+    assert_int_equal(event_fields(r, review.jkey), 1);
+    /* Returned before the invitation is due: dropped when taken. */
+    char at[AC_TIME_BUFSZ];
+    ac_time_format(T0 + 10 * DAY, at, sizeof(at));
+    ac_event_t *ret = event("return.requested", "ord_2", at, NULL);
+    apply_one(r, ret);
+    ac_event_destroy(ret);
+    ac_schedule_due_t out[4];
+    assert_int_equal(take(r, T0 + 14 * DAY, 4, out), 1);
+    assert_string_equal(out[0].blocked_by, "returned");
+    assert_rebuilt(&out[0], &referral, &s);
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", review.jkey, NULL), 0);
+    assert_int_equal(pending(r), 0);
+
+    /* Both cancelled: nothing of the order's items is left. */
+    shared_t s3 = delivered("ord_3", "2026-11-25T00:00:00Z");
+    make_add_event(&review, AC_KIND_REVIEW_REQUEST, "ord_3", T0 + 7 * DAY, &s3);
+    make_add_event(&referral, AC_KIND_REFERRAL_INVITE, "ord_3", T0 + 14 * DAY, &s3);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(apply_op(r, &referral.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(cancel(r, "ord_3", referral.id, AC_KIND_REFERRAL_INVITE, T0),
+                     AC_SCHEDULE_CANCELLED);
+    assert_int_equal(event_fields(r, review.jkey), 1);
+    assert_int_equal(cancel(r, "ord_3", review.id, AC_KIND_REVIEW_REQUEST, T0),
+                     AC_SCHEDULE_CANCELLED);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", review.jkey, NULL), 0);
+    assert_int_equal(pending(r), 0);
+    shared_free(&s);
+    shared_free(&s3);
+}
+
+/* An item an earlier version wrote (its own record, the five-field
+ * description) beside one of this version's: each fires as written, and
+ * acknowledging the old one leaves the other's event alone. */
+static void test_old_form_item(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256], due[24], rel[24], meta[200], field[AC_MESSAGE_ID_LEN + 2], member[300];
+    char queue[64], release[64], items[200];
+    static const char record[] = "{\"v\":1,\"id\":\"old\",\"note\":\"  spaced \\\"quoted\\\"\"}";
+    item_t old, referral;
+    make_add(&old, AC_KIND_REVIEW_REQUEST, "ord_4", T0 + 7 * DAY, record);
+    snprintf(due, sizeof(due), "%lld", (long long)(T0 + 7 * DAY));
+    snprintf(rel, sizeof(rel), "%lld", (long long)(T0 + 8 * DAY));
+    snprintf(meta, sizeof(meta), "%s %s review_request %s %s", due, rel,
+             ac_journey_blockers_csv(AC_KIND_REVIEW_REQUEST),
+             ac_journey_requires_csv(AC_KIND_REVIEW_REQUEST));
+    snprintf(field, sizeof(field), "%s:m", old.id);
+    snprintf(items, sizeof(items), "{%s}:sched", old.jkey);
+    snprintf(member, sizeof(member), "%s %s", old.id, old.jkey);
+    snprintf(queue, sizeof(queue), "ac:sched:{b%d}", ac_schedule_bucket(old.jkey, 2));
+    snprintf(release, sizeof(release), "ac:sched:{b%d}:release", ac_schedule_bucket(old.jkey, 2));
+    const char *cmds[][4] = {{"HSET", old.jkey, "s:review_request", due},
+                             {"HSET", items, old.id, record},
+                             {"HSET", items, field, meta},
+                             {"ZADD", queue, due, member},
+                             {"ZADD", release, rel, member}};
+    for (size_t i = 0; i < 5; i++) {
+        redisReply *rep = ac_redis_command(r, err, sizeof(err), "%s %s %s %s", cmds[i][0],
+                                           cmds[i][1], cmds[i][2], cmds[i][3]);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            fail_msg("%s: %s", cmds[i][0], rep ? rep->str : err);
+        freeReplyObject(rep);
+    }
+    shared_t s = delivered("ord_4", "2026-11-25T00:00:00Z");
+    make_add_event(&referral, AC_KIND_REFERRAL_INVITE, "ord_4", T0 + 14 * DAY, &s);
+    assert_int_equal(apply_op(r, &referral.op), AC_SCHEDULE_ADDED);
+    /* Replayed, the old item is already there. */
+    make_add_event(&old, AC_KIND_REVIEW_REQUEST, "ord_4", T0 + 7 * DAY, &s);
+    assert_int_equal(apply_op(r, &old.op), AC_SCHEDULE_ALREADY);
+    ac_schedule_due_t out[4];
+    assert_int_equal(take(r, T0 + 7 * DAY, 4, out), 1);
+    assert_string_equal(out[0].id, old.id);
+    assert_int_equal(out[0].due_ms, T0 + 7 * DAY);
+    assert_int_equal(out[0].record_len, strlen(record));
+    assert_memory_equal(out[0].record, record, strlen(record));
+    ack_one(r, out[0].id, out[0].journey_key);
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(command_int(r, "HLEN %s", items, NULL), 2);
+    assert_int_equal(event_fields(r, old.jkey), 1);
+    consent(r, "ord_4");
+    assert_int_equal(take(r, T0 + 14 * DAY, 4, out), 1);
+    assert_rebuilt(&out[0], &referral, &s);
+    ack_one(r, out[0].id, out[0].journey_key);
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(command_int(r, "EXISTS %s", items, NULL), 0);
+    shared_free(&s);
+}
+
+/* Two different events of one order whose refs collide: the second gets
+ * a ref of its own and the first is not overwritten. Here the first is
+ * written by hand under the ref the second will have. */
+static void test_event_ref_collision(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256], ref[64], field[80], desc[300], items[200];
+    shared_t s = delivered("ord_5", "2026-11-25T00:00:00Z");
+    item_t probe, review;
+    /* The ref of s's event, from an item of another order. */
+    make_add_event(&probe, AC_KIND_REVIEW_REQUEST, "ord_6", T0 + 7 * DAY, &s);
+    assert_int_equal(apply_op(r, &probe.op), AC_SCHEDULE_ADDED);
+    item_ref(r, &probe, ref, sizeof(ref));
+    /* ord_5 holds a different event under that ref, and an item using it. */
+    static const char other[] = "{\"event_id\":\"evt_other\"}";
+    char other_id[AC_MESSAGE_ID_LEN];
+    ac_message_id(AC_KIND_SHIPPING_UPDATE, "st_1", "ord_5", "x", other_id);
+    make_add_event(&review, AC_KIND_REVIEW_REQUEST, "ord_5", T0 + 7 * DAY, &s);
+    snprintf(items, sizeof(items), "{%s}:sched", review.jkey);
+    snprintf(field, sizeof(field), "e:%s", ref);
+    snprintf(desc, sizeof(desc), "%lld %lld shipping_update   1 %s", (long long)(T0 + 30 * DAY),
+             (long long)(T0 + 30 * DAY), ref);
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), "HSET %s %s %s %s:m %s", items, field,
+                                       other, other_id, desc);
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ADDED);
+    char got[64], want[80];
+    item_ref(r, &review, got, sizeof(got));
+    snprintf(want, sizeof(want), "%s.1", ref);
+    assert_string_equal(got, want);
+    char *kept = hget(r, review.jkey, field);
+    assert_string_equal(kept, other);
+    free(kept);
+    /* A retried add finds its own copy, not the other. */
+    assert_int_equal(apply_op(r, &review.op), AC_SCHEDULE_ALREADY);
+    assert_int_equal(event_fields(r, review.jkey), 2);
+    ac_schedule_due_t out[4];
+    size_t n = take(r, T0 + 7 * DAY, 4, out);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i].id, review.id) == 0) {
+            assert_rebuilt(&out[i], &review, &s);
+            ack_one(r, out[i].id, out[i].journey_key);
+        }
+    }
+    ac_schedule_due_clear(out, n);
+    /* Its copy went with it; the other item's event stays. */
+    assert_int_equal(event_fields(r, review.jkey), 1);
+    kept = hget(r, review.jkey, field);
+    assert_string_equal(kept, other);
+    free(kept);
+    shared_free(&s);
+}
+
+/* An earlier delivery heard of later replaces the item, event and all;
+ * a message put back (DEFER) has its own record again; neither leaves an
+ * event behind that no item refers to. */
+static void test_shared_event_replaced(void **state)
+{
+    ac_redis_t *r = *state;
+    shared_t late = delivered("ord_7", "2026-11-27T00:00:00Z");
+    shared_t early = delivered("ord_7", "2026-11-25T00:00:00Z");
+    item_t it;
+    make_add_event(&it, AC_KIND_REVIEW_REQUEST, "ord_7", T0 + 9 * DAY, &late);
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    make_add_event(&it, AC_KIND_REVIEW_REQUEST, "ord_7", T0 + 7 * DAY, &early);
+    assert_int_equal(apply_op(r, &it.op), AC_SCHEDULE_ADDED);
+    assert_int_equal(event_fields(r, it.jkey), 1);
+    assert_int_equal(command_int(r, "HLEN {%s}:sched", it.jkey, NULL), 2);
+    ac_schedule_due_t out[4];
+    assert_int_equal(take(r, T0 + 7 * DAY, 4, out), 1);
+    assert_rebuilt(&out[0], &it, &early);
+    ac_schedule_due_clear(out, 1);
+    /* Put back with its record (attempts and all). */
+    static const char record[] = "{\"v\":1,\"attempts\":2}";
+    ac_schedule_op_t def;
+    memset(&def, 0, sizeof(def));
+    def.type = AC_SCHEDULE_DEFER;
+    def.id = it.id;
+    def.kind = AC_KIND_REVIEW_REQUEST;
+    def.due_ms = T0 + 8 * DAY;
+    def.journey_key = it.jkey;
+    def.record = record;
+    def.record_len = strlen(record);
+    assert_int_equal(apply_op(r, &def), AC_SCHEDULE_ADDED);
+    assert_int_equal(event_fields(r, it.jkey), 0);
+    assert_int_equal(take(r, T0 + 8 * DAY, 4, out), 1);
+    assert_string_equal(out[0].record, record);
+    ack_one(r, out[0].id, out[0].journey_key);
+    ac_schedule_due_clear(out, 1);
+    assert_int_equal(command_int(r, "EXISTS {%s}:sched", it.jkey, NULL), 0);
+    shared_free(&late);
+    shared_free(&early);
+}
+
 /* The marketing cap's sends moved beside the preferences (one Redis
  * Cluster slot for the check): the sends an earlier version counted under
  * "ac:f:…" still count, once, and the old key goes. */
@@ -1188,6 +1596,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_between_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_single_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_event_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_event_cancel_and_blocked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_form_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_ref_collision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_event_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefs_upgrade_keeps_the_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suggest, setup, teardown),
     };

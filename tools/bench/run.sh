@@ -3,7 +3,8 @@
 # results and writes them, with the machine they ran on, to
 # docs/benchmarks.md.
 #   tools/bench/run.sh BIN_DIR [ITEMS]
-# ITEMS: scheduled messages pending in the larger scheduling run (1000000).
+# ITEMS: scheduled messages pending in the larger scheduling run (1000000);
+# the run with real events schedules the messages of ITEMS/10 deliveries.
 # Settings, from the environment:
 #   BENCH_RUNS (3)                 runs of every measurement; figures are medians
 #   BENCH_EVENTS (200000)          backlog of each throughput run
@@ -62,10 +63,22 @@ for n in $((items / 10)) "$items"; do
 done
 echo "$table" >"$dir/schedule.md"
 
+# Real events: a delivery's two messages, stored as earlier versions did
+# (a record each) and as now (one shared trimmed event), in one run.
+orders=$((items / 10))
+echo "scheduling with real events: $orders deliveries, two messages each, in both forms..." >&2
+python3 "$here/workload.py" --delivered "$dir/delivered.jsonl"
+redis-cli -p "$port" flushall >/dev/null
+run=$("$bin/ac-bench-schedule" --redis "redis://127.0.0.1:$port/0" \
+      --events "$dir/delivered.jsonl" --orders "$orders" --due $((orders / 4)))
+echo "$run" >&2
+{ echo "$run" | grep '^|'; echo; echo "$run" | grep '^shared'; } >"$dir/schedule_events.md"
+
 echo "ingest gateway: $runs run(s) of signed Shopify webhooks, 1 and ${BENCH_WEBHOOK_CONNECTIONS:-64} connections..." >&2
 python3 "$here/gateway.py" "$bin" --json "$dir/gateway.json" --runs "$runs"
 
 python3 "$here/report.py" --pipeline "$dir/pipeline.json" --delivery "$dir/delivery.md" \
-    --schedule "$dir/schedule.md" --gateway "$dir/gateway.json" --bin "$bin" --out "$out" \
+    --schedule "$dir/schedule.md" --schedule-events "$dir/schedule_events.md" \
+    --gateway "$dir/gateway.json" --bin "$bin" --out "$out" \
     --elapsed $(($(date +%s) - started))
 echo "wrote $out ($(($(date +%s) - started)) s)" >&2

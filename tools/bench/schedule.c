@@ -4,6 +4,12 @@
  *
  *   ac-bench-schedule --redis redis://127.0.0.1:6379/0 [--items N]
  *                     [--due N] [--record-bytes N]
+ *   ac-bench-schedule --redis URL --events FILE [--orders N] [--due N]
+ *
+ * The first form schedules synthetic review requests, one per order, each
+ * with a record of --record-bytes. The second compares, on the events of
+ * FILE (JSON lines), the memory per pending message of the two forms an
+ * item can have (schedule_events.c): --due orders' messages are due.
  *
  * It writes into the given Redis (keys ac:sched*, ac:j:*): point it at a
  * throwaway server. */
@@ -13,12 +19,13 @@
 
 #include "journey_redis.h"
 #include "schedule.h"
+#include "schedule_events.h"
 #include "timeutil.h"
 
 #define BATCH 1000
 #define TAKE  500
 
-static long long used_memory(ac_redis_t *r)
+long long bench_used_memory(ac_redis_t *r)
 {
     char err[256];
     long long v = -1;
@@ -32,7 +39,7 @@ static long long used_memory(ac_redis_t *r)
     return v;
 }
 
-static int cmp_double(const void *a, const void *b)
+int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -114,7 +121,7 @@ static long bench_take(ac_schedule_t *r, size_t rounds, long want, double *lat, 
         }
         ac_schedule_due_clear(due, n);
     }
-    qsort(lat, round, sizeof(double), cmp_double);
+    qsort(lat, round, sizeof(double), bench_cmp_double);
     *ran = round;
     return taken;
 }
@@ -146,27 +153,50 @@ static double bench_cancel(ac_schedule_t *r, long due_items)
 /* Runs the steps against a throwaway Redis and prints one table row; the
  * exit status says whether every due message was taken and the pending
  * count came out as expected. */
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct args {
+    const char *url, *events;
+    long items, due_items, record_bytes, orders;
+} args_t;
+
+/* Reads the command line into a; 0, or -1 after printing the usage. */
+static int parse_args(int argc, char **argv, args_t *a)
 {
-    const char *url = NULL;
-    long items = 1000000, due_items = 50000, record_bytes = 1200;
+    *a = (args_t){NULL, NULL, 1000000, -1, 1200, 100000};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--redis") == 0)
-            url = argv[i + 1];
+            a->url = argv[i + 1];
         else if (strcmp(argv[i], "--items") == 0)
-            items = atol(argv[i + 1]);
+            a->items = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--due") == 0)
-            due_items = atol(argv[i + 1]);
+            a->due_items = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--record-bytes") == 0)
-            record_bytes = atol(argv[i + 1]);
+            a->record_bytes = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--events") == 0)
+            a->events = argv[i + 1];
+        else if (strcmp(argv[i], "--orders") == 0)
+            a->orders = atol(argv[i + 1]);
     }
-    if (!url || items < BATCH || due_items > items || record_bytes < 16) {
-        fprintf(stderr,
-                "usage: ac-bench-schedule --redis URL [--items N>=%d] [--due N] "
-                "[--record-bytes N>=16]\n",
-                BATCH);
+    if (a->due_items < 0)
+        a->due_items = a->events ? a->orders / 4 : 50000;
+    if (a->url && a->items >= BATCH && a->record_bytes >= 16 &&
+        (a->events ? a->orders >= 1 && a->due_items <= a->orders : a->due_items <= a->items))
+        return 0;
+    fprintf(stderr,
+            "usage: ac-bench-schedule --redis URL [--items N>=%d] [--due N] "
+            "[--record-bytes N>=16]\n"
+            "       ac-bench-schedule --redis URL --events FILE [--orders N] [--due N<=orders]\n",
+            BATCH);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    if (parse_args(argc, argv, &a) < 0)
         return 2;
-    }
+    const char *url = a.url, *events = a.events;
+    long items = a.items, due_items = a.due_items, record_bytes = a.record_bytes;
     char err[256];
     ac_redis_t *r = ac_redis_new(url, 30000, err, sizeof(err));
     if (!r) {
@@ -183,12 +213,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "ac-bench-schedule: %s\n", err);
         return 1;
     }
+    if (events) {
+        int rc = bench_events(r, s, events, a.orders, due_items);
+        ac_schedule_destroy(s);
+        ac_redis_destroy(r);
+        return rc;
+    }
     char *record = make_record(record_bytes);
-    long long mem0 = used_memory(r);
+    long long mem0 = bench_used_memory(r);
     double add_s = bench_add(s, items, due_items, record, record_bytes);
     if (add_s < 0)
         return 1;
-    long long mem1 = used_memory(r);
+    long long mem1 = bench_used_memory(r);
 
     /* Take what is due, TAKE at a time, while the rest stays pending. */
     size_t rounds = (size_t)(2 * due_items / TAKE + 2), ran = 0;

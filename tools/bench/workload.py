@@ -60,6 +60,17 @@ def shipment_templates(n=1000, seed=4711):
     return out
 
 
+def delivered_events(n=1000, seed=4711):
+    """shipment.delivered events of n orders, as shipment-worker consumes
+    them (the order with its items, the customer, the parcel): each
+    schedules a review request and a referral invitation. Lines (bytes)."""
+    out = []
+    for p in gen_events.orders_placed(n, seed):
+        when = gen_events._parse_time(p["occurred_at"]) + datetime.timedelta(days=3)
+        out.append(gen_events.encode(gen_events.shipment(p, "shipment.delivered", when)))
+    return out
+
+
 def rendered_size(template):
     """The size of a record made from the template."""
     return (len(template) - template.count(b"{{seq}}") * 7 + template.count(b"{{seq}}") * 12
@@ -97,6 +108,12 @@ def vm_hwm_kib(pid):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--delivered":
+        # ac-bench-schedule --events: tools/bench/run.sh writes the file.
+        with open(sys.argv[2], "wb") as f:
+            for line in delivered_events():
+                f.write(line + b"\n")
+        sys.exit(0)
     for name, ts in (("order.placed", order_templates()), ("shipment.shipped",
                                                            shipment_templates())):
         sizes = sorted(rendered_size(t) for t in ts)
