@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyset.h"
+
 static const char table_code[AC_FACTS__COUNT] = {'o', 'r', 'f', 'm'};
 
 /* The UTC year and month holding at_ms, and the instant the month after it
@@ -144,31 +146,10 @@ int ac_facts_decode_msg(const char *v, size_t len, ac_facts_msgval_t *out)
     return 0;
 }
 
-/* The keys a batch has already set the expiry of: a batch's facts mostly
- * share one store's month, and an expiry per key, not per fact, halves
- * the commands the hot path sends. */
-#define EXPIRED_KEYS 8
-typedef struct expired {
-    char keys[EXPIRED_KEYS][160];
-    size_t n;
-} expired_t;
-
-/* True when key was expired already in this batch; remembers it if not
- * (and if it is short enough to remember). */
-static int seen_key(expired_t *e, const char *key)
-{
-    for (size_t i = 0; i < e->n; i++)
-        if (strcmp(e->keys[i], key) == 0)
-            return 1;
-    if (e->n < EXPIRED_KEYS && strlen(key) < sizeof(e->keys[0]))
-        snprintf(e->keys[e->n++], sizeof(e->keys[0]), "%s", key);
-    return 0;
-}
-
 /* Appends the write of one fact and, once per key and batch, its key's
  * expiry: a PEXPIREAT per fact would double the batch for nothing. A value
  * that did not fit (vlen < 0) is not written. */
-static void append_fact(ac_redis_batch_t *b, expired_t *e, ac_facts_table_t t, const char *store,
+static void append_fact(ac_redis_batch_t *b, ac_keyset_t *e, ac_facts_table_t t, const char *store,
                         int64_t at_ms, const char *field, const char *value, int vlen,
                         int64_t retention_ms)
 {
@@ -184,7 +165,7 @@ static void append_fact(ac_redis_batch_t *b, expired_t *e, ac_facts_table_t t, c
     else
         ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSETNX %s %s %b", key, field, value,
                                (size_t)vlen);
-    if (!seen_key(e, key))
+    if (!ac_keyset_seen(e, key))
         ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIREAT %s %lld", key,
                                (long long)(next + retention_ms));
 }
@@ -193,7 +174,7 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
                            int64_t retention_ms, char *err, size_t errsz)
 {
     char val[1024], meta[600];
-    expired_t e = {.n = 0}, metas = {.n = 0};
+    ac_keyset_t e = AC_KEYSET_INIT, metas = AC_KEYSET_INIT;
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
@@ -207,7 +188,7 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
              * store and batch. */
             if (ev->store.timezone && *ev->store.timezone) {
                 ac_facts_meta_key(meta, sizeof(meta), ev->store.id);
-                if (!seen_key(&metas, meta))
+                if (!ac_keyset_seen(&metas, meta))
                     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s timezone %s", meta,
                                            ev->store.timezone);
             }
@@ -231,7 +212,7 @@ int ac_facts_record_msgs(ac_redis_t *r, const ac_facts_msg_t *m, size_t n, int64
                          char *err, size_t errsz)
 {
     char val[1024];
-    expired_t e = {.n = 0};
+    ac_keyset_t e = AC_KEYSET_INIT;
     if (n == 0)
         return 0;
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);

@@ -1,10 +1,16 @@
 #include "history.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyset.h"
 #include "redis_key.h"
+
+/* Products per variadic command (HSET, SADD): an order of hundreds of
+ * items is written in several commands of bounded size. */
+#define FIELDS_PER_COMMAND 64
 
 static void customer_key(const char *what, const ac_event_t *ev, char *buf, size_t bufsz)
 {
@@ -17,9 +23,117 @@ static void catalog_prefix(const ac_event_t *ev, char *buf, size_t bufsz)
     ac_redis_key(buf, bufsz, "c", ev->store.id, "");
 }
 
+/* The items of an order the history records: those with a category, a
+ * SKU and a name. */
+static int recorded(const ac_event_item_t *it)
+{
+    return it->category && *it->category && it->sku && it->name;
+}
+
+/* Orders items by category, then by their place in the order, so that a
+ * category's items sit together and a SKU named twice keeps the last name,
+ * as it would written one at a time. */
+static int cmp_by_category(const void *a, const void *b)
+{
+    const ac_event_item_t *x = *(const ac_event_item_t *const *)a;
+    const ac_event_item_t *y = *(const ac_event_item_t *const *)b;
+    int c = strcmp(x->category, y->category);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* A quantity as the interest score counts it: at least one, and a sum that
+ * saturates rather than overflows. */
+static long long add_quantity(long long sum, int64_t q)
+{
+    long long v = q > 0 ? (long long)q : 1;
+    return sum > LLONG_MAX - v ? LLONG_MAX : sum + v;
+}
+
+/* Appends one category's share of an order, items g[0..n): the interest
+ * score raised once by the category's quantities, the catalog's names in
+ * HSETs of up to FIELDS_PER_COMMAND products, and the catalog's expiry
+ * once per batch (ks). */
+static void append_category(ac_redis_batch_t *b, const ac_event_t *ev, const char *interest,
+                            const ac_event_item_t *const *g, size_t n, ac_keyset_t *ks,
+                            const char *ttl)
+{
+    char prefix[300], catalog[600];
+    const char *argv[2 + 2 * FIELDS_PER_COMMAND];
+    long long qty = 0;
+    for (size_t k = 0; k < n; k++)
+        qty = add_quantity(qty, g[k]->quantity);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZINCRBY %s %lld %s", interest, qty,
+                           g[0]->category);
+    catalog_prefix(ev, prefix, sizeof(prefix));
+    snprintf(catalog, sizeof(catalog), "%s%.200s", prefix, g[0]->category);
+    argv[0] = "HSET";
+    argv[1] = catalog;
+    for (size_t k = 0; k < n; k += FIELDS_PER_COMMAND) {
+        int argc = 2;
+        for (size_t j = k; j < n && j < k + FIELDS_PER_COMMAND; j++) {
+            argv[argc++] = g[j]->sku;
+            argv[argc++] = g[j]->name;
+        }
+        ac_redis_batch_argv(b, AC_REDIS_BATCH_NO_ITEM, argc, argv, NULL);
+    }
+    if (!ac_keyset_seen(ks, catalog))
+        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %s", catalog, ttl);
+}
+
+/* Appends the SADDs of the SKUs bought, up to FIELDS_PER_COMMAND each. */
+static void append_skus(ac_redis_batch_t *b, const char *bought,
+                        const ac_event_item_t *const *items, size_t n)
+{
+    const char *argv[2 + FIELDS_PER_COMMAND];
+    argv[0] = "SADD";
+    argv[1] = bought;
+    for (size_t k = 0; k < n; k += FIELDS_PER_COMMAND) {
+        int argc = 2;
+        for (size_t j = k; j < n && j < k + FIELDS_PER_COMMAND; j++)
+            argv[argc++] = items[j]->sku;
+        ac_redis_batch_argv(b, AC_REDIS_BATCH_NO_ITEM, argc, argv, NULL);
+    }
+}
+
+/* Appends one order's history: per category one ZINCRBY and one HSET, one
+ * SADD, and the customer's two expiries; the catalog's expiry once per
+ * batch. Grouping by category takes a sort, not a scan per item, so an
+ * order of many items costs no more than its size. Returns -1 when out of
+ * memory. */
+static int append_order(ac_redis_batch_t *b, const ac_event_t *ev, ac_keyset_t *ks, const char *ttl)
+{
+    char interest[600], bought[600];
+    size_t n = 0;
+    const ac_event_item_t **items = malloc(ev->order.n_items * sizeof(*items));
+    if (!items)
+        return -1;
+    for (size_t k = 0; k < ev->order.n_items; k++)
+        if (recorded(&ev->order.items[k]))
+            items[n++] = &ev->order.items[k];
+    if (n == 0)
+        goto out;
+    qsort(items, n, sizeof(*items), cmp_by_category);
+    customer_key("h", ev, interest, sizeof(interest));
+    customer_key("hb", ev, bought, sizeof(bought));
+    for (size_t k = 0, end; k < n; k = end) {
+        for (end = k + 1; end < n && strcmp(items[end]->category, items[k]->category) == 0; end++)
+            ;
+        append_category(b, ev, interest, items + k, end - k, ks, ttl);
+    }
+    append_skus(b, bought, items, n);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %s", interest, ttl);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %s", bought, ttl);
+out:
+    free(items);
+    return 0;
+}
+
 int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                       char *err, size_t errsz)
 {
+    char ttl[24];
+    ac_keyset_t ks = AC_KEYSET_INIT;
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
@@ -27,27 +141,11 @@ int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int
         const ac_event_t *ev = evs[i];
         if (ev->type != AC_EVENT_ORDER_PLACED || ev->order.n_items == 0)
             continue;
-        char interest[600], bought[600], prefix[300], catalog[600];
-        customer_key("h", ev, interest, sizeof(interest));
-        customer_key("hb", ev, bought, sizeof(bought));
-        catalog_prefix(ev, prefix, sizeof(prefix));
-        for (size_t k = 0; k < ev->order.n_items; k++) {
-            const ac_event_item_t *it = &ev->order.items[k];
-            if (!it->category || !*it->category || !it->sku || !it->name)
-                continue;
-            snprintf(catalog, sizeof(catalog), "%s%.200s", prefix, it->category);
-            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "ZINCRBY %s %lld %s", interest,
-                                   (long long)(it->quantity > 0 ? it->quantity : 1), it->category);
-            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SADD %s %s", bought, it->sku);
-            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HSET %s %s %s", catalog, it->sku,
-                                   it->name);
-            ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", catalog,
-                                   (long long)ttl_ms);
+        if (append_order(b, ev, &ks, ttl) < 0) {
+            snprintf(err, errsz, "out of memory");
+            ac_redis_batch_abort(b);
+            return -1;
         }
-        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", interest,
-                               (long long)ttl_ms);
-        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %lld", bought,
-                               (long long)ttl_ms);
     }
     return ac_redis_batch_exec(b, err, errsz);
 }

@@ -26,6 +26,7 @@
 #include "journey_redis.h"
 #include "history.h"
 #include "prefs.h"
+#include "redis_key.h"
 #include "schedule.h"
 #include "watermark.h"
 #include "timeutil.h"
@@ -1577,6 +1578,64 @@ static void test_suggest(void **state)
     ac_event_destroy(o);
 }
 
+/* A string reply as text (ZSCORE, HGET), "" for a nil reply. */
+static void command_str(ac_redis_t *r, char *out, size_t outsz, const char *fmt, const char *a1,
+                        const char *a2)
+{
+    char err[256];
+    redisReply *rep = ac_redis_command(r, err, sizeof(err), fmt, a1, a2);
+    if (!rep)
+        fail_msg("%s: %s", fmt, err);
+    snprintf(out, outsz, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+}
+
+/* An order's purchases are written a category at a time: the interest
+ * score is the sum of the category's quantities (one at least per item),
+ * a SKU named twice keeps its last name, and every key written has its
+ * expiry, the catalog's set once for the whole batch. */
+static void test_history_grouped_by_category(void **state)
+{
+    ac_redis_t *r = *state;
+    char err[256], interest[200], bought[200], prefix[200], socks[260], hats[260], v[64];
+    ac_event_t *a =
+        event("order.placed", "ord_1", "2026-11-20T10:00:00Z",
+              ",\"items\":[{\"sku\":\"S1\",\"name\":\"Sock one\",\"category\":\"socks\","
+              "\"quantity\":3},{\"sku\":\"H1\",\"name\":\"Hat\",\"category\":\"hats\","
+              "\"quantity\":2},{\"sku\":\"S2\",\"name\":\"Sock two\",\"category\":\"socks\"},"
+              "{\"sku\":\"S1\",\"name\":\"Sock one, blue\",\"category\":\"socks\"},"
+              "{\"sku\":\"X1\",\"name\":\"No category\"}]");
+    ac_event_t *b = event("order.placed", "ord_2", "2026-11-21T10:00:00Z",
+                          ",\"items\":[{\"sku\":\"S3\",\"name\":\"Sock three\",\"category\":"
+                          "\"socks\",\"quantity\":0}]");
+    const ac_event_t *evs[] = {a, b};
+    if (ac_history_record(r, evs, 2, 30 * DAY, err, sizeof(err)) < 0)
+        fail_msg("ac_history_record: %s", err);
+    ac_redis_key(interest, sizeof(interest), "h", "st_1", "cus_1");
+    ac_redis_key(bought, sizeof(bought), "hb", "st_1", "cus_1");
+    ac_redis_key(prefix, sizeof(prefix), "c", "st_1", "");
+    snprintf(socks, sizeof(socks), "%ssocks", prefix);
+    snprintf(hats, sizeof(hats), "%shats", prefix);
+    command_str(r, v, sizeof(v), "ZSCORE %s %s", interest, "socks");
+    assert_string_equal(v, "6");
+    command_str(r, v, sizeof(v), "ZSCORE %s %s", interest, "hats");
+    assert_string_equal(v, "2");
+    assert_int_equal(command_int(r, "ZCARD %s", interest, NULL), 2);
+    assert_int_equal(command_int(r, "SCARD %s", bought, NULL), 4);
+    assert_int_equal(command_int(r, "SISMEMBER %s %s", bought, "X1"), 0);
+    command_str(r, v, sizeof(v), "HGET %s %s", socks, "S1");
+    assert_string_equal(v, "Sock one, blue");
+    assert_int_equal(command_int(r, "HLEN %s", socks, NULL), 3);
+    assert_int_equal(command_int(r, "HLEN %s", hats, NULL), 1);
+    const char *keys[] = {interest, bought, socks, hats};
+    for (size_t k = 0; k < 4; k++) {
+        long long ttl = command_int(r, "PTTL %s", keys[k], NULL);
+        assert_true(ttl > 29 * DAY && ttl <= 30 * DAY);
+    }
+    ac_event_destroy(a);
+    ac_event_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1603,6 +1662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_event_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefs_upgrade_keeps_the_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suggest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_grouped_by_category, setup, teardown),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server_group);
 }
