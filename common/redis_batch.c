@@ -194,34 +194,54 @@ static long format_into(ac_buf_t *out, const char *fmt, va_list ap)
     return out->oom ? -1 : (long)(out->len - off);
 }
 
+/* Where the next command is formatted: a cluster batch keeps every
+ * command in its buffer (to route it, and to send it again after a
+ * redirection); a single server's batch formats into the buffer as
+ * scratch and hands the command to hiredis as it is, since hiredis's own
+ * formatting goes through printf or sds for every argument. */
+static size_t command_start(ac_redis_batch_t *b)
+{
+    if (!b->cluster)
+        b->buf.len = 0;
+    return b->buf.len;
+}
+
+/* Queues the command formatted at off (slot: its hash slot, -1 none, or
+ * -2 to read it from the command). Returns 0, or -1 with the batch
+ * failed. */
+static int command_end(ac_redis_batch_t *b, size_t item, size_t off, int slot)
+{
+    if (b->buf.oom || b->buf.len <= off) {
+        b->failed = 1;
+        return -1;
+    }
+    if (b->cluster) {
+        if (slot == -2)
+            slot = ac_resp_slot(b->buf.data + off, b->buf.len - off);
+        return cluster_added(b, item, off, slot);
+    }
+    if (redisAppendFormattedCommand(b->r->ctx, b->buf.data + off, b->buf.len - off) != REDIS_OK) {
+        b->failed = 1;
+        return -1;
+    }
+    b->items[b->n++] = item;
+    return 0;
+}
+
 int ac_redis_batch_command(ac_redis_batch_t *b, size_t item, const char *fmt, ...)
 {
     if (batch_reserve(b) < 0)
         return -1;
     va_list ap;
     va_start(ap, fmt);
-    int rc = -1;
-    if (b->cluster) {
-        size_t off = b->buf.len;
-        long len = format_into(&b->buf, fmt, ap);
-        if (len > 0)
-            rc = cluster_added(b, item, off, ac_resp_slot(b->buf.data + off, (size_t)len));
-    } else {
-        /* Formatted into the batch's scratch, then handed to hiredis as
-         * it is: hiredis's own formatting goes through printf for every
-         * argument. */
-        b->buf.len = 0;
-        long len = format_into(&b->buf, fmt, ap);
-        if (len > 0 &&
-            redisAppendFormattedCommand(b->r->ctx, b->buf.data, (size_t)len) == REDIS_OK) {
-            b->items[b->n++] = item;
-            rc = 0;
-        }
-    }
+    size_t off = command_start(b);
+    long len = format_into(&b->buf, fmt, ap);
     va_end(ap);
-    if (rc < 0)
+    if (len <= 0) {
         b->failed = 1;
-    return rc;
+        return -1;
+    }
+    return command_end(b, item, off, -2);
 }
 
 int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char **argv,
@@ -229,50 +249,19 @@ int ac_redis_batch_argv(ac_redis_batch_t *b, size_t item, int argc, const char *
 {
     if (batch_reserve(b) < 0)
         return -1;
-    if (b->cluster) {
-        size_t off = b->buf.len;
-        ac_resp_append_header(&b->buf, argc);
-        for (int i = 0; i < argc; i++)
-            ac_resp_append_arg(&b->buf, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
-        return cluster_added(b, item, off, ac_resp_slot(b->buf.data + off, b->buf.len - off));
-    }
-    if (redisAppendCommandArgv(b->r->ctx, argc, argv, argvlen) != REDIS_OK) {
-        b->failed = 1;
-        return -1;
-    }
-    b->items[b->n++] = item;
-    return 0;
+    size_t off = command_start(b);
+    ac_resp_append_argv(&b->buf, argc, argv, argvlen);
+    return command_end(b, item, off, -2);
 }
 
-/* EVALSHA to a single server, through hiredis's own argv formatting. */
-static int single_script(ac_redis_t *r, const ac_redis_script_t *script, int nkeys, int argc,
-                         const char **argv, const size_t *argvlen)
-{
-    const char *av[32];
-    size_t al[32];
-    char nk[16];
-    if (!r->ctx || argc + 3 > 32)
-        return -1;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    av[0] = "EVALSHA";
-    al[0] = 7;
-    av[1] = script->sha;
-    al[1] = 40;
-    av[2] = nk;
-    al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    }
-    return redisAppendCommandArgv(r->ctx, argc + 3, av, al) == REDIS_OK ? 0 : -1;
-}
-
-/* EVALSHA into a cluster batch's buffer, routed by its first key. */
-static int cluster_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
+/* EVALSHA of script, routed by its first key when it has keys. */
+int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
                           int nkeys, int argc, const char **argv, const size_t *argvlen)
 {
     char nk[16];
-    size_t off = b->buf.len;
+    if (batch_reserve(b) < 0)
+        return -1;
+    size_t off = command_start(b);
     int nklen = snprintf(nk, sizeof(nk), "%d", nkeys);
     ac_resp_append_header(&b->buf, argc + 3);
     ac_resp_append_arg(&b->buf, "EVALSHA", 7);
@@ -280,24 +269,10 @@ static int cluster_script(ac_redis_batch_t *b, size_t item, const ac_redis_scrip
     ac_resp_append_arg(&b->buf, nk, (size_t)nklen);
     for (int i = 0; i < argc; i++)
         ac_resp_append_arg(&b->buf, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
-    int slot =
-        nkeys > 0 && argc > 0 ? ac_slot_of(argv[0], argvlen ? argvlen[0] : strlen(argv[0])) : -1;
-    return cluster_added(b, item, off, slot);
-}
-
-int ac_redis_batch_script(ac_redis_batch_t *b, size_t item, const ac_redis_script_t *script,
-                          int nkeys, int argc, const char **argv, const size_t *argvlen)
-{
-    if (batch_reserve(b) < 0)
-        return -1;
-    if (b->cluster)
-        return cluster_script(b, item, script, nkeys, argc, argv, argvlen);
-    if (single_script(b->r, script, nkeys, argc, argv, argvlen) < 0) {
-        b->failed = 1;
-        return -1;
-    }
-    b->items[b->n++] = item;
-    return 0;
+    int slot = -1;
+    if (b->cluster && nkeys > 0 && argc > 0)
+        slot = ac_slot_of(argv[0], argvlen ? argvlen[0] : strlen(argv[0]));
+    return command_end(b, item, off, slot);
 }
 
 /* Frees a batch and the replies it still holds. */
