@@ -141,6 +141,12 @@ void ac_event_destroy(ac_event_t *ev);
  * when out of memory. Defined in event_encode.c. */
 char *ac_event_encode(const ac_event_t *ev, size_t *len);
 
+/* The part of ev an order's later events may lack (octx.h): the store, the
+ * customer and the order's number, in the same form as ac_event_encode()
+ * but with every id a JSON string, as the record gave it or not. Returns
+ * what ac_event_encode() does. Defined in event_encode.c. */
+char *ac_event_encode_context(const ac_event_t *ev, size_t *len);
+
 /* "order.placed" for AC_EVENT_ORDER_PLACED; "unknown" otherwise. */
 const char *ac_event_type_name(ac_event_type_t t);
 ac_event_type_t ac_event_type_parse(const char *name);

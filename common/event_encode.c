@@ -11,10 +11,12 @@
 
 #include "buf.h"
 
-/* The output and whether the object being written has a member yet. */
+/* The output, whether the object being written has a member yet, and
+ * whether ids are written as strings whatever they hold. */
 typedef struct writer {
     ac_buf_t b;
     int first;
+    int ids_as_text;
 } writer_t;
 
 /* Writes s as a JSON string. Quotes, backslashes and control characters
@@ -78,7 +80,7 @@ static void put_id(writer_t *w, const char *key, const char *id)
 {
     if (!id)
         return;
-    if (!plain_integer(id)) {
+    if (w->ids_as_text || !plain_integer(id)) {
         put_str(w, key, id);
         return;
     }
@@ -152,9 +154,8 @@ static void put_items(writer_t *w, const ac_event_t *ev)
     w->first = 0;
 }
 
-/* The store and the order: order.id is always there (the parser requires
- * it), the store only when something of it is. */
-static void put_store_order(writer_t *w, const ac_event_t *ev)
+/* The store, only when something of it is given. */
+static void put_store(writer_t *w, const ac_event_t *ev)
 {
     const char *store[] = {ev->store.id, ev->store.name, ev->store.locale, ev->store.timezone};
     if (any_of(store, 4)) {
@@ -165,6 +166,13 @@ static void put_store_order(writer_t *w, const ac_event_t *ev)
         put_str(w, "timezone", ev->store.timezone);
         close_object(w);
     }
+}
+
+/* The store and the order: order.id is always there (the parser requires
+ * it). */
+static void put_store_order(writer_t *w, const ac_event_t *ev)
+{
+    put_store(w, ev);
     open_object(w, "order");
     put_id(w, "id", ev->order.id);
     put_id(w, "number", ev->order.number);
@@ -229,9 +237,19 @@ static void put_rest(writer_t *w, const ac_event_t *ev)
     }
 }
 
+/* Hands over what w wrote, its length in *len (when len is given). */
+static char *finish(writer_t *w, size_t *len)
+{
+    size_t n = w->b.len;
+    char *out = ac_buf_steal(&w->b);
+    if (out && len)
+        *len = n;
+    return out;
+}
+
 char *ac_event_encode(const ac_event_t *ev, size_t *len)
 {
-    writer_t w = {AC_BUF_INIT, 1};
+    writer_t w = {AC_BUF_INIT, 1, 0};
     open_object(&w, NULL);
     put_str(&w, "event_id", ev->event_id);
     put_str(&w, "type", ev->type_name);
@@ -240,9 +258,18 @@ char *ac_event_encode(const ac_event_t *ev, size_t *len)
     put_customer(&w, ev);
     put_rest(&w, ev);
     close_object(&w);
-    size_t n = w.b.len;
-    char *out = ac_buf_steal(&w.b);
-    if (out && len)
-        *len = n;
-    return out;
+    return finish(&w, len);
+}
+
+char *ac_event_encode_context(const ac_event_t *ev, size_t *len)
+{
+    writer_t w = {AC_BUF_INIT, 1, 1};
+    open_object(&w, NULL);
+    put_store(&w, ev);
+    put_customer(&w, ev);
+    open_object(&w, "order");
+    put_id(&w, "number", ev->order.number);
+    close_object(&w);
+    close_object(&w);
+    return finish(&w, len);
 }

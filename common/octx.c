@@ -18,48 +18,12 @@ int ac_octx_wanted(const ac_event_t *ev)
            !(ev->customer.phone && *ev->customer.phone);
 }
 
-/* Adds name: v to o when v is given. */
-static void add_str(json_object *o, const char *name, const char *v)
-{
-    if (o && v)
-        json_object_object_add(o, name, json_object_new_string(v));
-}
-
 /* The context is written from the event's parsed fields, not from its
  * JSON tree: the order-worker reads records without building one, and the
  * fields are all that completing an event can use. */
 char *ac_octx_of(const ac_event_t *ev)
 {
-    json_object *ctx = json_object_new_object(), *order = json_object_new_object();
-    json_object *store = json_object_new_object(), *cust = json_object_new_object();
-    char *out = NULL;
-    if (!ctx || !order || !store || !cust)
-        goto out;
-    add_str(store, "id", ev->store.id);
-    add_str(store, "name", ev->store.name);
-    add_str(store, "locale", ev->store.locale);
-    add_str(store, "timezone", ev->store.timezone);
-    add_str(cust, "id", ev->customer.id);
-    add_str(cust, "email", ev->customer.email);
-    add_str(cust, "phone", ev->customer.phone);
-    add_str(cust, "first_name", ev->customer.first_name);
-    add_str(cust, "locale", ev->customer.locale);
-    add_str(cust, "timezone", ev->customer.timezone);
-    if (ev->customer.has_marketing_consent)
-        json_object_object_add(cust, "marketing_consent",
-                               json_object_new_boolean(ev->customer.marketing_consent));
-    add_str(order, "number", ev->order.number);
-    json_object_object_add(ctx, "store", store);
-    json_object_object_add(ctx, "customer", cust);
-    json_object_object_add(ctx, "order", order);
-    store = cust = order = NULL;
-    out = strdup(json_object_to_json_string_ext(ctx, JSON_C_TO_STRING_PLAIN));
-out:
-    json_object_put(store);
-    json_object_put(cust);
-    json_object_put(order);
-    json_object_put(ctx);
-    return out;
+    return ac_event_encode_context(ev, NULL);
 }
 
 /* Copies into `into` the members of `from` it lacks (both objects),

@@ -26,7 +26,7 @@
 int ac_octx_wanted(const ac_event_t *ev);
 
 /* The context to keep for an order.placed event: a JSON object with the
- * store, the order's id and number and the customer. Returns a malloc'd
+ * store, the order's number and the customer (ids as strings). Returns a malloc'd
  * string or NULL (out of memory). */
 char *ac_octx_of(const ac_event_t *ev);
 

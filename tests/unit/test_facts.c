@@ -178,6 +178,24 @@ static void test_holdout(void **state)
     assert_false(ac_holdout_cross_sell_held(&s, "st_a", "cus_1"));
 }
 
+/* The context keeps ids as text, as the record gave them or not, and a
+ * customer's refusal of marketing as refused; what the rules never read
+ * (the items, the order's time) is left out. */
+static void test_octx_ids_as_text(void **state)
+{
+    (void)state;
+    ac_event_t *placed = parse("{\"event_id\":\"p9\",\"type\":\"order.placed\",\"occurred_at\":"
+                               "\"2026-12-01T10:00:00Z\",\"store\":{\"id\":42},\"order\":{\"id\":7,"
+                               "\"number\":1001,\"items\":[{\"sku\":\"S1\",\"name\":\"Sock\"}]},"
+                               "\"customer\":{\"id\":\"c\\\"1\",\"marketing_consent\":false}}");
+    char *ctx = ac_octx_of(placed);
+    assert_non_null(ctx);
+    assert_string_equal(ctx, "{\"store\":{\"id\":\"42\"},\"customer\":{\"id\":\"c\\\"1\","
+                             "\"marketing_consent\":false},\"order\":{\"number\":\"1001\"}}");
+    free(ctx);
+    ac_event_destroy(placed);
+}
+
 /* A rating made from a link names ids only; its order's context adds the
  * customer's address and name, the order's number and the store's
  * details, and never overrides what the event has. */
@@ -275,10 +293,10 @@ static void test_store_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),           cmocka_unit_test(test_codec_round_trip),
-        cmocka_unit_test(test_codec_refuses),  cmocka_unit_test(test_holdout),
-        cmocka_unit_test(test_octx_merge),     cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_store_settings),
+        cmocka_unit_test(test_keys),          cmocka_unit_test(test_codec_round_trip),
+        cmocka_unit_test(test_codec_refuses), cmocka_unit_test(test_holdout),
+        cmocka_unit_test(test_octx_merge),    cmocka_unit_test(test_octx_ids_as_text),
+        cmocka_unit_test(test_dates),         cmocka_unit_test(test_store_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
