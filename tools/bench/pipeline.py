@@ -128,9 +128,10 @@ class Bench:
             self.median_bytes[worker] = wl.write_templates(path, make())
             self.templates[worker] = path
 
-    def _measure(self, st, read, total, what, max_s=None):
+    def _measure(self, st, read, total, what, max_s=None, on_first=None):
         """Samples read() every 20 ms until it reaches total or the time cap;
-        returns (rate, measured events, capped)."""
+        returns (rate, measured events, capped). on_first() is called at the
+        first sample that counts anything, where the measurement starts."""
         samples = []
         deadline = time.monotonic() + self.o.startup_timeout
         first_t = None
@@ -141,6 +142,8 @@ class Bench:
             samples.append((now, v))
             if v > 0 and first_t is None:
                 first_t = now
+                if on_first:
+                    on_first()
             if v >= total:
                 break
             if first_t is not None and now - first_t > (max_s or self.o.max_seconds):
@@ -176,9 +179,23 @@ class Bench:
             if batch_size:
                 env["BATCH_SIZE"] = str(batch_size)
             w = st.start_worker(worker, env)
+            # CPU per event, the worker's and redis-server's, over the same
+            # span as the rate (issue 16's targets are per event).
+            redis_pid = st.redis.pid if getattr(st, "redis", None) else None
+            cpu0 = {}
+
+            def start_cpu():
+                cpu0["worker"] = cpu_seconds(w.pid)
+                if redis_pid:
+                    cpu0["redis"] = cpu_seconds(redis_pid)
+
             rate, measured, capped = self._measure(
                 st, lambda: counter(w.http_port, "aftercare_events_processed_total"), records,
-                worker, max_s)
+                worker, max_s, on_first=start_cpu)
+            if measured and "worker" in cpu0:
+                res["cpu_us"] = (cpu_seconds(w.pid) - cpu0["worker"]) * 1e6 / measured
+                if "redis" in cpu0:
+                    res["redis_cpu_us"] = (cpu_seconds(redis_pid) - cpu0["redis"]) * 1e6 / measured
             res.update(rate=rate, measured=measured, capped=capped,
                        hwm_kib=wl.vm_hwm_kib(w.pid))
             if not capped:
@@ -327,9 +344,10 @@ def run_all(o):
                     results["throughput"].append(r)
                     if "error" not in r:
                         log("  %s, %d %% duplicates: %s events/s over %d events (pass-through "
-                            "%s records/s), peak RSS %.1f MiB", worker, dup * 100,
-                            fmt(r["rate"]), r["measured"], fmt(r.get("passthrough")),
-                            (r["hwm_kib"] or 0) / 1024)
+                            "%s records/s), %s µs worker and %s µs Redis CPU per event, "
+                            "peak RSS %.1f MiB", worker, dup * 100, fmt(r["rate"]),
+                            r["measured"], fmt(r.get("passthrough")), fmt(r.get("cpu_us")),
+                            fmt(r.get("redis_cpu_us")), (r["hwm_kib"] or 0) / 1024)
             # What recording the retention report's facts costs: the same
             # order-worker run without them (ANALYTICS=false).
             r = {"run": run, "worker": "order-worker", "duplicates": 0.0}
