@@ -302,7 +302,11 @@ class ReportTest(unittest.TestCase):
                 json.dump({"stores": {STORE["id"]: {
                     "review_request_delay": "7d", "referral_invites": False,
                     "holdout": {"review_request": HOLDOUT_PCT}, "support": SUPPORT}}}, f)
-            env = {"STORE_SETTINGS": settings, "WATERMARK_TOPICS": "none"}
+            # The history has fixed dates, and facts expire their retention
+            # after their month by the wall clock (400 days by default): the
+            # longest retention keeps 2025's months readable until 2035.
+            env = {"STORE_SETTINGS": settings, "WATERMARK_TOPICS": "none",
+                   "ANALYTICS_RETENTION": "3650d"}
             workers = [st.start_worker(w, env, wait=False) for w in
                        ("order-worker", "shipment-worker", "return-worker", "notify-worker")]
             for w in workers:
