@@ -55,8 +55,12 @@ DEFAULT_EVENTS = os.path.join(REPO, "tests", "data", "sample-events.jsonl")
 # Review requests and referral invitations normally wait 7 and 14 days after
 # delivery; the demo waits seconds so that they really arrive while it runs.
 REVIEW_DELAY, REFERRAL_DELAY = 3.0, 6.0
+# The report's history has fixed dates, while facts expire their
+# retention after their month by the wall clock (400 days by default): the
+# longest retention keeps its first months readable until 2035.
 JOURNEY_ENV = {"REVIEW_REQUEST_DELAY": "%gs" % REVIEW_DELAY,
-               "REFERRAL_DELAY": "%gs" % REFERRAL_DELAY}
+               "REFERRAL_DELAY": "%gs" % REFERRAL_DELAY,
+               "ANALYTICS_RETENTION": "3650d"}
 JOURNEY_CFG = {"review": REVIEW_DELAY, "referral": REFERRAL_DELAY, "stores": {}}
 JOURNEY_SEED = 4711
 EVENT_WORKERS = ("order-worker", "shipment-worker", "return-worker")
