@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "event.h"
 #include "timeutil.h"
 
 void ac_canon_batch_init(ac_canon_batch_t *b)
@@ -167,27 +168,6 @@ void ac_canon_set_str(json_object *obj, const char *key, const char *s)
         json_object_object_add(obj, key, json_object_new_string(s));
 }
 
-/* A plain decimal: optional minus, digits, optional fraction, as the
- * workers read money (event.c). strtod() alone would also take "nan",
- * "inf", hex, exponents and leading blanks. */
-static int plain_decimal(const char *s)
-{
-    if (*s == '-')
-        s++;
-    if (!isdigit((unsigned char)*s))
-        return 0;
-    while (isdigit((unsigned char)*s))
-        s++;
-    if (*s == '.') {
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return 0;
-        while (isdigit((unsigned char)*s))
-            s++;
-    }
-    return *s == '\0';
-}
-
 /* Money stays decimal text: "129.80" as given, a JSON number as printed
  * by json-c with two decimals when it has a fraction. */
 void ac_canon_set_money(json_object *obj, const char *key, json_object *v)
@@ -198,7 +178,7 @@ void ac_canon_set_money(json_object *obj, const char *key, json_object *v)
     switch (json_object_get_type(v)) {
     case json_type_string: {
         const char *s = json_object_get_string(v);
-        if (plain_decimal(s))
+        if (ac_event_plain_decimal(s))
             json_object_object_add(obj, key, json_object_new_string(s));
         return;
     }

@@ -141,6 +141,12 @@ void ac_event_destroy(ac_event_t *ev);
  * when out of memory. Defined in event_encode.c. */
 char *ac_event_encode(const ac_event_t *ev, size_t *len);
 
+/* True when s is a plain decimal as the parser reads money given as a
+ * string: an optional minus, digits, an optional fraction. strtod() alone
+ * would also take "nan", "inf", hex, exponents and leading blanks. Shared
+ * with the platform mappers (canon.c). Defined in event_build.c. */
+int ac_event_plain_decimal(const char *s);
+
 /* The part of ev an order's later events may lack (octx.h): the store, the
  * customer and the order's number, in the same form as ac_event_encode()
  * but with every id a JSON string, as the record gave it or not. Returns

@@ -38,9 +38,7 @@ static const char *opt_id(const ac_jv_t *v)
     return NULL;
 }
 
-/* A plain decimal: optional minus, digits, optional fraction. strtod()
- * alone would also take "nan", "inf", hex and exponents. */
-static int plain_decimal(const char *s)
+int ac_event_plain_decimal(const char *s)
 {
     if (*s == '-')
         s++;
@@ -65,7 +63,7 @@ static int opt_num(const ac_jv_t *v, double *out)
         d = v->d;
     } else if (v->kind == AC_JV_INT) {
         d = (double)v->i;
-    } else if (v->kind == AC_JV_STRING && plain_decimal(v->s)) {
+    } else if (v->kind == AC_JV_STRING && ac_event_plain_decimal(v->s)) {
         /* Money often arrives as a decimal string ("129.00"). */
         d = strtod(v->s, NULL);
     } else {

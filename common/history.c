@@ -103,8 +103,11 @@ static void append_skus(ac_redis_batch_t *b, const char *bought,
 static int append_order(ac_redis_batch_t *b, const ac_event_t *ev, ac_keyset_t *ks, const char *ttl)
 {
     char interest[600], bought[600];
+    const ac_event_item_t *few[16];
     size_t n = 0;
-    const ac_event_item_t **items = malloc(ev->order.n_items * sizeof(*items));
+    /* Most orders have a few items: no allocation per order for them. */
+    const ac_event_item_t **items =
+        ev->order.n_items <= 16 ? few : malloc(ev->order.n_items * sizeof(*items));
     if (!items)
         return -1;
     for (size_t k = 0; k < ev->order.n_items; k++)
@@ -124,7 +127,8 @@ static int append_order(ac_redis_batch_t *b, const ac_event_t *ev, ac_keyset_t *
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %s", interest, ttl);
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "PEXPIRE %s %s", bought, ttl);
 out:
-    free(items);
+    if (items != few)
+        free(items);
     return 0;
 }
 
