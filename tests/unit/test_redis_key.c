@@ -28,6 +28,33 @@ static void test_plain_keys_unchanged(void **state)
     assert_string_equal(k, "ac:p:0::");
 }
 
+/* The memcpy path writes what the format "ac:%s:%zu:%s:%s" would, for
+ * store lengths of every digit count, and truncates like it when the
+ * buffer is short. */
+static void test_plain_keys_match_the_format(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 9, 10, 99, 100, 255, 1000};
+    char store[1001], id[40], got[1200], want[1200];
+    memset(store, 's', sizeof(store));
+    snprintf(id, sizeof(id), "order-%d", 42);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        store[lens[i]] = '\0';
+        ac_redis_key(got, sizeof(got), "oc", store, id);
+        snprintf(want, sizeof(want), "ac:oc:%zu:%s:%s", lens[i], store, id);
+        assert_string_equal(got, want);
+        for (size_t sz = 1; sz < 40; sz += 7) {
+            ac_redis_key(got, sz, "oc", store, id);
+            char cut[40];
+            snprintf(want, sizeof(want), "ac:oc:%zu:%s:%s", lens[i], store, id);
+            memcpy(cut, want, sz - 1);
+            cut[sz - 1] = '\0';
+            assert_string_equal(got, cut);
+        }
+        store[lens[i]] = 's';
+    }
+}
+
 static void test_braces_escaped_and_distinct(void **state)
 {
     (void)state;
@@ -70,6 +97,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_keys_unchanged),
+        cmocka_unit_test(test_plain_keys_match_the_format),
         cmocka_unit_test(test_braces_escaped_and_distinct),
         cmocka_unit_test(test_beside_shares_the_slot),
     };
