@@ -314,9 +314,9 @@ rd_kafka_t *ac_kafka_producer_new_bounded(const ac_config_t *cfg, const char *cl
 {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms);
-    /* A batch is produced whole and then waited for: lingering would only
-     * delay its acknowledgement, while records produced during a round trip
-     * are batched anyway. message.max.bytes leaves room for a notification
+    /* A batch is produced whole and its acknowledgement awaited before it
+     * is finished: lingering would only delay that, while records produced
+     * during a round trip are batched anyway. message.max.bytes leaves room for a notification
      * that wraps an event of MAX_EVENT_BYTES. */
     const char *const producing[] = {"enable.idempotence",
                                      "true",

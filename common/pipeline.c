@@ -30,6 +30,8 @@ static void batch_clear(batch_t *b)
     }
     b->n = 0;
     b->n_ops = 0;
+    b->n_flight = 0;
+    b->tracker = (ac_kafka_tracker_t){0, 0, 0};
 }
 
 static void batch_free(batch_t *b)
@@ -46,16 +48,19 @@ static void batch_free(batch_t *b)
     free(b->records);
     free(b->facts);
     free(b->merged);
+    free(b->flight);
 }
 
 /* Polls until the batch is full, or batch_wait passed since the first
- * record, or nothing arrived within 100 ms. Consumer errors are transient
- * (librdkafka recovers by itself) and only logged. */
-static void collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms)
+ * record, or nothing arrived within first_ms (0 while another batch is in
+ * flight: it is finished rather than kept waiting for records that are not
+ * there yet). Consumer errors are transient (librdkafka recovers by
+ * itself) and only logged. */
+static void collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms, int first_ms)
 {
     int64_t deadline = 0;
     while (b->n < max) {
-        int timeout = 100;
+        int timeout = first_ms;
         if (b->n > 0) {
             int64_t left = deadline - ac_time_mono_ms();
             if (left <= 0)
@@ -87,11 +92,18 @@ static int cmp_item_key(const void *a, const void *b)
     return c ? c : (x < y ? -1 : x > y);
 }
 
-/* Validates every record and finds duplicates inside the batch itself,
- * which Redis cannot see because they are not marked yet: sorting by key
- * puts copies next to each other. */
-static void classify(batch_t *b, size_t max_bytes, tally_t *t)
+static int cmp_key(const void *a, const void *b)
 {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Validates every record and finds duplicates that Redis cannot see
+ * because they are not marked yet: inside the batch itself (sorting by key
+ * puts copies next to each other), and among the new events of the batch
+ * still in flight (prev, or NULL). */
+static void classify(batch_t *b, size_t max_bytes, const batch_t *prev)
+{
+    tally_t *t = &b->tally;
     size_t n = 0;
     item_t **order = (item_t **)b->keys; /* scratch of b->cap pointers */
     for (size_t i = 0; i < b->n; i++) {
@@ -114,6 +126,21 @@ static void classify(batch_t *b, size_t max_bytes, tally_t *t)
     for (size_t i = 1; i < n; i++)
         if (strcmp(order[i]->key, order[i - 1]->key) == 0)
             order[i]->state = ITEM_DUPLICATE;
+    for (size_t i = 0; prev && prev->n_flight && i < n; i++)
+        if (order[i]->state == ITEM_NEW &&
+            bsearch(&order[i]->key, prev->flight, prev->n_flight, sizeof(*prev->flight), cmp_key))
+            order[i]->state = ITEM_DUPLICATE;
+}
+
+/* Keeps the keys of the events the batch will mark done, sorted, for the
+ * next batch's classify() while this one is in flight. */
+static void keep_flight(batch_t *b)
+{
+    b->n_flight = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW || b->items[i].state == ITEM_UNKNOWN)
+            b->flight[b->n_flight++] = b->items[i].key;
+    qsort(b->flight, b->n_flight, sizeof(*b->flight), cmp_key);
 }
 
 /* Asks Redis which new events were already processed, retrying through
@@ -276,159 +303,6 @@ out:
     return rc;
 }
 
-/* Produces the messages and dead letters of the batch and waits until
- * Kafka has them all. Returns 0, or -1 when any failed. */
-static int produce(ac_worker_t *w, batch_t *b, const char *notify_topic, tally_t *t)
-{
-    ac_kafka_tracker_t tracker = {0, 0, 0};
-    for (size_t i = 0; i < b->n; i++) {
-        item_t *it = &b->items[i];
-        rd_kafka_resp_err_t err = 0;
-        if (it->state == ITEM_INVALID) {
-            ac_log_ctx_t ctx = {w->topic, it->msg->partition, it->msg->offset, NULL, NULL};
-            ac_log_at(AC_LOG_WARN, &ctx, "dead-lettered: %s", it->err.detail);
-            err = ac_kafka_produce_dlq(w->producer, w->dlq_topic, it->msg,
-                                       ac_event_err_name(it->err.code), it->err.detail,
-                                       w->spec->name, &tracker);
-            if (!err) {
-                tracker.pending++;
-                t->dead[it->err.code]++;
-            }
-        } else if (it->state == ITEM_NEW) {
-            for (size_t k = 0; k < it->nd && !err; k++) {
-                const ac_decision_t *d = &it->d[k];
-                if (d->action != AC_ACTION_SEND)
-                    continue;
-                size_t len = 0, plen;
-                const char *payload = ac_pipe_item_payload(it, &plen);
-                char *value = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, 0,
-                                                     payload, plen, &len);
-                if (!value) {
-                    err = RD_KAFKA_RESP_ERR__FAIL;
-                    break;
-                }
-                err = ac_kafka_produce(w->producer, notify_topic, it->ev->order.id,
-                                       strlen(it->ev->order.id), value, len, NULL, &tracker);
-                free(value);
-                if (!err) {
-                    tracker.pending++;
-                    t->decided[d->kind]++;
-                }
-            }
-            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                /* Retrying cannot help: the event itself goes to the
-                 * dead-letter topic instead of blocking its partition. */
-                ac_log_ctx_t ctx = {w->topic, it->msg->partition, it->msg->offset, it->ev->event_id,
-                                    NULL};
-                ac_log_at(AC_LOG_WARN, &ctx, "dead-lettered: %s", "message too large to produce");
-                err = ac_kafka_produce_dlq(w->producer, w->dlq_topic, it->msg, "too_large",
-                                           "the message for this event is larger than the "
-                                           "producer's message.max.bytes",
-                                           w->spec->name, &tracker);
-                if (!err) {
-                    tracker.pending++;
-                    t->dead[AC_EVENT_ERR_TOO_LARGE]++;
-                }
-            }
-        } else if (it->state == ITEM_DUPLICATE) {
-            t->duplicates[it->ev->type]++;
-        }
-        if (err) {
-            ac_log(AC_LOG_ERROR, "produce failed: %s", rd_kafka_err2str(err));
-            tracker.failed++;
-        }
-    }
-    /* message.timeout.ms bounds every delivery, so this wait ends; a stop
-     * request ends it sooner, leaving the batch uncommitted. */
-    while (tracker.pending > 0) {
-        ac_kafka_wait(w->producer, &tracker, 1000);
-        ac_http_beat(w->http);
-        if (tracker.pending > 0 && ac_worker_stopping()) {
-            ac_kafka_abandon(w->producer, &tracker);
-            return -1;
-        }
-    }
-    if (tracker.failed) {
-        ac_log(AC_LOG_ERROR, "%d record(s) of the batch were not produced: %s", tracker.failed,
-               rd_kafka_err2str(tracker.last_err));
-        return -1;
-    }
-    return 0;
-}
-
-/* Re-reads the batch after a failed produce: seeks each partition back to
- * the batch's first record of it. Nothing of the batch was committed.
- * Returns -1 when a partition could not be sought back: carrying on would
- * let a later batch commit past records that were never produced. */
-static int rewind_batch(ac_worker_t *w, batch_t *b)
-{
-    int rc = 0;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        rd_kafka_message_t *m = b->items[i].msg;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        if (!rd_kafka_topic_partition_list_find(parts, topic, m->partition))
-            rd_kafka_topic_partition_list_add(parts, topic, m->partition)->offset = m->offset;
-    }
-    rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
-    if (error) {
-        ac_log(AC_LOG_ERROR, "seek back failed: %s", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        rc = -1;
-    }
-    for (int i = 0; i < parts->cnt; i++) {
-        /* A partition no longer ours is re-read by its new owner. */
-        rd_kafka_resp_err_t e = parts->elems[i].err;
-        if (e && e != RD_KAFKA_RESP_ERR__STATE && e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
-            ac_log(AC_LOG_ERROR, "seek back of partition %d failed: %s",
-                   (int)parts->elems[i].partition, rd_kafka_err2str(e));
-            rc = -1;
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", 1);
-    return rc;
-}
-
-/* Marks the batch's processed events done, then stores the offsets. A
- * mark that cannot be written after the output is in Kafka only weakens
- * the first line of deduplication; notify-worker's message claim still
- * holds, so the offsets are stored regardless. */
-static void finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms)
-{
-    size_t n = 0;
-    char err[256];
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW || b->items[i].state == ITEM_UNKNOWN)
-            b->keys[n++] = b->items[i].key;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (ac_dedup_events_mark(w->redis, b->keys, n, ttl_ms, err, sizeof(err)) == 0) {
-            ac_worker_redis_status(w, 1, NULL);
-            break;
-        }
-        ac_worker_redis_status(w, 0, err);
-        if (ac_worker_stopping())
-            break;
-        ac_worker_sleep(100 << attempt);
-    }
-
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        rd_kafka_message_t *m = b->items[i].msg;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(offs, topic, m->partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(offs, topic, m->partition);
-        if (m->offset + 1 > p->offset)
-            p->offset = m->offset + 1;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(w->consumer, offs);
-    if (e && e != RD_KAFKA_RESP_ERR__STATE)
-        ac_log(AC_LOG_WARN, "offsets store: %s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(offs);
-}
-
 /* Reads the journey settings and the per-store table. Returns 0, or -1
  * after printing one line naming the setting at fault (the file may have
  * changed since the check at start-up). */
@@ -474,8 +348,9 @@ static int batch_alloc(batch_t *b, size_t max)
     b->jkeys = calloc(max, sizeof(*b->jkeys));
     b->facts = calloc(most * 2, sizeof(*b->facts));
     b->merged = calloc(max, sizeof(*b->merged));
+    b->flight = calloc(max, sizeof(*b->flight));
     return b->items && b->keys && b->seen && b->evs && b->journeys && b->ops && b->op_items &&
-                   b->records && b->jkeys && b->facts && b->merged
+                   b->records && b->jkeys && b->facts && b->merged && b->flight
                ? 0
                : -1;
 }
@@ -499,11 +374,12 @@ static void start(pipe_t *p)
            ac_stores_count(p->stores), p->fire ? "firing" : "not firing");
 }
 
-/* The produce of a batch failed: when stopping, nothing of it is stored
+/* The output of batch b failed: when stopping, nothing of it is stored
  * and it is consumed again; a fatal producer error ends the worker;
- * otherwise the batch is rewound and consumed again after a pause.
+ * otherwise b and the batch processed after it (later, or NULL), whose
+ * output is given up, are rewound and consumed again after a pause.
  * Returns 0 to go on, or -1 to stop with *rc. */
-static int produce_failed(ac_worker_t *w, batch_t *b, int *rc)
+static int produce_failed(ac_worker_t *w, batch_t *b, batch_t *later, int *rc)
 {
     if (ac_worker_stopping())
         return -1;
@@ -512,32 +388,50 @@ static int produce_failed(ac_worker_t *w, batch_t *b, int *rc)
         *rc = AC_EXIT_RUNTIME;
         return -1;
     }
-    if (rewind_batch(w, b) < 0) {
+    if (later)
+        ac_kafka_abandon(w->producer, &later->tracker);
+    batch_t *bs[] = {b, later};
+    if (ac_pipe_rewind(w, bs, later && later->n ? 2 : 1) < 0) {
         *rc = AC_EXIT_RUNTIME;
         return -1;
     }
     batch_clear(b);
+    if (later)
+        batch_clear(later);
     ac_worker_sleep(500);
     return 0;
 }
 
-/* One collected batch, from classifying its records to marking them seen
- * and storing their offsets. Returns 0 to go on, or -1 to stop with *rc
- * (a batch not finished is not marked, and is consumed again). */
-static int process(pipe_t *p, batch_t *b, size_t max_bytes, int64_t ttl_ms, int *rc)
+/* A collected batch up to its output: classified (prev: the batch still
+ * in flight, or NULL), its journeys, contexts and history written, its
+ * messages and dead letters produced but not waited for. Returns 0, or -1
+ * when stopping (nothing of it is produced, and it is consumed again). */
+static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
 {
     ac_worker_t *w = p->w;
-    tally_t t;
-    memset(&t, 0, sizeof(t));
-    classify(b, max_bytes, &t);
-    ac_pipe_count_events(w, &t, "aftercare_events_consumed_total");
+    memset(&b->tally, 0, sizeof(b->tally));
+    classify(b, max_bytes, prev);
+    ac_pipe_count_events(w, &b->tally, "aftercare_events_consumed_total");
     if (check_seen(w, b) < 0 || apply_journeys(p, b) < 0 || ac_pipe_complete_events(p, b) < 0)
-        return -1; /* stopping: nothing stored, the batch is consumed again */
+        return -1;
     ac_pipe_record_history(p, b);
-    decide(p, b, &t);
-    if (produce(w, b, p->notify_topic, &t) < 0)
-        return produce_failed(w, b, rc);
-    int sc = schedule(p, b, &t);
+    decide(p, b, &b->tally);
+    ac_pipe_produce(w, b, p->notify_topic);
+    keep_flight(b);
+    return 0;
+}
+
+/* The rest of batch b once Kafka has its output: its scheduling decisions
+ * and facts written, its events marked done, its offsets stored. later is
+ * the batch processed meanwhile, rewound with b when b's output failed.
+ * Returns 0 to go on, or -1 to stop with *rc (a batch not finished is not
+ * marked, and is consumed again). */
+static int back(pipe_t *p, batch_t *b, batch_t *later, int64_t ttl_ms, int *rc)
+{
+    ac_worker_t *w = p->w;
+    if (ac_pipe_produced(w, b) < 0)
+        return produce_failed(w, b, later, rc);
+    int sc = schedule(p, b, &b->tally);
     if (sc < 0) {
         /* Not marked: consumed again, and adding twice is a no-op. */
         *rc = sc == -2 ? AC_EXIT_RUNTIME : *rc;
@@ -545,10 +439,41 @@ static int process(pipe_t *p, batch_t *b, size_t max_bytes, int64_t ttl_ms, int 
     }
     if (ac_pipe_record_facts(p, b) < 0)
         return -1; /* stopping: not marked, consumed again */
-    finish(w, b, ttl_ms);
-    ac_pipe_flush_tally(w, b, &t);
+    ac_pipe_finish(w, b, ttl_ms);
+    ac_pipe_flush_tally(w, b, &b->tally);
     batch_clear(b);
     return 0;
+}
+
+/* Two batches overlap: while Kafka acknowledges one batch's output, the
+ * next is collected and processed up to its own output, and only then is
+ * the first finished, so offsets are still stored in consumption order.
+ * A batch still in flight at a stop is finished when Kafka has its output
+ * within a second; what is not finished is consumed again. */
+static int run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_bytes, int64_t ttl_ms)
+{
+    ac_worker_t *w = p->w;
+    int rc = AC_EXIT_OK, drain = 1;
+    batch_t *cur = &bs[0], *prev = NULL;
+    while (!ac_worker_stopping()) {
+        ac_http_beat(w->http);
+        rd_kafka_poll(w->producer, 0);
+        ac_fire_poll(p->fire);
+        collect(w, cur, max, wait_ms, prev ? 0 : 100);
+        if (cur->n > 0 && front(p, cur, max_bytes, prev) < 0)
+            break;
+        if (prev && back(p, prev, cur, ttl_ms, &rc) < 0) {
+            drain = 0; /* cur must not be stored past prev */
+            break;
+        }
+        prev = cur->n > 0 ? cur : NULL;
+        cur = cur == &bs[0] ? &bs[1] : &bs[0];
+    }
+    if (drain && prev && rc == AC_EXIT_OK)
+        back(p, prev, NULL, ttl_ms, &rc);
+    for (int i = 0; i < 2; i++)
+        ac_kafka_abandon(w->producer, &bs[i].tracker);
+    return rc;
 }
 
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
@@ -559,28 +484,23 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     size_t max_bytes = (size_t)ac_config_int(w->cfg, "MAX_EVENT_BYTES");
     int64_t ttl_ms = ac_config_int(w->cfg, AC_DEDUP_TTL);
     pipe_t p = {.w = w, .rules = rules};
-    batch_t b = {0};
+    batch_t bs[2];
+    memset(bs, 0, sizeof(bs));
     int su = setup(&p);
     if (su < 0) {
         rc = su == -2 ? AC_EXIT_RUNTIME : AC_EXIT_CONFIG;
         goto out;
     }
-    if (batch_alloc(&b, max) < 0) {
+    if (batch_alloc(&bs[0], max) < 0 || batch_alloc(&bs[1], max) < 0) {
         ac_log(AC_LOG_ERROR, "out of memory for a batch of %zu", max);
         rc = AC_EXIT_RUNTIME;
         goto out;
     }
     start(&p);
-    while (!ac_worker_stopping()) {
-        ac_http_beat(w->http);
-        rd_kafka_poll(w->producer, 0);
-        ac_fire_poll(p.fire);
-        collect(w, &b, max, wait_ms);
-        if (b.n > 0 && process(&p, &b, max_bytes, ttl_ms, &rc) < 0)
-            break;
-    }
+    rc = run(&p, bs, max, wait_ms, max_bytes, ttl_ms);
 out:
-    batch_free(&b);
+    batch_free(&bs[0]);
+    batch_free(&bs[1]);
     ac_fire_destroy(p.fire);
     ac_schedule_destroy(p.sched);
     ac_stores_destroy(p.stores);

@@ -1,7 +1,8 @@
 /* The event workers' pipeline (pipeline.c), shared between its files and
  * not part of its interface: the batch it works on, and the steps kept in
- * files of their own (pipeline_record.c: what is written besides the
- * journeys and the schedule; pipeline_tally.c: the metrics;
+ * files of their own (pipeline_kafka.c: producing a batch's output,
+ * rewinding and storing its offsets; pipeline_record.c: what is written
+ * besides the journeys and the schedule; pipeline_tally.c: the metrics;
  * pipeline_options.c: the settings). */
 #ifndef AC_PIPELINE_INT_H
 #define AC_PIPELINE_INT_H
@@ -16,6 +17,7 @@
 #include "facts.h"
 #include "fire.h"
 #include "journey.h"
+#include "kafka.h"
 #include "message.h"
 #include "rules.h"
 #include "schedule.h"
@@ -29,6 +31,15 @@ typedef enum item_state {
     ITEM_DUPLICATE, /* already processed */
     ITEM_NEW,       /* to decide and produce */
 } item_state_t;
+
+typedef struct tally {
+    double consumed[AC_EVENT__COUNT + 1]; /* last slot: invalid records */
+    double duplicates[AC_EVENT__COUNT], unknown, decided[AC_KIND__COUNT];
+    double dead[AC_EVENT_ERR_INVALID_FIELD + 1];
+    double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
+    double suppressed[AC_KIND__COUNT]
+                     [AC_FACT__COUNT + 4]; /* facts, disabled, no_consent, no_support, blocked */
+} tally_t;
 
 typedef struct item {
     rd_kafka_message_t *msg;
@@ -48,16 +59,20 @@ typedef struct batch {
     size_t n, cap;
     const char **keys; /* scratch for Redis calls */
     int *seen;
-    const ac_event_t **evs; /* scratch for the journey */
-    ac_journey_t *journeys; /* scratch for the journey */
-    ac_schedule_op_t *ops;  /* AC_RULES_MAX_DECISIONS per item */
-    item_t **op_items;      /* the item of each op */
-    char (*jkeys)[600];     /* journey key per item */
-    char **records;         /* trimmed event per ADD op, owned while a batch is scheduled */
-    size_t n_ops;           /* ops of the last schedule() */
-    ac_facts_msg_t *facts;  /* scratch for the report's facts */
-    char **merged;          /* scratch for complete_events() */
-    int64_t started_ms;     /* when the batch's first record was consumed */
+    const ac_event_t **evs;     /* scratch for the journey */
+    ac_journey_t *journeys;     /* scratch for the journey */
+    ac_schedule_op_t *ops;      /* AC_RULES_MAX_DECISIONS per item */
+    item_t **op_items;          /* the item of each op */
+    char (*jkeys)[600];         /* journey key per item */
+    char **records;             /* trimmed event per ADD op, owned while a batch is scheduled */
+    size_t n_ops;               /* ops of the last schedule() */
+    ac_facts_msg_t *facts;      /* scratch for the report's facts */
+    char **merged;              /* scratch for complete_events() */
+    int64_t started_ms;         /* when the batch's first record was consumed */
+    tally_t tally;              /* the batch's counts, added to the metrics when it is done */
+    ac_kafka_tracker_t tracker; /* its produced records until Kafka has them */
+    const char **flight;        /* its new events' keys, sorted, while it is in flight */
+    size_t n_flight;
 } batch_t;
 
 /* What a worker's pipeline works with besides the batch. */
@@ -72,14 +87,6 @@ typedef struct pipe {
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
-typedef struct tally {
-    double consumed[AC_EVENT__COUNT + 1]; /* last slot: invalid records */
-    double duplicates[AC_EVENT__COUNT], unknown, decided[AC_KIND__COUNT];
-    double dead[AC_EVENT_ERR_INVALID_FIELD + 1];
-    double scheduled[AC_KIND__COUNT], cancelled[AC_KIND__COUNT];
-    double suppressed[AC_KIND__COUNT]
-                     [AC_FACT__COUNT + 4]; /* facts, disabled, no_consent, no_support, blocked */
-} tally_t;
 
 #define REASON_DISABLED   AC_FACT__COUNT
 #define REASON_NO_CONSENT (AC_FACT__COUNT + 1)
@@ -117,6 +124,24 @@ void ac_pipe_add_tally(ac_worker_t *w, const tally_t *t, int all);
 
 /* Adds a finished batch's counts and processing time. */
 void ac_pipe_flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t);
+
+/* Produces the messages and dead letters of batch b, counted in
+ * b->tracker, without waiting for Kafka's acknowledgements. */
+void ac_pipe_produce(ac_worker_t *w, batch_t *b, const char *notify_topic);
+
+/* Waits until Kafka has every record b produced. When the worker is
+ * stopping, the records still waited for are given up (ac_kafka_abandon()
+ * purges every batch's). Returns 0, or -1 when any failed or was given
+ * up. */
+int ac_pipe_produced(ac_worker_t *w, batch_t *b);
+
+/* Seeks every partition of the n batches, oldest first, back to its first
+ * record in them: a failed batch and every batch consumed after it are
+ * consumed again. Returns -1 when a partition could not be sought back. */
+int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n);
+
+/* Marks b's processed events done, then stores its offsets. */
+void ac_pipe_finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms);
 
 /* The per-store table from STORE_SETTINGS, or NULL with err. */
 ac_stores_t *ac_pipe_load_stores(const ac_config_t *cfg, char *err, size_t errsz);

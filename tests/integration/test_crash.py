@@ -150,3 +150,58 @@ class CrashTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class OutputRefusedTest(unittest.TestCase):
+    """Kafka stops acknowledging order-worker's messages for longer than
+    the producer's message.timeout.ms while orders flow, in batches of 5
+    that overlap (the next batch is processed while Kafka acknowledges the
+    last). The batch whose messages failed, and the batch processed behind
+    it, are rewound and consumed again, and the worker lives on: every
+    order still gets one confirmation, nothing is dead-lettered, and
+    everything consumed is committed."""
+
+    N_ORDERS = 1500
+    GROUP = "refused-order-worker"
+
+    def test_brokers_down_past_the_message_timeout(self):
+        placed = gen_events.orders_placed(self.N_ORDERS, SEED + 7)
+        lines = [gen_events.encode(e) for e in placed]
+        with Stack(partitions=4) as st:
+            order = st.start_worker("order-worker", dict(KAFKA_TUNING, **{
+                "KAFKA_GROUP": self.GROUP, "BATCH_SIZE": 5,
+                "RDKAFKA_MESSAGE_TIMEOUT_MS": "1500"}))
+            notify = st.start_worker("notify-worker", dict(KAFKA_TUNING, **{
+                "KAFKA_GROUP": "refused-notify-worker", "CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s"}))
+            self.assertEqual(st.produce("orders", lines), len(lines))
+            processed = lambda: st.metrics(order).value("aftercare_events_processed_total",
+                                                        topic="orders")
+            st.wait_until(lambda: processed() >= 100, 60, "order-worker processing")
+            # Redis paused for a second holds the worker while its consumer
+            # fetches ahead, so that when the brokers go down there are
+            # records at hand: a batch is in flight and the next one, often
+            # of other partitions, is processed behind it.
+            os.kill(st.redis.pid, signal.SIGSTOP)
+            time.sleep(1)
+            st.broker_signal(signal.SIGUSR1)
+            os.kill(st.redis.pid, signal.SIGCONT)
+            time.sleep(4)
+            st.broker_signal(signal.SIGUSR2)
+            st.wait_until(lambda: st.sink_stats()["delivered"] >= self.N_ORDERS, 180,
+                          "%d deliveries at the sink" % self.N_ORDERS, interval=0.25)
+            rewound = st.metrics(order).value("aftercare_batches_rewound_total")
+            self.assertEqual(st.kill(order, signal.SIGTERM, timeout=20), 0,
+                             "order-worker lived through the failures and exits 0")
+            self.assertEqual(st.kill(notify, signal.SIGTERM, timeout=20), 0)
+            self.assertEqual(st.offsets("orders", self.GROUP)["lag"], 0,
+                             "order-worker committed everything it consumed")
+            stats = st.sink_stats()
+            messages = st.sink_messages()
+            print("\nbatches rewound: %d; sink: %s" % (rewound, json.dumps(stats)))
+            self.assertGreaterEqual(rewound, 1, "a batch's messages failed and it was rewound")
+            self.assertEqual(st.consume("orders.dlq"), [], "no good event was dead-lettered")
+            self.assertEqual(stats["delivered"], self.N_ORDERS, "one delivery per order")
+            self.assertEqual(stats["replays"], 0)
+            self.assertEqual(sorted(str(m["order_id"]) for m in messages),
+                             sorted(str(e["order"]["id"]) for e in placed),
+                             "one confirmation per order")

@@ -48,6 +48,18 @@ class OrderPipelineTest(unittest.TestCase):
     maxDiff = 4000
 
     def test_duplicates_and_malformed_records(self):
+        self.run_scenario({})
+
+    def test_duplicates_across_overlapping_batches(self):
+        """Batches of 7 records: while Kafka acknowledges one batch's
+        messages the next is processed, before the first batch's events are
+        marked done in Redis. A copy a few records after its original lands
+        in that next batch, and must still be dropped."""
+        self.run_scenario({"BATCH_SIZE": 7})
+
+    def run_scenario(self, order_env):
+        """The records of the test above through order-worker with
+        order_env added to its settings."""
         placed = gen_events.orders_placed(N_ORDERS, SEED)
         cancelled = gen_events.orders_cancelled(placed, N_CANCELLED, SEED)
         unknown = gen_events.orders_placed(N_UNKNOWN, SEED + 1)
@@ -76,8 +88,9 @@ class OrderPipelineTest(unittest.TestCase):
         self.assertFalse({order_key(e["order"]["id"]) for e in unknown} & set(placed_by_id))
 
         with Stack(partitions=PARTITIONS) as st:
-            order = st.start_worker("order-worker", {
-                "KAFKA_GROUP": ORDER_GROUP, "MAX_EVENT_BYTES": MAX_EVENT_BYTES}, wait=False)
+            order = st.start_worker("order-worker", dict({
+                "KAFKA_GROUP": ORDER_GROUP, "MAX_EVENT_BYTES": MAX_EVENT_BYTES}, **order_env),
+                wait=False)
             notify = st.start_worker("notify-worker", {
                 "KAFKA_GROUP": NOTIFY_GROUP, "CLAIM_TTL": "5s", "HTTP_TIMEOUT": "2s"},
                 wait=False)

@@ -1,0 +1,174 @@
+/* The Kafka side of an event worker's batch: producing its messages and
+ * dead letters, waiting for Kafka to have them, rewinding after a failure,
+ * and marking its events done and storing its offsets. */
+#include "pipeline_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "message.h"
+
+/* Every record is counted in b->tracker before the next is produced, so
+ * that the delivery reports, served whenever the producer is polled, find
+ * the count they decrement; the batch is waited for later
+ * (ac_pipe_produced()), while the next batch is processed. */
+void ac_pipe_produce(ac_worker_t *w, batch_t *b, const char *notify_topic)
+{
+    ac_kafka_tracker_t *tracker = &b->tracker;
+    tally_t *t = &b->tally;
+    *tracker = (ac_kafka_tracker_t){0, 0, 0};
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        rd_kafka_resp_err_t err = 0;
+        if (it->state == ITEM_INVALID) {
+            ac_log_ctx_t ctx = {w->topic, it->msg->partition, it->msg->offset, NULL, NULL};
+            ac_log_at(AC_LOG_WARN, &ctx, "dead-lettered: %s", it->err.detail);
+            err = ac_kafka_produce_dlq(w->producer, w->dlq_topic, it->msg,
+                                       ac_event_err_name(it->err.code), it->err.detail,
+                                       w->spec->name, tracker);
+            if (!err) {
+                tracker->pending++;
+                t->dead[it->err.code]++;
+            }
+        } else if (it->state == ITEM_NEW) {
+            for (size_t k = 0; k < it->nd && !err; k++) {
+                const ac_decision_t *d = &it->d[k];
+                if (d->action != AC_ACTION_SEND)
+                    continue;
+                size_t len = 0, plen;
+                const char *payload = ac_pipe_item_payload(it, &plen);
+                char *value = ac_message_encode_json(d->id, d->kind, it->ev->occurred_ms, 0,
+                                                     payload, plen, &len);
+                if (!value) {
+                    err = RD_KAFKA_RESP_ERR__FAIL;
+                    break;
+                }
+                err = ac_kafka_produce(w->producer, notify_topic, it->ev->order.id,
+                                       strlen(it->ev->order.id), value, len, NULL, tracker);
+                free(value);
+                if (!err) {
+                    tracker->pending++;
+                    t->decided[d->kind]++;
+                }
+            }
+            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                /* Retrying cannot help: the event itself goes to the
+                 * dead-letter topic instead of blocking its partition. */
+                ac_log_ctx_t ctx = {w->topic, it->msg->partition, it->msg->offset, it->ev->event_id,
+                                    NULL};
+                ac_log_at(AC_LOG_WARN, &ctx, "dead-lettered: %s", "message too large to produce");
+                err = ac_kafka_produce_dlq(w->producer, w->dlq_topic, it->msg, "too_large",
+                                           "the message for this event is larger than the "
+                                           "producer's message.max.bytes",
+                                           w->spec->name, tracker);
+                if (!err) {
+                    tracker->pending++;
+                    t->dead[AC_EVENT_ERR_TOO_LARGE]++;
+                }
+            }
+        } else if (it->state == ITEM_DUPLICATE) {
+            t->duplicates[it->ev->type]++;
+        }
+        if (err) {
+            ac_log(AC_LOG_ERROR, "produce failed: %s", rd_kafka_err2str(err));
+            tracker->failed++;
+        }
+    }
+}
+
+/* message.timeout.ms bounds every delivery, so this wait ends; a stop
+ * request ends it sooner, leaving the batch uncommitted. */
+int ac_pipe_produced(ac_worker_t *w, batch_t *b)
+{
+    ac_kafka_tracker_t *tracker = &b->tracker;
+    while (tracker->pending > 0) {
+        ac_kafka_wait(w->producer, tracker, 1000);
+        ac_http_beat(w->http);
+        if (tracker->pending > 0 && ac_worker_stopping()) {
+            ac_kafka_abandon(w->producer, tracker);
+            return -1;
+        }
+    }
+    if (tracker->failed) {
+        ac_log(AC_LOG_ERROR, "%d record(s) of the batch were not produced: %s", tracker->failed,
+               rd_kafka_err2str(tracker->last_err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Nothing of the batches was committed, and the first record of each
+ * partition found, oldest batch first, is where it is read again. A
+ * partition that cannot be sought back is fatal: carrying on would let a
+ * later batch commit past records that were never produced. */
+int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n)
+{
+    int rc = 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < bs[k]->n; i++) {
+            rd_kafka_message_t *m = bs[k]->items[i].msg;
+            const char *topic = rd_kafka_topic_name(m->rkt);
+            if (!rd_kafka_topic_partition_list_find(parts, topic, m->partition))
+                rd_kafka_topic_partition_list_add(parts, topic, m->partition)->offset = m->offset;
+        }
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
+    if (error) {
+        ac_log(AC_LOG_ERROR, "seek back failed: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        rc = -1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        /* A partition no longer ours is re-read by its new owner. */
+        rd_kafka_resp_err_t e = parts->elems[i].err;
+        if (e && e != RD_KAFKA_RESP_ERR__STATE && e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+            ac_log(AC_LOG_ERROR, "seek back of partition %d failed: %s",
+                   (int)parts->elems[i].partition, rd_kafka_err2str(e));
+            rc = -1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", 1);
+    return rc;
+}
+
+/* Marks the batch's processed events done, then stores the offsets. A
+ * mark that cannot be written after the output is in Kafka only weakens
+ * the first line of deduplication; notify-worker's message claim still
+ * holds, so the offsets are stored regardless. */
+void ac_pipe_finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms)
+{
+    size_t n = 0;
+    char err[256];
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW || b->items[i].state == ITEM_UNKNOWN)
+            b->keys[n++] = b->items[i].key;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (ac_dedup_events_mark(w->redis, b->keys, n, ttl_ms, err, sizeof(err)) == 0) {
+            ac_worker_redis_status(w, 1, NULL);
+            break;
+        }
+        ac_worker_redis_status(w, 0, err);
+        if (ac_worker_stopping())
+            break;
+        ac_worker_sleep(100 << attempt);
+    }
+
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->items[i].msg;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(offs, topic, m->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(offs, topic, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(w->consumer, offs);
+    if (e && e != RD_KAFKA_RESP_ERR__STATE)
+        ac_log(AC_LOG_WARN, "offsets store: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(offs);
+}
