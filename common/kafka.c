@@ -423,16 +423,19 @@ int ac_kafka_wait(rd_kafka_t *rk, ac_kafka_tracker_t *tracker, int timeout_ms)
     return 0;
 }
 
-void ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker)
+int ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker)
 {
     if (tracker->pending <= 0)
-        return;
+        return 0;
     rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Purged records are reported at once; the bound only guards against a
      * report that never comes, which would leave the tracker referenced. */
-    if (ac_kafka_wait(rk, tracker, 10000) < 0)
+    if (ac_kafka_wait(rk, tracker, 10000) < 0) {
         ac_log(AC_LOG_ERROR, "kafka: %d delivery report(s) never came after a purge",
                tracker->pending);
+        return -1;
+    }
+    return 0;
 }
 
 int ac_kafka_has_header(const rd_kafka_message_t *msg, const char *name)

@@ -153,7 +153,8 @@ int ac_kafka_wait(rd_kafka_t *rk, ac_kafka_tracker_t *tracker, int timeout_ms);
  * and will not commit them): purges them from the producer and serves their
  * reports, so that no report reaches the tracker after its owner returned.
  * Their fate is unknown; whoever consumes the input again produces them
- * again. */
-void ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker);
+ * again. Returns 0, or -1 when some report had not come after 10 s: the
+ * tracker must then be neither reused nor freed. */
+int ac_kafka_abandon(rd_kafka_t *rk, ac_kafka_tracker_t *tracker);
 
 #endif

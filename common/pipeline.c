@@ -51,39 +51,6 @@ static void batch_free(batch_t *b)
     free(b->flight);
 }
 
-/* Polls until the batch is full, or batch_wait passed since the first
- * record, or nothing arrived within first_ms (0 while another batch is in
- * flight: it is finished rather than kept waiting for records that are not
- * there yet). Consumer errors are transient (librdkafka recovers by
- * itself) and only logged. */
-static void collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms, int first_ms)
-{
-    int64_t deadline = 0;
-    while (b->n < max) {
-        int timeout = first_ms;
-        if (b->n > 0) {
-            int64_t left = deadline - ac_time_mono_ms();
-            if (left <= 0)
-                break;
-            timeout = (int)left;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout);
-        if (!m)
-            break;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                ac_log(AC_LOG_WARN, "kafka consume: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (b->n == 0) {
-            b->started_ms = ac_time_mono_ms();
-            deadline = b->started_ms + wait_ms;
-        }
-        b->items[b->n++] = (item_t){.msg = m};
-    }
-}
-
 static int cmp_item_key(const void *a, const void *b)
 {
     const item_t *x = *(item_t *const *)a, *y = *(item_t *const *)b;
@@ -378,28 +345,32 @@ static void start(pipe_t *p)
  * and it is consumed again; a fatal producer error ends the worker;
  * otherwise b and the batch processed after it (later, or NULL), whose
  * output is given up, are rewound and consumed again after a pause.
- * Returns 0 to go on, or -1 to stop with *rc. */
-static int produce_failed(ac_worker_t *w, batch_t *b, batch_t *later, int *rc)
+ * Returns 1 when rewound, or -1 to stop with p->rc. */
+static int produce_failed(pipe_t *p, batch_t *b, batch_t *later)
 {
+    ac_worker_t *w = p->w;
     if (ac_worker_stopping())
         return -1;
     if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
         ac_log(AC_LOG_ERROR, "the producer hit a fatal error; restarting is needed");
-        *rc = AC_EXIT_RUNTIME;
+        p->rc = AC_EXIT_RUNTIME;
         return -1;
     }
-    if (later)
-        ac_kafka_abandon(w->producer, &later->tracker);
+    if (later && ac_kafka_abandon(w->producer, &later->tracker) < 0) {
+        /* A report still due would count against the batch reused next. */
+        p->rc = AC_EXIT_RUNTIME;
+        return -1;
+    }
     batch_t *bs[] = {b, later};
     if (ac_pipe_rewind(w, bs, later && later->n ? 2 : 1) < 0) {
-        *rc = AC_EXIT_RUNTIME;
+        p->rc = AC_EXIT_RUNTIME;
         return -1;
     }
     batch_clear(b);
     if (later)
         batch_clear(later);
     ac_worker_sleep(500);
-    return 0;
+    return 1;
 }
 
 /* A collected batch up to its output: classified (prev: the batch still
@@ -424,25 +395,68 @@ static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
 /* The rest of batch b once Kafka has its output: its scheduling decisions
  * and facts written, its events marked done, its offsets stored. later is
  * the batch processed meanwhile, rewound with b when b's output failed.
- * Returns 0 to go on, or -1 to stop with *rc (a batch not finished is not
- * marked, and is consumed again). */
-static int back(pipe_t *p, batch_t *b, batch_t *later, int64_t ttl_ms, int *rc)
+ * Returns 0 when finished, 1 when both were rewound, or -1 to stop with
+ * p->rc (a batch not finished is not marked, and is consumed again). */
+static int back(pipe_t *p, batch_t *b, batch_t *later)
 {
     ac_worker_t *w = p->w;
     if (ac_pipe_produced(w, b) < 0)
-        return produce_failed(w, b, later, rc);
+        return produce_failed(p, b, later);
     int sc = schedule(p, b, &b->tally);
     if (sc < 0) {
         /* Not marked: consumed again, and adding twice is a no-op. */
-        *rc = sc == -2 ? AC_EXIT_RUNTIME : *rc;
+        p->rc = sc == -2 ? AC_EXIT_RUNTIME : p->rc;
         return -1;
     }
     if (ac_pipe_record_facts(p, b) < 0)
         return -1; /* stopping: not marked, consumed again */
-    ac_pipe_finish(w, b, ttl_ms);
+    ac_pipe_finish(w, b, p->dedup_ttl);
     ac_pipe_flush_tally(w, b, &b->tally);
     batch_clear(b);
     return 0;
+}
+
+/* Partitions are about to be revoked (the consumer is polled only while a
+ * batch is collected): the batch in flight is finished first, while its
+ * offsets can still be stored and the unassignment commits them, and the
+ * revoked partitions' records are dropped from the batch being collected,
+ * so that their new owner processes neither again. What finishing the
+ * batch in flight did is left in p->revoked for the loop. */
+static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partition_list_t *parts)
+{
+    pipe_t *p = opaque;
+    if (assigned)
+        return;
+    if (p->collecting)
+        ac_pipe_drop_revoked(p->collecting, parts);
+    if (!p->in_flight)
+        return;
+    batch_t *b = p->in_flight;
+    p->in_flight = NULL;
+    ac_log(AC_LOG_INFO, "finishing the batch in flight (%zu records) before %d partition(s) go",
+           b->n, parts->cnt);
+    int r = back(p, b, NULL);
+    if (r != 0)
+        p->revoked = r;
+}
+
+/* After a collect during which the batch in flight was finished at a
+ * revocation: when it was rewound, the batch collected behind it (cur) is
+ * rewound too. Returns 0 to go on, or -1 to stop (it failed, or cur could
+ * not be sought back): cur must not be stored past it. */
+static int after_revocation(pipe_t *p, batch_t *cur)
+{
+    int r = p->revoked;
+    p->revoked = 0;
+    if (r > 0 && cur->n > 0) {
+        batch_t *one[] = {cur};
+        if (ac_pipe_rewind(p->w, one, 1) < 0) {
+            p->rc = AC_EXIT_RUNTIME;
+            return -1;
+        }
+    }
+    batch_clear(cur);
+    return r < 0 ? -1 : 0;
 }
 
 /* Two batches overlap: while Kafka acknowledges one batch's output, the
@@ -450,30 +464,43 @@ static int back(pipe_t *p, batch_t *b, batch_t *later, int64_t ttl_ms, int *rc)
  * the first finished, so offsets are still stored in consumption order.
  * A batch still in flight at a stop is finished when Kafka has its output
  * within a second; what is not finished is consumed again. */
-static int run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_bytes, int64_t ttl_ms)
+static void run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_bytes)
 {
     ac_worker_t *w = p->w;
-    int rc = AC_EXIT_OK, drain = 1;
-    batch_t *cur = &bs[0], *prev = NULL;
+    int drain = 1;
+    batch_t *cur = &bs[0];
+    w->hooks.opaque = p;
+    w->hooks.rebalance = on_rebalance;
     while (!ac_worker_stopping()) {
         ac_http_beat(w->http);
         rd_kafka_poll(w->producer, 0);
         ac_fire_poll(p->fire);
-        collect(w, cur, max, wait_ms, prev ? 0 : 100);
-        if (cur->n > 0 && front(p, cur, max_bytes, prev) < 0)
+        p->collecting = cur;
+        ac_pipe_collect(w, cur, max, wait_ms, p->in_flight ? 0 : 100);
+        p->collecting = NULL;
+        if (p->revoked && after_revocation(p, cur) < 0) {
+            drain = 0;
             break;
-        if (prev && back(p, prev, cur, ttl_ms, &rc) < 0) {
+        }
+        if (ac_worker_stopping())
+            break; /* cur is consumed again; the batch in flight is finished below */
+        if (cur->n > 0 && front(p, cur, max_bytes, p->in_flight) < 0)
+            break;
+        batch_t *prev = p->in_flight;
+        p->in_flight = NULL;
+        if (prev && back(p, prev, cur) < 0) {
             drain = 0; /* cur must not be stored past prev */
             break;
         }
-        prev = cur->n > 0 ? cur : NULL;
+        p->in_flight = cur->n > 0 ? cur : NULL;
         cur = cur == &bs[0] ? &bs[1] : &bs[0];
     }
-    if (drain && prev && rc == AC_EXIT_OK)
-        back(p, prev, NULL, ttl_ms, &rc);
+    w->hooks.rebalance = NULL;
+    if (drain && p->in_flight && p->rc == AC_EXIT_OK)
+        back(p, p->in_flight, NULL);
+    p->in_flight = NULL;
     for (int i = 0; i < 2; i++)
         ac_kafka_abandon(w->producer, &bs[i].tracker);
-    return rc;
 }
 
 int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
@@ -482,9 +509,10 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
     size_t max = (size_t)ac_config_int(w->cfg, "BATCH_SIZE");
     int wait_ms = (int)ac_config_int(w->cfg, "BATCH_WAIT");
     size_t max_bytes = (size_t)ac_config_int(w->cfg, "MAX_EVENT_BYTES");
-    int64_t ttl_ms = ac_config_int(w->cfg, AC_DEDUP_TTL);
-    pipe_t p = {.w = w, .rules = rules};
-    batch_t bs[2];
+    pipe_t p = {.w = w, .rules = rules, .dedup_ttl = ac_config_int(w->cfg, AC_DEDUP_TTL)};
+    /* Static: a delivery report that never came after a purge may still
+     * reach a tracker of these when the producer is flushed at exit. */
+    static batch_t bs[2];
     memset(bs, 0, sizeof(bs));
     int su = setup(&p);
     if (su < 0) {
@@ -497,7 +525,8 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         goto out;
     }
     start(&p);
-    rc = run(&p, bs, max, wait_ms, max_bytes, ttl_ms);
+    run(&p, bs, max, wait_ms, max_bytes);
+    rc = p.rc;
 out:
     batch_free(&bs[0]);
     batch_free(&bs[1]);

@@ -83,7 +83,12 @@ typedef struct pipe {
     const char *notify_topic;
     int64_t journey_ttl, history_ttl, facts_ttl; /* facts_ttl 0: ANALYTICS=false */
     ac_schedule_t *sched;                        /* the schedule, over w->redis */
-    ac_fire_t *fire; /* NULL: this worker does not fire scheduled messages */
+    ac_fire_t *fire;          /* NULL: this worker does not fire scheduled messages */
+    struct batch *in_flight;  /* the batch awaiting Kafka's acknowledgement, or NULL */
+    struct batch *collecting; /* the batch being collected */
+    int64_t dedup_ttl;        /* how long an event's done mark lasts */
+    int rc;                   /* the exit status once the loop stops */
+    int revoked;              /* in_flight finished at a revocation: 1 rewound, -1 failed */
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
@@ -125,6 +130,14 @@ void ac_pipe_add_tally(ac_worker_t *w, const tally_t *t, int all);
 /* Adds a finished batch's counts and processing time. */
 void ac_pipe_flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t);
 
+/* Polls records into b until it holds max, or wait_ms passed since its
+ * first record, or nothing arrived within first_ms. */
+void ac_pipe_collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms, int first_ms);
+
+/* Drops the records of the partitions in parts from b, a batch being
+ * collected. */
+void ac_pipe_drop_revoked(batch_t *b, const rd_kafka_topic_partition_list_t *parts);
+
 /* Produces the messages and dead letters of batch b, counted in
  * b->tracker, without waiting for Kafka's acknowledgements. */
 void ac_pipe_produce(ac_worker_t *w, batch_t *b, const char *notify_topic);
@@ -135,9 +148,9 @@ void ac_pipe_produce(ac_worker_t *w, batch_t *b, const char *notify_topic);
  * up. */
 int ac_pipe_produced(ac_worker_t *w, batch_t *b);
 
-/* Seeks every partition of the n batches, oldest first, back to its first
- * record in them: a failed batch and every batch consumed after it are
- * consumed again. Returns -1 when a partition could not be sought back. */
+/* Seeks every partition of the n batches back to its lowest offset in
+ * them: a failed batch and every batch consumed after it are consumed
+ * again. Returns -1 when a partition could not be sought back. */
 int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n);
 
 /* Marks b's processed events done, then stores its offsets. */

@@ -1,6 +1,7 @@
-/* The Kafka side of an event worker's batch: producing its messages and
- * dead letters, waiting for Kafka to have them, rewinding after a failure,
- * and marking its events done and storing its offsets. */
+/* The Kafka side of an event worker's batch: collecting its records,
+ * producing its messages and dead letters, waiting for Kafka to have them,
+ * rewinding after a failure, and marking its events done and storing its
+ * offsets. */
 #include "pipeline_int.h"
 
 #include <stdio.h>
@@ -9,6 +10,56 @@
 #include "dedup.h"
 #include "log.h"
 #include "message.h"
+#include "timeutil.h"
+
+/* Polls until the batch is full, or batch_wait passed since the first
+ * record, or nothing arrived within first_ms (0 while another batch is in
+ * flight: it is finished rather than kept waiting for records that are not
+ * there yet). Consumer errors are transient (librdkafka recovers by
+ * itself) and only logged. */
+void ac_pipe_collect(ac_worker_t *w, batch_t *b, size_t max, int wait_ms, int first_ms)
+{
+    int64_t deadline = 0;
+    while (b->n < max) {
+        int timeout = first_ms;
+        if (b->n > 0) {
+            int64_t left = deadline - ac_time_mono_ms();
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout);
+        if (!m)
+            break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ac_log(AC_LOG_WARN, "kafka consume: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (b->n == 0) {
+            b->started_ms = ac_time_mono_ms();
+            deadline = b->started_ms + wait_ms;
+        }
+        b->items[b->n++] = (item_t){.msg = m};
+    }
+}
+
+/* Drops the records of the revoked partitions from the batch being
+ * collected: its offsets could not be stored any more, and their new owner
+ * consumes them from the committed offset. */
+void ac_pipe_drop_revoked(batch_t *b, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->items[i].msg;
+        if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt), m->partition))
+            rd_kafka_message_destroy(m);
+        else
+            b->items[kept++] = b->items[i];
+    }
+    b->n = kept;
+}
 
 /* Every record is counted in b->tracker before the next is produced, so
  * that the delivery reports, served whenever the producer is polled, find
@@ -99,10 +150,10 @@ int ac_pipe_produced(ac_worker_t *w, batch_t *b)
     return 0;
 }
 
-/* Nothing of the batches was committed, and the first record of each
- * partition found, oldest batch first, is where it is read again. A
- * partition that cannot be sought back is fatal: carrying on would let a
- * later batch commit past records that were never produced. */
+/* Nothing of the batches was committed, and each partition is read again
+ * from its lowest offset in them. A partition that cannot be sought back is
+ * fatal: carrying on would let a later batch commit past records that were
+ * never produced. */
 int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n)
 {
     int rc = 0;
@@ -111,8 +162,12 @@ int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n)
         for (size_t i = 0; i < bs[k]->n; i++) {
             rd_kafka_message_t *m = bs[k]->items[i].msg;
             const char *topic = rd_kafka_topic_name(m->rkt);
-            if (!rd_kafka_topic_partition_list_find(parts, topic, m->partition))
+            rd_kafka_topic_partition_t *p =
+                rd_kafka_topic_partition_list_find(parts, topic, m->partition);
+            if (!p)
                 rd_kafka_topic_partition_list_add(parts, topic, m->partition)->offset = m->offset;
+            else if (m->offset < p->offset)
+                p->offset = m->offset; /* a partition assigned again is fetched again */
         }
     rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
     if (error) {
@@ -130,7 +185,7 @@ int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n)
         }
     }
     rd_kafka_topic_partition_list_destroy(parts);
-    ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", 1);
+    ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", (double)n);
     return rc;
 }
 

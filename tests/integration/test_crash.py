@@ -148,9 +148,6 @@ class CrashTest(unittest.TestCase):
             self.assertTrue(all(m["kind"] == "order_confirmation" for m in messages))
 
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
-
 
 class OutputRefusedTest(unittest.TestCase):
     """Kafka stops acknowledging order-worker's messages for longer than
@@ -205,3 +202,7 @@ class OutputRefusedTest(unittest.TestCase):
             self.assertEqual(sorted(str(m["order_id"]) for m in messages),
                              sorted(str(e["order"]["id"]) for e in placed),
                              "one confirmation per order")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -374,5 +374,49 @@ class ConfigurationTest(unittest.TestCase):
                 self.assertRegex(out, r"\d+\.\d+\.\d+")
 
 
+class RebalanceTest(unittest.TestCase):
+    """A second order-worker joins while the first drains a backlog in
+    batches of 10, so that a batch is nearly always awaiting Kafka's
+    acknowledgement when the first worker's partitions are revoked. That
+    batch is finished (and its offsets stored) before they go, and the
+    revoked partitions' records not yet processed are dropped. Between them
+    the two workers decide exactly one confirmation per order.
+
+    Records are still consumed again: the dev broker refuses the commit
+    that comes with a revocation ("Group rebalance in progress"), so each
+    partition's next owner starts from the last periodic commit, and the
+    events' done marks drop what was already processed (printed as
+    "consumed again")."""
+
+    N_ORDERS = 15000
+    TUNING = {"RDKAFKA_SESSION_TIMEOUT_MS": "6000", "RDKAFKA_HEARTBEAT_INTERVAL_MS": "500",
+              "KAFKA_GROUP": "rebalance-order-worker", "BATCH_SIZE": 10}
+
+    def test_second_worker_joins_mid_backlog(self):
+        placed = gen_events.orders_placed(self.N_ORDERS, SEED + 3)
+        lines = [gen_events.encode(e) for e in placed]
+        with Stack(partitions=8) as st:
+            self.assertEqual(st.produce("orders", lines), len(lines))
+            first = st.start_worker("order-worker", self.TUNING)
+            decided = lambda w: st.metrics(w).value("aftercare_messages_decided_total")
+            st.wait_until(lambda: decided(first) >= 1000, 60, "the first worker deciding")
+            second = st.start_worker("order-worker", self.TUNING, replica_id=1)
+            st.wait_until(lambda: decided(second) > 0, 60, "the second worker deciding")
+            st.wait_until(lambda: st.offsets("orders", self.TUNING["KAFKA_GROUP"])["lag"] == 0,
+                          120, "the backlog drained")
+            counts = (decided(first), decided(second))
+            again = sum(st.metrics(w).value("aftercare_events_duplicate_total")
+                        for w in (first, second))
+            for w in (first, second):
+                self.assertEqual(st.kill(w, signal.SIGTERM, timeout=20), 0)
+            notifications = [json.loads(r["value"]) for r in st.consume("notifications")]
+            print("\ndecided by the first and the second worker: %s; consumed again: %d; "
+                  "notifications: %d" % (counts, again, len(notifications)))
+            self.assertEqual(sum(counts), self.N_ORDERS, "one decision per order in all")
+            self.assertEqual(sorted(order_key(n["event"]["order"]["id"]) for n in notifications),
+                             sorted(order_key(e["order"]["id"]) for e in placed),
+                             "one confirmation per order in the notifications topic")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
