@@ -459,11 +459,24 @@ static int after_revocation(pipe_t *p, batch_t *cur)
     return r < 0 ? -1 : 0;
 }
 
-/* Two batches overlap: while Kafka acknowledges one batch's output, the
- * next is collected and processed up to its own output, and only then is
- * the first finished, so offsets are still stored in consumption order.
- * A batch still in flight at a stop is finished when Kafka has its output
- * within a second; what is not finished is consumed again. */
+/* Finishes the batch in flight before the next is collected. Returns 0,
+ * or -1 to stop. */
+static int finish_in_flight(pipe_t *p)
+{
+    batch_t *b = p->in_flight;
+    p->in_flight = NULL;
+    return back(p, b, NULL) < 0 ? -1 : 0;
+}
+
+/* Two batches overlap while there is a backlog: while Kafka acknowledges
+ * one batch's output, the next is collected and processed up to its own
+ * output, and only then is the first finished, so offsets are still
+ * stored in consumption order. A batch less than a quarter full (records
+ * arrive slower than they are processed) is finished before the next is
+ * collected: overlapping such batches gains no throughput and only makes
+ * more, smaller ones. A batch still in flight at a stop is finished when
+ * Kafka has its output within a second; what is not finished is consumed
+ * again. */
 static void run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_bytes)
 {
     ac_worker_t *w = p->w;
@@ -475,6 +488,10 @@ static void run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_by
         ac_http_beat(w->http);
         rd_kafka_poll(w->producer, 0);
         ac_fire_poll(p->fire);
+        if (p->in_flight && p->in_flight->n * 4 < max && finish_in_flight(p) < 0) {
+            drain = 0;
+            break;
+        }
         p->collecting = cur;
         ac_pipe_collect(w, cur, max, wait_ms, p->in_flight ? 0 : 100);
         p->collecting = NULL;
