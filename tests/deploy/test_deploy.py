@@ -807,6 +807,29 @@ class WorkloadTest(unittest.TestCase):
         requests = d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
         self.assertIn("cpu", requests, "CPU utilization is relative to the request")
 
+    def test_lag_thresholds_follow_the_capacity_plan(self):
+        """Every KEDA trigger's lagThreshold is the one docs/capacity.md
+        derives for its topic (the lag one replica clears in 30 s with the
+        half of its capacity the plan leaves free)."""
+        with open(os.path.join(REPO, "docs", "capacity.md"), encoding="utf-8") as f:
+            text = f.read()
+        section = text[text.index("### `lagThreshold`"):]
+        section = section[:section.index("\n### ", 1)]
+        rows = re.findall(r"^\| `([a-z]+)` \| [^|]+\| [^|]*\*\*([\d,]+)\*\* \|",
+                          section, re.M)
+        planned = {topic: int(v.replace(",", "")) for topic, v in rows}
+        self.assertEqual(set(planned), set(WORKERS.values()), "the plan's lagThreshold table")
+        seen = 0
+        for name, render in overlays():
+            for worker, (kind, obj) in sorted(render.autoscalers().items()):
+                if kind != "ScaledObject":
+                    continue
+                md = obj["spec"]["triggers"][0]["metadata"]
+                with self.subTest(overlay=name, worker=worker):
+                    self.assertEqual(int(md["lagThreshold"]), planned[md["topic"]])
+                    seen += 1
+        self.assertGreater(seen, 0, "no overlay renders a ScaledObject")
+
     def test_bounds_agree_between_variants(self):
         for a, b in SAME_BOUNDS:
             sa, sb = RENDERS[a].autoscalers(), RENDERS[b].autoscalers()
