@@ -8,8 +8,8 @@ redis-server, ac-sink), each measurement repeated --runs times.
               its first processed batch to its last (sampled from its
               /metrics), and beside it ac-bench-kafka's bare consume and
               produce of the same backlog (the ceiling of the dev broker)
-  baseline    the same with BATCH_SIZE=1: one Redis round trip and one wait
-              for Kafka per event
+  baseline    the same with BATCH_SIZE=1: Redis round trips and a Kafka
+              acknowledgement per event (overlapping the next event)
   delivery    one notify-worker working through a backlog of notifications
               (decided by order-worker beforehand) against ac-sink taking
               50 ms per request: messages/s, at two MAX_IN_FLIGHT settings

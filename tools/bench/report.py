@@ -429,8 +429,9 @@ def build(p, delivery_table, schedule_table, m, elapsed, gateway=None, schedule_
       "records are delivered: the most the dev broker lets a worker do on this machine. Its "
       "rate runs from the first record consumed to the last delivery reported.")
     w("- **Baseline.** The same worker with `BATCH_SIZE=1`: the same work one event at a "
-      "time, with a Redis round trip and a wait for Kafka's acknowledgement per event, over "
-      "a backlog of %s, measured the same way for at most %d s."
+      "time, with Redis round trips and a Kafka acknowledgement per event (each event's "
+      "acknowledgement overlaps the next event, as a full batch's does), over a backlog of "
+      "%s, measured the same way for at most %d s."
       % (n0(p["baseline_events"]), p.get("baseline_max_seconds", p["max_seconds"])))
     w("- **Delivery.** order-worker first decides %s order confirmations; then one "
       "notify-worker delivers that backlog to ac-sink answering every request after 50 ms, "
