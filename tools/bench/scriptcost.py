@@ -39,37 +39,18 @@ if ARGV[2] ~= '' then redis.call('HSETNX', KEYS[1], 'promised', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])
 """,
-    "three-calls": """
-local h = redis.call('HGETALL', KEYS[1])
-local at, set = {}, {}
-for i = 1, #h, 2 do at[h[i]] = i + 1 end
-for i = 3, #ARGV, 2 do
-  local j = at[ARGV[i]]
-  if not j then
-    h[#h + 1] = ARGV[i]; h[#h + 1] = ARGV[i + 1]; at[ARGV[i]] = #h
-    set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
-  elseif tonumber(ARGV[i + 1]) < tonumber(h[j]) then
-    h[j] = ARGV[i + 1]; set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
-  end
-end
-if ARGV[2] ~= '' and not at['promised'] then
-  h[#h + 1] = 'promised'; h[#h + 1] = ARGV[2]
-  set[#set + 1] = 'promised'; set[#set + 1] = ARGV[2]
-end
-if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return h
-""",
+    # common/journey_redis.c's script, as a function both forms below call.
+    "three-calls": None,
 }
 
-BATCHED = """
-local out, a = {}, 2
-for k = 1, #KEYS do
-  local key, promised, last = KEYS[k], ARGV[a], a + 1 + 2 * tonumber(ARGV[a + 1])
+# Merges the fact/time pairs ARGV[first..last] into the hash at key, as
+# common/journey_redis.c's script does, and returns the merged journey.
+APPLY = """
+local function apply(key, ttl, promised, first, last)
   local h = redis.call('HGETALL', key)
   local at, set = {}, {}
   for i = 1, #h, 2 do at[h[i]] = i + 1 end
-  for i = a + 2, last, 2 do
+  for i = first, last, 2 do
     local j = at[ARGV[i]]
     if not j then
       h[#h + 1] = ARGV[i]; h[#h + 1] = ARGV[i + 1]; at[ARGV[i]] = #h
@@ -78,14 +59,24 @@ for k = 1, #KEYS do
       h[j] = ARGV[i + 1]; set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
     end
   end
-  a = last + 1
   if promised ~= '' and not at['promised'] then
     h[#h + 1] = 'promised'; h[#h + 1] = promised
     set[#set + 1] = 'promised'; set[#set + 1] = promised
   end
   if #set > 0 then redis.call('HSET', key, unpack(set)) end
-  redis.call('PEXPIRE', key, ARGV[1])
-  out[k] = h
+  redis.call('PEXPIRE', key, ttl)
+  return h
+end
+"""
+
+PER_EVENT["three-calls"] = APPLY + "return apply(KEYS[1], ARGV[1], ARGV[2], 3, #ARGV)\n"
+
+BATCHED = APPLY + """
+local out, a = {}, 2
+for k = 1, #KEYS do
+  local last = a + 1 + 2 * tonumber(ARGV[a + 1])
+  out[k] = apply(KEYS[k], ARGV[1], ARGV[a], a + 2, last)
+  a = last + 1
 end
 return out
 """
