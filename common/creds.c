@@ -38,6 +38,19 @@ static int add_one(ac_secrets_t *s, const char *p, size_t n)
     return 0;
 }
 
+/* True when a list entry, once trimmed as add_one trims it, still holds a
+ * line break: a list gives one secret per entry, and an entry that spans
+ * lines is a mistake to name rather than a secret to split or keep. */
+static int spans_lines(const char *p)
+{
+    size_t n = strlen(p);
+    while (n && strchr(" \t\r\n", *p))
+        p++, n--;
+    while (n && strchr(" \t\r\n", p[n - 1]))
+        n--;
+    return memchr(p, '\n', n) || memchr(p, '\r', n);
+}
+
 /* Appends every line of text as a secret. Only a newline separates:
  * WooCommerce lets a merchant type any secret, spaces and commas
  * included, so neither may split one. */
@@ -94,6 +107,12 @@ static int get_secrets(json_object *section, const char *store, const char *sec,
                     return -1;
                 }
                 const char *one = json_object_get_string(e);
+                if (spans_lines(one)) {
+                    snprintf(err, errsz,
+                             "store %s: %s.%s[%zu] holds a line break; give one secret per entry",
+                             store, sec, name, i);
+                    return -1;
+                }
                 if (add_one(s, one, strlen(one)) < 0)
                     goto oom;
             }

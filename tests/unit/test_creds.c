@@ -216,6 +216,19 @@ static void one_secret_per_line(void **state)
     assert_non_null(c);
     assert_secrets(&ac_creds_by_id(c, "st_a")->woo, (const char *const[]){"a b, c", "d"}, 2);
     ac_creds_destroy(c);
+    /* An entry that spans lines is refused, naming where, never the value;
+     * a line break around it is trimmed like any blank. */
+    refused("{\"stores\": {\"st_a\": {\"woocommerce\": "
+            "{\"webhook_secret\": [\"ok\", \"top\\nsecret\"]}}}}");
+    assert_contains(err, "woocommerce.webhook_secret[1] holds a line break");
+    assert_null(strstr(err, "top"));
+    refused("{\"stores\": {\"st_a\": {\"woocommerce\": {\"webhook_secret\": [\"a\\rb\"]}}}}");
+    assert_contains(err, "[0] holds a line break");
+    c = parse("{\"stores\": {\"st_a\": {\"woocommerce\": "
+              "{\"webhook_secret\": [\"\\r\\n e \\n\"]}}}}");
+    assert_non_null(c);
+    assert_secrets(&ac_creds_by_id(c, "st_a")->woo, (const char *const[]){"e"}, 1);
+    ac_creds_destroy(c);
     /* Only blanks: nothing. */
     refused("{\"stores\": {\"st_a\": {\"woocommerce\": {\"webhook_secret\": \" \\t \\n \"}}}}");
     assert_contains(err, "woocommerce needs webhook_secret");
