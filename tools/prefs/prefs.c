@@ -6,6 +6,7 @@
  *   ac-prefs --redis URL --store ID --customer ID --opt-in WHAT
  *   ac-prefs --redis URL --store ID --customer ID --prefer email|sms|none
  *   ac-prefs --redis URL --store ID --customer ID --show
+ *   ac-prefs --help | --version
  *
  * WHAT is "marketing" (every review request and referral invitation),
  * "channel:email" or "channel:sms" (marketing over that channel), or
@@ -28,6 +29,27 @@ static int usage(const char *why)
             "--opt-out|--opt-in WHAT | --prefer email|sms|none | --show)\n",
             why);
     return 2;
+}
+
+/* --help prints the whole usage on stdout and exits 0, like the workers'
+ * --help, so that an operator (or the image's test) can ask any binary of
+ * the image how it is used. */
+static int help(void)
+{
+    printf("Usage: ac-prefs --redis URL --store ID --customer ID ACTION\n"
+           "Records what a customer does not want to hear, for notify-worker to respect.\n"
+           "\n"
+           "ACTION is one of\n"
+           "  --opt-out WHAT | --opt-in WHAT   WHAT: marketing, channel:email, channel:sms,\n"
+           "                                   kind:review_request or kind:referral_invite\n"
+           "  --prefer email|sms|none          the channel of every message for a customer\n"
+           "                                   who gave both\n"
+           "  --show                           print what is recorded\n"
+           "\n"
+           "Transactional messages (confirmations, shipping, delay, return and refund news)\n"
+           "always go out. REDIS_CLUSTER (auto, on, off) is read from the environment.\n"
+           "  --help | --version\n");
+    return 0;
 }
 
 static int valid_what(const char *what)
@@ -62,6 +84,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return help();
+        if (strcmp(a, "--version") == 0) {
+            printf("ac-prefs %s\n", AC_VERSION);
+            return 0;
+        }
         if (strcmp(a, "--show") == 0) {
             show = 1;
             continue;
