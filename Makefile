@@ -21,9 +21,22 @@ DEPS ?= all
 deps:
 	@tools/deps.sh $(DEPS)
 
-build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAC_WERROR=ON >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS)
+# The image's build stage wants only the binaries: no cmocka, no Python.
+AC_TESTS ?= $(if $(filter build,$(DEPS)),OFF,ON)
+
+# Each step prints one line; the compiler's output goes to the build log,
+# whose last lines and path are printed when a step fails (VERBOSE=1 shows
+# it all as it comes).
+BUILD_LOG = $(abspath $(BUILD))/build.log
+MAKEFLAGS += --no-print-directory
+
+build:
+	@mkdir -p $(BUILD) && : >$(BUILD_LOG)
+	@echo "Building aftercare in $(BUILD)/ (log: $(BUILD_LOG))"
+	@tools/quiet.sh $(BUILD_LOG) packages tools/deps.sh $(DEPS)
+	@tools/quiet.sh $(BUILD_LOG) configure cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DAC_WERROR=ON -DAC_TESTS=$(AC_TESTS)
+	@tools/quiet.sh $(BUILD_LOG) compile cmake --build $(BUILD) -j$(JOBS)
 
 # Suites labelled long (the fault scenarios at length) run in test-faults.
 TEST_EXCLUDE ?= ^long$$
@@ -58,7 +71,7 @@ fuzz: deps
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 demo: build
-	python3 tools/demo.py --bin $(BUILD)/bin
+	@python3 tools/demo.py --bin $(BUILD)/bin
 
 # Benchmarks; the figures go to docs/benchmarks.md.
 bench: build

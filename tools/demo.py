@@ -1075,8 +1075,8 @@ def run(args):
     say("                     WooCommerce, BigCommerce), checks them and produces")
     say("                     canonical events to orders, shipments and returns")
     step("ac-sink          stands in for that webhook and records what arrives")
-    step("ac-report        at the end: a store's retention report, from the facts the")
-    say("                     workers recorded in Redis as they went")
+    step("ac-report        at the end: a store's retention report, from the facts")
+    say("                     the workers recorded in Redis as they went")
     say()
     say(textwrap.fill(
         "First a sample of orders (with re-sent duplicates and unreadable records), "
