@@ -11,7 +11,8 @@ CTEST_ARGS ?=
 # stacks; the fault scenarios, which time outages, never beside each other.
 TEST_JOBS  ?= 2
 
-.PHONY: all build deps test test-unit test-asan test-faults fuzz demo bench clean format
+.PHONY: all build deps test test-unit test-asan test-faults test-image image fuzz demo bench \
+	clean format
 
 all: build
 
@@ -62,6 +63,19 @@ test-asan:
 test-faults: build
 	cd $(BUILD) && AC_CRASH_KILLS=24 AC_FAULTS_SCALE=2 ctest --output-on-failure -L faults $(CTEST_ARGS)
 
+# The container image from docker/Dockerfile, with podman (or docker); the
+# Debian base is made with debootstrap when no registry has it.
+IMAGE ?= aftercare:latest
+
+image:
+	@tools/image.sh $(IMAGE)
+
+# The image's binaries run as deploy/ and docker-compose.yml run them,
+# against the dev stack on this machine (tests/image/test_image.py);
+# skipped with one line where no engine can run containers.
+test-image: build
+	@tools/test-image.sh $(IMAGE) $(BUILD)/bin
+
 # libFuzzer targets with clang (tests/fuzz/README.md), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 
@@ -81,4 +95,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-image

@@ -5,14 +5,22 @@
 #
 #   tools/deps.sh         everything: build, tests, demo
 #   tools/deps.sh build   only what `make build` needs (the image's build stage)
+#   tools/deps.sh image   what `make image` needs: podman, runc, debootstrap
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev libyajl-dev
-  libmicrohttpd-dev libssl-dev libcmocka-dev zlib1g-dev
+  libmicrohttpd-dev libssl-dev zlib1g-dev
 )
-if [[ "${1:-all}" != build ]]; then
+if [[ "${1:-all}" == image ]]; then
+  # make image: a container engine that runs here as root (podman with
+  # runc; crun refuses some hosts' cgroup setup) and debootstrap for the
+  # Debian base image when none can be pulled. Nothing to build with.
+  packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs)
+elif [[ "${1:-all}" != build ]]; then
+  # cmocka for the unit tests.
+  packages+=(libcmocka-dev)
   # clang and its runtime (libFuzzer) for make fuzz.
   packages+=(redis-server tzdata clang libclang-rt-14-dev)
   # Headless Chromium checks the report's HTML layout (tests/integration/test_report_html.py).
