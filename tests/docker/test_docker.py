@@ -1342,10 +1342,11 @@ class RedisLiveTest(unittest.TestCase):
                     p.wait(10)
 
 
-def live_overrides(name, st):
+def live_overrides(name, st, in_container=False):
     """The environment a service of the aftercare image gets on the stack:
     the compose file's, with only the addresses replaced by the stack's, the
-    ports by free ones and the container's files by the ones they are
+    ports by free ones and, unless it runs in a container with the compose
+    file's mounts (tests/image), the container's files by the ones they are
     mounted from."""
     svc = FILES.services[name]
     env = env_map(svc)
@@ -1364,8 +1365,16 @@ def live_overrides(name, st):
         found = host_path(svc, path)
         if found is None:
             raise AssertionError("%s: %s=%s is in no bind mount" % (name, key, path))
-        overrides[key] = found[0]
+        if not in_container:
+            overrides[key] = found[0]
     return overrides
+
+
+def host_file(name, path):
+    """The host file a service's setting names: through its bind mounts
+    when the value is a path in the container, else the value itself."""
+    found = host_path(FILES.services[name], path)
+    return found[0] if found else path
 
 
 def http_get(port, path):
@@ -1374,7 +1383,20 @@ def http_get(port, path):
 
 
 class ComposeWiringLiveTest(unittest.TestCase):
-    """The compose configuration run without Docker."""
+    """The compose configuration run without Docker. tests/image runs the
+    same test with every service in its container (the three methods
+    below), from the image make image built."""
+
+    def service_env(self, name, st):
+        return live_overrides(name, st)
+
+    def start_service(self, st, name, env):
+        return st.start_worker(FILES.binary_of(name), env, wait=False)
+
+    def healthcheck(self, name, proc):
+        """(status, stderr) of the image's HEALTHCHECK against a running
+        service, or None when the image has none."""
+        return run_healthcheck(proc.http_port)
 
     def test_order_confirmation_end_to_end(self):
         _, topics, _, _ = kafka_init_topics(self)
@@ -1393,14 +1415,14 @@ class ComposeWiringLiveTest(unittest.TestCase):
                    sink_args=sink_args, redis_cluster=cluster) as st:
             procs, envs = {}, {}
             for name in services:
-                envs[name] = live_overrides(name, st)
-                procs[name] = st.start_worker(FILES.binary_of(name), envs[name], wait=False)
+                envs[name] = self.service_env(name, st)
+                procs[name] = self.start_service(st, name, envs[name])
             for name, proc in procs.items():
                 # st.wait_until gives up as soon as any process exits (a
                 # setting the worker refuses), instead of after the timeout.
                 st.wait_until(lambda p=proc: http_status(p.http_port, "/readyz") == 200, 60,
                               "%s (%s) to report ready" % (name, proc.label), interval=0.1)
-                hc = run_healthcheck(proc.http_port)
+                hc = self.healthcheck(name, proc)
                 if hc is not None:
                     self.assertEqual(hc[0], 0, "the image's HEALTHCHECK fails against %s: %s"
                                      % (name, hc[1]))
@@ -1439,7 +1461,7 @@ class ComposeWiringLiveTest(unittest.TestCase):
             # mounted settings file) reaches the customer the same way.
             expected = [event]
             for i, name in enumerate(gateways):
-                with open(envs[name]["STORE_SETTINGS"]) as f:
+                with open(host_file(name, envs[name]["STORE_SETTINGS"])) as f:
                     stores = json.load(f)["stores"]
                 secrets = {sid: (s.get("events") or {}).get("webhook_secret")
                            for sid, s in stores.items()}

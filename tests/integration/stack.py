@@ -357,10 +357,48 @@ def cluster_port(taken=(), lo=20000, hi=45000):
     raise StackError("no free pair of loopback ports (port and port+10000) found")
 
 
+class Container:
+    """Runs a worker from a container image instead of AC_BIN_DIR (make
+    test-image): `engine run` in the foreground, so that the Proc is the
+    engine's client, which passes SIGTERM on to the worker (--sig-proxy,
+    the default) and exits with its status.
+
+    engine: the engine's argv (["podman", "--runtime", "runc"]); run_args:
+    what every `run` needs on this host (network, ulimits) and what the
+    deployment configures (user, read-only root, capabilities, mounts);
+    entrypoint: the binary's path in the image; command: its arguments.
+    Only the variables that differ from this process's environment are
+    given to the container, so it keeps the image's own PATH and the like.
+    """
+
+    def __init__(self, engine, image, run_args=(), entrypoint=None, command=()):
+        self.engine = list(engine)
+        self.image = image
+        self.run_args = list(run_args)
+        self.entrypoint = entrypoint
+        self.command = list(command)
+
+    def argv(self, cname, name, env):
+        argv = self.engine + ["run", "--rm", "--name", cname] + self.run_args
+        argv += ["--entrypoint", self.entrypoint or "/usr/local/bin/" + name]
+        for k in sorted(env):
+            if os.environ.get(k) != env[k]:
+                argv += ["-e", "%s=%s" % (k, env[k])]
+        return argv + [self.image] + self.command
+
+    def remove(self, cname):
+        """Removes the container: a SIGKILL reaches only the engine's
+        client, not the container it started."""
+        subprocess.run(self.engine + ["rm", "--force", "--time", "0", cname],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+
+
 class Proc:
     """A process started by the stack."""
 
-    def __init__(self, stack, name, argv, env, replica_id=0, http_port=None, role="worker"):
+    def __init__(self, stack, name, argv, env, replica_id=0, http_port=None, role="worker",
+                 container=None):
         self.stack = stack
         self.name = name
         self.replica_id = replica_id
@@ -368,6 +406,9 @@ class Proc:
         self.env = env
         self.http_port = http_port
         self.role = role
+        self.container = container
+        # Unique per stack and worker: a test may run two stacks at once.
+        self.container_name = None
         self.label = name if not replica_id else "%s.%s" % (name, replica_id)
         self.stdout_path = os.path.join(stack.dir, self.label + ".stdout.log")
         self.stderr_path = os.path.join(stack.dir, self.label + ".stderr.log")
@@ -387,7 +428,13 @@ class Proc:
                       % (self.starts, self.label, time.strftime("%H:%M:%S"))).encode()
             err.write(marker)
             err.flush()
-            self.popen = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+            argv = self.argv
+            if self.container:
+                self.container_name = "ac-test-%s-%s" % (
+                    os.path.basename(self.stack.dir).replace("_", "-").lower(), self.label)
+                self.container.remove(self.container_name)
+                argv = self.container.argv(self.container_name, self.name, self.env)
+            self.popen = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL,
                                           stdout=out, stderr=err, cwd=self.stack.dir,
                                           preexec_fn=_die_with_parent)
         return self
@@ -427,6 +474,8 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.container:
+            self.container.remove(self.container_name)
         return self.popen.returncode
 
     def stderr_tail(self, lines=40):
@@ -607,9 +656,10 @@ class Stack:
         sys.stderr.write("===== end of logs =====\n")
         sys.stderr.flush()
 
-    def _spawn(self, name, argv, env=None, replica_id=0, http_port=None, role="infra"):
+    def _spawn(self, name, argv, env=None, replica_id=0, http_port=None, role="infra",
+               container=None):
         p = Proc(self, name, argv, env if env is not None else self._base_env(), replica_id,
-                 http_port, role)
+                 http_port, role, container)
         self.procs.append(p)
         return p.start()
 
@@ -1152,11 +1202,14 @@ class Stack:
                 env[k] = str(v)
         return env
 
-    def start_worker(self, name, env_overrides=None, replica_id=0, wait=True, timeout=60):
+    def start_worker(self, name, env_overrides=None, replica_id=0, wait=True, timeout=60,
+                     container=None):
         """Starts a worker and (wait=True) waits until it is ready (/readyz).
 
         HTTP_PORT gets a free port unless env_overrides sets it; with
-        HTTP_PORT=0 readiness is a short settle instead. Returns its Proc."""
+        HTTP_PORT=0 readiness is a short settle instead. With a Container
+        the worker runs from its image, on the host's network. Returns its
+        Proc."""
         overrides = dict(env_overrides or {})
         port = overrides.get("HTTP_PORT")
         if port is None:
@@ -1164,7 +1217,9 @@ class Stack:
             overrides["HTTP_PORT"] = port
         port = int(port)
         env = self.worker_env(name, overrides, port)
-        proc = self._spawn(name, [binary(name)], env, replica_id, port or None, role="worker")
+        argv = [name] if container else [binary(name)]
+        proc = self._spawn(name, argv, env, replica_id, port or None, role="worker",
+                           container=container)
         if wait:
             self.wait_ready(proc, timeout)
         return proc

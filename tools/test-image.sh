@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make test-image: builds the image (tools/image.sh) and runs its binaries
+# as deploy/ and docker/docker-compose.yml configure them against the dev
+# stack on the host (tests/image/test_image.py). Where no container engine
+# can run containers, says so in one line and exits 0: the rest of the
+# suite does not depend on it.
+#
+#   tools/test-image.sh IMAGE BIN_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+image=${1:-aftercare:latest}
+bin=$(cd "${2:-build/bin}" && pwd)
+
+status=0
+tools/image.sh "$image" || status=$?
+if [[ $status -eq 3 ]]; then
+  echo "test-image: SKIPPED: no container engine can run containers on this machine (above)"
+  exit 0
+fi
+[[ $status -eq 0 ]] || exit "$status"
+
+# shellcheck source=tools/engine.sh
+. tools/engine.sh
+ac_engine_detect
+cd tests/image
+AC_TEST_IMAGE=$image AC_TEST_ENGINE="${AC_ENGINE_CMD[*]}" \
+  AC_TEST_ENGINE_RUN_ARGS="${AC_ENGINE_RUN_ARGS[*]}" AC_BIN_DIR=$bin \
+  PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -v test_image
