@@ -34,7 +34,13 @@ mkdir -p "$logdir"
 # (tools/test-image.sh then skips instead of failing).
 # shellcheck source=tools/engine.sh
 . tools/engine.sh
-ac_engine_detect || exit 3
+# The reason is also left in build-image/no-engine for that line.
+rm -f "$logdir/no-engine"
+if ! ac_engine_detect 2>"$logdir/no-engine"; then
+  cat "$logdir/no-engine" >&2
+  exit 3
+fi
+rm -f "$logdir/no-engine"
 [[ "$tag" == --base ]] || echo "Building image $tag with ${AC_ENGINE_CMD[*]} (log: $log)"
 
 # The mirror apt uses on this machine, for debootstrap; deb.debian.org when
@@ -119,7 +125,8 @@ fi
 # The build runs containers for its RUN steps: find out first, with a
 # clear line, whether this host lets the engine run any.
 if ! "${AC_ENGINE_CMD[@]}" run --rm "${AC_ENGINE_RUN_ARGS[@]}" "$base" /bin/true >>"$log" 2>&1; then
-  echo "${AC_ENGINE_CMD[*]} cannot run a container on this host: $(tail -n 1 "$log")" >&2
+  echo "${AC_ENGINE_CMD[*]} cannot run a container on this host: $(tail -n 1 "$log")" |
+    tee "$logdir/no-engine" >&2
   exit 3
 fi
 tools/quiet.sh "$log" build "${AC_ENGINE_CMD[@]}" build "${AC_ENGINE_BUILD_ARGS[@]}" \

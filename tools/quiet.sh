@@ -31,12 +31,16 @@ tty=0
 start=$SECONDS
 [[ $tty == 1 ]] && printf '  %-12s ...' "$label"
 
-# Each output line goes to the log; on a terminal a "[ 42%]" prefix from
-# cmake's build updates the step's line in place.
+# Each output line goes to the log. On a terminal the step's line is
+# updated in place: with the percentage of cmake's "[ 42%]" prefixes, or
+# else with the start of the latest line (which packages are installing).
 "$@" 2>&1 | while IFS= read -r line; do
   printf '%s\n' "$line" >>"$log"
-  if [[ $tty == 1 && $line =~ ^\[\ *([0-9]+)%\] ]]; then
-    printf '\r  %-12s ... %3s%%' "$label" "${BASH_REMATCH[1]}"
+  [[ $tty == 1 ]] || continue
+  if [[ $line =~ ^\[\ *([0-9]+)%\] ]]; then
+    printf '\r\033[K  %-12s ... %3s%%' "$label" "${BASH_REMATCH[1]}"
+  elif [[ -n "$line" ]]; then
+    printf '\r\033[K  %-12s ... %.60s' "$label" "$line"
   fi
 done
 status=${PIPESTATUS[0]}

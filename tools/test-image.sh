@@ -14,7 +14,8 @@ bin=$(cd "${2:-build/bin}" && pwd)
 status=0
 tools/image.sh "$image" || status=$?
 if [[ $status -eq 3 ]]; then
-  echo "test-image: SKIPPED: no container engine can run containers on this machine (above)"
+  echo "test-image: SKIPPED: no container engine can run containers on this machine:" \
+    "$(tr '\n' ' ' <build-image/no-engine)"
   exit 0
 fi
 [[ $status -eq 0 ]] || exit "$status"
