@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# The variables it sets are for the scripts that source it.
+# shellcheck disable=SC2034
 # Sourced by tools/image.sh and tools/test-image.sh: chooses the container
 # engine and the arguments it needs on this kind of host.
 #
@@ -5,18 +8,21 @@
 #   AC_ENGINE_CMD        the engine and its global options (an array)
 #   AC_ENGINE_BUILD_ARGS what `build` needs
 #   AC_ENGINE_RUN_ARGS   what `run` needs
-# or prints why no engine can be used and returns 1.
+# and returns 0; or returns 1 with AC_ENGINE_MISSING saying why no engine
+# is there to use (tools/test-image.sh skips then); or 2 when installing
+# one failed, which is an error like any other.
 #
 # podman is preferred; docker is used when AC_ENGINE=docker or when podman
 # is absent and a docker daemon answers. As root, podman and what it needs
-# are installed when missing (tools/deps.sh image). podman runs with runc,
-# because crun refuses the cgroup setup of some hosts, and with explicit
-# ulimits, because by default it copies the host's, which a rootless or
-# nested setup may not be allowed to set. Host networking: the dev stack
-# the tests start listens on the host's loopback, and a nested engine may
-# have no bridge.
+# are installed when missing (tools/deps.sh image), and that install's
+# lines go to the terminal. podman runs with runc, because crun refuses the
+# cgroup setup of some hosts, and with explicit ulimits, because by default
+# it copies the host's, which a nested setup may not be allowed to set.
+# Host networking: the dev stack the tests start listens on the host's
+# loopback, and a nested engine may have no bridge.
 ac_engine_detect() {
   local engine=${AC_ENGINE:-}
+  AC_ENGINE_MISSING=""
   if [[ -z "$engine" ]]; then
     if command -v podman >/dev/null 2>&1; then
       engine=podman
@@ -30,9 +36,9 @@ ac_engine_detect() {
   case "$engine" in
   podman)
     if [[ $(id -u) -eq 0 ]]; then
-      tools/deps.sh image >&2 || return 1
+      tools/deps.sh image || return 2
     elif ! command -v podman >/dev/null 2>&1; then
-      echo "no container engine: install podman (as root: tools/deps.sh image)" >&2
+      AC_ENGINE_MISSING="no podman and no docker daemon; as root, tools/deps.sh image installs podman"
       return 1
     fi
     AC_ENGINE_CMD=(podman)
@@ -44,7 +50,7 @@ ac_engine_detect() {
     ;;
   docker)
     if ! docker info >/dev/null 2>&1; then
-      echo "AC_ENGINE=docker, but no docker daemon answers (docker info)" >&2
+      AC_ENGINE_MISSING="AC_ENGINE=docker, but no docker daemon answers (docker info)"
       return 1
     fi
     AC_ENGINE_CMD=(docker)
@@ -53,7 +59,7 @@ ac_engine_detect() {
     ;;
   *)
     echo "AC_ENGINE=$engine: expected podman or docker" >&2
-    return 1
+    return 2
     ;;
   esac
 }

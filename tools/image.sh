@@ -2,18 +2,16 @@
 # Builds the aftercare container image from docker/Dockerfile (make image).
 #
 # The engine is podman, or docker when its daemon answers and podman is
-# absent; AC_ENGINE=podman|docker chooses. As root with neither, podman is
-# installed (tools/deps.sh image). podman runs with runc where it is
-# installed, because crun refuses the cgroup setup of some hosts, and with
-# explicit ulimits, which it otherwise copies from a host that may not
-# allow them inside the container.
+# absent; AC_ENGINE=podman|docker chooses. As root, podman is installed
+# when missing (tools/deps.sh image). How each engine is run here:
+# tools/engine.sh.
 #
 # The Dockerfile starts FROM debian:12-slim. When the engine has no such
 # image and cannot pull one (no registry reachable), the base is made here
 # from the Debian mirror apt already uses: debootstrap --variant=minbase
-# bookworm, trimmed the way Debian's slim images are, imported under the
-# same name. So the image builds from the repository and Debian's archive
-# alone.
+# bookworm (as root), trimmed the way Debian's slim images are, imported
+# under the same name. So the image builds from the repository and
+# Debian's archive alone.
 #
 #   tools/image.sh [TAG]      default aftercare:latest
 #   tools/image.sh --base     only make debian:12-slim from the archive
@@ -30,40 +28,61 @@ log=$logdir/image.log
 mkdir -p "$logdir"
 [[ "$tag" == --base ]] || : >"$log"
 
-# Exit status 3 says that no container engine can run containers here
-# (tools/test-image.sh then skips instead of failing).
+# Exit status 3 says that there is no container engine to use here, or
+# that it cannot run containers on this host, and leaves the reason in
+# build-image/no-engine (tools/test-image.sh then skips, with that reason,
+# instead of failing). Any other failure is an error.
 # shellcheck source=tools/engine.sh
 . tools/engine.sh
-# The reason is also left in build-image/no-engine for that line.
 rm -f "$logdir/no-engine"
-if ! ac_engine_detect 2>"$logdir/no-engine"; then
-  cat "$logdir/no-engine" >&2
+detect=0
+ac_engine_detect || detect=$?
+if [[ $detect -eq 1 ]]; then
+  echo "$AC_ENGINE_MISSING" | tee "$logdir/no-engine" >&2
   exit 3
 fi
-rm -f "$logdir/no-engine"
+[[ $detect -eq 0 ]] || exit 1
 [[ "$tag" == --base ]] || echo "Building image $tag with ${AC_ENGINE_CMD[*]} (log: $log)"
 
-# The mirror apt uses on this machine, for debootstrap; deb.debian.org when
-# none is found.
-debian_mirror() {
-  local uri=""
-  if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-    uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+# The first http(s) URI of the Debian archive that apt uses on this
+# machine whose address does (security=1) or does not mention "security",
+# for debootstrap and the base's sources; Debian's own address when there
+# is none (a mirror+file: or cdrom: source is no use to debootstrap).
+debian_uri() {
+  local want=$1 files=() uri
+  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+    [[ -f "$f" ]] && files+=("$f")
+  done
+  uri=""
+  if [[ ${#files[@]} -gt 0 ]]; then
+    uri=$(awk -v want="$want" '
+      /^URIs:/ { for (i = 2; i <= NF; i++) print $i }
+      $1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:/) { print $i; break } }' \
+      "${files[@]}" | awk -v want="$want" '
+      /^https?:\/\// && ((want == 1) == ($0 ~ /security/)) { sub(/\/+$/, ""); print; exit }')
   fi
-  if [[ -z "$uri" && -f /etc/apt/sources.list ]]; then
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ { print $2; exit }' /etc/apt/sources.list)
+  if [[ -n "$uri" ]]; then
+    echo "$uri"
+  elif [[ $want == 1 ]]; then
+    echo "http://deb.debian.org/debian-security"
+  else
+    echo "http://deb.debian.org/debian"
   fi
-  echo "${uri:-http://deb.debian.org/debian}"
 }
 
 # Makes debian:12-slim from the Debian archive: a minbase bookworm with the
 # suites Debian's image lists, without documentation (the slim images'
 # dpkg path excludes) and without apt's caches.
 make_base() {
-  local mirror root
-  mirror=$(debian_mirror)
+  local mirror security root
+  mirror=$(debian_uri 0)
+  security=$(debian_uri 1)
   root=$(mktemp -d /tmp/ac-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  # EXIT rather than RETURN: set -e leaves without running a RETURN trap,
+  # and a half-made root file system is large and owned by root. The path
+  # is expanded now, as the local variable is gone when the trap runs.
+  # shellcheck disable=SC2064
+  trap "rm -rf '$root'" EXIT
   command -v debootstrap >/dev/null || tools/deps.sh image
   debootstrap --variant=minbase bookworm "$root" "$mirror"
   cat >"$root/etc/apt/sources.list.d/debian.sources" <<EOF
@@ -74,7 +93,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: ${mirror%/debian}/debian-security
+URIs: $security
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -90,13 +109,16 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 EOF
+  # As in Debian's images, apt keeps neither the packages it downloaded nor
+  # its caches, so no layer of an image built on this base carries them.
   cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 EOF
-  # What the excludes would have kept out of debootstrap's own packages.
+  # debootstrap installed its packages before those excludes existed, so
+  # what they would have left out of them is removed here.
   find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
   find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias \
     -exec rm -rf {} +
@@ -119,11 +141,12 @@ if ! "${AC_ENGINE_CMD[@]}" image inspect "$base" >/dev/null 2>&1; then
     echo "  base image   pulled $base"
   else
     echo "  base image   no registry answered; making $base from the Debian archive"
-    tools/quiet.sh "$log" debootstrap "$0" --base
+    tools/quiet.sh "$log" debootstrap tools/image.sh --base
   fi
 fi
-# The build runs containers for its RUN steps: find out first, with a
-# clear line, whether this host lets the engine run any.
+# The build runs a container for each RUN step. Whether this host lets the
+# engine run any at all is asked first, so that a host that cannot gets
+# one clear line instead of a failed build.
 if ! "${AC_ENGINE_CMD[@]}" run --rm "${AC_ENGINE_RUN_ARGS[@]}" "$base" /bin/true >>"$log" 2>&1; then
   echo "${AC_ENGINE_CMD[*]} cannot run a container on this host: $(tail -n 1 "$log")" |
     tee "$logdir/no-engine" >&2

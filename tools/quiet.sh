@@ -31,10 +31,11 @@ tty=0
 start=$SECONDS
 [[ $tty == 1 ]] && printf '  %-12s ...' "$label"
 
-# Each output line goes to the log. On a terminal the step's line is
+# Each output line goes to the log, a last one without a newline too (it
+# is often the error). On a terminal the step's line is
 # updated in place: with the percentage of cmake's "[ 42%]" prefixes, or
 # else with the start of the latest line (which packages are installing).
-"$@" 2>&1 | while IFS= read -r line; do
+"$@" 2>&1 | while IFS= read -r line || [[ -n "$line" ]]; do
   printf '%s\n' "$line" >>"$log"
   [[ $tty == 1 ]] || continue
   if [[ $line =~ ^\[\ *([0-9]+)%\] ]]; then

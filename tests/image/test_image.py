@@ -4,7 +4,8 @@ tools/test-image.sh builds the image with make image and runs this with
     AC_TEST_IMAGE            the image (aftercare:latest)
     AC_TEST_ENGINE           the engine's command (podman --runtime runc)
     AC_TEST_ENGINE_RUN_ARGS  what every `run` needs on this host (host
-                             network, explicit ulimits)
+                             network, explicit ulimits) and the label by
+                             which test-image.sh removes what is left
     AC_BIN_DIR               the host build, for the dev stack (devbroker,
                              redis-server, ac-sink) the containers talk to
 
@@ -205,7 +206,8 @@ class ImageTest(unittest.TestCase):
                   "grep ^NoNewPrivs: /proc/self/status; "
                   "touch /usr/local/bin/x 2>/dev/null && echo bin-writable; "
                   "touch /tmp/x 2>/dev/null && echo tmp-writable; "
-                  "command -v gcc cc make cmake apt-get python3 curl || true")
+                  "for t in gcc cc make cmake apt-get python3 curl; do command -v $t; done; "
+                  "true")
         r = run(["-c", script], "/bin/sh")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.split("\n")

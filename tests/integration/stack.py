@@ -367,8 +367,9 @@ class Container:
     what every `run` needs on this host (network, ulimits) and what the
     deployment configures (user, read-only root, capabilities, mounts);
     entrypoint: the binary's path in the image; command: its arguments.
-    Only the variables that differ from this process's environment are
-    given to the container, so it keeps the image's own PATH and the like.
+    The container gets the variables the stack set for the worker (those
+    not in, or different from, the environment every process of the stack
+    inherits), so it keeps the image's own PATH and the like.
     """
 
     def __init__(self, engine, image, run_args=(), entrypoint=None, command=()):
@@ -378,18 +379,20 @@ class Container:
         self.entrypoint = entrypoint
         self.command = list(command)
 
-    def argv(self, cname, name, env):
+    def argv(self, cname, name, env, inherited):
         argv = self.engine + ["run", "--rm", "--name", cname] + self.run_args
         argv += ["--entrypoint", self.entrypoint or "/usr/local/bin/" + name]
         for k in sorted(env):
-            if os.environ.get(k) != env[k]:
+            if inherited.get(k) != env[k]:
                 argv += ["-e", "%s=%s" % (k, env[k])]
         return argv + [self.image] + self.command
 
     def remove(self, cname):
         """Removes the container: a SIGKILL reaches only the engine's
-        client, not the container it started."""
-        subprocess.run(self.engine + ["rm", "--force", "--time", "0", cname],
+        client, not the container it started. (--force kills it; podman
+        would first wait out its stop timeout, docker has no such option.)"""
+        extra = ["--time", "0"] if os.path.basename(self.engine[0]) == "podman" else []
+        subprocess.run(self.engine + ["rm", "--force"] + extra + [cname],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
 
@@ -407,7 +410,6 @@ class Proc:
         self.http_port = http_port
         self.role = role
         self.container = container
-        # Unique per stack and worker: a test may run two stacks at once.
         self.container_name = None
         self.label = name if not replica_id else "%s.%s" % (name, replica_id)
         self.stdout_path = os.path.join(stack.dir, self.label + ".stdout.log")
@@ -430,10 +432,13 @@ class Proc:
             err.flush()
             argv = self.argv
             if self.container:
+                # Unique per stack and worker, as two stacks may run at
+                # once; a restart first removes what a kill left behind.
                 self.container_name = "ac-test-%s-%s" % (
                     os.path.basename(self.stack.dir).replace("_", "-").lower(), self.label)
                 self.container.remove(self.container_name)
-                argv = self.container.argv(self.container_name, self.name, self.env)
+                argv = self.container.argv(self.container_name, self.name, self.env,
+                                           self.stack._base_env())
             self.popen = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL,
                                           stdout=out, stderr=err, cwd=self.stack.dir,
                                           preexec_fn=_die_with_parent)

@@ -26,7 +26,7 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "ac-prefs: %s (usage: ac-prefs --redis URL --store ID --customer ID "
-            "--opt-out|--opt-in WHAT | --prefer email|sms|none | --show)\n",
+            "--opt-out|--opt-in WHAT | --prefer email|sms|none | --show; --help for more)\n",
             why);
     return 2;
 }
@@ -45,10 +45,10 @@ static int help(void)
            "  --prefer email|sms|none          the channel of every message for a customer\n"
            "                                   who gave both\n"
            "  --show                           print what is recorded\n"
+           "  --help | --version               this text, or the version\n"
            "\n"
            "Transactional messages (confirmations, shipping, delay, return and refund news)\n"
-           "always go out. REDIS_CLUSTER (auto, on, off) is read from the environment.\n"
-           "  --help | --version\n");
+           "always go out. REDIS_CLUSTER (auto, on, off) is read from the environment.\n");
     return 0;
 }
 
