@@ -79,9 +79,14 @@ test-image: build
 # libFuzzer targets with clang (tests/fuzz/README.md), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 
+FUZZ_LOG = $(abspath build-fuzz)/build.log
+
 fuzz: deps
-	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAC_FUZZ=ON >/dev/null
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
+	@mkdir -p build-fuzz && : >$(FUZZ_LOG)
+	@echo "Building the fuzz targets in build-fuzz/ (log: $(FUZZ_LOG))"
+	@tools/quiet.sh $(FUZZ_LOG) configure cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=Debug -DAC_FUZZ=ON
+	@tools/quiet.sh $(FUZZ_LOG) compile cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 demo: build
