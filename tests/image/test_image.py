@@ -122,12 +122,16 @@ def security_args(pairs):
 
 
 def service_args(name):
-    """`run` options for a compose service: its security settings and its
-    bind mounts (read-only where the compose file says so)."""
+    """`run` options for a compose service: its security settings, its
+    bind mounts (read-only where the compose file says so) and its tmpfs
+    mounts, the only places a read-only container could write."""
     svc = td.FILES.services[name]
     args = security_args(compose_security(svc))
     for source, target, ro in td.bind_mounts(svc):
         args += ["--volume", "%s:%s%s" % (source, target, ":ro" if ro else "")]
+    tmpfs = svc.get("tmpfs") or []
+    for path in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
+        args += ["--tmpfs", path]
     return args
 
 
