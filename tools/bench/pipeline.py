@@ -162,13 +162,16 @@ class Bench:
     # ----------------------------------------------------------- throughput
 
     def throughput(self, worker, dup_rate, records, batch_size=None, passthrough=True,
-                   max_s=None, env=None):
+                   max_s=None, env=None, cluster=False):
+        """With cluster, Redis is a Redis Cluster of three masters and three
+        replicas (stack.py); its CPU per event is that of all six, and that
+        of the three masters alone (the replicas only apply the stream)."""
         topic, _, _, kind = WORKLOADS[worker]
         parts = partitions_for(records)
         res = {"worker": worker, "duplicates": dup_rate, "records": records,
-               "partitions": parts, "batch_size": batch_size}
+               "partitions": parts, "batch_size": batch_size, "cluster": cluster}
         with BenchStack(partitions=parts, topics=DEFAULT_TOPICS + [PASS_TOPIC],
-                        log_level="warn", name="bench") as st:
+                        log_level="warn", name="bench", redis_cluster=cluster) as st:
             prod = bench_kafka(st, ["produce", "--brokers", st.brokers, "--topic", topic,
                                     "--template", self.templates[worker],
                                     "--count", str(records), "--duplicates", str(dup_rate),
@@ -181,13 +184,23 @@ class Bench:
             w = st.start_worker(worker, env)
             # CPU per event, the worker's and redis-server's, over the same
             # span as the rate (issue 16's targets are per event).
-            redis_pid = st.redis.pid if getattr(st, "redis", None) else None
+            if cluster:
+                redis_pids = [p.pid for p in st.redis_nodes]
+                masters = set(st.redis_masters())
+                master_pids = [p.pid for p in st.redis_nodes if p.redis_port in masters]
+            else:
+                redis_pids = [st.redis.pid] if getattr(st, "redis", None) else []
+                master_pids = redis_pids
             cpu0 = {}
+
+            def redis_cpu(pids):
+                return sum(cpu_seconds(pid) for pid in pids)
 
             def start_cpu():
                 cpu0["worker"] = cpu_seconds(w.pid)
-                if redis_pid:
-                    cpu0["redis"] = cpu_seconds(redis_pid)
+                if redis_pids:
+                    cpu0["redis"] = redis_cpu(redis_pids)
+                    cpu0["masters"] = redis_cpu(master_pids)
 
             rate, measured, capped = self._measure(
                 st, lambda: counter(w.http_port, "aftercare_events_processed_total"), records,
@@ -195,7 +208,9 @@ class Bench:
             if measured and "worker" in cpu0:
                 res["cpu_us"] = (cpu_seconds(w.pid) - cpu0["worker"]) * 1e6 / measured
                 if "redis" in cpu0:
-                    res["redis_cpu_us"] = (cpu_seconds(redis_pid) - cpu0["redis"]) * 1e6 / measured
+                    res["redis_cpu_us"] = (redis_cpu(redis_pids) - cpu0["redis"]) * 1e6 / measured
+                    res["masters_cpu_us"] = ((redis_cpu(master_pids) - cpu0["masters"]) * 1e6
+                                             / measured)
             res.update(rate=rate, measured=measured, capped=capped,
                        hwm_kib=wl.vm_hwm_kib(w.pid))
             if not capped:
@@ -331,7 +346,7 @@ def run_all(o):
                "default_in_flight": default_of("notify-worker", "MAX_IN_FLIGHT"),
                "default_batch_size": default_of("order-worker", "BATCH_SIZE"),
                "throughput": [], "baseline": [], "delivery": [], "latency": [],
-               "facts_off": []}
+               "facts_off": [], "cluster": []}
     with tempfile.TemporaryDirectory(prefix="ac-bench-") as d:
         b = Bench(o, d)
         results["median_bytes"] = b.median_bytes
@@ -356,6 +371,18 @@ def run_all(o):
             results["facts_off"].append(r)
             if "error" not in r:
                 log("  order-worker without the report's facts: %s events/s", fmt(r["rate"]))
+            # The same binary on a Redis Cluster (three masters, three
+            # replicas, on this same machine): what the cluster client and
+            # one pipeline per master cost against one Redis.
+            r = {"run": run, "worker": "order-worker", "duplicates": 0.0}
+            r.update(attempt(b.throughput, "order-worker", 0.0, o.events, passthrough=False,
+                             cluster=True))
+            results["cluster"].append(r)
+            if "error" not in r:
+                log("  order-worker on a Redis Cluster: %s events/s, %s µs worker and %s µs "
+                    "Redis CPU (six nodes; %s the masters) per event", fmt(r["rate"]),
+                    fmt(r.get("cpu_us")), fmt(r.get("redis_cpu_us")),
+                    fmt(r.get("masters_cpu_us")))
             for worker in WORKLOADS:
                 r = {"run": run, "worker": worker}
                 r.update(attempt(b.throughput, worker, 0.0, o.baseline_events, batch_size=1,

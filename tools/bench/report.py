@@ -131,6 +131,7 @@ def summarize(p):
     for r in p["delivery"]:
         s["delivery"].setdefault(r["in_flight"], []).append(r)
     s["facts_off"] = p.get("facts_off", [])
+    s["cluster"] = p.get("cluster", [])
     s["latency"] = p["latency"]
     return s
 
@@ -310,6 +311,21 @@ def build(p, delivery_table, schedule_table, m, elapsed, gateway=None, schedule_
           "(ANALYTICS=false) | %s events/s | %s | — | with facts / without: %s | — | — "
           "| the facts' cost measured | — |"
           % (n0(rate_off), runs_of(s["facts_off"], "rate"), "%.2f×" % ratio if ratio else "—"))
+    on_cluster = [r for r in s["cluster"] if ok(r)]
+    if on_cluster:
+        one = next((t for t in tput if t["worker"] == "order-worker" and not t["dup"]), None)
+        rate_c = median(r.get("rate") for r in on_cluster)
+        masters = median(r.get("masters_cpu_us") for r in on_cluster)
+        ratio = rate_c / one["rate"] if one and one["rate"] and rate_c else None
+        w("| order-worker throughput, no duplicates, on a Redis Cluster (three masters, three "
+          "replicas, on this machine) | %s events/s%s; %s µs worker CPU, %s µs Redis CPU (all "
+          "six nodes%s) per event | %s | — | cluster / one Redis: %s | — | — "
+          "| the same binary on a cluster, measured | — |"
+          % (n0(rate_c), " ¹" if any(r.get("capped") for r in on_cluster) else "",
+             n0(median(r.get("cpu_us") for r in on_cluster)),
+             n0(median(r.get("redis_cpu_us") for r in on_cluster)),
+             "" if masters is None else "; %s µs the three masters" % n0(masters),
+             runs_of(s["cluster"], "rate"), "%.2f×" % ratio if ratio else "—"))
     for d in deliv:
         w("| notify-worker delivery, sink taking 50 ms per request, MAX_IN_FLIGHT=%s%s | %s "
           "messages/s%s, %s µs CPU per message | %s; CPU: %s | — | — | — | — "
