@@ -22,11 +22,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tag=${1:-aftercare:latest}
+base_only=0
+[[ "$tag" == --base ]] && base_only=1
 base=docker.io/library/debian:12-slim
 logdir=$PWD/build-image
 log=$logdir/image.log
 mkdir -p "$logdir"
-[[ "$tag" == --base ]] || : >"$log"
+[[ $base_only == 1 ]] || : >"$log"
 
 # Exit status 3 says that there is no container engine to use here, or
 # that it cannot run containers on this host, and leaves the reason in
@@ -42,24 +44,27 @@ if [[ $detect -eq 1 ]]; then
   exit 3
 fi
 [[ $detect -eq 0 ]] || exit 1
-[[ "$tag" == --base ]] || echo "Building image $tag with ${AC_ENGINE_CMD[*]} (log: $log)"
+[[ $base_only == 1 ]] || echo "Building image $tag with ${AC_ENGINE_CMD[*]} (log: $log)"
 
 # The first http(s) URI of the Debian archive that apt uses on this
 # machine whose address does (security=1) or does not mention "security",
 # for debootstrap and the base's sources; Debian's own address when there
 # is none (a mirror+file: or cdrom: source is no use to debootstrap).
 debian_uri() {
-  local want=$1 files=() uri
+  local want=$1 files=() uri=""
   for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
     [[ -f "$f" ]] && files+=("$f")
   done
-  uri=""
   if [[ ${#files[@]} -gt 0 ]]; then
+    # deb822 "URIs:" lines, and the URI of one-line "deb" entries (after
+    # any [options]).
     uri=$(awk -v want="$want" '
-      /^URIs:/ { for (i = 2; i <= NF; i++) print $i }
-      $1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:/) { print $i; break } }' \
-      "${files[@]}" | awk -v want="$want" '
-      /^https?:\/\// && ((want == 1) == ($0 ~ /security/)) { sub(/\/+$/, ""); print; exit }')
+      /^URIs:/ || $1 == "deb" {
+        for (i = 2; i <= NF; i++)
+          if ($i ~ /^https?:\/\// && ((want == 1) == ($i ~ /security/))) {
+            sub(/\/+$/, "", $i); print $i; exit
+          }
+      }' "${files[@]}")
   fi
   if [[ -n "$uri" ]]; then
     echo "$uri"
@@ -128,7 +133,7 @@ EOF
   tar -C "$root" -c . | "${AC_ENGINE_CMD[@]}" import - "$base"
 }
 
-if [[ "$tag" == --base ]]; then
+if [[ $base_only == 1 ]]; then
   make_base
   exit
 fi

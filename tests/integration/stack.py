@@ -436,7 +436,8 @@ class Proc:
                 # once; a restart first removes what a kill left behind.
                 self.container_name = "ac-test-%s-%s" % (
                     os.path.basename(self.stack.dir).replace("_", "-").lower(), self.label)
-                self.container.remove(self.container_name)
+                if self.starts > 1:
+                    self.container.remove(self.container_name)
                 argv = self.container.argv(self.container_name, self.name, self.env,
                                            self.stack._base_env())
             self.popen = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL,

@@ -184,13 +184,13 @@ class Bench:
             w = st.start_worker(worker, env)
             # CPU per event, the worker's and redis-server's, over the same
             # span as the rate (issue 16's targets are per event).
+            master_pids = []
             if cluster:
                 redis_pids = [p.pid for p in st.redis_nodes]
                 masters = set(st.redis_masters())
                 master_pids = [p.pid for p in st.redis_nodes if p.redis_port in masters]
             else:
                 redis_pids = [st.redis.pid] if getattr(st, "redis", None) else []
-                master_pids = redis_pids
             cpu0 = {}
 
             def redis_cpu(pids):
@@ -200,6 +200,7 @@ class Bench:
                 cpu0["worker"] = cpu_seconds(w.pid)
                 if redis_pids:
                     cpu0["redis"] = redis_cpu(redis_pids)
+                if master_pids:
                     cpu0["masters"] = redis_cpu(master_pids)
 
             rate, measured, capped = self._measure(
@@ -209,6 +210,7 @@ class Bench:
                 res["cpu_us"] = (cpu_seconds(w.pid) - cpu0["worker"]) * 1e6 / measured
                 if "redis" in cpu0:
                     res["redis_cpu_us"] = (redis_cpu(redis_pids) - cpu0["redis"]) * 1e6 / measured
+                if "masters" in cpu0:
                     res["masters_cpu_us"] = ((redis_cpu(master_pids) - cpu0["masters"]) * 1e6
                                              / measured)
             res.update(rate=rate, measured=measured, capped=capped,
