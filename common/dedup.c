@@ -56,16 +56,32 @@ static int seen_reply(void *ctx, size_t item, const redisReply *reply, char *err
     return 0;
 }
 
+int ac_dedup_append_seen(ac_redis_batch_t *b, const char *const *keys, size_t n, int *seen)
+{
+    int rc = ac_redis_batch_handler(b, seen_reply, seen, 0);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ac_redis_batch_command(b, i, "EXISTS %s", keys[i]);
+    return rc;
+}
+
+int ac_dedup_append_marks(ac_redis_batch_t *b, const char *const *keys, size_t n, int64_t ttl_ms)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s 1 PX %lld", keys[i],
+                                    (long long)ttl_ms);
+    return rc;
+}
+
 int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *seen, char *err,
                          size_t errsz)
 {
     if (n == 0)
         return 0;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, seen_reply, seen, err, errsz);
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        ac_redis_batch_command(b, i, "EXISTS %s", keys[i]);
+    ac_dedup_append_seen(b, keys, n, seen);
     return ac_redis_batch_exec(b, err, errsz);
 }
 
@@ -77,9 +93,7 @@ int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s 1 PX %lld", keys[i],
-                               (long long)ttl_ms);
+    ac_dedup_append_marks(b, keys, n, ttl_ms);
     return ac_redis_batch_exec(b, err, errsz);
 }
 

@@ -39,6 +39,16 @@ int ac_dedup_events_seen(ac_redis_t *r, const char *const *keys, size_t n, int *
 int ac_dedup_events_mark(ac_redis_t *r, const char *const *keys, size_t n, int64_t ttl_ms,
                          char *err, size_t errsz);
 
+/* ac_dedup_events_seen() and ac_dedup_events_mark() as parts of the
+ * caller's batch b, so that they share a round trip with other commands:
+ * seen[] (the caller's, kept until b is run) is filled when b runs; the
+ * marks need no reply. An event worker marks one batch's events in the
+ * same call that checks the next batch's (pipeline.c): the marks go
+ * first, so an event marked there is seen there. Return 0, or -1 with the
+ * batch failed. */
+int ac_dedup_append_seen(ac_redis_batch_t *b, const char *const *keys, size_t n, int *seen);
+int ac_dedup_append_marks(ac_redis_batch_t *b, const char *const *keys, size_t n, int64_t ttl_ms);
+
 /* Writes the event key for (store, event id) into buf. */
 void ac_dedup_event_key(const char *store_id, const char *event_id, char *buf, size_t bufsz);
 

@@ -132,26 +132,55 @@ out:
     return 0;
 }
 
-int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
-                      char *err, size_t errsz)
+/* Counts an error reply of the history's commands in the caller's
+ * ac_history_errors_t, keeping the first one's text. */
+static int history_error(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    ac_history_errors_t *e = ctx;
+    (void)item;
+    (void)err;
+    (void)errsz;
+    if (reply->type == REDIS_REPLY_ERROR && e->n++ == 0)
+        snprintf(e->first, sizeof(e->first), "redis: %s", reply->str);
+    return 0;
+}
+
+int ac_history_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      ac_history_errors_t *errs)
 {
     char ttl[24];
     ac_keyset_t ks = AC_KEYSET_INIT;
+    errs->n = 0;
+    errs->first[0] = '\0';
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    if (ac_redis_batch_handler(b, history_error, errs, 1) < 0)
+        return 0; /* the batch failed: its exec says so */
+    for (size_t i = 0; i < n; i++) {
+        const ac_event_t *ev = evs[i];
+        if (ev->type == AC_EVENT_ORDER_PLACED && ev->order.n_items > 0 &&
+            append_order(b, ev, &ks, ttl) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      char *err, size_t errsz)
+{
+    ac_history_errors_t errs;
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        const ac_event_t *ev = evs[i];
-        if (ev->type != AC_EVENT_ORDER_PLACED || ev->order.n_items == 0)
-            continue;
-        if (append_order(b, ev, &ks, ttl) < 0) {
-            snprintf(err, errsz, "out of memory");
-            ac_redis_batch_abort(b);
-            return -1;
-        }
+    if (ac_history_append(b, evs, n, ttl_ms, &errs) < 0) {
+        snprintf(err, errsz, "out of memory");
+        ac_redis_batch_abort(b);
+        return -1;
     }
-    return ac_redis_batch_exec(b, err, errsz);
+    if (ac_redis_batch_exec(b, err, errsz) < 0)
+        return -1;
+    if (errs.n)
+        snprintf(err, errsz, "%s", errs.first);
+    return errs.n ? -1 : 0;
 }
 
 /* A suggestion reads a customer's keys (interest, bought) and the store's

@@ -21,6 +21,20 @@
 int ac_history_record(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                       char *err, size_t errsz);
 
+/* What became of ac_history_append()'s commands: how many failed, and
+ * the first one's error. The caller's, kept until the batch is run. */
+typedef struct ac_history_errors {
+    size_t n;
+    char first[256];
+} ac_history_errors_t;
+
+/* ac_history_record() as a part of the caller's batch b, sharing its round
+ * trip. The history is best effort, so its error replies do not fail b:
+ * they are counted in *errs (zeroed here) when b runs. Returns 0, or -1
+ * when out of memory (the caller aborts b). */
+int ac_history_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      ac_history_errors_t *errs);
+
 /* A product to suggest to ev's customer: from one of their three favourite
  * categories, not one they bought. */
 typedef struct ac_history_req {

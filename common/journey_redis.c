@@ -87,18 +87,27 @@ static void append_apply(ac_redis_batch_t *b, size_t item, const ac_event_t *ev,
     ac_redis_batch_script(b, item, &apply_script, 1, argc, argv, NULL);
 }
 
+int ac_journey_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      ac_journey_t *out)
+{
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    if (ac_redis_batch_handler(b, journey_reply, out, 0) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        append_apply(b, i, evs[i], ttl);
+    return 0;
+}
+
 int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                      ac_journey_t *out, char *err, size_t errsz)
 {
-    char ttl[24];
     if (n == 0)
         return 0;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, journey_reply, out, err, errsz);
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
-    for (size_t i = 0; i < n; i++)
-        append_apply(b, i, evs[i], ttl);
+    ac_journey_append(b, evs, n, ttl_ms, out);
     return ac_redis_batch_exec(b, err, errsz);
 }
 

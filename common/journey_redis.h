@@ -25,6 +25,12 @@ void ac_journey_register(ac_redis_t *r);
 int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                      ac_journey_t *out, char *err, size_t errsz);
 
+/* ac_journey_apply() as a part of the caller's batch b, sharing its round
+ * trip: out[] (the caller's, kept until b is run) is filled when b runs.
+ * Returns 0, or -1 with the batch failed. */
+int ac_journey_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                      ac_journey_t *out);
+
 /* Reads the journeys at n keys (ac_journey_key()) into out[], one round
  * trip: what notify-worker checks a late message against before sending
  * it. A journey that is gone reads as empty. Returns 0 or -1 with err. */

@@ -72,17 +72,11 @@ out:
     return out;
 }
 
-/* Where the GETs' replies go: merged[item] is evs[item]'s context. */
-typedef struct sync_out {
-    const ac_event_t *const *evs;
-    char **merged;
-} sync_out_t;
-
 /* Merges the stored context of evs[item]'s order into it; an order whose
  * context is gone (or was never stored) gets none. */
 static int get_reply(void *ctx, size_t item, const redisReply *x, char *err, size_t errsz)
 {
-    sync_out_t *o = ctx;
+    ac_octx_out_t *o = ctx;
     (void)err;
     (void)errsz;
     if (x->type == REDIS_REPLY_STRING)
@@ -90,25 +84,21 @@ static int get_reply(void *ctx, size_t item, const redisReply *x, char *err, siz
     return 0;
 }
 
-int ac_octx_sync(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
-                 char **merged, char *err, size_t errsz)
+int ac_octx_append(ac_redis_batch_t *b, ac_octx_out_t *o, const ac_event_t *const *evs, size_t n,
+                   int64_t ttl_ms, char **merged)
 {
     char key[600];
-    sync_out_t o = {evs, merged};
+    *o = (ac_octx_out_t){evs, merged};
     for (size_t i = 0; i < n; i++)
         merged[i] = NULL;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, get_reply, &o, err, errsz);
-    if (!b)
-        return -1;
+    if (ac_redis_batch_handler(b, get_reply, o, 0) < 0)
+        return 0; /* the batch failed: its exec says so */
     for (size_t i = 0; i < n; i++) {
         if (evs[i]->type != AC_EVENT_ORDER_PLACED)
             continue;
         char *v = ac_octx_of(evs[i]);
-        if (!v) {
-            snprintf(err, errsz, "out of memory");
-            ac_redis_batch_abort(b); /* commands appended, never read */
+        if (!v)
             return -1;
-        }
         ac_redis_key(key, sizeof(key), "oc", evs[i]->store.id, evs[i]->order.id);
         ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s %s PX %lld", key, v,
                                (long long)ttl_ms);
@@ -119,6 +109,23 @@ int ac_octx_sync(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t 
             continue;
         ac_redis_key(key, sizeof(key), "oc", evs[i]->store.id, evs[i]->order.id);
         ac_redis_batch_command(b, i, "GET %s", key);
+    }
+    return 0;
+}
+
+int ac_octx_sync(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
+                 char **merged, char *err, size_t errsz)
+{
+    ac_octx_out_t o;
+    for (size_t i = 0; i < n; i++)
+        merged[i] = NULL;
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
+        return -1;
+    if (ac_octx_append(b, &o, evs, n, ttl_ms, merged) < 0) {
+        snprintf(err, errsz, "out of memory");
+        ac_redis_batch_abort(b); /* commands appended, never read */
+        return -1;
     }
     return ac_redis_batch_exec(b, err, errsz);
 }

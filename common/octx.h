@@ -43,4 +43,17 @@ char *ac_octx_merge(const ac_event_t *ev, const char *ctx, size_t ctx_len);
 int ac_octx_sync(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                  char **merged, char *err, size_t errsz);
 
+/* Where the replies of ac_octx_append() go; the caller's, kept until the
+ * batch is run. */
+typedef struct ac_octx_out {
+    const ac_event_t *const *evs;
+    char **merged;
+} ac_octx_out_t;
+
+/* ac_octx_sync() as a part of the caller's batch b, sharing its round
+ * trip: merged[] (all NULL from here) is filled when b runs. Returns 0,
+ * or -1 when out of memory (the caller aborts b). */
+int ac_octx_append(ac_redis_batch_t *b, ac_octx_out_t *o, const ac_event_t *const *evs, size_t n,
+                   int64_t ttl_ms, char **merged);
+
 #endif

@@ -110,54 +110,6 @@ static void keep_flight(batch_t *b)
     qsort(b->flight, b->n_flight, sizeof(*b->flight), cmp_key);
 }
 
-/* Asks Redis which new events were already processed, retrying through
- * an outage. Returns -1 only when the worker is stopping. */
-static int check_seen(ac_worker_t *w, batch_t *b)
-{
-    size_t n = 0;
-    char err[256];
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW)
-            b->keys[n++] = b->items[i].key;
-    for (int attempt = 0; ac_dedup_events_seen(w->redis, b->keys, n, b->seen, err, sizeof(err)) < 0;
-         attempt++)
-        if (ac_pipe_redis_retry(w, attempt, err) < 0)
-            return -1;
-    ac_worker_redis_status(w, 1, NULL);
-    n = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW && b->seen[n++])
-            b->items[i].state = ITEM_DUPLICATE;
-    return 0;
-}
-
-/* Records every new event's facts in its order's journey and reads the
- * journey back for the rules, retrying through an outage. Events of a
- * type no worker knows leave no facts. Returns -1 only when stopping. */
-static int apply_journeys(pipe_t *p, batch_t *b)
-{
-    size_t n = 0;
-    char err[256];
-    for (size_t i = 0; i < b->n; i++) {
-        item_t *it = &b->items[i];
-        if (it->state == ITEM_NEW && it->ev->type == AC_EVENT_UNKNOWN)
-            it->state = ITEM_UNKNOWN;
-        if (it->state == ITEM_NEW)
-            b->evs[n++] = it->ev;
-    }
-    for (int attempt = 0; ac_journey_apply(p->w->redis, b->evs, n, p->journey_ttl, b->journeys, err,
-                                           sizeof(err)) < 0;
-         attempt++)
-        if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
-            return -1;
-    ac_worker_redis_status(p->w, 1, NULL);
-    n = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW)
-            b->items[i].journey = b->journeys[n++];
-    return 0;
-}
-
 /* Runs the rules over every new event. */
 static void decide(pipe_t *p, batch_t *b, tally_t *t)
 {
@@ -374,7 +326,9 @@ static int produce_failed(pipe_t *p, batch_t *b, batch_t *later)
 }
 
 /* A collected batch up to its output: classified (prev: the batch still
- * in flight, or NULL), its journeys, contexts and history written, its
+ * in flight, or NULL), checked against the done marks (in one round trip
+ * with the last finished batch's marks), its journeys, contexts and
+ * history written (one round trip), its
  * messages and dead letters produced but not waited for. Returns 0, or -1
  * when stopping (nothing of it is produced, and it is consumed again). */
 static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
@@ -383,9 +337,8 @@ static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
     memset(&b->tally, 0, sizeof(b->tally));
     classify(b, max_bytes, prev);
     ac_pipe_count_events(w, &b->tally, "aftercare_events_consumed_total");
-    if (check_seen(w, b) < 0 || apply_journeys(p, b) < 0 || ac_pipe_complete_events(p, b) < 0)
+    if (ac_pipe_check_seen(p, b) < 0 || ac_pipe_write_events(p, b) < 0)
         return -1;
-    ac_pipe_record_history(p, b);
     decide(p, b, &b->tally);
     ac_pipe_produce(w, b, p->notify_topic);
     keep_flight(b);
@@ -393,7 +346,8 @@ static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
 }
 
 /* The rest of batch b once Kafka has its output: its scheduling decisions
- * and facts written, its events marked done, its offsets stored. later is
+ * and facts written, then its done marks and offsets handed to the next
+ * batch's seen check (pipeline_marks.c). later is
  * the batch processed meanwhile, rewound with b when b's output failed.
  * Returns 0 when finished, 1 when both were rewound, or -1 to stop with
  * p->rc (a batch not finished is not marked, and is consumed again). */
@@ -410,8 +364,7 @@ static int back(pipe_t *p, batch_t *b, batch_t *later)
     }
     if (ac_pipe_record_facts(p, b) < 0)
         return -1; /* stopping: not marked, consumed again */
-    ac_pipe_finish(w, b, p->dedup_ttl);
-    ac_pipe_flush_tally(w, b, &b->tally);
+    ac_pipe_pend(p, b);
     batch_clear(b);
     return 0;
 }
@@ -436,6 +389,7 @@ static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partit
     ac_log(AC_LOG_INFO, "finishing the batch in flight (%zu records) before %d partition(s) go",
            b->n, parts->cnt);
     int r = back(p, b, NULL);
+    ac_pipe_flush_pending(p); /* before the unassignment commits the offsets */
     if (r != 0)
         p->revoked = r;
 }
@@ -465,7 +419,9 @@ static int finish_in_flight(pipe_t *p)
 {
     batch_t *b = p->in_flight;
     p->in_flight = NULL;
-    return back(p, b, NULL) < 0 ? -1 : 0;
+    int r = back(p, b, NULL);
+    ac_pipe_flush_pending(p);
+    return r < 0 ? -1 : 0;
 }
 
 /* Two batches overlap while there is a backlog: while Kafka acknowledges
@@ -509,12 +465,15 @@ static void run(pipe_t *p, batch_t bs[2], size_t max, int wait_ms, size_t max_by
             drain = 0; /* cur must not be stored past prev */
             break;
         }
+        if (cur->n == 0)
+            ac_pipe_flush_pending(p); /* no batch to carry its marks */
         p->in_flight = cur->n > 0 ? cur : NULL;
         cur = cur == &bs[0] ? &bs[1] : &bs[0];
     }
     w->hooks.rebalance = NULL;
     if (drain && p->in_flight && p->rc == AC_EXIT_OK)
         back(p, p->in_flight, NULL);
+    ac_pipe_flush_pending(p);
     p->in_flight = NULL;
     for (int i = 0; i < 2; i++)
         ac_kafka_abandon(w->producer, &bs[i].tracker);
@@ -536,7 +495,8 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
         rc = su == -2 ? AC_EXIT_RUNTIME : AC_EXIT_CONFIG;
         goto out;
     }
-    if (batch_alloc(&bs[0], max) < 0 || batch_alloc(&bs[1], max) < 0) {
+    if (batch_alloc(&bs[0], max) < 0 || batch_alloc(&bs[1], max) < 0 ||
+        ac_pipe_pending_alloc(&p, max) < 0) {
         ac_log(AC_LOG_ERROR, "out of memory for a batch of %zu", max);
         rc = AC_EXIT_RUNTIME;
         goto out;
@@ -547,6 +507,7 @@ int ac_pipeline_run(ac_worker_t *w, ac_rules_fn rules)
 out:
     batch_free(&bs[0]);
     batch_free(&bs[1]);
+    ac_pipe_pending_free(&p);
     ac_fire_destroy(p.fire);
     ac_schedule_destroy(p.sched);
     ac_stores_destroy(p.stores);

@@ -75,6 +75,17 @@ typedef struct batch {
     size_t n_flight;
 } batch_t;
 
+/* A finished batch whose done marks and offsets wait for the next batch's
+ * seen check (pipeline_marks.c). */
+typedef struct pending {
+    char **keys; /* its events' keys, owned; room for BATCH_SIZE */
+    size_t n;
+    rd_kafka_topic_partition_list_t *offsets; /* to store once marked, or NULL */
+    tally_t tally;                            /* added to the metrics then */
+    int64_t started_ms;
+    size_t records; /* its records; 0: nothing pending */
+} pending_t;
+
 /* What a worker's pipeline works with besides the batch. */
 typedef struct pipe {
     ac_worker_t *w;
@@ -89,6 +100,7 @@ typedef struct pipe {
     int64_t dedup_ttl;        /* how long an event's done mark lasts */
     int rc;                   /* the exit status once the loop stops */
     int revoked;              /* in_flight finished at a revocation: 1 rewound, -1 failed */
+    pending_t pending;        /* the last finished batch, not marked done yet */
 } pipe_t;
 
 /* Batch-local counters, added to the registry once per batch. */
@@ -106,12 +118,11 @@ int ac_pipe_redis_retry(ac_worker_t *w, int attempt, const char *err);
 /* The record an item's messages carry: as consumed, or as completed. */
 const char *ac_pipe_item_payload(const item_t *it, size_t *len);
 
-/* Keeps new orders' contexts and completes the events that lack the
- * customer's address (octx.h). Returns -1 only when stopping. */
-int ac_pipe_complete_events(pipe_t *p, batch_t *b);
-
-/* What new orders bought, for cross-selling; best effort. */
-void ac_pipe_record_history(pipe_t *p, batch_t *b);
+/* Writes what the batch's new events bring, in one round trip: their
+ * journeys (read back into the items), new orders' contexts (completing
+ * the events that lack the customer's address, octx.h) and purchase
+ * history. Returns -1 only when stopping. */
+int ac_pipe_write_events(pipe_t *p, batch_t *b);
 
 /* The retention report's facts of the batch (facts.h). Returns -1 only
  * when stopping. */
@@ -127,8 +138,9 @@ void ac_pipe_count_events(ac_worker_t *w, const tally_t *t, const char *metric);
  * for a zero tally). */
 void ac_pipe_add_tally(ac_worker_t *w, const tally_t *t, int all);
 
-/* Adds a finished batch's counts and processing time. */
-void ac_pipe_flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t);
+/* Adds a finished batch's counts and processing time: n records, the
+ * first consumed at started_ms (monotonic). */
+void ac_pipe_flush_tally(ac_worker_t *w, int64_t started_ms, size_t n, const tally_t *t);
 
 /* Polls records into b until it holds max, or wait_ms passed since its
  * first record, or nothing arrived within first_ms. */
@@ -153,8 +165,18 @@ int ac_pipe_produced(ac_worker_t *w, batch_t *b);
  * again. Returns -1 when a partition could not be sought back. */
 int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n);
 
-/* Marks b's processed events done, then stores its offsets. */
-void ac_pipe_finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms);
+/* The done marks and offsets of finished batches (pipeline_marks.c):
+ * ac_pipe_pend() holds back b's (taking its keys), ac_pipe_check_seen()
+ * writes them in the same round trip as the next batch's seen check, and
+ * ac_pipe_flush_pending() in one of their own when no batch follows. The
+ * offsets are stored once the marks are written. ac_pipe_check_seen()
+ * returns -1 only when stopping; ac_pipe_pending_alloc() -1 when out of
+ * memory. */
+int ac_pipe_pending_alloc(pipe_t *p, size_t max);
+void ac_pipe_pend(pipe_t *p, batch_t *b);
+int ac_pipe_check_seen(pipe_t *p, batch_t *b);
+void ac_pipe_flush_pending(pipe_t *p);
+void ac_pipe_pending_free(pipe_t *p);
 
 /* The per-store table from STORE_SETTINGS, or NULL with err. */
 ac_stores_t *ac_pipe_load_stores(const ac_config_t *cfg, char *err, size_t errsz);

@@ -1,13 +1,12 @@
 /* The Kafka side of an event worker's batch: collecting its records,
  * producing its messages and dead letters, waiting for Kafka to have them,
- * rewinding after a failure, and marking its events done and storing its
- * offsets. */
+ * and rewinding after a failure (pipeline_marks.c marks its events done
+ * and stores its offsets). */
 #include "pipeline_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "dedup.h"
 #include "log.h"
 #include "message.h"
 #include "timeutil.h"
@@ -187,43 +186,4 @@ int ac_pipe_rewind(ac_worker_t *w, batch_t *const *bs, size_t n)
     rd_kafka_topic_partition_list_destroy(parts);
     ac_metrics_add(w->metrics, "aftercare_batches_rewound_total", "", (double)n);
     return rc;
-}
-
-/* Marks the batch's processed events done, then stores the offsets. A
- * mark that cannot be written after the output is in Kafka only weakens
- * the first line of deduplication; notify-worker's message claim still
- * holds, so the offsets are stored regardless. */
-void ac_pipe_finish(ac_worker_t *w, batch_t *b, int64_t ttl_ms)
-{
-    size_t n = 0;
-    char err[256];
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW || b->items[i].state == ITEM_UNKNOWN)
-            b->keys[n++] = b->items[i].key;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (ac_dedup_events_mark(w->redis, b->keys, n, ttl_ms, err, sizeof(err)) == 0) {
-            ac_worker_redis_status(w, 1, NULL);
-            break;
-        }
-        ac_worker_redis_status(w, 0, err);
-        if (ac_worker_stopping())
-            break;
-        ac_worker_sleep(100 << attempt);
-    }
-
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        rd_kafka_message_t *m = b->items[i].msg;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(offs, topic, m->partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(offs, topic, m->partition);
-        if (m->offset + 1 > p->offset)
-            p->offset = m->offset + 1;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(w->consumer, offs);
-    if (e && e != RD_KAFKA_RESP_ERR__STATE)
-        ac_log(AC_LOG_WARN, "offsets store: %s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(offs);
 }

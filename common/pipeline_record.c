@@ -1,6 +1,7 @@
-/* What an event worker writes to Redis besides the journeys and the
- * schedule: order contexts, purchase history and the retention report's
- * facts, each step retried through an outage as the batch's are. */
+/* What an event worker writes to Redis besides the schedule: in one round
+ * trip before deciding, the journeys, order contexts and purchase
+ * history; after its output is in Kafka, the retention report's facts.
+ * Each is retried through an outage as the batch's are. */
 #include "pipeline_int.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "journey_redis.h"
 #include "log.h"
 #include "octx.h"
 
@@ -29,28 +31,65 @@ const char *ac_pipe_item_payload(const item_t *it, size_t *len)
     *len = it->payload ? it->payload_len : it->msg->len;
     return it->payload ? it->payload : it->msg->payload;
 }
-/* Keeps the contexts of the batch's new orders and completes the events
- * that lack their customer's address from them (octx.h), retrying through
- * an outage: a context lost would leave a complaint unanswered. An event
- * whose completed record does not parse keeps its own. Returns -1 only
- * when stopping. */
-int ac_pipe_complete_events(pipe_t *p, batch_t *b)
+/* Appends the batch's journeys, contexts and history (its n new events in
+ * b->evs) to rb. Returns 0, or -1 when out of memory. */
+static int append_writes(pipe_t *p, batch_t *b, size_t n, ac_redis_batch_t *rb, ac_octx_out_t *o,
+                         ac_history_errors_t *herr)
 {
-    size_t n = 0;
+    if (ac_journey_append(rb, b->evs, n, p->journey_ttl, b->journeys) < 0 ||
+        ac_octx_append(rb, o, b->evs, n, p->journey_ttl, b->merged) < 0 ||
+        ac_history_append(rb, b->evs, n, p->history_ttl, herr) < 0)
+        return -1;
+    return 0;
+}
+
+/* Runs the batch's writes in one round trip, retrying through an outage:
+ * a journey or a context lost would leave a message wrongly sent or a
+ * complaint unanswered. The purchase history is best effort (a lost
+ * update only makes a suggestion less apt): its error replies are logged,
+ * not retried, but it is sent again with the rest after a lost
+ * connection, so an order may count twice (history.h). Returns -1 only
+ * when stopping. */
+static int write_round_trip(pipe_t *p, batch_t *b, size_t n)
+{
     char err[256];
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW)
-            b->evs[n++] = b->items[i].ev;
-    for (int attempt = 0;
-         ac_octx_sync(p->w->redis, b->evs, n, p->journey_ttl, b->merged, err, sizeof(err)) < 0;
-         attempt++)
+    ac_octx_out_t o;
+    ac_history_errors_t herr = {0, ""};
+    for (size_t i = 0; i < n; i++)
+        b->merged[i] = NULL;
+    for (int attempt = 0;; attempt++) {
+        ac_redis_batch_t *rb = ac_redis_batch_begin(p->w->redis, NULL, NULL, err, sizeof(err));
+        if (rb && append_writes(p, b, n, rb, &o, &herr) < 0) {
+            ac_redis_batch_abort(rb);
+            snprintf(err, sizeof(err), "out of memory");
+        } else if (rb && ac_redis_batch_exec(rb, err, sizeof(err)) == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(b->merged[i]); /* filled only by a batch that ran */
+            b->merged[i] = NULL;
+        }
         if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
             return -1;
-    n = 0;
+    }
+    ac_worker_redis_status(p->w, 1, NULL);
+    if (herr.n)
+        ac_log(AC_LOG_WARN, "purchase history not recorded (%zu command(s) failed): %s", herr.n,
+               herr.first);
+    return 0;
+}
+
+/* Gives each new event its journey and, when its order's context
+ * completed it, the completed record. An event whose completed record does
+ * not parse keeps its own. */
+static void take_results(batch_t *b)
+{
+    size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         if (it->state != ITEM_NEW)
             continue;
+        it->journey = b->journeys[n];
         char *m = b->merged[n++];
         ac_event_error_t e;
         ac_event_t *ev = m ? ac_event_parse(m, strlen(m), 0, &e) : NULL;
@@ -63,22 +102,27 @@ int ac_pipe_complete_events(pipe_t *p, batch_t *b)
         it->payload = m;
         it->payload_len = strlen(m);
     }
-    return 0;
 }
-/* Remembers what the batch's new orders bought, for the cross-selling in
- * review requests and referral invitations. Best effort: a lost update
- * only makes a suggestion less apt, so an outage does not hold the batch
- * (the round trip before this one just succeeded). */
-void ac_pipe_record_history(pipe_t *p, batch_t *b)
+
+/* Events of a type no worker knows leave no facts and are not decided. */
+int ac_pipe_write_events(pipe_t *p, batch_t *b)
 {
     size_t n = 0;
-    char err[256];
-    for (size_t i = 0; i < b->n; i++)
-        if (b->items[i].state == ITEM_NEW && b->items[i].ev->type == AC_EVENT_ORDER_PLACED)
-            b->evs[n++] = b->items[i].ev;
-    if (n && ac_history_record(p->w->redis, b->evs, n, p->history_ttl, err, sizeof(err)) < 0)
-        ac_log(AC_LOG_WARN, "purchase history not recorded: %s", err);
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->state == ITEM_NEW && it->ev->type == AC_EVENT_UNKNOWN)
+            it->state = ITEM_UNKNOWN;
+        if (it->state == ITEM_NEW)
+            b->evs[n++] = it->ev;
+    }
+    if (n == 0)
+        return 0;
+    if (write_round_trip(p, b, n) < 0)
+        return -1;
+    take_results(b);
+    return 0;
 }
+
 /* Why a scheduled message was cancelled: the fact the cancelling event
  * brought (journey.h's names, as when the fact blocks it later). */
 static const char *cancel_reason(const ac_event_t *ev, ac_kind_t kind)

@@ -88,13 +88,13 @@ void ac_pipe_add_tally(ac_worker_t *w, const tally_t *t, int all)
         ac_metrics_add(w->metrics, "aftercare_events_dead_lettered_total", labels, t->dead[r]);
     }
 }
-void ac_pipe_flush_tally(ac_worker_t *w, const batch_t *b, const tally_t *t)
+void ac_pipe_flush_tally(ac_worker_t *w, int64_t started_ms, size_t n, const tally_t *t)
 {
     char labels[256];
     ac_pipe_count_events(w, t, "aftercare_events_processed_total");
     snprintf(labels, sizeof(labels), "topic=\"%s\"", w->topic);
     ac_metrics_observe(w->metrics, "aftercare_event_processing_seconds", labels,
-                       (double)(ac_time_mono_ms() - b->started_ms) / 1000.0, (unsigned)b->n);
+                       (double)(ac_time_mono_ms() - started_ms) / 1000.0, (unsigned)n);
     if (t->unknown)
         ac_metrics_add(w->metrics, "aftercare_events_unknown_type_total", labels, t->unknown);
     ac_pipe_add_tally(w, t, 0);

@@ -78,6 +78,16 @@ typedef int (*ac_redis_reply_fn)(void *ctx, size_t item, const redisReply *reply
 ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void *ctx, char *err,
                                        size_t errsz);
 
+/* Sends the replies to the commands appended from now on to fn(ctx, ...)
+ * instead of the batch's callback, so that several modules' commands
+ * share one round trip, each module reading its own replies. fn gets
+ * every reply of a command with an item; with errors_ok it also gets
+ * their error replies (item may be AC_REDIS_BATCH_NO_ITEM) instead of
+ * their failing the batch: for writes that are best effort. Seven
+ * handlers at most besides the batch's own; one more fails the batch.
+ * Returns 0 or -1. */
+int ac_redis_batch_handler(ac_redis_batch_t *b, ac_redis_reply_fn fn, void *ctx, int errors_ok);
+
 /* Appends a command in redisAppendCommand()'s format. A command that
  * cannot be queued fails the batch at ac_redis_batch_exec(), so callers
  * need not check each append; returns 0 or -1 all the same. */

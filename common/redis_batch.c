@@ -131,10 +131,21 @@ ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void
         return NULL;
     }
     b->r = r;
-    b->fn = fn;
-    b->ctx = ctx;
+    b->handlers[0] = (ac_rhandler_t){fn, ctx, 0};
+    b->n_handlers = 1;
     b->cluster = r->cluster;
     return b;
+}
+
+int ac_redis_batch_handler(ac_redis_batch_t *b, ac_redis_reply_fn fn, void *ctx, int errors_ok)
+{
+    if (b->n_handlers == AC_REDIS_BATCH_MAX_HANDLERS) {
+        b->failed = 1;
+        return -1;
+    }
+    b->handlers[b->n_handlers] = (ac_rhandler_t){fn, ctx, errors_ok};
+    b->handler = b->n_handlers++;
+    return 0;
 }
 
 /* Makes room for one more command's item before it is appended: once a
@@ -153,10 +164,13 @@ static int batch_reserve(ac_redis_batch_t *b)
     size_t *items = realloc(b->items, cap * sizeof(*items));
     if (items)
         b->items = items;
-    ac_rcmd_t *cmds = b->cluster && items ? realloc(b->cmds, cap * sizeof(*cmds)) : NULL;
+    unsigned char *hidx = items ? realloc(b->hidx, cap) : NULL;
+    if (hidx)
+        b->hidx = hidx;
+    ac_rcmd_t *cmds = b->cluster && hidx ? realloc(b->cmds, cap * sizeof(*cmds)) : NULL;
     if (cmds)
         b->cmds = cmds;
-    if (!items || (b->cluster && !cmds)) {
+    if (!items || !hidx || (b->cluster && !cmds)) {
         b->failed = 1;
         return -1;
     }
@@ -173,6 +187,7 @@ static int cluster_added(ac_redis_batch_t *b, size_t item, size_t off, int slot)
         return -1;
     }
     b->cmds[b->n] = (ac_rcmd_t){off, b->buf.len - off, slot, -1, -1, 0, NULL};
+    b->hidx[b->n] = b->handler;
     b->items[b->n++] = item;
     return 0;
 }
@@ -224,6 +239,7 @@ static int command_end(ac_redis_batch_t *b, size_t item, size_t off, int slot)
         b->failed = 1;
         return -1;
     }
+    b->hidx[b->n] = b->handler;
     b->items[b->n++] = item;
     return 0;
 }
@@ -284,6 +300,7 @@ static void batch_free(ac_redis_batch_t *b)
     free(b->cmds);
     ac_buf_free(&b->buf);
     free(b->items);
+    free(b->hidx);
     free(b);
 }
 
@@ -316,8 +333,23 @@ static int cluster_exec(ac_redis_batch_t *b, redisReply **replies, char *err, si
     return 0;
 }
 
+/* Hands the replies out, each to its command's handler: a command with an
+ * item, and an error reply its handler takes. */
+static int dispatch(ac_redis_batch_t *b, redisReply **replies, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const ac_rhandler_t *h = &b->handlers[b->hidx[i]];
+        int error = replies[i]->type == REDIS_REPLY_ERROR;
+        if (h->fn && (b->items[i] != AC_REDIS_BATCH_NO_ITEM || error) &&
+            h->fn(h->ctx, b->items[i], replies[i], err, errsz) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Reads all replies before handing any out, so that an error reply leaves
- * the caller's outputs as they were, as if the batch had not run. */
+ * the caller's outputs as they were, as if the batch had not run (error
+ * replies a handler takes excepted). */
 int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz)
 {
     redisReply **replies = NULL;
@@ -344,15 +376,12 @@ int ac_redis_batch_exec(ac_redis_batch_t *b, char *err, size_t errsz)
         goto out;
     got = b->n;
     for (size_t i = 0; i < b->n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
+        if (replies[i]->type == REDIS_REPLY_ERROR && !b->handlers[b->hidx[i]].errors_ok) {
             snprintf(err, errsz, "redis: %s", replies[i]->str);
             goto out;
         }
     }
-    rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++)
-        if (b->items[i] != AC_REDIS_BATCH_NO_ITEM && b->fn)
-            rc = b->fn(b->ctx, b->items[i], replies[i], err, errsz);
+    rc = dispatch(b, replies, err, errsz);
 out:
     for (size_t i = 0; i < got; i++)
         freeReplyObject(replies[i]);

@@ -65,10 +65,21 @@ typedef struct ac_rcmd {
     redisReply *reply; /* the final reply; NULL while pending */
 } ac_rcmd_t;
 
-struct ac_redis_batch {
-    ac_redis_t *r;
+/* Where the replies of some of a batch's commands go (redis.h,
+ * ac_redis_batch_handler()). */
+typedef struct ac_rhandler {
     ac_redis_reply_fn fn;
     void *ctx;
+    int errors_ok; /* error replies go to fn instead of failing the batch */
+} ac_rhandler_t;
+
+#define AC_REDIS_BATCH_MAX_HANDLERS 8
+
+struct ac_redis_batch {
+    ac_redis_t *r;
+    ac_rhandler_t handlers[AC_REDIS_BATCH_MAX_HANDLERS]; /* [0]: the batch's own */
+    unsigned char n_handlers, handler;                   /* handler: the current one */
+    unsigned char *hidx;                                 /* the handler of each appended command */
     size_t *items; /* the item of each appended command, in order */
     size_t n, cap;
     int failed;  /* a command could not be queued: the batch cannot be read */

@@ -123,6 +123,10 @@ class OrderPipelineTest(unittest.TestCase):
             dlq = st.consume("orders.dlq")
             source = {(r["partition"], r["offset"]): r for r in st.consume("orders")}
             notifications = st.consume("notifications")
+            # Every valid event is marked done, the last batch's too: its
+            # marks wait for the next batch's seen check, and are written
+            # on their own when no batch follows.
+            marks = st.redis_keys("ac:e:*")
 
             print("sink: %s" % stats)
 
@@ -208,6 +212,7 @@ class OrderPipelineTest(unittest.TestCase):
                 if n.startswith("aftercare_events") or n.startswith("aftercare_messages")})
             self.assertEqual(m_order.value("aftercare_events_duplicate_total", topic="orders"),
                              n_dups, "duplicates dropped")
+            self.assertEqual(len(marks), len(good), "one done mark per valid event")
             dead = {k: int(v) for k, v in m_order.by_label(
                 "aftercare_events_dead_lettered_total", "reason").items() if v}
             self.assertEqual(dead, dict(collections.Counter(b.reason for b in bad)),

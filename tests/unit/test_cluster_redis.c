@@ -8,7 +8,8 @@
  * master, and again after one forgot them; a slot moved behind the
  * handle's back (MOVED), a slot in mid-migration (ASK, TRYAGAIN), and a
  * master killed and replaced by its replica are all followed; the plain
- * server is still talked to as before, and REDIS_CLUSTER=on refuses it. */
+ * server is still talked to as before, and REDIS_CLUSTER=on refuses it;
+ * several modules' commands share one batch, each read by its handler. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "dedup.h"
 #include "ictx.h"
 #include "redis.h"
 #include "slot.h"
@@ -885,14 +887,99 @@ static void failover(void **state)
     ac_redis_destroy(r);
 }
 
+/* Counts the error replies a best-effort handler is given. */
+static int count_errors(void *ctx, size_t item, const redisReply *reply, char *err, size_t errsz)
+{
+    (void)item;
+    (void)err;
+    (void)errsz;
+    if (reply->type == REDIS_REPLY_ERROR)
+        ++*(int *)ctx;
+    return 0;
+}
+
+/* Several modules' commands in one batch, each module's replies to its own
+ * handler (what an event worker's seen check and done marks share): the
+ * marks written first are seen by the EXISTS behind them, across masters;
+ * a best-effort handler takes its error reply while the rest of the batch
+ * still succeeds; without errors_ok the same error fails the batch and
+ * leaves every output untouched; an eighth handler fails the batch. */
+static void handlers_share_a_batch(ac_redis_t *r, const char *what)
+{
+    char err[256], names[6][64];
+    const char *keys[6];
+    int seen[6], errors = 0;
+    for (int i = 0; i < 6; i++) {
+        snprintf(names[i], sizeof(names[i]), "t:%s:%s:%d", run_tag, what, i);
+        keys[i] = names[i];
+    }
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, sizeof(err));
+    assert_non_null(b);
+    assert_int_equal(ac_dedup_append_marks(b, keys, 3, 60000), 0);
+    assert_int_equal(ac_dedup_append_seen(b, keys, 6, seen), 0);
+    assert_int_equal(ac_redis_batch_handler(b, count_errors, &errors, 1), 0);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HGET %s f", keys[0]);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s v", keys[5]);
+    if (ac_redis_batch_exec(b, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", what, err);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(seen[i], i < 3);
+    assert_int_equal(errors, 1);
+
+    for (int i = 0; i < 6; i++)
+        seen[i] = -1;
+    b = ac_redis_batch_begin(r, NULL, NULL, err, sizeof(err));
+    assert_non_null(b);
+    ac_dedup_append_seen(b, keys, 6, seen);
+    ac_redis_batch_handler(b, count_errors, &errors, 0);
+    ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HGET %s f", keys[1]);
+    assert_int_equal(ac_redis_batch_exec(b, err, sizeof(err)), -1);
+    assert_contains(err, "WRONGTYPE");
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(seen[i], -1);
+    assert_int_equal(errors, 1);
+
+    b = ac_redis_batch_begin(r, NULL, NULL, err, sizeof(err));
+    assert_non_null(b);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(ac_redis_batch_handler(b, count_errors, &errors, 1), 0);
+    assert_int_equal(ac_redis_batch_handler(b, count_errors, &errors, 1), -1);
+    assert_int_equal(ac_redis_batch_exec(b, err, sizeof(err)), -1);
+    assert_contains(err, "cannot queue");
+}
+
+/* handlers_share_a_batch() on the cluster and on the plain server. */
+static void batch_handlers(void **state)
+{
+    (void)state;
+    char url[128], err[256];
+    ac_redis_t *r = node_handle(ports[0]);
+    assert_int_equal(ac_redis_connect(r, err, sizeof(err)), 0);
+    assert_int_equal(ac_redis_is_cluster(r), 1);
+    handlers_share_a_batch(r, "hc");
+    ac_redis_destroy(r);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", plain_port);
+    r = handle(url, AC_REDIS_CLUSTER_AUTO);
+    assert_int_equal(ac_redis_connect(r, err, sizeof(err)), 0);
+    assert_int_equal(ac_redis_is_cluster(r), 0);
+    handlers_share_a_batch(r, "hp");
+    ac_redis_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(map_routes_every_key), cmocka_unit_test(batch_lands_every_key),
-        cmocka_unit_test(first_seed_down),      cmocka_unit_test(script_on_every_master),
-        cmocka_unit_test(moved_slot),           cmocka_unit_test(ask_during_migration),
-        cmocka_unit_test(plain_server_auto),    cmocka_unit_test(mode_mismatch),
-        cmocka_unit_test(ictx_on_cluster),      cmocka_unit_test(failover),
+        cmocka_unit_test(map_routes_every_key),
+        cmocka_unit_test(batch_lands_every_key),
+        cmocka_unit_test(first_seed_down),
+        cmocka_unit_test(script_on_every_master),
+        cmocka_unit_test(moved_slot),
+        cmocka_unit_test(ask_during_migration),
+        cmocka_unit_test(plain_server_auto),
+        cmocka_unit_test(mode_mismatch),
+        cmocka_unit_test(ictx_on_cluster),
+        cmocka_unit_test(batch_handlers),
+        cmocka_unit_test(failover),
     };
     return cmocka_run_group_tests(tests, start_cluster, stop_cluster);
 }
