@@ -66,7 +66,7 @@ int ac_dedup_append_seen(ac_redis_batch_t *b, const char *const *keys, size_t n,
 
 int ac_dedup_append_marks(ac_redis_batch_t *b, const char *const *keys, size_t n, int64_t ttl_ms)
 {
-    int rc = 0;
+    int rc = ac_redis_batch_handler(b, NULL, NULL, 0);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "SET %s 1 PX %lld", keys[i],
                                     (long long)ttl_ms);

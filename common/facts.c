@@ -170,15 +170,13 @@ static void append_fact(ac_redis_batch_t *b, ac_keyset_t *e, ac_facts_table_t t,
                                (long long)(next + retention_ms));
 }
 
-int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n,
-                           int64_t retention_ms, char *err, size_t errsz)
+int ac_facts_append_events(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n,
+                           int64_t retention_ms)
 {
     char val[1024], meta[600];
     ac_keyset_t e = AC_KEYSET_INIT, metas = AC_KEYSET_INIT;
-    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
+    int rc = ac_redis_batch_handler(b, NULL, NULL, 0);
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const ac_event_t *ev = evs[i];
         switch (ev->type) {
         case AC_EVENT_ORDER_PLACED:
@@ -205,22 +203,40 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
             break;
         }
     }
+    return rc;
+}
+
+int ac_facts_append_msgs(ac_redis_batch_t *b, const ac_facts_msg_t *m, size_t n,
+                         int64_t retention_ms)
+{
+    char val[1024];
+    ac_keyset_t e = AC_KEYSET_INIT;
+    int rc = ac_redis_batch_handler(b, NULL, NULL, 0);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        append_fact(b, &e, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id, val,
+                    ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
+    return rc;
+}
+
+int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n,
+                           int64_t retention_ms, char *err, size_t errsz)
+{
+    ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
+    if (!b)
+        return -1;
+    ac_facts_append_events(b, evs, n, retention_ms);
     return ac_redis_batch_exec(b, err, errsz);
 }
 
 int ac_facts_record_msgs(ac_redis_t *r, const ac_facts_msg_t *m, size_t n, int64_t retention_ms,
                          char *err, size_t errsz)
 {
-    char val[1024];
-    ac_keyset_t e = AC_KEYSET_INIT;
     if (n == 0)
         return 0;
     ac_redis_batch_t *b = ac_redis_batch_begin(r, NULL, NULL, err, errsz);
     if (!b)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        append_fact(b, &e, AC_FACTS_MESSAGES, m[i].store, m[i].at_ms, m[i].message_id, val,
-                    ac_facts_encode_msg(val, sizeof(val), &m[i]), retention_ms);
+    ac_facts_append_msgs(b, m, n, retention_ms);
     return ac_redis_batch_exec(b, err, errsz);
 }
 

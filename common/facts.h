@@ -110,6 +110,14 @@ int ac_facts_record_events(ac_redis_t *r, const ac_event_t *const *evs, size_t n
 int ac_facts_record_msgs(ac_redis_t *r, const ac_facts_msg_t *m, size_t n, int64_t retention_ms,
                          char *err, size_t errsz);
 
+/* The two above as parts of the caller's batch b, sharing its round trip
+ * (an event worker writes them with its schedule). Return 0, or -1 with
+ * the batch failed. */
+int ac_facts_append_events(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n,
+                           int64_t retention_ms);
+int ac_facts_append_msgs(ac_redis_batch_t *b, const ac_facts_msg_t *m, size_t n,
+                         int64_t retention_ms);
+
 /* Calls fn for every field and value of table t of store in the UTC month
  * holding at_ms (for returns, the value is empty), reading with HSCAN or
  * SSCAN in pages. Returns 0, or -1 with err. */

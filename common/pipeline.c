@@ -153,16 +153,15 @@ static int add_op(pipe_t *p, batch_t *b, size_t n, size_t i, const ac_decision_t
     return 0;
 }
 
-/* Writes the batch's scheduling decisions to Redis once the messages sent
- * now are safely in Kafka, retrying through an outage: the events are only
- * marked done after this, so a crash in between replays them, and adding an
- * item twice is a no-op. Returns 0, -1 when stopping, -2 when out of
- * memory. */
+/* Writes the batch's scheduling decisions, with the retention report's
+ * facts, to Redis once the messages sent now are safely in Kafka, retrying
+ * through an outage: the events are only marked done after this, so a
+ * crash in between replays them, and adding an item twice is a no-op.
+ * Returns 0, -1 when stopping, -2 when out of memory. */
 static int schedule(pipe_t *p, batch_t *b, tally_t *t)
 {
     size_t n = 0;
     int rc = -1;
-    char err[256];
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         if (it->state != ITEM_NEW)
@@ -192,10 +191,9 @@ static int schedule(pipe_t *p, batch_t *b, tally_t *t)
             b->op_items[n++] = it;
         }
     }
-    for (int attempt = 0; ac_schedule_apply(p->sched, b->ops, n, err, sizeof(err)) < 0; attempt++)
-        if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
-            goto out;
-    ac_worker_redis_status(p->w, 1, NULL);
+    b->n_ops = n;
+    if (ac_pipe_write_outcomes(p, b) < 0)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         ac_schedule_op_t *op = &b->ops[i];
         if (op->result == AC_SCHEDULE_ADDED) {
@@ -346,7 +344,7 @@ static int front(pipe_t *p, batch_t *b, size_t max_bytes, const batch_t *prev)
 }
 
 /* The rest of batch b once Kafka has its output: its scheduling decisions
- * and facts written, then its done marks and offsets handed to the next
+ * and facts written (two round trips), then its done marks and offsets handed to the next
  * batch's seen check (pipeline_marks.c). later is
  * the batch processed meanwhile, rewound with b when b's output failed.
  * Returns 0 when finished, 1 when both were rewound, or -1 to stop with
@@ -362,8 +360,6 @@ static int back(pipe_t *p, batch_t *b, batch_t *later)
         p->rc = sc == -2 ? AC_EXIT_RUNTIME : p->rc;
         return -1;
     }
-    if (ac_pipe_record_facts(p, b) < 0)
-        return -1; /* stopping: not marked, consumed again */
     ac_pipe_pend(p, b);
     batch_clear(b);
     return 0;

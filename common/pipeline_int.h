@@ -124,9 +124,10 @@ const char *ac_pipe_item_payload(const item_t *it, size_t *len);
  * history. Returns -1 only when stopping. */
 int ac_pipe_write_events(pipe_t *p, batch_t *b);
 
-/* The retention report's facts of the batch (facts.h). Returns -1 only
- * when stopping. */
-int ac_pipe_record_facts(pipe_t *p, batch_t *b);
+/* Writes the batch's scheduling ops (b->ops, b->n_ops; their results
+ * filled) and the retention report's facts (facts.h) in two round trips,
+ * retried through an outage. Returns -1 only when stopping. */
+int ac_pipe_write_outcomes(pipe_t *p, batch_t *b);
 
 /* The index of a suppression reason in tally_t.suppressed. */
 int ac_pipe_reason_index(const char *reason);

@@ -1,7 +1,7 @@
-/* What an event worker writes to Redis besides the schedule: in one round
- * trip before deciding, the journeys, order contexts and purchase
- * history; after its output is in Kafka, the retention report's facts.
- * Each is retried through an outage as the batch's are. */
+/* What an event worker writes to Redis: in one round trip before
+ * deciding, the journeys, order contexts and purchase history; after its
+ * output is in Kafka, in two, the schedule and the retention report's
+ * facts. Each is retried through an outage. */
 #include "pipeline_int.h"
 
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "journey_redis.h"
 #include "log.h"
 #include "octx.h"
+#include "schedule.h"
 
 /* After a failed Redis round trip: reports it and waits before the next
  * attempt (100 ms doubling to 1.6 s, then every 3 s), answering health
@@ -145,24 +146,26 @@ static void suppressed_fact(ac_facts_msg_t *f, const ac_event_t *ev, const char 
     *f = (ac_facts_msg_t){
         ev->store.id, id, ac_kind_name(kind), ev->order.id, ev->customer.id, NULL, reason, at_ms};
 }
-/* Records what the retention report needs of the batch (facts.h): its new
- * orders, returns and ratings, and the messages it decided not to send,
- * retrying through an outage like the journeys, since the report's counts
- * must be exact. Writing a fact twice is a no-op, so a replay after a
- * crash between here and finish() changes nothing. Returns -1 only when
- * stopping. */
-int ac_pipe_record_facts(pipe_t *p, batch_t *b)
+/* Fills b->evs with the batch's new events, whose facts the retention
+ * report counts; returns how many. */
+static size_t fact_events(batch_t *b)
 {
-    size_t n = 0, m = 0;
-    char err[256];
-    if (!p->facts_ttl)
-        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].state == ITEM_NEW)
+            b->evs[n++] = b->items[i].ev;
+    return n;
+}
+
+/* Fills b->facts with the messages the batch decided not to send: by the
+ * rules, and by the schedule once its scripts answered. Returns how
+ * many. */
+static size_t fact_msgs(batch_t *b)
+{
+    size_t m = 0;
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
-        if (it->state != ITEM_NEW)
-            continue;
-        b->evs[n++] = it->ev;
-        for (size_t k = 0; k < it->nd; k++)
+        for (size_t k = 0; it->state == ITEM_NEW && k < it->nd; k++)
             if (it->d[k].action == AC_ACTION_SUPPRESS)
                 suppressed_fact(&b->facts[m++], it->ev, it->d[k].id, it->d[k].kind, it->d[k].reason,
                                 it->ev->occurred_ms);
@@ -177,10 +180,51 @@ int ac_pipe_record_facts(pipe_t *p, batch_t *b)
             suppressed_fact(&b->facts[m++], ev, op->id, op->kind, cancel_reason(ev, op->kind),
                             ev->occurred_ms);
     }
-    for (int attempt = 0;
-         ac_facts_record_events(p->w->redis, b->evs, n, p->facts_ttl, err, sizeof(err)) < 0 ||
-         ac_facts_record_msgs(p->w->redis, b->facts, m, p->facts_ttl, err, sizeof(err)) < 0;
-         attempt++)
+    return m;
+}
+
+/* One attempt at the batch's outcomes: the orders' scheduling scripts and
+ * the events' facts in one round trip, then the schedule's buckets and the
+ * facts of the messages not sent (which the scripts' answers complete) in
+ * a second. Returns 0, or -1 with err. */
+static int outcomes_once(pipe_t *p, batch_t *b, char *err, size_t errsz)
+{
+    int rc = -1;
+    ac_redis_batch_t *rb = NULL;
+    ac_schedule_run_t *run = ac_schedule_run_new(p->sched, b->ops, b->n_ops, err, errsz);
+    if (!run || !(rb = ac_redis_batch_begin(p->w->redis, NULL, NULL, err, errsz)))
+        goto out;
+    if (ac_schedule_append_orders(run, rb) < 0) {
+        ac_redis_batch_abort(rb);
+        snprintf(err, errsz, "out of memory");
+        goto out;
+    }
+    if (p->facts_ttl)
+        ac_facts_append_events(rb, b->evs, fact_events(b), p->facts_ttl);
+    if (ac_redis_batch_exec(rb, err, errsz) < 0 ||
+        !(rb = ac_redis_batch_begin(p->w->redis, NULL, NULL, err, errsz)))
+        goto out;
+    ac_schedule_append_buckets(run, rb);
+    if (p->facts_ttl)
+        ac_facts_append_msgs(rb, b->facts, fact_msgs(b), p->facts_ttl);
+    rc = ac_redis_batch_exec(rb, err, errsz);
+out:
+    ac_schedule_run_destroy(run);
+    return rc;
+}
+
+/* Writes what batch b decided (b->ops) to the schedule, and what the
+ * retention report needs of it (facts.h: its new orders, returns and
+ * ratings, and the messages it decided not to send), retrying through an
+ * outage: the report's counts must be exact, and a scheduled message
+ * lost is never sent. Both are idempotent (adding an item twice is a
+ * no-op, as is writing a fact twice), so a retry, or a replay after a
+ * crash before the batch's events are marked done, changes nothing.
+ * Returns -1 only when stopping. */
+int ac_pipe_write_outcomes(pipe_t *p, batch_t *b)
+{
+    char err[256];
+    for (int attempt = 0; outcomes_once(p, b, err, sizeof(err)) < 0; attempt++)
         if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
             return -1;
     ac_worker_redis_status(p->w, 1, NULL);

@@ -83,9 +83,11 @@ ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void
  * share one round trip, each module reading its own replies. fn gets
  * every reply of a command with an item; with errors_ok it also gets
  * their error replies (item may be AC_REDIS_BATCH_NO_ITEM) instead of
- * their failing the batch: for writes that are best effort. Seven
- * handlers at most besides the batch's own; one more fails the batch.
- * Returns 0 or -1. */
+ * their failing the batch: for writes that are best effort. Commands
+ * whose replies nobody reads set (NULL, NULL, 0), which is no handler,
+ * so that they do not fall to the errors_ok handler before them. Eight
+ * different handlers at most per batch, the batch's own included; one
+ * more fails the batch. Returns 0 or -1. */
 int ac_redis_batch_handler(ac_redis_batch_t *b, ac_redis_reply_fn fn, void *ctx, int errors_ok);
 
 /* Appends a command in redisAppendCommand()'s format. A command that

@@ -139,6 +139,13 @@ ac_redis_batch_t *ac_redis_batch_begin(ac_redis_t *r, ac_redis_reply_fn fn, void
 
 int ac_redis_batch_handler(ac_redis_batch_t *b, ac_redis_reply_fn fn, void *ctx, int errors_ok)
 {
+    for (unsigned char i = 0; i < b->n_handlers; i++) {
+        const ac_rhandler_t *h = &b->handlers[i];
+        if (h->fn == fn && h->ctx == ctx && h->errors_ok == errors_ok) {
+            b->handler = i;
+            return 0;
+        }
+    }
     if (b->n_handlers == AC_REDIS_BATCH_MAX_HANDLERS) {
         b->failed = 1;
         return -1;

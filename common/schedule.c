@@ -377,46 +377,89 @@ static void append_bucket_op(ac_schedule_t *s, ac_redis_batch_t *b, const ac_sch
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, fmt, release, rel, member);
 }
 
+/* One application of ops, spread over the caller's batches. */
+struct ac_schedule_run {
+    ac_schedule_t *s;
+    apply_ctx_t a;
+    size_t n;
+};
+
+ac_schedule_run_t *ac_schedule_run_new(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err,
+                                       size_t errsz)
+{
+    ac_schedule_run_t *run = NULL;
+    if (n && sched_buckets_ensure(s, err, errsz) < 0)
+        return NULL;
+    if (!(run = calloc(1, sizeof(*run))) ||
+        (n && !(run->a.again = calloc(n, sizeof(*run->a.again))))) {
+        snprintf(err, errsz, "out of memory");
+        free(run);
+        return NULL;
+    }
+    run->s = s;
+    run->a.ops = ops;
+    run->n = n;
+    return run;
+}
+
+void ac_schedule_run_destroy(ac_schedule_run_t *run)
+{
+    if (!run)
+        return;
+    free(run->a.again);
+    free(run);
+}
+
+int ac_schedule_append_orders(ac_schedule_run_t *run, ac_redis_batch_t *b)
+{
+    ac_schedule_op_t *ops = run->a.ops;
+    packed_t pk = {NULL, 0, NULL, 0};
+    int rc = ac_redis_batch_handler(b, op_reply, &run->a, 0);
+    for (size_t i = 0; i < run->n && rc == 0; i++) {
+        run->a.again[i][0] = INT64_MIN;
+        ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
+        if (!ops[i].journey_key || !ops[i].id)
+            continue;
+        if (ops[i].type == AC_SCHEDULE_ADD && ops[i].event && pack_event(&pk, &ops[i]) < 0) {
+            rc = -1;
+            break;
+        }
+        append_order_op(b, i, &ops[i], &pk);
+    }
+    free(pk.data);
+    return rc;
+}
+
+void ac_schedule_append_buckets(ac_schedule_run_t *run, ac_redis_batch_t *b)
+{
+    for (size_t i = 0; i < run->n; i++)
+        append_bucket_op(run->s, b, &run->a.ops[i], run->a.again[i]);
+}
+
 /* Two round trips: the orders' scripts decide, then the buckets follow
  * what they decided. An entry is never written before its item, so a
  * firer never finds an entry whose item is still to come. */
 int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz)
 {
-    apply_ctx_t a = {ops, NULL};
     ac_redis_batch_t *b = NULL;
-    packed_t pk = {NULL, 0, NULL, 0};
     int rc = -1;
     if (n == 0)
         return 0;
-    if (sched_buckets_ensure(s, err, errsz) < 0)
-        return -1;
-    if (!(a.again = calloc(n, sizeof(*a.again)))) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    if (!(b = ac_redis_batch_begin(s->r, op_reply, &a, err, errsz)))
+    ac_schedule_run_t *run = ac_schedule_run_new(s, ops, n, err, errsz);
+    if (!run || !(b = ac_redis_batch_begin(s->r, NULL, NULL, err, errsz)))
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        a.again[i][0] = INT64_MIN;
-        ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
-        if (!ops[i].journey_key || !ops[i].id)
-            continue;
-        if (ops[i].type == AC_SCHEDULE_ADD && ops[i].event && pack_event(&pk, &ops[i]) < 0) {
-            snprintf(err, errsz, "out of memory");
-            ac_redis_batch_abort(b);
-            goto out;
-        }
-        append_order_op(b, i, &ops[i], &pk);
+    if (ac_schedule_append_orders(run, b) < 0) {
+        snprintf(err, errsz, "out of memory");
+        ac_redis_batch_abort(b);
+        goto out;
     }
     if (ac_redis_batch_exec(b, err, errsz) < 0)
         goto out;
     if (!(b = ac_redis_batch_begin(s->r, NULL, NULL, err, errsz)))
         goto out;
-    for (size_t i = 0; i < n; i++)
-        append_bucket_op(s, b, &ops[i], a.again[i]);
+    ac_schedule_append_buckets(run, b);
     rc = ac_redis_batch_exec(b, err, errsz);
 out:
-    free(pk.data);
-    free(a.again);
+    ac_schedule_run_destroy(run);
     return rc;
 }

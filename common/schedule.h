@@ -144,6 +144,23 @@ int ac_schedule_buckets(const ac_schedule_t *s);
  * cancelled). */
 int ac_schedule_apply(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err, size_t errsz);
 
+/* ac_schedule_apply() as parts of the caller's batches, so that other
+ * writes share its two round trips: ac_schedule_append_orders() queues
+ * the orders' scripts in one batch (their replies set ops[].result when it
+ * runs); once that batch ran, ac_schedule_append_buckets() queues the
+ * buckets' entries in the next. A run is the caller's (destroy accepts
+ * NULL); ops and their strings must outlive it. ac_schedule_run_new()
+ * reads the bucket count the first time (a round trip) and returns NULL
+ * with err when it cannot, or when out of memory;
+ * ac_schedule_append_orders() returns -1 when out of memory (the caller
+ * aborts the batch). */
+typedef struct ac_schedule_run ac_schedule_run_t;
+ac_schedule_run_t *ac_schedule_run_new(ac_schedule_t *s, ac_schedule_op_t *ops, size_t n, char *err,
+                                       size_t errsz);
+int ac_schedule_append_orders(ac_schedule_run_t *run, ac_redis_batch_t *b);
+void ac_schedule_append_buckets(ac_schedule_run_t *run, ac_redis_batch_t *b);
+void ac_schedule_run_destroy(ac_schedule_run_t *run);
+
 /* Takes up to max items due at now_ms, leasing them for lease_ms: from
  * each bucket its earliest, the buckets sharing max evenly (in turns when
  * max is below the bucket count). Items

@@ -902,8 +902,10 @@ static int count_errors(void *ctx, size_t item, const redisReply *reply, char *e
  * handler (what an event worker's seen check and done marks share): the
  * marks written first are seen by the EXISTS behind them, across masters;
  * a best-effort handler takes its error reply while the rest of the batch
- * still succeeds; without errors_ok the same error fails the batch and
- * leaves every output untouched; an eighth handler fails the batch. */
+ * still succeeds; the same error behind the marks (which set no handler,
+ * so that they do not fall to the best-effort one before them) fails the
+ * batch and leaves every output untouched; an eighth handler fails the
+ * batch. */
 static void handlers_share_a_batch(ac_redis_t *r, const char *what)
 {
     char err[256], names[6][64];
@@ -931,7 +933,8 @@ static void handlers_share_a_batch(ac_redis_t *r, const char *what)
     b = ac_redis_batch_begin(r, NULL, NULL, err, sizeof(err));
     assert_non_null(b);
     ac_dedup_append_seen(b, keys, 6, seen);
-    ac_redis_batch_handler(b, count_errors, &errors, 0);
+    ac_redis_batch_handler(b, count_errors, &errors, 1);
+    ac_dedup_append_marks(b, keys + 4, 1, 60000); /* no handler from here */
     ac_redis_batch_command(b, AC_REDIS_BATCH_NO_ITEM, "HGET %s f", keys[1]);
     assert_int_equal(ac_redis_batch_exec(b, err, sizeof(err)), -1);
     assert_contains(err, "WRONGTYPE");
@@ -939,11 +942,16 @@ static void handlers_share_a_batch(ac_redis_t *r, const char *what)
         assert_int_equal(seen[i], -1);
     assert_int_equal(errors, 1);
 
+    /* The same handler again takes no room; an eighth different one fails. */
+    int counts[8];
     b = ac_redis_batch_begin(r, NULL, NULL, err, sizeof(err));
     assert_non_null(b);
-    for (int i = 0; i < 7; i++)
-        assert_int_equal(ac_redis_batch_handler(b, count_errors, &errors, 1), 0);
-    assert_int_equal(ac_redis_batch_handler(b, count_errors, &errors, 1), -1);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(ac_redis_batch_handler(b, count_errors, &counts[i], 1), 0);
+        assert_int_equal(ac_redis_batch_handler(b, NULL, NULL, 0), 0);
+    }
+    assert_int_equal(ac_redis_batch_handler(b, count_errors, &counts[0], 1), 0);
+    assert_int_equal(ac_redis_batch_handler(b, count_errors, &counts[7], 1), -1);
     assert_int_equal(ac_redis_batch_exec(b, err, sizeof(err)), -1);
     assert_contains(err, "cannot queue");
 }
