@@ -393,8 +393,12 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
         n = (size_t)(nul - (const char *)key);
     r->pending = NULL;
     r->pending_obj = T_IGNORE;
+    /* The first byte rules out most names without a strlen (a profile had
+     * strlen here at 2 % of order-worker's CPU). */
+    unsigned char first = n ? key[0] : 0;
     for (; m && m->name; m++) {
-        if (strlen(m->name) != n || memcmp(m->name, key, n) != 0)
+        if ((unsigned char)m->name[0] != first || strlen(m->name) != n ||
+            memcmp(m->name, key, n) != 0)
             continue;
         char *base = r->stack[r->depth - 1] == T_ITEM
                          ? (char *)&r->f->order.item[r->f->order.n_items - 1]

@@ -114,8 +114,29 @@ void ac_time_format(int64_t ms, char *buf, size_t bufsz)
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999 || bufsz < 25) {
+        snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+        return;
+    }
+    /* Every message carries two of these: by hand, not through printf. */
+    const int parts[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min,  tm.tm_sec};
+    static const char seps[] = {0, 0, '-', '-', 'T', ':', ':'};
+    char *p = buf;
+    for (size_t i = 0; i < 7; i++) {
+        if (seps[i])
+            *p++ = seps[i];
+        *p++ = (char)('0' + parts[i] / 10);
+        *p++ = (char)('0' + parts[i] % 10);
+    }
+    *p++ = '.';
+    *p++ = (char)('0' + msec / 100);
+    *p++ = (char)('0' + msec / 10 % 10);
+    *p++ = (char)('0' + msec % 10);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 int64_t ac_time_now_ms(void)

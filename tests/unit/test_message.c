@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "message.h"
+#include "timeutil.h"
 #include "test_util.h"
 
 static const char EVENT[] =
@@ -318,6 +321,48 @@ static void test_encode_json_carries_record(void **state)
     free(rec);
     ac_event_destroy(ev);
     free(raw);
+}
+
+/* The envelope written directly, for a valid id, is byte for byte what
+ * json-c writes for the same members, with and without a due time and for
+ * every kind; an id that is not valid still goes through json-c, escaped. */
+static void test_encode_envelope_bytes(void **state)
+{
+    (void)state;
+    static const char event[] = "{\"a\":1}";
+    const char *id = "msg_0123456789abcdef0123456789abcdef";
+    char ts[AC_TIME_BUFSZ];
+    for (int k = 0; k < AC_KIND__COUNT; k++) {
+        for (int due = 0; due < 2; due++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "v", json_object_new_int(1));
+            json_object_object_add(o, "id", json_object_new_string(id));
+            json_object_object_add(o, "kind", json_object_new_string(ac_kind_name(k)));
+            ac_time_format(CREATED_MS, ts, sizeof(ts));
+            json_object_object_add(o, "created_at", json_object_new_string(ts));
+            if (due) {
+                ac_time_format(DUE_MS, ts, sizeof(ts));
+                json_object_object_add(o, "due_at", json_object_new_string(ts));
+            }
+            json_object_object_add(o, "event", json_tokener_parse(event));
+            const char *want = json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+            size_t len = 0;
+            char *got = ac_message_encode_json(id, (ac_kind_t)k, CREATED_MS, due ? DUE_MS : 0,
+                                               event, strlen(event), &len);
+            assert_non_null(got);
+            assert_string_equal(got, want);
+            assert_int_equal(len, strlen(want));
+            free(got);
+            json_object_put(o);
+        }
+    }
+    size_t len = 0;
+    char *odd = ac_message_encode_json("x\"y", AC_KIND_REVIEW_REQUEST, CREATED_MS, 0, event,
+                                       strlen(event), &len);
+    assert_non_null(odd);
+    assert_non_null(strstr(odd, "\"id\":\"x\\\"y\""));
+    free(odd);
 }
 
 static void test_encoded_shape(void **state)
@@ -673,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_encoded_shape),
+        cmocka_unit_test(test_encode_envelope_bytes),
         cmocka_unit_test(test_encode_json_carries_record),
         cmocka_unit_test(test_encode_leaves_event_usable),
         cmocka_unit_test(test_decode_minimal),

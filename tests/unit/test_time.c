@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "timeutil.h"
 
@@ -193,6 +194,36 @@ static void test_format_small_buffer(void **state)
     assert_string_equal(buf, "2026-11-25");
 }
 
+/* The digits written by hand agree with printf's for instants spread over
+ * years 0 to 9999 and around the epoch, and years outside those four
+ * digits still come out as printf writes them. */
+static void test_format_matches_printf(void **state)
+{
+    (void)state;
+    char buf[AC_TIME_BUFSZ], want[64];
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* From year 0 (-62167219200000) to the end of 9999. */
+        int64_t ms = -62167219200000LL + (int64_t)(x % 315537897600000ULL);
+        if (i < 2000)
+            ms = (int64_t)(x % 4000000000ULL) - 2000000000LL; /* near the epoch */
+        int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - secs * 1000));
+        ac_time_format(ms, buf, sizeof(buf));
+        assert_string_equal(buf, want);
+    }
+    ac_time_format(253402300800000LL, buf, sizeof(buf)); /* year 10000 */
+    assert_string_equal(buf, "10000-01-01T00:00:00.000Z");
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -342,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_failure_leaves_output_alone),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_format_small_buffer),
+        cmocka_unit_test(test_format_matches_printf),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_clocks),
         cmocka_unit_test(test_date_valid),
