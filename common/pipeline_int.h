@@ -1,9 +1,10 @@
 /* The event workers' pipeline (pipeline.c), shared between its files and
  * not part of its interface: the batch it works on, and the steps kept in
- * files of their own (pipeline_kafka.c: producing a batch's output,
- * rewinding and storing its offsets; pipeline_record.c: what is written
- * besides the journeys and the schedule; pipeline_tally.c: the metrics;
- * pipeline_options.c: the settings). */
+ * files of their own (pipeline_kafka.c: collecting, producing a batch's
+ * output and rewinding; pipeline_marks.c: done marks and offsets, carried
+ * by the next batch's seen check; pipeline_record.c: the journeys,
+ * contexts and history in one round trip, the schedule and facts in two;
+ * pipeline_tally.c: the metrics; pipeline_options.c: the settings). */
 #ifndef AC_PIPELINE_INT_H
 #define AC_PIPELINE_INT_H
 
