@@ -378,16 +378,17 @@ static void on_rebalance(void *opaque, int assigned, const rd_kafka_topic_partit
         return;
     if (p->collecting)
         ac_pipe_drop_revoked(p->collecting, parts);
-    if (!p->in_flight)
-        return;
-    batch_t *b = p->in_flight;
-    p->in_flight = NULL;
-    ac_log(AC_LOG_INFO, "finishing the batch in flight (%zu records) before %d partition(s) go",
-           b->n, parts->cnt);
-    int r = back(p, b, NULL);
-    ac_pipe_flush_pending(p); /* before the unassignment commits the offsets */
-    if (r != 0)
-        p->revoked = r;
+    if (p->in_flight) {
+        batch_t *b = p->in_flight;
+        p->in_flight = NULL;
+        ac_log(AC_LOG_INFO, "finishing the batch in flight (%zu records) before %d partition(s) go",
+               b->n, parts->cnt);
+        int r = back(p, b, NULL);
+        if (r != 0)
+            p->revoked = r;
+    }
+    /* Marked and stored before the unassignment commits the offsets. */
+    ac_pipe_flush_pending(p);
 }
 
 /* After a collect during which the batch in flight was finished at a

@@ -87,7 +87,7 @@ void ac_pipe_flush_pending(pipe_t *p)
 void ac_pipe_pend(pipe_t *p, batch_t *b)
 {
     pending_t *pd = &p->pending;
-    if (pd->records)
+    if (pd->records || pd->offsets)
         ac_pipe_flush_pending(p);
     pd->offsets = offsets_of(b);
     for (size_t i = 0; i < b->n; i++) {
