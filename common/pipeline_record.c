@@ -32,14 +32,15 @@ const char *ac_pipe_item_payload(const item_t *it, size_t *len)
     *len = it->payload ? it->payload_len : it->msg->len;
     return it->payload ? it->payload : it->msg->payload;
 }
-/* Appends the batch's journeys, contexts and history (its n new events in
- * b->evs) to rb. Returns 0, or -1 when out of memory. */
+/* Appends the batch's journeys, contexts and, unless herr is NULL,
+ * history (its n new events in b->evs) to rb. Returns 0, or -1 when out
+ * of memory. */
 static int append_writes(pipe_t *p, batch_t *b, size_t n, ac_redis_batch_t *rb, ac_octx_out_t *o,
                          ac_history_errors_t *herr)
 {
     if (ac_journey_append(rb, b->evs, n, p->journey_ttl, b->journeys) < 0 ||
         ac_octx_append(rb, o, b->evs, n, p->journey_ttl, b->merged) < 0 ||
-        ac_history_append(rb, b->evs, n, p->history_ttl, herr) < 0)
+        (herr && ac_history_append(rb, b->evs, n, p->history_ttl, herr) < 0))
         return -1;
     return 0;
 }
@@ -47,24 +48,28 @@ static int append_writes(pipe_t *p, batch_t *b, size_t n, ac_redis_batch_t *rb, 
 /* Runs the batch's writes in one round trip, retrying through an outage:
  * a journey or a context lost would leave a message wrongly sent or a
  * complaint unanswered. The purchase history is best effort (a lost
- * update only makes a suggestion less apt): its error replies are logged,
- * not retried, but it is sent again with the rest after a lost
- * connection, so an order may count twice (history.h). Returns -1 only
- * when stopping. */
+ * update only makes a suggestion less apt): it goes with the first
+ * attempt that reaches Redis and not again, since that attempt may have
+ * run it even when it failed (a lost reply, an error reply to a journey),
+ * and its own error replies are logged, not retried. Returns -1 only when
+ * stopping. */
 static int write_round_trip(pipe_t *p, batch_t *b, size_t n)
 {
     char err[256];
     ac_octx_out_t o;
     ac_history_errors_t herr = {0, ""};
+    int history_sent = 0;
     for (size_t i = 0; i < n; i++)
         b->merged[i] = NULL;
     for (int attempt = 0;; attempt++) {
         ac_redis_batch_t *rb = ac_redis_batch_begin(p->w->redis, NULL, NULL, err, sizeof(err));
-        if (rb && append_writes(p, b, n, rb, &o, &herr) < 0) {
+        if (rb && append_writes(p, b, n, rb, &o, history_sent ? NULL : &herr) < 0) {
             ac_redis_batch_abort(rb);
             snprintf(err, sizeof(err), "out of memory");
-        } else if (rb && ac_redis_batch_exec(rb, err, sizeof(err)) == 0) {
-            break;
+        } else if (rb) {
+            history_sent = 1;
+            if (ac_redis_batch_exec(rb, err, sizeof(err)) == 0)
+                break;
         }
         for (size_t i = 0; i < n; i++) {
             free(b->merged[i]); /* filled only by a batch that ran */

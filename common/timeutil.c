@@ -112,10 +112,10 @@ void ac_time_format(int64_t ms, char *buf, size_t bufsz)
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int msec = (int)(ms - secs * 1000);
     time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    struct tm tm = {0};
+    int ok = gmtime_r(&t, &tm) != NULL;
     int year = tm.tm_year + 1900;
-    if (year < 0 || year > 9999 || bufsz < 25) {
+    if (!ok || year < 0 || year > 9999 || bufsz < 25) {
         snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
         return;
