@@ -37,6 +37,27 @@ void ac_buf_puts(ac_buf_t *b, const char *s)
     ac_buf_append(b, s, strlen(s));
 }
 
+size_t ac_buf_int_text(long long v, char out[AC_BUF_INT_MAX])
+{
+    char tmp[AC_BUF_INT_MAX];
+    size_t i = sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+void ac_buf_append_int(ac_buf_t *b, long long v)
+{
+    char text[AC_BUF_INT_MAX];
+    ac_buf_append(b, text, ac_buf_int_text(v, text));
+}
+
 void ac_buf_printf(ac_buf_t *b, const char *fmt, ...)
 {
     va_list ap;

@@ -93,7 +93,7 @@ int ac_journey_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t 
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
     if (ac_redis_batch_handler(b, journey_reply, out, 0) < 0)
-        return -1;
+        return 0; /* the batch failed: its exec says so */
     for (size_t i = 0; i < n; i++)
         append_apply(b, i, evs[i], ttl);
     return 0;

@@ -27,7 +27,7 @@ int ac_journey_apply(ac_redis_t *r, const ac_event_t *const *evs, size_t n, int6
 
 /* ac_journey_apply() as a part of the caller's batch b, sharing its round
  * trip: out[] (the caller's, kept until b is run) is filled when b runs.
- * Returns 0, or -1 with the batch failed. */
+ * Returns 0 (a batch that could not take the commands fails at exec). */
 int ac_journey_append(ac_redis_batch_t *b, const ac_event_t *const *evs, size_t n, int64_t ttl_ms,
                       ac_journey_t *out);
 

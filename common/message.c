@@ -49,22 +49,17 @@ void ac_message_id(ac_kind_t kind, const char *store_id, const char *order_id,
     unsigned char md[SHA256_DIGEST_LENGTH];
     char text[1024];
     size_t n = 0;
-    /* "<length>:<part>" for each part, written by hand: snprintf here was
-     * 1.4 % of order-worker's CPU. Digits of a length are at most 20. */
+    /* "<length>:<part>" for each part, without snprintf (1.4 % of
+     * order-worker's CPU). */
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && n < sizeof(text); i++) {
         size_t len = strlen(parts[i]);
-        char digits[24], *d = digits + sizeof(digits);
-        size_t v = len;
-        do {
-            *--d = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        size_t nd = (size_t)(digits + sizeof(digits) - d);
+        char digits[AC_BUF_INT_MAX];
+        size_t nd = ac_buf_int_text((long long)len, digits);
         if (n + nd + 1 + len >= sizeof(text)) {
             n = sizeof(text); /* too long: hashed from a buffer below */
             break;
         }
-        memcpy(text + n, d, nd);
+        memcpy(text + n, digits, nd);
         text[n + nd] = ':';
         memcpy(text + n + nd + 1, parts[i], len);
         n += nd + 1 + len;
@@ -105,30 +100,36 @@ int ac_message_id_valid(const char *id)
 static char *encode_plain(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,
                           const char *event_json, size_t event_len, size_t *len)
 {
-    char ts[AC_TIME_BUFSZ];
-    ac_buf_t b = AC_BUF_INIT;
-    ac_buf_puts(&b, "{\"v\":1,\"id\":\"");
-    ac_buf_puts(&b, id);
-    ac_buf_puts(&b, "\",\"kind\":\"");
-    ac_buf_puts(&b, ac_kind_name(kind));
-    ac_buf_puts(&b, "\",\"created_at\":\"");
-    ac_time_format(created_ms, ts, sizeof(ts));
-    ac_buf_puts(&b, ts);
-    if (due_ms > 0) {
-        ac_buf_puts(&b, "\",\"due_at\":\"");
-        ac_time_format(due_ms, ts, sizeof(ts));
-        ac_buf_puts(&b, ts);
-    }
-    ac_buf_puts(&b, "\",\"event\":");
-    ac_buf_append(&b, event_json, event_len);
-    ac_buf_append(&b, "}", 1);
-    if (b.oom) {
-        ac_buf_free(&b);
+    char created[AC_TIME_BUFSZ], due[AC_TIME_BUFSZ] = "";
+    ac_time_format(created_ms, created, sizeof(created));
+    if (due_ms > 0)
+        ac_time_format(due_ms, due, sizeof(due));
+    const char *parts[] = {"{\"v\":1,\"id\":\"",
+                           id,
+                           "\",\"kind\":\"",
+                           ac_kind_name(kind),
+                           "\",\"created_at\":\"",
+                           created,
+                           due_ms > 0 ? "\",\"due_at\":\"" : "",
+                           due,
+                           "\",\"event\":"};
+    size_t lens[sizeof(parts) / sizeof(parts[0])], total = event_len + 1;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        total += lens[i] = strlen(parts[i]);
+    /* One allocation of the exact size: this runs for every message. */
+    char *out = malloc(total + 1), *p = out;
+    if (!out)
         return NULL;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        memcpy(p, parts[i], lens[i]);
+        p += lens[i];
     }
+    memcpy(p, event_json, event_len);
+    p[event_len] = '}';
+    p[event_len + 1] = '\0';
     if (len)
-        *len = b.len;
-    return b.data;
+        *len = total;
+    return out;
 }
 
 char *ac_message_encode_json(const char *id, ac_kind_t kind, int64_t created_ms, int64_t due_ms,

@@ -59,8 +59,6 @@ static int write_round_trip(pipe_t *p, batch_t *b, size_t n)
     ac_octx_out_t o;
     ac_history_errors_t herr = {0, ""};
     int history_sent = 0;
-    for (size_t i = 0; i < n; i++)
-        b->merged[i] = NULL;
     for (int attempt = 0;; attempt++) {
         ac_redis_batch_t *rb = ac_redis_batch_begin(p->w->redis, NULL, NULL, err, sizeof(err));
         if (rb && append_writes(p, b, n, rb, &o, history_sent ? NULL : &herr) < 0) {
@@ -70,10 +68,6 @@ static int write_round_trip(pipe_t *p, batch_t *b, size_t n)
             history_sent = 1;
             if (ac_redis_batch_exec(rb, err, sizeof(err)) == 0)
                 break;
-        }
-        for (size_t i = 0; i < n; i++) {
-            free(b->merged[i]); /* filled only by a batch that ran */
-            b->merged[i] = NULL;
         }
         if (ac_pipe_redis_retry(p->w, attempt, err) < 0)
             return -1;

@@ -49,20 +49,10 @@ typedef struct piece {
     char num[24];
 } piece_t;
 
-/* Writes v in decimal into pc->num without printf. */
+/* Writes v in decimal into pc->num. */
 static void piece_number(piece_t *pc, long long v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    pc->n = sizeof(tmp) - i;
-    memcpy(pc->num, tmp + i, pc->n);
+    pc->n = ac_buf_int_text(v, pc->num);
     pc->p = pc->num;
 }
 

@@ -414,7 +414,9 @@ int ac_schedule_append_orders(ac_schedule_run_t *run, ac_redis_batch_t *b)
 {
     ac_schedule_op_t *ops = run->a.ops;
     packed_t pk = {NULL, 0, NULL, 0};
-    int rc = ac_redis_batch_handler(b, op_reply, &run->a, 0);
+    int rc = 0;
+    if (ac_redis_batch_handler(b, op_reply, &run->a, 0) < 0)
+        return 0; /* the batch failed: its exec says so */
     for (size_t i = 0; i < run->n && rc == 0; i++) {
         run->a.again[i][0] = INT64_MIN;
         ops[i].result = AC_SCHEDULE_NONE; /* an op without its order's key stays so */
